@@ -1,0 +1,58 @@
+"""Typed settings, read from ``EVOFARM_*`` environment variables (and ``.env``).
+
+Settings are read once per process through :func:`get_settings`; tests that change
+the environment call ``get_settings.cache_clear()``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process-wide configuration. Every field maps to ``EVOFARM_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="EVOFARM_", extra="ignore")
+
+    # Farm. With no broker URL, `evofarm run` starts the embedded farm.
+    broker_url: str | None = None
+    redis_url: str | None = None
+    state_dir: Path = Path(".evofarm")
+
+    # Anthropic provider. The SDK's own variable names are honoured too.
+    anthropic_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EVOFARM_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EVOFARM_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
+    )
+    anthropic_timeout_s: float = 60.0
+    anthropic_max_retries: int = 4
+    # pipeline_ex model aliases -> concrete model ids.
+    model_haiku: str = "claude-haiku-4-5"
+    model_sonnet: str = "claude-sonnet-4-5"
+    model_opus: str = "claude-opus-4-1"
+    default_claude_model: str = "sonnet"
+
+    # Gemini provider (optional extra).
+    gemini_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EVOFARM_GEMINI_API_KEY", "GEMINI_API_KEY"),
+    )
+    default_gemini_model: str = "gemini-2.5-flash"
+
+    # Replay provider.
+    replay_cassette: Path | None = None
+    replay_mode: str = "replay"  # replay | record | replay_or_record
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

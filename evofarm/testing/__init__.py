@@ -1,0 +1,1 @@
+"""evofarm.testing."""

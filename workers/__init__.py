@@ -1,0 +1,1 @@
+"""evofarm workers: thin Celery tasks that call into evofarm."""
