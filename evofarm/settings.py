@@ -46,6 +46,15 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("EVOFARM_GEMINI_API_KEY", "GEMINI_API_KEY"),
     )
     default_gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str | None = None
+    gemini_timeout_s: float = 60.0
+    gemini_max_retries: int = 4
+
+    # Retry timing of the HTTP providers: base * 2**attempt with jitter, at most
+    # cap; a server's retry-after is honoured up to retry_after_cap.
+    provider_backoff_base_s: float = 0.5
+    provider_backoff_cap_s: float = 20.0
+    provider_retry_after_cap_s: float = 60.0
 
     # Replay provider.
     replay_cassette: Path | None = None

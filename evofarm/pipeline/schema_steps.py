@@ -1,0 +1,530 @@
+"""Step models of the pipeline schema (one class per step type).
+
+Every step type pipeline_ex accepts is here with its options, plus the
+META-PIPELINE meta steps (``pipeline_executor``, ``conditional_deploy``) and
+evofarm's own ``transform`` and ``python`` steps. Keys are checked strictly
+(a misspelt key is an error) except inside option bags such as
+``claude_options`` and ``token_budget``, which pipeline_ex itself checks only
+loosely (see :class:`~evofarm.pipeline.schema_prompts.OptionBag`).
+
+The recursive step types (``for_loop``, ``while_loop``, ``pipeline``) refer to
+``Step`` and ``Pipeline``, which :mod:`evofarm.pipeline.schema` defines and
+then resolves with ``model_rebuild``; import models from there.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
+
+from evofarm.pipeline.schema_prompts import OptionBag, Prompt, StrictModel
+from evofarm.pipeline.transform_ops import TransformOp
+
+if TYPE_CHECKING:
+    from evofarm.pipeline.schema import Pipeline, Step
+
+Condition = str | bool | dict[str, Any] | list[Any]
+"""A pipeline_ex condition: an expression, a map of and/or/not, or a list (AND)."""
+
+Preset = Literal["development", "production", "analysis", "chat"]
+PRESETS: tuple[str, ...] = ("development", "production", "analysis", "chat")
+
+
+# ---------------------------------------------------------------- option bags
+
+
+class RetryOptions(OptionBag):
+    """``claude_options.retry_config`` (loose, as in pipeline_ex)."""
+
+    max_retries: PositiveInt | None = None
+    backoff_strategy: Literal["linear", "exponential"] | None = None
+    retry_on: list[str] | None = None
+    retry_conditions: list[str] | None = None
+
+
+class ClaudeOptions(OptionBag):
+    """``claude_options``: the options pipeline_ex validates are typed; others kept."""
+
+    model: str | None = None
+    max_turns: PositiveInt | None = None
+    output_format: Literal["text", "json", "stream_json"] | None = None
+    verbose: bool | None = None
+    print: bool | None = None
+    allowed_tools: list[str] | None = None
+    disallowed_tools: list[str] | None = None
+    system_prompt: str | None = None
+    append_system_prompt: str | None = None
+    cwd: str | None = None
+    session_id: str | None = None
+    resume_session: bool | None = None
+    debug_mode: bool | None = None
+    telemetry_enabled: bool | None = None
+    cost_tracking: bool | None = None
+    timeout_ms: PositiveInt | None = None
+    retry_config: RetryOptions | None = None
+    permission_mode: Literal["default", "accept_edits", "bypass_permissions", "plan"] | None = None
+    permission_prompt_tool: str | None = None
+    mcp_config: str | None = None
+
+
+class TokenBudget(OptionBag):
+    """``token_budget`` of gemini steps (generation parameters)."""
+
+    max_output_tokens: PositiveInt | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: PositiveInt | None = None
+
+
+class SessionConfig(StrictModel):
+    """``session_config`` of ``claude_session``."""
+
+    session_name: str | None = None
+    session_id: str | None = None
+    persist: bool | None = None
+    continue_on_restart: bool | None = None
+    checkpoint_frequency: PositiveInt | None = None
+    checkpoint_interval: PositiveInt | None = None
+    max_turns: PositiveInt | None = None
+    max_session_turns: PositiveInt | None = None
+    description: str | None = None
+
+
+class ExtractionConfig(StrictModel):
+    """``extraction_config`` of ``claude_extract``."""
+
+    use_content_extractor: bool | None = None
+    format: Literal["text", "json", "structured", "summary", "markdown"] | None = None
+    output_format: str | None = None
+    post_processing: list[str] | None = None
+    max_summary_length: PositiveInt | None = None
+    include_metadata: bool | None = None
+
+
+class BatchConfig(StrictModel):
+    """``batch_config`` of ``claude_batch``."""
+
+    max_parallel: PositiveInt | None = None
+    timeout_per_task: PositiveInt | None = None
+    consolidate_results: bool | None = None
+
+
+class RetryConfig(StrictModel):
+    """``retry_config`` of ``claude_robust``."""
+
+    max_retries: PositiveInt | None = None
+    backoff_strategy: Literal["linear", "exponential"] | None = None
+    retry_conditions: list[str] | None = None
+    fallback_action: str | None = None
+
+
+class BatchTask(StrictModel):
+    """One task of ``claude_batch``: a prompt or a file."""
+
+    task_id: str | None = None
+    id: str | None = None
+    prompt: Prompt | None = None
+    file: str | None = None
+    claude_options: ClaudeOptions | None = None
+    output_to_file: str | None = None
+
+    @model_validator(mode="after")
+    def _prompt_or_file(self) -> BatchTask:
+        if self.prompt is None and self.file is None:
+            raise ValueError("a batch task needs 'prompt' or 'file'")
+        return self
+
+
+class ParallelTask(StrictModel):
+    """One task of ``parallel_claude``."""
+
+    id: str | None = None
+    prompt: Prompt
+    claude_options: ClaudeOptions | None = None
+    output_to_file: str | None = None
+    condition: Condition | None = None
+
+
+class ConversationTurn(StrictModel):
+    """One scripted turn of a ``claude_session`` conversation."""
+
+    turn: PositiveInt | None = None
+    prompt: Prompt
+    claude_options: ClaudeOptions | None = None
+
+
+DataOperationName = Literal[
+    "filter", "map", "aggregate", "join", "group_by", "sort", "unique", "flatten"
+]
+AggregateFunction = Literal[
+    "sum",
+    "average",
+    "min",
+    "max",
+    "count",
+    "count_distinct",
+    "first",
+    "last",
+    "unique",
+    "std_dev",
+    "variance",
+]
+
+
+class DataOperation(StrictModel):
+    """One operation of ``data_transform``."""
+
+    operation: DataOperationName
+    field: str | None = None
+    condition: str | None = None
+    expression: str | None = None
+    mapping: dict[str, Any] | None = None
+    function: AggregateFunction | None = None
+    group_by: str | None = None
+    left_field: str | None = None
+    right_source: str | list[Any] | dict[str, Any] | None = None
+    join_key: str | None = None
+    join_type: Literal["inner", "left", "right", "outer"] | None = None
+    by: str | None = None
+    order: Literal["asc", "desc"] | None = None
+
+    _REQUIRED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "filter": ("condition",),
+        "aggregate": ("function",),
+        "join": ("right_source", "join_key"),
+        "group_by": ("field",),
+    }
+
+    @model_validator(mode="after")
+    def _has_what_it_needs(self) -> DataOperation:
+        for key in self._REQUIRED.get(self.operation, ()):
+            if getattr(self, key) is None:
+                raise ValueError(f"operation {self.operation!r} needs '{key}'")
+        if self.operation == "map" and self.mapping is None and self.expression is None:
+            raise ValueError("operation 'map' needs 'mapping' or 'expression'")
+        if self.operation == "sort" and self.field is None and self.by is None:
+            raise ValueError("operation 'sort' needs 'field' or 'by'")
+        return self
+
+
+class NestedOutput(StrictModel):
+    """A path-based output of a nested ``pipeline`` step: ``{path, as}``."""
+
+    model_config = StrictModel.model_config | {"populate_by_name": True}
+
+    path: str = Field(min_length=1)
+    as_: str | None = Field(default=None, alias="as")
+
+
+class NestedConfig(StrictModel):
+    """``config`` of a nested ``pipeline`` step."""
+
+    inherit_context: bool | None = None
+    inherit_providers: bool | None = None
+    inherit_functions: bool | None = None
+    workspace_dir: str | None = None
+    checkpoint_enabled: bool | None = None
+    timeout_seconds: PositiveInt | None = None
+    max_retries: NonNegativeInt | None = None
+    continue_on_error: bool | None = None
+    max_depth: PositiveInt | None = None
+    memory_limit_mb: PositiveInt | None = None
+    enable_tracing: bool | None = None
+
+
+# ---------------------------------------------------------------- step bases
+
+
+class StepBase(StrictModel):
+    """Keys every step has. ``type`` is a ``Literal`` in each step class.
+
+    ``condition`` skips the step when false (for ``while_loop`` it is the loop
+    condition, as in pipeline_ex).
+    """
+
+    name: str = Field(min_length=1)
+    type: str
+    description: str | None = None
+    role: str | None = None
+    condition: Condition | None = None
+    output_to_file: str | None = None
+    output_schema: dict[str, Any] | None = None
+
+
+class LLMStep(StepBase):
+    """A step that calls an LLM through a provider slot (``claude`` or ``gemini``).
+
+    ``model`` overrides the slot's model (for claude steps it also overrides
+    ``claude_options.model``).
+    """
+
+    provider_slot: ClassVar[str] = "claude"
+    model: str | None = None
+    prompt: Prompt | None = None
+
+
+class _ClaudeStep(LLMStep):
+    claude_options: ClaudeOptions | None = None
+
+
+class ClaudeStep(_ClaudeStep):
+    """``claude``: one Claude call."""
+
+    type: Literal["claude"]
+    prompt: Prompt
+
+
+class ClaudeSmartStep(_ClaudeStep):
+    """``claude_smart``: Claude with an option preset."""
+
+    type: Literal["claude_smart"]
+    prompt: Prompt
+    preset: Preset | None = None
+    environment_aware: bool | None = None
+
+
+class ClaudeSessionStep(_ClaudeStep):
+    """``claude_session``: a multi-turn conversation kept within the run."""
+
+    type: Literal["claude_session"]
+    prompt: Prompt
+    preset: Preset | None = None
+    session_config: SessionConfig
+    conversation: list[ConversationTurn] | None = None
+
+
+class ClaudeExtractStep(_ClaudeStep):
+    """``claude_extract``: Claude plus content extraction and post-processing."""
+
+    type: Literal["claude_extract"]
+    prompt: Prompt
+    preset: Preset | None = None
+    extraction_config: ExtractionConfig | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+
+    model_config = _ClaudeStep.model_config | {"populate_by_name": True}
+
+
+class ClaudeBatchStep(_ClaudeStep):
+    """``claude_batch``: several tasks, ``batch_config.max_parallel`` at a time."""
+
+    type: Literal["claude_batch"]
+    preset: Preset | None = None
+    batch_config: BatchConfig | None = None
+    tasks: list[BatchTask] | None = None
+
+    @model_validator(mode="after")
+    def _prompt_or_tasks(self) -> ClaudeBatchStep:
+        if self.prompt is None and not self.tasks:
+            raise ValueError("a claude_batch step needs 'prompt' or 'tasks'")
+        return self
+
+
+class ClaudeRobustStep(_ClaudeStep):
+    """``claude_robust``: Claude with retries, backoff and a fallback action."""
+
+    type: Literal["claude_robust"]
+    prompt: Prompt
+    preset: Preset | None = None
+    retry_config: RetryConfig | None = None
+
+
+class ParallelClaudeStep(_ClaudeStep):
+    """``parallel_claude``: independent Claude tasks run concurrently."""
+
+    type: Literal["parallel_claude"]
+    parallel_tasks: list[ParallelTask] = Field(min_length=1)
+
+
+class GeminiStep(LLMStep):
+    """``gemini``: one Gemini call, optionally with function calling."""
+
+    provider_slot: ClassVar[str] = "gemini"
+    type: Literal["gemini"]
+    prompt: Prompt
+    token_budget: TokenBudget | None = None
+    functions: list[str] | None = None
+
+
+class GeminiInstructorStep(LLMStep):
+    """``gemini_instructor``: Gemini with structured (schema-checked) output."""
+
+    provider_slot: ClassVar[str] = "gemini"
+    type: Literal["gemini_instructor"]
+    prompt: Prompt
+    token_budget: TokenBudget | None = None
+    functions: list[str] | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    validation_mode: Literal["strict", "loose"] | None = None
+
+    model_config = LLMStep.model_config | {"populate_by_name": True}
+
+
+# ---------------------------------------------------------------- other steps
+
+
+class SetVariableStep(StepBase):
+    """``set_variable``: ``variable`` + ``value``, or a ``variables`` mapping."""
+
+    type: Literal["set_variable"]
+    variable: str | None = Field(default=None, min_length=1)
+    value: Any = None
+    variables: dict[str, Any] | None = None
+    scope: Literal["global", "local", "session"] | None = None
+    streaming: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SetVariableStep:
+        if (self.variable is None) == (self.variables is None):
+            raise ValueError("set_variable needs either 'variable' (with 'value') or 'variables'")
+        return self
+
+
+class ForLoopStep(StepBase):
+    """``for_loop``: run ``steps`` once per item of ``data_source``.
+
+    ``break_condition`` / ``continue_condition`` are checked after each
+    iteration (pipeline_ex semantics).
+    """
+
+    type: Literal["for_loop"]
+    iterator: str = Field(min_length=1)
+    data_source: str | list[Any]
+    steps: list[Step] = Field(min_length=1)
+    parallel: bool | None = None
+    max_parallel: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+    break_on_error: bool | None = None
+    break_condition: Condition | None = None
+    continue_condition: Condition | None = None
+
+
+class WhileLoopStep(StepBase):
+    """``while_loop``: run ``steps`` while ``condition`` holds, at most ``max_iterations``."""
+
+    type: Literal["while_loop"]
+    condition: Condition
+    steps: list[Step] = Field(min_length=1)
+    max_iterations: PositiveInt | None = None
+    timeout_seconds: PositiveInt | None = None
+
+
+class DataTransformStep(StepBase):
+    """``data_transform``: filter/map/aggregate/join/group_by/sort over structured data."""
+
+    type: Literal["data_transform"]
+    input_source: str | list[Any] | dict[str, Any]
+    operations: list[DataOperation] = Field(min_length=1)
+    output_field: str | None = Field(default=None, min_length=1)
+    output_format: Literal["json", "string", "count"] | None = None
+    lazy: dict[str, Any] | None = None
+
+
+class FileOpsStep(StepBase):
+    """``file_ops``: file operations confined to the run's workspace."""
+
+    type: Literal["file_ops"]
+    operation: Literal[
+        "copy", "move", "delete", "validate", "list", "convert", "stream_copy", "stream_process"
+    ]
+    source: str | list[str] | None = None
+    destination: str | None = None
+    path: str | None = None
+    files: list[str | dict[str, Any]] | None = None
+    format: str | None = None
+    pattern: str | None = None
+    recursive: bool | None = None
+    processor: str | None = None
+
+
+class PipelineStep(StepBase):
+    """``pipeline``: run a nested pipeline from ``pipeline_file`` or inline ``pipeline``."""
+
+    type: Literal["pipeline"]
+    pipeline_file: str | None = None
+    pipeline_ref: str | None = None
+    pipeline: Pipeline | None = None
+    inputs: dict[str, Any] | None = None
+    outputs: list[str | NestedOutput] | None = None
+    config: NestedConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PipelineStep:
+        given = [k for k in ("pipeline_file", "pipeline_ref", "pipeline") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "a pipeline step needs exactly one of 'pipeline_file', 'pipeline_ref' or "
+                f"'pipeline' (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+
+class TestEchoStep(StepBase):
+    """``test_echo``: returns its resolved ``value`` (always available, no LLM)."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    type: Literal["test_echo"]
+    value: Any
+
+
+class PipelineExecutorStep(StepBase):
+    """``pipeline_executor`` (META-PIPELINE): evaluate a produced pipeline on a suite.
+
+    ``pipeline_source`` is a template or step reference giving pipeline YAML
+    (e.g. ``"{{steps.synthesize.result}}"``); the step's result is the fitness.
+    """
+
+    type: Literal["pipeline_executor"]
+    pipeline_source: str = Field(min_length=1)
+    suite: str = Field(min_length=1)
+    fidelity: str | int | None = None
+    inputs: dict[str, Any] | None = None
+
+
+class ConditionalDeployStep(StepBase):
+    """``conditional_deploy`` (META-PIPELINE): promote a pipeline when ``condition`` holds."""
+
+    type: Literal["conditional_deploy"]
+    condition: Condition
+    pipeline_source: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+
+
+class TransformStep(StepBase):
+    """``transform`` (evofarm): fold ``input`` through a list of fixed operations."""
+
+    type: Literal["transform"]
+    input: Any
+    operations: Annotated[list[TransformOp], Field(min_length=1)]
+
+
+class PythonStep(StepBase):
+    """``python`` (evofarm): ``code`` defines ``def run(value)``, called with ``input``.
+
+    The code is checked for syntax and for a top-level ``run`` taking one
+    argument when the pipeline loads; it only ever runs inside the sandbox.
+    """
+
+    type: Literal["python"]
+    input: Any = None
+    code: str = Field(min_length=1)
+
+    @field_validator("code")
+    @classmethod
+    def _defines_run(cls, code: str) -> str:
+        try:
+            tree = ast.parse(code)
+        except SyntaxError as exc:
+            raise ValueError(f"python code does not parse: {exc.msg} (line {exc.lineno})") from None
+        except (ValueError, RecursionError, MemoryError) as exc:
+            raise ValueError(f"python code does not parse: {exc}") from None
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == "run":
+                positional = node.args.posonlyargs + node.args.args
+                if len(positional) >= 1 or node.args.vararg is not None:
+                    return code
+                raise ValueError("python code: 'run' must take one argument (the input value)")
+        raise ValueError("python code must define a top-level 'def run(value)'")

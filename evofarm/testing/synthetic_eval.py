@@ -1,0 +1,97 @@
+"""A synthetic evaluator: deterministic scores, simulated LLM latency, no pipeline run.
+
+Used by the farm's tests and its throughput benchmark, where what matters is
+the scheduling (queues, workers, retries, resumption), not what the candidate
+computes. Each case "calls an LLM" that only waits ``latency_s``; cases of one
+genome wait concurrently on up to ``max_workers`` threads, as the farm's real
+evaluator does. Scores come from the SHA-256 of (genome id, case id), so every
+process computes the same evaluation for the same genome.
+
+The farm's workers use it with ``EVOFARM_EVALUATOR=evofarm.testing.synthetic_eval:factory``
+(latency from ``EVOFARM_SYNTHETIC_LATENCY_S``); the in-process loop with
+:func:`loop_evaluator`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from evofarm.campaign.bundle import Campaign
+from evofarm.campaign.evaluator import Evaluator
+from evofarm.campaign.spec import CampaignSpec
+from evofarm.campaign.work import GenomeEvaluator
+from evofarm.evolution.genome import Genome
+from evofarm.fitness.evaluate import select_cases
+from evofarm.fitness.evaluation import CaseResult, Evaluation, aggregate
+from evofarm.fitness.suite import TaskSuite
+
+LATENCY_ENV = "EVOFARM_SYNTHETIC_LATENCY_S"
+#: Checks per synthetic case (so scores take a few distinct values per case).
+CHECKS = 4
+
+
+def _case(genome_id: str, case_id: str, latency_s: float) -> CaseResult:
+    if latency_s > 0:
+        time.sleep(latency_s)  # the simulated LLM call
+    digest = int(hashlib.sha256(f"{genome_id}|{case_id}".encode()).hexdigest()[:8], 16)
+    passed = digest % (CHECKS + 1)
+    return CaseResult(
+        case_id=case_id,
+        passed_checks=passed,
+        total_checks=CHECKS,
+        required_passed=1 if passed == CHECKS else 0,
+        required_total=1,
+        tokens=10 + digest % 50,
+        latency_ms=latency_s * 1000,
+        efficiency=(digest % 1000) / 1000,
+    )
+
+
+def evaluate(
+    genome: Genome,
+    spec: CampaignSpec,
+    suite: TaskSuite,
+    *,
+    latency_s: float = 0.0,
+    max_workers: int = 1,
+) -> Evaluation:
+    """The synthetic evaluation of ``genome`` (deterministic; waits ``latency_s`` per case)."""
+    cases = select_cases(suite, spec.fidelity)
+    if max_workers > 1 and len(cases) > 1:
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(cases))) as pool:
+            results = list(pool.map(lambda c: _case(genome.id, c.id, latency_s), cases))
+    else:
+        results = [_case(genome.id, c.id, latency_s) for c in cases]
+    return aggregate(
+        results,
+        suite_id=suite.id,
+        budgets=suite.budgets,
+        config=spec.fitness,
+        fidelity=spec.fidelity,
+        genome_id=genome.id,
+    )
+
+
+def configured_latency() -> float:
+    """The simulated latency per case from the environment (seconds, default 0)."""
+    return float(os.environ.get(LATENCY_ENV, "0") or 0)
+
+
+def factory(max_workers: int) -> GenomeEvaluator:
+    """The farm-side evaluator (``EVOFARM_EVALUATOR=...synthetic_eval:factory``)."""
+    latency = configured_latency()
+
+    def run(campaign: Campaign, genome: Genome) -> Evaluation:
+        return evaluate(
+            genome, campaign.spec, campaign.suite, latency_s=latency, max_workers=max_workers
+        )
+
+    return run
+
+
+def loop_evaluator(spec: CampaignSpec, suite: TaskSuite, latency_s: float = 0.0) -> Evaluator:
+    """The same evaluation for :func:`evofarm.campaign.loop.run_in_process`."""
+    return lambda genome: evaluate(genome, spec, suite, latency_s=latency_s)
