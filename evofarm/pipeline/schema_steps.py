@@ -480,7 +480,7 @@ class PipelineExecutorStep(StepBase):
     type: Literal["pipeline_executor"]
     pipeline_source: str = Field(min_length=1)
     suite: str = Field(min_length=1)
-    fidelity: str | int | None = None
+    fidelity: int | float | str | None = None
     inputs: dict[str, Any] | None = None
 
 

@@ -1,0 +1,234 @@
+"""``evofarm pipeline run``: run one pipeline file and show its trace.
+
+Contract (scripts rely on it)::
+
+    evofarm pipeline run FILE [--input k=v]... [--inputs-file F]
+                              [--provider mock|replay|anthropic] [--json]
+
+- ``--input k=v``: ``v`` is read as a YAML scalar (``3`` is a number, ``true`` a
+  boolean, anything that is not a scalar stays text); it overrides the same key
+  from ``--inputs-file`` (a YAML or JSON mapping).
+- ``--json`` prints exactly one JSON object: ``{"pipeline", "status", "error",
+  "error_step", "error_type", "limit", "steps": {NAME: {"result", "status",
+  "skipped", ...}}, "usage": {...}, "output"}``.
+- Exit status: 0 when the run completed, 1 when it failed (the trace is still
+  printed), 2 for bad input (file, options), 1 for other errors; never a
+  traceback.
+
+The runtime is built by :func:`build_runtime` so later options (a sandbox, limits)
+extend one place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from evofarm.cli.output import EXIT_FAILURE, friendly_errors
+from evofarm.errors import Location, UserInputError
+from evofarm.pipeline.executor import run_pipeline
+from evofarm.pipeline.loader import load_pipeline
+from evofarm.pipeline.runtime import Runtime
+from evofarm.pipeline.schema import Pipeline
+from evofarm.pipeline.trace import RunTrace
+from evofarm.providers.registry import ProviderSet
+
+PROVIDER_CHOICES = ("mock", "replay", "anthropic")
+_MAX_INPUTS_FILE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The command's options that shape the runtime."""
+
+    provider: str = "mock"
+    workspace: Path | None = None
+    base_dir: Path | None = None
+    strict: bool = False
+
+
+def parse_input(item: str) -> tuple[str, Any]:
+    """``k=v`` -> ``(k, v read as a YAML scalar)``.
+
+    Raises:
+        UserInputError: no ``=`` or an empty key.
+    """
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise UserInputError(f"--input {item!r}: expected KEY=VALUE")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, dict | list) or (value is None and raw.strip() not in ("null", "~")):
+        value = raw
+    return key.strip(), value
+
+
+def read_inputs_file(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML/JSON inputs file.
+
+    Raises:
+        UserInputError: unreadable, too large, not YAML or not a mapping.
+    """
+    try:
+        size = path.stat().st_size
+        if size > _MAX_INPUTS_FILE_BYTES:
+            raise UserInputError(f"{size} bytes; the cap is {_MAX_INPUTS_FILE_BYTES}", _loc(path))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserInputError(f"cannot read inputs file: {exc.strerror}", _loc(path)) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"not valid YAML/JSON: {exc}", _loc(path)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserInputError("expected a mapping of input names to values", _loc(path))
+    return {str(k): v for k, v in data.items()}
+
+
+def _loc(path: Path) -> Location:
+    return Location(file=str(path))
+
+
+def build_runtime(pipeline: Pipeline, options: RunOptions) -> Runtime:
+    """The runtime a CLI run uses (providers, directories, the python runner)."""
+    from evofarm.sandbox.python_runner import python_runner_for_here  # noqa: PLC0415
+
+    workspace = options.workspace or Path(pipeline.workspace_dir or "workspace")
+    return Runtime(
+        providers=ProviderSet.for_provider(options.provider),
+        strict=options.strict,
+        workspace=workspace,
+        base_dir=options.base_dir or Path.cwd(),
+        python_runner=python_runner_for_here(),
+    )
+
+
+def trace_json(trace: RunTrace) -> dict[str, Any]:
+    """The ``--json`` object."""
+    data = trace.model_dump(mode="json")
+    return {
+        "pipeline": data["pipeline"],
+        "status": data["status"],
+        "error": data["error"],
+        "error_step": data["error_step"],
+        "error_type": data["error_type"],
+        "limit": data["limit"],
+        "steps": data["steps"],
+        "usage": data["usage"],
+        "output": data["output"],
+    }
+
+
+def _short(value: Any, width: int = 80) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def print_human(trace: RunTrace) -> None:
+    """A table of the steps, the totals and the outcome (rich)."""
+    from rich.console import Console  # noqa: PLC0415 - only for human output
+    from rich.table import Table  # noqa: PLC0415
+
+    console = Console(highlight=False)
+    table = Table(title=f"pipeline {trace.pipeline}")
+    for column in ("step", "type", "status", "ms", "tokens in/out", "cost $"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("result", overflow="ellipsis", max_width=60)
+    for step in trace.steps.values():
+        status = "skipped" if step.skipped else step.status
+        shown = step.skip_reason if step.skipped else _short(step.result)
+        table.add_row(
+            step.name,
+            step.type,
+            status,
+            f"{step.duration_ms:.0f}",
+            f"{step.input_tokens}/{step.output_tokens}",
+            f"{step.cost_usd:.4f}",
+            shown or "",
+            style="red" if step.status == "failed" else None,
+        )
+    console.print(table)
+    usage = trace.usage
+    console.print(
+        f"{trace.status}: {usage.llm_calls} LLM calls, {usage.input_tokens} tokens in, "
+        f"{usage.output_tokens} out, ${usage.cost_usd:.4f}, {usage.duration_ms:.0f} ms",
+        markup=False,
+    )
+    if trace.error:
+        console.print(f"error: {trace.error}", style="red", markup=False)
+
+
+@friendly_errors
+def run(
+    file: Annotated[Path, typer.Argument(help="The pipeline YAML file.", show_default=False)],
+    *,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", help="An input as KEY=VALUE (VALUE read as YAML scalar)."),
+    ] = None,
+    inputs_file: Annotated[
+        Path | None, typer.Option("--inputs-file", help="A YAML/JSON mapping of inputs.")
+    ] = None,
+    provider: Annotated[
+        str, typer.Option("--provider", help="LLM provider: mock, replay or anthropic.")
+    ] = "mock",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", help="Directory the run may write to (default ./workspace)."),
+    ] = None,
+    base_dir: Annotated[
+        Path | None,
+        typer.Option("--base-dir", help="Where file prompt parts are read (default: cwd)."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on unresolved template references.")
+    ] = False,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox",
+            help="Run in the sandbox: no network, limits, private workspace (see docs/sandbox.md).",
+        ),
+    ] = False,
+) -> None:
+    """Run a pipeline and print its trace (exit 1 if the run failed)."""
+    if provider not in PROVIDER_CHOICES:
+        raise UserInputError(
+            f"--provider {provider!r}: expected one of {', '.join(PROVIDER_CHOICES)}"
+        )
+    values: dict[str, Any] = read_inputs_file(inputs_file) if inputs_file else {}
+    values.update(parse_input(item) for item in inputs or [])
+    pipeline = load_pipeline(file)
+    if sandbox:
+        from evofarm.sandbox.cli_run import run_file_sandboxed  # noqa: PLC0415
+
+        completed = run_file_sandboxed(
+            pipeline,
+            values,
+            source=file,
+            provider=provider,
+            base_dir=base_dir,
+            strict=strict,
+            as_json=as_json,
+            print_trace=print_human,
+        )
+        if not completed:
+            raise typer.Exit(EXIT_FAILURE)
+        return
+    options = RunOptions(provider=provider, workspace=workspace, base_dir=base_dir, strict=strict)
+    trace = run_pipeline(pipeline, values, runtime=build_runtime(pipeline, options))
+    if as_json:
+        typer.echo(json.dumps(trace_json(trace), ensure_ascii=False, default=str))
+    else:
+        print_human(trace)
+    if trace.status != "completed":
+        raise typer.Exit(EXIT_FAILURE)

@@ -1,0 +1,210 @@
+"""The META-PIPELINE ``pipeline_executor`` step: evaluate a produced pipeline on a suite.
+
+The step's model is :class:`~evofarm.pipeline.schema.PipelineExecutorStep`
+(``pipeline_source``, ``suite``, ``fidelity``, ``inputs``). Its result is::
+
+    {"fitness": float, "passed": int, "total": int, "reason": str | None,
+     "outcome": str}
+
+* ``pipeline_source``: a bare step name (that step's result), a template
+  (``{{steps.genesis.result}}``) or literal YAML. The value may be YAML text
+  (either pipeline form) or already-parsed pipeline data.
+* ``suite``: a suite name resolved in the suites directory given to
+  :func:`install` (``pipelines/suites`` by default, relative to the working
+  directory); templates allowed.
+* ``fidelity``: share of the suite's cases, in (0, 1] (default 1.0).
+* ``inputs``: extra inputs given to every case (a case's own inputs win).
+
+A produced pipeline that does not load or validate is not a failure of the
+meta-pipeline: it scores 0 with the reason, so a genesis loop can go on. A bad
+``suite`` or ``fidelity`` *is* the meta-pipeline's fault and fails the step.
+The nested runs use the outer run's providers, limits and python runner,
+strict templates, a workspace below the outer one and at most the time left in
+the outer run; their tokens and cost are added to this step's usage.
+Evaluations nest at most :data:`MAX_NESTING` deep (a produced pipeline may
+itself contain ``pipeline_executor``).
+
+Registration: ``evofarm.pipeline`` must not import ``evofarm.fitness``, so this
+module registers nothing on import. The CLI and workers call :func:`install`
+once at start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from evofarm.errors import Location, StepFailed, SuiteError, UserInputError
+from evofarm.fitness.evaluate import evaluate_pipeline, per_case_runtimes
+from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.scoring import FitnessConfig
+from evofarm.fitness.suite import TaskSuite, load_suite, resolve_suite
+from evofarm.pipeline.context import StepContext
+from evofarm.pipeline.loader import load_pipeline_text, pipeline_from_data
+from evofarm.pipeline.runtime import Runtime
+from evofarm.pipeline.schema import Pipeline, PipelineExecutorStep
+from evofarm.pipeline.steps.registry import register_step
+from evofarm.pipeline.trace import UsageMeter
+
+DEFAULT_SUITES_DIR = Path("pipelines/suites")
+#: How deep evaluations may nest (an evaluated pipeline evaluating another ...).
+MAX_NESTING = 2
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
+
+def _source_value(step: PipelineExecutorStep, ctx: StepContext) -> Any:
+    source = step.pipeline_source.strip()
+    if _IDENTIFIER.match(source):
+        return ctx.record(source).result
+    return ctx.resolve(step.pipeline_source)
+
+
+def _load_candidate(value: Any, step_name: str) -> Pipeline:
+    """The produced pipeline; raises UserInputError when it is not one."""
+    source = f"<pipeline produced for step {step_name!r}>"
+    if isinstance(value, str):
+        return load_pipeline_text(value, source)
+    if isinstance(value, dict):
+        return pipeline_from_data(value, source)
+    raise UserInputError(
+        f"expected pipeline YAML text or a mapping, got {type(value).__name__}",
+        Location(file=source),
+    )
+
+
+def _fidelity(raw: Any, step_name: str) -> float:
+    if raw is None:
+        return 1.0
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise StepFailed(f"fidelity must be a number in (0, 1], got {raw!r}", step_name) from None
+    if not 0.0 < value <= 1.0:
+        raise StepFailed(f"fidelity must be in (0, 1], got {value}", step_name)
+    return value
+
+
+def _with_inputs(suite: TaskSuite, extra: dict[str, Any]) -> TaskSuite:
+    if not extra:
+        return suite
+    cases = [c.model_copy(update={"inputs": {**extra, **c.inputs}}) for c in suite.cases]
+    return suite.model_copy(update={"cases": cases})
+
+
+def _charge(meter: UsageMeter, evaluation: Evaluation) -> None:
+    """Add the nested runs' tokens and cost to the step's usage."""
+    nested = UsageMeter()
+    for case in evaluation.cases:
+        nested.input_tokens += case.input_tokens
+        nested.output_tokens += case.output_tokens
+        nested.cost_usd += case.cost_usd
+    meter.add(nested)
+
+
+def _result(evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "fitness": evaluation.score,
+        "passed": evaluation.tests_passed,
+        "total": evaluation.tests_total,
+        "reason": evaluation.reason,
+        "outcome": evaluation.outcome,
+    }
+
+
+def _refused(reason: str, outcome: str) -> dict[str, Any]:
+    return {"fitness": 0.0, "passed": 0, "total": 0, "reason": reason, "outcome": outcome}
+
+
+class PipelineExecutor:
+    """The ``pipeline_executor`` implementation, bound to a suites directory and config.
+
+    Thread-safe: loaded suites are cached by resolved path under a lock.
+    """
+
+    def __init__(self, suites_dir: Path, config: FitnessConfig) -> None:
+        self.suites_dir = suites_dir
+        self.config = config
+        self._suites: dict[Path, TaskSuite] = {}
+        self._lock = threading.Lock()
+
+    def suite(self, name: str) -> TaskSuite:
+        """The named suite (loaded once per process)."""
+        path = resolve_suite(name, self.suites_dir)
+        with self._lock:
+            cached = self._suites.get(path)
+        if cached is None:
+            cached = load_suite(path)
+            with self._lock:
+                self._suites[path] = cached
+        return cached
+
+    def __call__(self, step: Any, ctx: StepContext) -> dict[str, Any]:
+        if not isinstance(step, PipelineExecutorStep):
+            raise StepFailed(f"not a pipeline_executor step: {type(step).__name__}", step.name)
+        name = str(ctx.resolve(step.suite))
+        try:
+            suite = _with_inputs(self.suite(name), dict(ctx.resolve(step.inputs or {})))
+        except SuiteError as exc:
+            raise StepFailed(f"suite {name!r}: {exc}", step.name) from None
+        fidelity = _fidelity(ctx.resolve(step.fidelity), step.name)
+        outer = ctx.runtime
+        depth = outer.evaluation_depth
+        if depth >= MAX_NESTING:
+            return _refused(f"evaluations nest at most {MAX_NESTING} deep", "limit_exceeded")
+        try:
+            candidate = _load_candidate(_source_value(step, ctx), step.name)
+        except UserInputError as exc:
+            return _refused(str(exc), "invalid")
+        remaining = max(0.001, ctx.shared.remaining_s())
+        inner = dataclasses.replace(
+            outer,
+            strict=True,
+            evaluation_depth=depth + 1,
+            limits=outer.limits.model_copy(
+                update={"run_timeout_s": min(outer.limits.run_timeout_s, remaining)}
+            ),
+        )
+        evaluation = self._evaluate(
+            candidate, suite, inner=inner, depth=depth, step_name=step.name, fidelity=fidelity
+        )
+        _charge(ctx.meter, evaluation)
+        return _result(evaluation)
+
+    def _evaluate(
+        self,
+        candidate: Pipeline,
+        suite: TaskSuite,
+        *,
+        inner: Runtime,
+        depth: int,
+        step_name: str,
+        fidelity: float,
+    ) -> Evaluation:
+        factory = per_case_runtimes(
+            inner, inner.workspace / "pipeline_executor" / f"{step_name}-d{depth}"
+        )
+        return evaluate_pipeline(
+            candidate, suite, runtime_factory=factory, fidelity=fidelity, config=self.config
+        )
+
+
+def install(
+    *, suites_dir: str | Path = DEFAULT_SUITES_DIR, config: FitnessConfig | None = None
+) -> PipelineExecutor:
+    """Register the ``pipeline_executor`` step in this process (idempotent; last call wins).
+
+    Args:
+        suites_dir: where suite names are resolved.
+        config: how nested evaluations are scored (default :class:`FitnessConfig`).
+
+    Returns:
+        The registered implementation.
+    """
+    impl = PipelineExecutor(Path(suites_dir), config or FitnessConfig())
+    register_step("pipeline_executor", impl, replace=True)
+    return impl

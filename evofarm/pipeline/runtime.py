@@ -1,0 +1,76 @@
+"""What a pipeline run is given: providers, limits, strictness, directories, runners.
+
+A :class:`Runtime` is immutable; derive variants with :func:`dataclasses.replace`
+(``replace(runtime, strict=True)``). It is shared by every thread of one run
+and may be shared by concurrent runs: nothing in it is mutated while running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evofarm.providers.registry import ProviderSet
+
+PythonRunner = Callable[[str, Any], Any]
+"""``(code, value) -> result``: runs a ``python`` step's code (the sandbox provides one).
+
+It raises :class:`~evofarm.errors.StepFailed` or
+:class:`~evofarm.errors.LimitExceeded` when the code fails or is stopped.
+"""
+
+
+class RunLimits(BaseModel):
+    """Bounds one run may not cross; each breach is a ``LimitExceeded`` naming it.
+
+    Attributes:
+        max_steps: Step executions in the whole run, counting steps inside loops
+            and nested pipelines (skipped steps do not count).
+        max_depth: Nesting depth of ``pipeline`` steps (the top level is depth 0).
+        max_loop_iterations: Iterations of any single ``for_loop``/``while_loop``.
+        max_output_bytes: Size of one step's result, as UTF-8 JSON.
+        step_timeout_s: Wall time of one step (a loop or nested pipeline counts
+            as one step, including everything inside it).
+        run_timeout_s: Wall time of the whole run.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_steps: int = Field(default=500, ge=1)
+    max_depth: int = Field(default=5, ge=0)
+    max_loop_iterations: int = Field(default=1000, ge=1)
+    max_output_bytes: int = Field(default=1_000_000, ge=1)
+    step_timeout_s: float = Field(default=300.0, gt=0)
+    run_timeout_s: float = Field(default=1800.0, gt=0)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything a run needs from outside the pipeline.
+
+    Attributes:
+        providers: LLM provider slots (``claude``, ``gemini``); the pipeline's own
+            ``providers:`` mapping is applied on top for its run.
+        limits: The run's bounds.
+        strict: Unresolved template references fail the step (evaluation uses
+            strict mode); otherwise they stay literal, as in pipeline_ex.
+        workspace: The only directory ``file_ops``, ``output_to_file`` and
+            ``conditional_deploy`` may write to (created if missing).
+        base_dir: Where ``file`` prompt parts and nested ``pipeline_file`` paths
+            are read from (reads are confined to it and to the workspace).
+        python_runner: Runs ``python`` steps; without one they fail clearly.
+        evaluation_depth: How many ``pipeline_executor`` evaluations enclose this
+            run (0 at the top); carried here so every derived runtime keeps it.
+    """
+
+    providers: ProviderSet
+    limits: RunLimits = field(default_factory=RunLimits)
+    strict: bool = False
+    workspace: Path = field(default_factory=lambda: Path("workspace"))
+    base_dir: Path = field(default_factory=Path.cwd)
+    python_runner: PythonRunner | None = None
+    evaluation_depth: int = 0

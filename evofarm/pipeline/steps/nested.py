@@ -1,0 +1,114 @@
+"""Steps that run or promote other pipelines: ``pipeline`` and ``conditional_deploy``.
+
+``pipeline`` runs a nested pipeline, inline (``pipeline:``) or from
+``pipeline_file`` (relative to the runtime's ``base_dir``, confined to it),
+one level deeper; the run's ``max_depth`` (and the step's ``config.max_depth``)
+bound the nesting. Its ``inputs`` are resolved in the parent's scope; with
+``config.inherit_context`` the nested pipeline also sees the parent's
+``global_vars`` and, when no inputs are given, the parent's inputs (pipeline_ex's
+rules). Steps inside count against the run's limits and their usage against
+this step. The result is ``{step name: result}`` of every nested step, or, with
+``outputs``, the selected ones: a step name, or ``{path: "step.result.field",
+as: NAME}``. A missing output fails the step. ``pipeline_ref`` is not
+supported (evofarm has no pipeline registry): it fails clearly.
+
+``conditional_deploy`` (META-PIPELINE) promotes a pipeline produced earlier: its
+``condition`` is evaluated like any step condition (false: skipped),
+``pipeline_source`` (a template or ``STEP[.path]`` giving YAML text or pipeline
+data) must load and validate, and its canonical YAML is written to ``target``
+inside the workspace. Result: ``{"deployed": true, "target", "pipeline", "steps"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evofarm.errors import StepFailed, UserInputError
+from evofarm.pipeline.context import StepContext
+from evofarm.pipeline.loader import (
+    dump_pipeline,
+    load_pipeline,
+    load_pipeline_text,
+    pipeline_from_data,
+)
+from evofarm.pipeline.schema import ConditionalDeployStep, NestedOutput, Pipeline, PipelineStep
+from evofarm.pipeline.scope import MISSING, step_field
+from evofarm.pipeline.steps.control import resolve_source
+from evofarm.pipeline.steps.jsonout import parse_json
+from evofarm.pipeline.steps.registry import register_step
+from evofarm.pipeline.workspace import confine, write_text
+
+
+def _nested_pipeline(step: PipelineStep, ctx: StepContext) -> Pipeline:
+    if step.pipeline is not None:
+        return step.pipeline
+    if step.pipeline_file:
+        raw = ctx.render(step.pipeline_file).strip()
+        path = confine(raw, ctx.runtime.base_dir, what="pipeline_file")
+        try:
+            return load_pipeline(path)
+        except UserInputError as exc:
+            raise StepFailed(f"nested pipeline: {exc}") from None
+    raise StepFailed(
+        f"pipeline_ref {step.pipeline_ref!r}: named pipeline references are not supported"
+    )
+
+
+def pipeline_step(step: PipelineStep, ctx: StepContext) -> Any:
+    """Run the nested pipeline and return its (selected) results."""
+    nested = _nested_pipeline(step, ctx)
+    inherit = bool(step.config and step.config.inherit_context)
+    inputs: dict[str, Any] = dict(ctx.frame.inputs) if inherit else {}
+    if step.inputs:
+        inputs = ctx.resolve(step.inputs)
+    max_depth = step.config.max_depth if step.config else None
+    frame = ctx.run_nested(nested, inputs, inherit=inherit, max_depth=max_depth)
+    if not step.outputs:
+        return {name: record.result for name, record in frame.records.items()}
+    selected: dict[str, Any] = {}
+    for output in step.outputs:
+        if isinstance(output, NestedOutput):
+            path, name = output.path, output.as_ or output.path
+        else:
+            path, name = output, output
+        segments = path.split(".")
+        record = frame.records.get(segments[0])
+        value = MISSING if record is None else step_field(record, segments[1:])
+        if value is MISSING:
+            raise StepFailed(f"Output {path!r} not found in the nested pipeline's results")
+        selected[name] = value
+    return selected
+
+
+def _candidate(source: Any, ctx: StepContext) -> Pipeline:
+    try:
+        if isinstance(source, dict):
+            return pipeline_from_data(source, source="pipeline_source")
+        if isinstance(source, str):
+            text = source.strip()
+            if text.startswith("```"):
+                # A model's answer often fences the YAML; the fence is not part of it.
+                text = "\n".join(line for line in text.splitlines() if not line.startswith("```"))
+            if text.startswith("{"):
+                return _candidate(parse_json(text), ctx)
+            return load_pipeline_text(text, source="pipeline_source")
+    except UserInputError as exc:
+        raise StepFailed(f"the pipeline to deploy is invalid: {exc}") from None
+    raise StepFailed(f"pipeline_source gave {type(source).__name__}, not pipeline YAML or data")
+
+
+def conditional_deploy(step: ConditionalDeployStep, ctx: StepContext) -> Any:
+    """Write the produced pipeline's canonical YAML to ``target`` in the workspace."""
+    candidate = _candidate(resolve_source(step.pipeline_source, ctx, "pipeline_source"), ctx)
+    target = confine(ctx.render(step.target).strip(), ctx.runtime.workspace, what="target")
+    write_text(target, dump_pipeline(candidate))
+    return {
+        "deployed": True,
+        "target": str(target.relative_to(ctx.runtime.workspace.resolve())),
+        "pipeline": candidate.name,
+        "steps": len(candidate.steps),
+    }
+
+
+register_step("pipeline", pipeline_step)
+register_step("conditional_deploy", conditional_deploy)
