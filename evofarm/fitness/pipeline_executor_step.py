@@ -56,7 +56,6 @@ MAX_NESTING = 2
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
-
 def _source_value(step: PipelineExecutorStep, ctx: StepContext) -> Any:
     source = step.pipeline_source.strip()
     if _IDENTIFIER.match(source):
