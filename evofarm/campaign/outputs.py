@@ -1,0 +1,147 @@
+"""A campaign's output files, shared by the in-process loop and the farm.
+
+``--out DIR`` holds:
+
+* ``summary.json``: ``{"campaign", "status", "reason", "seed", "generations",
+  "evaluations", "best": {"genome", "fitness"}, "tokens", "cost_usd", "wall_s",
+  "approval"}``;
+* ``best.yaml``: the best pipeline as canonical pipeline_ex YAML (loadable);
+* ``fitness-history.jsonl``: one row per evaluated genome: ``ts, campaign,
+  generation, genome, fitness, tokens, time_ms, tests_passed, tests_total``;
+* ``generations.jsonl``: one row per generation: best fitness, evaluations, the
+  meta-metrics and each operator's success rate.
+
+Writers create ``DIR`` if needed. ``summary.json`` and ``best.yaml`` are written
+atomically (temp file + rename), so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from evofarm.fitness.evaluation import Evaluation
+from evofarm.pipeline.loader import dump_pipeline
+from evofarm.pipeline.schema import Pipeline
+
+SUMMARY = "summary.json"
+BEST = "best.yaml"
+HISTORY = "fitness-history.jsonl"
+GENERATIONS = "generations.jsonl"
+
+Status = Literal["completed", "stopped", "killed", "failed"]
+
+
+class BestRef(BaseModel):
+    """The winner: its genome id and fitness."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    genome: str | None
+    fitness: float | None
+
+
+class Summary(BaseModel):
+    """``summary.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    campaign: str
+    status: Status
+    reason: str
+    seed: int
+    generations: int
+    evaluations: int
+    best: BestRef
+    tokens: int
+    cost_usd: float
+    wall_s: float
+    approval: Literal["pending", "approved", "rejected"]
+
+
+class HistoryRow(BaseModel):
+    """One line of ``fitness-history.jsonl``: one evaluated genome."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ts: float
+    campaign: str
+    generation: int
+    genome: str
+    fitness: float
+    tokens: int
+    time_ms: float
+    tests_passed: int
+    tests_total: int
+
+    @classmethod
+    def of(
+        cls, campaign: str, generation: int, genome: str, evaluation: Evaluation, ts: float
+    ) -> HistoryRow:
+        """The row for ``evaluation`` of ``genome``."""
+        return cls(
+            ts=ts,
+            campaign=campaign,
+            generation=generation,
+            genome=genome,
+            fitness=evaluation.score,
+            tokens=evaluation.tokens,
+            time_ms=evaluation.time_ms,
+            tests_passed=evaluation.tests_passed,
+            tests_total=evaluation.tests_total,
+        )
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_summary(out_dir: Path, summary: Summary) -> Path:
+    """Write ``summary.json`` atomically; return its path."""
+    path = out_dir / SUMMARY
+    _atomic_write(path, json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")
+    return path
+
+
+def write_best(out_dir: Path, pipeline: Pipeline) -> Path:
+    """Write ``best.yaml`` (canonical pipeline_ex YAML) atomically; return its path."""
+    path = out_dir / BEST
+    _atomic_write(path, dump_pipeline(pipeline))
+    return path
+
+
+def _append_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, sort_keys=False, separators=(",", ":")) + "\n")
+
+
+def append_history(out_dir: Path, rows: Iterable[HistoryRow]) -> None:
+    """Append rows to ``fitness-history.jsonl``."""
+    _append_jsonl(out_dir / HISTORY, (r.model_dump(mode="json") for r in rows))
+
+
+def append_generation(out_dir: Path, row: Mapping[str, Any]) -> None:
+    """Append one generation record to ``generations.jsonl``."""
+    _append_jsonl(out_dir / GENERATIONS, [row])
+
+
+def reset(out_dir: Path) -> None:
+    """Remove the append-only files of an earlier run in ``out_dir``."""
+    for name in (HISTORY, GENERATIONS):
+        (out_dir / name).unlink(missing_ok=True)

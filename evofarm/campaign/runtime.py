@@ -1,0 +1,70 @@
+"""The runtime every candidate of a campaign runs with, in this process.
+
+Providers: both slots on the offline mock provider unless the campaign's
+``providers:`` rebinds them (a candidate's own ``providers:`` applies on top).
+Limits: the campaign's ``sandbox.wall_timeout_s`` bounds each run and each step,
+``sandbox.max_output_bytes`` each step's result. Templates are strict.
+
+In-process runs share one temporary workspace directory owned by the factory
+(removed when the factory is garbage-collected or the process exits): a fresh
+directory per case cost more than running the demo's cases. The farm's sandbox
+gives every run its own private directory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from evofarm.campaign.spec import CampaignSpec
+from evofarm.fitness.suite import Case
+from evofarm.pipeline.runtime import RunLimits, Runtime
+from evofarm.providers.registry import ProviderSet
+
+MAX_STEP_TIMEOUT_S = 300.0
+
+
+def run_limits(spec: CampaignSpec) -> RunLimits:
+    """The executor limits derived from the campaign's sandbox section."""
+    wall = spec.sandbox.wall_timeout_s
+    return RunLimits(
+        run_timeout_s=wall,
+        step_timeout_s=min(wall, MAX_STEP_TIMEOUT_S),
+        max_output_bytes=spec.sandbox.max_output_bytes,
+    )
+
+
+def provider_set(spec: CampaignSpec) -> ProviderSet:
+    """Slot bindings for the campaign: mock by default, rebound by ``providers:``.
+
+    Raises:
+        ProviderConfigError: a binding names a provider that cannot be built.
+    """
+    overrides: dict[str, dict[str, str]] = {
+        slot: {"provider": b.provider, **({"model": b.model} if b.model else {})}
+        for slot, b in spec.providers.items()
+    }
+    return ProviderSet.for_provider("mock").with_overrides(overrides)
+
+
+def runtime_factory(spec: CampaignSpec) -> Callable[[Case], Runtime]:
+    """A thread-safe ``(case) -> Runtime`` for evaluating candidates of ``spec``."""
+    providers = provider_set(spec)
+    limits = run_limits(spec)
+    root = tempfile.TemporaryDirectory(prefix=f"evofarm-{spec.name}-")
+    runtime = Runtime(
+        providers=providers,
+        limits=limits,
+        strict=True,
+        workspace=Path(root.name) / "workspace",
+        base_dir=spec.seed_paths[0].parent,
+    )
+
+    def make(case: Case) -> Runtime:
+        del case  # every case gets the same (immutable) runtime
+        # Referencing ``root`` keeps the directory alive while the factory is in use.
+        assert root.name
+        return runtime
+
+    return make

@@ -1,0 +1,106 @@
+"""The ``evolution:`` section of a campaign: population, operators, selection.
+
+It lives here rather than in :mod:`evofarm.campaign.spec` because the engine
+reads it and ``evolution`` must not import ``campaign``; the campaign spec
+embeds it. Every field is read by :mod:`evofarm.evolution.engine` or the loop.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from evofarm.evolution.crossover import CROSSOVERS
+from evofarm.evolution.operators.base import registered_operators
+
+SelectionName = Literal["tournament", "mu_plus_lambda", "mu_comma_lambda", "nsga2"]
+PairingName = Literal["fitness", "complementary", "distance"]
+CrossoverName = Literal["one_point", "uniform"]
+CROSSOVER_NAMES: tuple[CrossoverName, ...] = ("one_point", "uniform")
+
+
+def _default_operators() -> dict[str, float]:
+    return {name: info.rate for name, info in sorted(registered_operators().items())}
+
+
+class EvolutionConfig(BaseModel):
+    """How a campaign breeds and selects.
+
+    Attributes:
+        population: Survivors kept per generation (mu).
+        offspring: Offspring bred per generation (lambda); defaults to ``population``.
+        generations: Generations to run after the seeds (the loop may stop early
+            on ``target_fitness`` or a budget).
+        seed: Campaign seed; ``evofarm run --seed`` overrides it.
+        operators: Mutation operators to use and their rates: each is applied to
+            an offspring with this probability (a mutate offspring always gets at
+            least one, drawn in proportion to the rates).
+        crossover_rate: Probability that an offspring is bred by crossover.
+        crossover: Crossover kinds to draw from, uniformly.
+        selection: Survival strategy.
+        tournament_size: Entrants per tournament (parent selection, and survival
+            under ``tournament``).
+        pairing: How the second crossover parent is chosen.
+        elitism: The best this-many genomes always survive (``tournament`` and
+            ``mu_comma_lambda``; implicit in ``mu_plus_lambda``).
+        donors: How many of the fittest genomes operators may borrow from.
+        max_steps: Top-level step limit for offspring (operators and repair).
+        target_fitness: Stop once the best fitness reaches this (None: never).
+        archive_size: Size of the hall of fame kept in the checkpoint.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    population: int = Field(default=16, ge=1, le=10_000)
+    offspring: int | None = Field(default=None, ge=1, le=10_000)
+    generations: int = Field(default=20, ge=0, le=100_000)
+    seed: int = 0
+    operators: dict[str, float] = Field(default_factory=_default_operators)
+    crossover_rate: float = Field(default=0.3, ge=0, le=1)
+    crossover: list[CrossoverName] = Field(
+        default_factory=lambda: list(CROSSOVER_NAMES), min_length=1
+    )
+    selection: SelectionName = "mu_plus_lambda"
+    tournament_size: int = Field(default=3, ge=1)
+    pairing: PairingName = "fitness"
+    elitism: int = Field(default=1, ge=0)
+    donors: int = Field(default=3, ge=0)
+    max_steps: int = Field(default=12, ge=1, le=200)
+    target_fitness: float | None = Field(default=None, ge=0, le=1)
+    archive_size: int = Field(default=10, ge=1)
+
+    @field_validator("operators")
+    @classmethod
+    def _known_operators(cls, value: dict[str, float]) -> dict[str, float]:
+        known = registered_operators()
+        for name, rate in value.items():
+            if name not in known:
+                raise ValueError(f"unknown operator {name!r}; known: {', '.join(sorted(known))}")
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"rate of {name!r} must be in [0, 1], got {rate}")
+        if not any(rate > 0 for rate in value.values()):
+            raise ValueError("at least one operator needs a rate above 0")
+        return dict(sorted(value.items()))
+
+    @field_validator("crossover")
+    @classmethod
+    def _known_crossovers(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in CROSSOVERS:
+                raise ValueError(f"unknown crossover {name!r}")
+        return value
+
+    @field_validator("elitism")
+    @classmethod
+    def _elitism_fits(cls, value: int, info: ValidationInfo) -> int:
+        # A field validator (not a model one) so the error points at the key.
+        population = info.data.get("population")
+        if isinstance(population, int) and value > population:
+            raise ValueError(f"elitism ({value}) cannot exceed population ({population})")
+        return value
+
+    @property
+    def lam(self) -> int:
+        """Offspring per generation (lambda)."""
+        return self.offspring if self.offspring is not None else self.population

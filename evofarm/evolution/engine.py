@@ -1,0 +1,435 @@
+"""The ask/tell evolution engine shared by the in-process loop and the farm scheduler.
+
+Contract
+========
+Everything here is a pure, deterministic function of JSON-serialisable data, so the
+in-process loop and the distributed scheduler run *exactly* the same evolution and
+reach the same final best for the same seed, however the work was spread and however
+often the campaign was interrupted. One campaign is driven like this::
+
+    seeds = initial_genomes(seed_pipelines)                 # generation 0, deduplicated
+    genomes = {g.id: g for g in seeds}                      # the store
+    evals = {g.id: evaluate(g) for g in seeds}              # once per genome/suite/fidelity
+    state = seed_state(spec, campaign, seed, seeds, evals)  # checkpoint of generation 0
+    while state.generation < spec.evolution.generations:
+        tasks = plan_generation(state, spec)                # list[BreedTask] (JSON)
+        offspring = [make_offspring(t, parents_of(t), breed_context(t, spec, donors_of(t)))
+                     for t in tasks]                        # any order, any worker
+        results = [o.result for o in offspring]             # list[BreedResult] (JSON)
+        for o in sorted(offspring, key=lambda o: o.result.slot):
+            if o.genome:                                    # first record of an id wins
+                genomes.setdefault(o.genome.id, o.genome)
+        evals |= {i: evaluate(genomes[i]) for i in to_evaluate(results, evals)}
+        state = select(state, results, genomes, evals, spec)  # next checkpoint (JSON)
+
+* ``plan_generation`` draws parents and operators from ``rng_for(seed, gen, "plan:SLOT")``.
+* ``make_offspring`` is what a breed/mutate worker runs; it draws only from
+  ``rng_for(seed, gen, SLOT)`` so the child depends on the task alone. Workers load
+  ``task.parents`` and ``task.donors`` from the store (ids only travel in tasks).
+* A genome id's record (lineage, mutations) is the first one stored: from an earlier
+  generation if the pipeline existed before, else from the lowest slot. Stores keep
+  the first write, so the scheduler and the loop agree.
+* The caller evaluates every new genome id of the results that it has no evaluation
+  for (an identical pipeline is one genome, evaluated once per suite and fidelity),
+  and passes evaluations for *every* offspring id to ``select``.
+* ``select`` sorts offspring by slot and breaks every tie by genome id, so it does
+  not matter in which order results arrived. It tallies operator outcomes.
+* Determinism holds for a deterministic evaluator. ``Member.objectives`` may carry
+  measured values (latency); scalar strategies never read them, but ``nsga2`` does,
+  so NSGA-II campaigns are reproducible only with deterministic objectives
+  (``quality``, ``fitness``, ``tokens``, ``cost``).
+* Budgets, stopping and persistence belong to the caller (loop or scheduler);
+  :class:`EvolutionState` is the generation checkpoint: ids and scores only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evofarm.evolution.config import EvolutionConfig
+from evofarm.evolution.crossover import CROSSOVERS
+from evofarm.evolution.genome import Genome
+from evofarm.evolution.operators.base import ModelChoice, OperatorContext
+from evofarm.evolution.outcomes import OperatorOutcome, OperatorStats, tally
+from evofarm.evolution.repair import apply_operator, finalize
+from evofarm.evolution.rng import rng_for
+from evofarm.evolution.selection.base import KeyFn, Member, by_fitness, unique_by_id
+from evofarm.evolution.selection.elitism import elites
+from evofarm.evolution.selection.mu_comma_lambda import mu_comma_lambda
+from evofarm.evolution.selection.mu_plus_lambda import mu_plus_lambda
+from evofarm.evolution.selection.nsga2 import crowded_key, nsga2_select
+from evofarm.evolution.selection.pairing import pair
+from evofarm.evolution.selection.tournament import tournament, tournament_survivors
+from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.scoring import FitnessConfig
+from evofarm.pipeline.schema import Pipeline
+
+
+class EngineSpec(Protocol):
+    """What the engine reads of a campaign (``CampaignSpec`` satisfies it)."""
+
+    @property
+    def evolution(self) -> EvolutionConfig: ...
+
+    @property
+    def fitness(self) -> FitnessConfig: ...
+
+    def model_choices(self) -> tuple[ModelChoice, ...]: ...
+
+
+class BreedTask(BaseModel):
+    """One offspring to make: what a breed (crossover) or mutate task carries.
+
+    Attributes:
+        campaign: Campaign id.
+        seed: Campaign seed.
+        generation: The generation the offspring is born in.
+        slot: Its index within the generation; it seeds the offspring's rng.
+        kind: ``crossover`` (two parents) or ``mutate`` (one).
+        crossover: The crossover kind, for ``crossover`` tasks.
+        operators: Mutation operators to apply, in order.
+        parents: Parent genome ids.
+        donors: Ids of the fittest genomes operators may borrow from.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    campaign: str
+    seed: int
+    generation: int = Field(ge=1)
+    slot: int = Field(ge=0)
+    kind: Literal["crossover", "mutate"]
+    crossover: str | None = None
+    operators: list[str] = Field(default_factory=list)
+    parents: list[str] = Field(min_length=1, max_length=2)
+    donors: list[str] = Field(default_factory=list)
+
+    def genome_ids(self) -> list[str]:
+        """Every genome the worker must load: parents, then donors, no repeats."""
+        return list(dict.fromkeys([*self.parents, *self.donors]))
+
+
+class BreedResult(BaseModel):
+    """What a worker reports for one task (JSON, small)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    slot: int
+    genome: str | None
+    outcomes: list[OperatorOutcome] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Offspring:
+    """The child a task produced (``None`` if it was discarded) and the report."""
+
+    genome: Genome | None
+    result: BreedResult
+
+
+class Counters(BaseModel):
+    """Campaign-long breeding counts (evaluations and spend are the caller's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: int = 0
+    offspring: int = 0
+    duplicates: int = 0
+    discarded: int = 0
+
+
+class EvolutionState(BaseModel):
+    """The generation checkpoint: ids and scores, never pipelines.
+
+    Attributes:
+        campaign: Campaign id.
+        seed: Campaign seed.
+        generation: The generation whose survivors ``population`` holds.
+        population: Survivors, best first.
+        archive: Hall of fame: the best genomes ever seen, best first.
+        operator_stats: Outcome counts per operator (and crossover kind).
+        counters: Breeding counts.
+        best_history: Best fitness after each generation, from generation 0.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    campaign: str
+    seed: int
+    generation: int = 0
+    population: list[Member] = Field(default_factory=list)
+    archive: list[Member] = Field(default_factory=list)
+    operator_stats: dict[str, OperatorStats] = Field(default_factory=dict)
+    counters: Counters = Field(default_factory=Counters)
+    best_history: list[float] = Field(default_factory=list)
+
+    @property
+    def best(self) -> Member | None:
+        """The best genome seen so far."""
+        return self.archive[0] if self.archive else None
+
+
+def initial_genomes(seeds: Iterable[Pipeline]) -> list[Genome]:
+    """Generation-0 genomes from seed pipelines: identical seeds collapse, sorted by id."""
+    by_id: dict[str, Genome] = {}
+    for pipeline in seeds:
+        genome = Genome.from_pipeline(pipeline)
+        by_id.setdefault(genome.id, genome)
+    return [by_id[key] for key in sorted(by_id)]
+
+
+def member_of(genome: Genome, evaluation: Evaluation, fitness: FitnessConfig) -> Member:
+    """The selection record of an evaluated genome."""
+    cases = sorted(evaluation.cases, key=lambda c: c.case_id)
+    return Member(
+        id=genome.id,
+        fitness=evaluation.score,
+        objectives=fitness.oriented(evaluation.objectives),
+        passed="".join(
+            "1" if c.total_checks and c.passed_checks == c.total_checks else "0" for c in cases
+        ),
+        genes=genome.genes,
+        generation=genome.generation,
+        size=genome.traits.step_count + genome.traits.transform_ops,
+    )
+
+
+def selection_key(population: Sequence[Member], config: EvolutionConfig) -> KeyFn:
+    """The key ranking a population: crowded comparison for NSGA-II, else fitness."""
+    return crowded_key(population) if config.selection == "nsga2" else by_fitness
+
+
+def _members(
+    ids: Iterable[str],
+    genomes: Mapping[str, Genome],
+    evaluations: Mapping[str, Evaluation],
+    fitness: FitnessConfig,
+) -> list[Member]:
+    missing = [i for i in ids if i not in genomes or i not in evaluations]
+    if missing:
+        raise KeyError(f"no genome or evaluation for {', '.join(sorted(missing)[:3])}")
+    return [member_of(genomes[i], evaluations[i], fitness) for i in ids]
+
+
+def _archive(old: Sequence[Member], new: Sequence[Member], size: int) -> list[Member]:
+    return elites([*old, *new], size)
+
+
+def seed_state(
+    spec: EngineSpec,
+    campaign: str,
+    seed: int,
+    genomes: Sequence[Genome],
+    evaluations: Mapping[str, Evaluation],
+) -> EvolutionState:
+    """The generation-0 checkpoint from the evaluated seed genomes.
+
+    Raises:
+        ValueError: No seed genomes.
+        KeyError: A seed has no evaluation.
+    """
+    if not genomes:
+        raise ValueError("a campaign needs at least one seed pipeline")
+    config = spec.evolution
+    members = _members(
+        sorted({g.id for g in genomes}), {g.id: g for g in genomes}, evaluations, spec.fitness
+    )
+    key = selection_key(members, config)
+    population = sorted(members, key=key)[: config.population]
+    archive = _archive([], members, config.archive_size)
+    return EvolutionState(
+        campaign=campaign,
+        seed=seed,
+        population=population,
+        archive=archive,
+        best_history=[archive[0].fitness],
+    )
+
+
+def plan_generation(state: EvolutionState, spec: EngineSpec) -> list[BreedTask]:
+    """The breed tasks of generation ``state.generation + 1`` (pure, deterministic).
+
+    Raises:
+        ValueError: The state has an empty population.
+    """
+    config = spec.evolution
+    population = state.population
+    if not population:
+        raise ValueError("cannot plan a generation from an empty population")
+    generation = state.generation + 1
+    key = selection_key(population, config)
+    donors = [m.id for m in elites(population, config.donors, key)]
+    names = list(config.operators)
+    weights = [config.operators[n] for n in names]
+    tasks: list[BreedTask] = []
+    for slot in range(config.lam):
+        rng = rng_for(state.seed, generation, f"plan:{slot}")
+        crossover = len(population) >= 2 and rng.random() < config.crossover_rate
+        operators = [n for n, w in zip(names, weights, strict=True) if rng.random() < w]
+        if crossover:
+            first, second = pair(config.pairing, population, config.tournament_size, rng, key)
+            parents = [first.id, second.id]
+            kind = rng.choice(config.crossover)
+        else:
+            parents = [tournament(population, config.tournament_size, rng, key).id]
+            kind = None
+            if not operators:
+                operators = rng.choices(names, weights=weights, k=1)
+        rng.shuffle(operators)
+        tasks.append(
+            BreedTask(
+                campaign=state.campaign,
+                seed=state.seed,
+                generation=generation,
+                slot=slot,
+                kind="crossover" if crossover else "mutate",
+                crossover=kind,
+                operators=operators,
+                parents=parents,
+                donors=[d for d in donors if d not in parents],
+            )
+        )
+    return tasks
+
+
+def breed_context(
+    task: BreedTask, spec: EngineSpec, donors: Sequence[Genome] = ()
+) -> OperatorContext:
+    """The operator context for ``task``; ``donors`` in any order (sorted as planned)."""
+    by_id = {g.id: g for g in donors}
+    return OperatorContext(
+        generation=task.generation,
+        donors=tuple(by_id[i] for i in task.donors if i in by_id),
+        catalogue=spec.model_choices(),
+        max_steps=spec.evolution.max_steps,
+    )
+
+
+def make_offspring(
+    task: BreedTask, parents: Sequence[Genome], context: OperatorContext
+) -> Offspring:
+    """Make the child of one task: what a breed/mutate worker runs.
+
+    Deterministic: the same task, parents and context give the same child on any
+    machine. The child is validated (and repaired if needed); ``Offspring.genome`` is
+    ``None`` when it was discarded or is identical to a parent.
+
+    Raises:
+        KeyError: A parent named by the task is not in ``parents``.
+        ValueError: The task names an unknown crossover kind.
+    """
+    by_id = {g.id: g for g in parents}
+    missing = [i for i in task.parents if i not in by_id]
+    if missing:
+        raise KeyError(f"task {task.slot}: parent {missing[0]} not loaded")
+    rng = rng_for(task.seed, task.generation, task.slot)
+    outcomes: list[OperatorOutcome] = []
+    child: Genome | None = by_id[task.parents[0]]
+    if task.kind == "crossover":
+        name = task.crossover or ""
+        if name not in CROSSOVERS:
+            raise ValueError(f"unknown crossover {name!r}")
+        a, b = by_id[task.parents[0]], by_id[task.parents[-1]]
+        raw = CROSSOVERS[name](a, b, rng, task.generation)
+        child, outcome = finalize(raw, context) if raw is not None else (None, "noop")
+        outcomes.append(OperatorOutcome(operator=f"crossover:{name}", outcome=outcome))
+    for name in task.operators:
+        if child is None:
+            break
+        made, outcome = apply_operator(name, child, rng, context)
+        outcomes.append(OperatorOutcome(operator=name, outcome=outcome))
+        if made is not None:
+            child = made
+    if child is not None and child.id in task.parents:
+        child = None
+    return Offspring(
+        genome=child,
+        result=BreedResult(slot=task.slot, genome=child.id if child else None, outcomes=outcomes),
+    )
+
+
+def to_evaluate(results: Sequence[BreedResult], known: Iterable[str] = ()) -> list[str]:
+    """Distinct offspring ids not in ``known`` (already evaluated), sorted."""
+    seen = set(known)
+    return sorted({r.genome for r in results if r.genome is not None and r.genome not in seen})
+
+
+def _survivors(
+    parents: list[Member],
+    offspring: list[Member],
+    config: EvolutionConfig,
+    rng_seed: tuple[int, int],
+) -> list[Member]:
+    mu = config.population
+    if config.selection == "mu_plus_lambda":
+        return mu_plus_lambda(parents, offspring, mu)
+    if config.selection == "mu_comma_lambda":
+        return mu_comma_lambda(parents, offspring, mu, config.elitism)
+    pool = unique_by_id([*parents, *offspring])
+    if config.selection == "nsga2":
+        return nsga2_select(pool, mu)
+    kept = elites(pool, min(config.elitism, mu))
+    kept_ids = {m.id for m in kept}
+    rest = [m for m in pool if m.id not in kept_ids]
+    rng = rng_for(rng_seed[0], rng_seed[1], "survive")
+    chosen = kept + tournament_survivors(rest, mu - len(kept), config.tournament_size, rng)
+    return sorted(chosen, key=by_fitness)
+
+
+def select(
+    state: EvolutionState,
+    results: Sequence[BreedResult],
+    genomes: Mapping[str, Genome],
+    evaluations: Mapping[str, Evaluation],
+    spec: EngineSpec,
+) -> EvolutionState:
+    """Tell the engine a generation's outcome; return the next checkpoint.
+
+    Args:
+        state: The checkpoint the generation was planned from.
+        results: One result per planned task, in any order.
+        genomes: At least every offspring genome named by ``results``.
+        evaluations: At least one evaluation per offspring id.
+        spec: The campaign.
+
+    Raises:
+        KeyError: An offspring has no genome or no evaluation.
+    """
+    config = spec.evolution
+    generation = state.generation + 1
+    ordered = sorted(results, key=lambda r: r.slot)
+    parent_ids = {m.id for m in state.population}
+    offspring_ids: list[str] = []
+    duplicates = discarded = 0
+    for result in ordered:
+        if result.genome is None:
+            discarded += 1
+        elif result.genome in parent_ids or result.genome in offspring_ids:
+            duplicates += 1
+        else:
+            offspring_ids.append(result.genome)
+    offspring = _members(offspring_ids, genomes, evaluations, spec.fitness)
+    survivors = _survivors(list(state.population), offspring, config, (state.seed, generation))
+    archive = _archive(state.archive, offspring, config.archive_size)
+    counters = state.counters.model_copy(
+        update={
+            "tasks": state.counters.tasks + len(ordered),
+            "offspring": state.counters.offspring + len(offspring_ids),
+            "duplicates": state.counters.duplicates + duplicates,
+            "discarded": state.counters.discarded + discarded,
+        }
+    )
+    return EvolutionState(
+        campaign=state.campaign,
+        seed=state.seed,
+        generation=generation,
+        population=survivors,
+        archive=archive,
+        operator_stats=tally(state.operator_stats, (o for r in ordered for o in r.outcomes)),
+        counters=counters,
+        best_history=[*state.best_history, archive[0].fitness],
+    )

@@ -1,0 +1,54 @@
+"""Per-operator outcome counts: the dashboard's "mutation success rate"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+#: What became of one operator application.
+#: ``applied``: valid child as produced; ``repaired``: valid after reference repair;
+#: ``invalid``: could not be repaired, discarded; ``noop``: nothing to do, or no change.
+OutcomeName = Literal["applied", "repaired", "invalid", "noop"]
+
+
+class OperatorOutcome(BaseModel):
+    """One operator application within one offspring."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    operator: str
+    outcome: OutcomeName
+
+
+class OperatorStats(BaseModel):
+    """Counts of outcomes for one operator over a campaign."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    applied: int = 0
+    repaired: int = 0
+    invalid: int = 0
+    noop: int = 0
+
+    @property
+    def attempts(self) -> int:
+        """Every application, whatever became of it."""
+        return self.applied + self.repaired + self.invalid + self.noop
+
+    @property
+    def success_rate(self) -> float:
+        """Share of attempts that yielded a valid child (0.0 before any attempt)."""
+        return (self.applied + self.repaired) / self.attempts if self.attempts else 0.0
+
+
+def tally(
+    stats: Mapping[str, OperatorStats], outcomes: Iterable[OperatorOutcome]
+) -> dict[str, OperatorStats]:
+    """Return new stats with ``outcomes`` added (inputs are not modified)."""
+    merged = {name: s.model_copy() for name, s in stats.items()}
+    for item in outcomes:
+        current = merged.setdefault(item.operator, OperatorStats())
+        setattr(current, item.outcome, getattr(current, item.outcome) + 1)
+    return dict(sorted(merged.items()))

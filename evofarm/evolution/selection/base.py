@@ -1,0 +1,77 @@
+"""What selection sees of a genome: its id and scores, never its pipeline.
+
+Selection works on :class:`Member` records, which are small enough to live in the
+JSON generation checkpoint. Every function in this package is pure and breaks ties
+by genome id, so its result does not depend on the order its input arrived in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: A sort key: smaller sorts first, i.e. "better" members have smaller keys.
+RankKey = tuple[float, ...]
+KeyFn = Callable[["Member"], tuple[float | str, ...]]
+
+
+class Member(BaseModel):
+    """One scored genome as selection sees it.
+
+    Attributes:
+        id: The genome id (content hash).
+        fitness: The scalar fitness in [0, 1]; higher is better.
+        objectives: Objective vector, every component oriented so higher is better
+            (minimised objectives are negated by whoever builds the member).
+        passed: One character per suite case, ``"1"`` if the case passed; used to
+            pair parents with complementary strengths.
+        genes: Short signatures of the genome's steps; used for genetic distance.
+        generation: The generation the genome was born in.
+        size: Structural size (steps plus transform operations); among equally fit
+            genomes the smaller wins (parsimony pressure against bloat).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    fitness: float
+    objectives: tuple[float, ...] = ()
+    passed: str = ""
+    genes: tuple[str, ...] = ()
+    generation: int = 0
+    size: int = 0
+
+
+def by_fitness(member: Member) -> tuple[float | str, ...]:
+    """Sort key: higher fitness first, then smaller size, then the smaller id."""
+    return (-member.fitness, float(member.size), member.id)
+
+
+def unique_by_id(members: Iterable[Member]) -> list[Member]:
+    """Drop repeated ids (keeping the first) and return the rest sorted by id."""
+    seen: dict[str, Member] = {}
+    for member in members:
+        seen.setdefault(member.id, member)
+    return [seen[key] for key in sorted(seen)]
+
+
+def best(members: Sequence[Member], key: KeyFn = by_fitness) -> Member:
+    """Return the best member under ``key``.
+
+    Raises:
+        ValueError: ``members`` is empty.
+    """
+    if not members:
+        raise ValueError("best() of an empty population")
+    return min(members, key=key)
+
+
+class RankedMember(BaseModel):
+    """A member with its NSGA-II rank and crowding distance (for reports)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    member: Member
+    rank: int = Field(ge=0)
+    crowding: float
