@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import regex
 
 from evofarm.errors import ConditionError
-from evofarm.pipeline.expressions import ExpressionError, unresolved_reference
+from evofarm.pipeline.expressions import ExpressionError, check_syntax, unresolved_reference
 from evofarm.pipeline.expressions import evaluate as evaluate_expression
 from evofarm.pipeline.scope import Scope
 
@@ -69,6 +69,17 @@ def evaluate(condition: Any, scope: Scope) -> bool:
     return _evaluate(condition, scope, 0)
 
 
+def check(condition: Any) -> None:
+    """Check a condition's form and every operand's syntax without evaluating it
+    (load time): what :func:`evaluate` would reject whatever the data.
+
+    Raises:
+        ConditionError: malformed (bad operator use, unknown mapping key,
+            malformed operand, unknown function, too deep).
+    """
+    _evaluate(condition, None, 0)
+
+
 def describe(condition: Any) -> str:
     """A one-line rendering of a condition, for skip reasons and messages."""
     if isinstance(condition, str):
@@ -91,7 +102,7 @@ def truthy(value: Any) -> bool:
     return not (isinstance(value, str | list | tuple | dict) and len(value) == 0)
 
 
-def _evaluate(condition: Any, scope: Scope, depth: int) -> bool:
+def _evaluate(condition: Any, scope: Scope | None, depth: int) -> bool:
     if depth > _MAX_DEPTH:
         raise ConditionError(f"condition nested more than {_MAX_DEPTH} levels deep")
     if condition is None:
@@ -101,13 +112,13 @@ def _evaluate(condition: Any, scope: Scope, depth: int) -> bool:
     if isinstance(condition, str):
         return _evaluate_string(condition, scope)
     if isinstance(condition, list):
-        return all(_evaluate(c, scope, depth + 1) for c in condition)
+        return all(_results(condition, scope, depth + 1))
     if isinstance(condition, Mapping):
         return _evaluate_mapping(condition, scope, depth)
     raise ConditionError(f"a condition must be a string, a mapping or a list, not {condition!r}")
 
 
-def _evaluate_mapping(condition: Mapping[Any, Any], scope: Scope, depth: int) -> bool:
+def _evaluate_mapping(condition: Mapping[Any, Any], scope: Scope | None, depth: int) -> bool:
     if len(condition) != 1:
         keys = sorted(map(str, condition))
         raise ConditionError(f"a condition mapping needs exactly one of and/or/not, got {keys}")
@@ -117,9 +128,15 @@ def _evaluate_mapping(condition: Mapping[Any, Any], scope: Scope, depth: int) ->
     if key in ("and", "or"):
         if not isinstance(value, list):
             raise ConditionError(f"{key!r} needs a list of conditions, got {value!r}")
-        results = (_evaluate(c, scope, depth + 1) for c in value)
+        results = _results(value, scope, depth + 1)
         return all(results) if key == "and" else any(results)
     raise ConditionError(f"unknown condition operator {key!r} (expected and, or, not)")
+
+
+def _results(conditions: list[Any], scope: Scope | None, depth: int) -> Iterable[bool]:
+    results = (_evaluate(c, scope, depth) for c in conditions)
+    # Checking (no scope) must visit every branch: no short cut.
+    return list(results) if scope is None else results
 
 
 def _find_outside_quotes(text: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
@@ -138,13 +155,25 @@ def _find_outside_quotes(text: str, pattern: re.Pattern[str]) -> re.Match[str] |
     return None
 
 
-def _evaluate_string(expression: str, scope: Scope) -> bool:
+def _evaluate_string(expression: str, scope: Scope | None) -> bool:
     text = expression.strip()
     if not text:
         raise ConditionError("empty condition")
-    negated = _NOT.match(text)
-    if negated is not None:
-        return not _evaluate_string(text[negated.end() :], scope)
+    if "{{" in text:
+        # pipeline_ex's condition engine does not resolve templates either.
+        plain = text.replace("{{", "").replace("}}", "").strip()
+        raise ConditionError(
+            f"conditions are expressions, not templates: write {plain!r} instead of {text!r}"
+        )
+    # Leading "not"s are peeled off in a loop: "not not ... x" cannot recurse deeply.
+    negations = 0
+    while (negated := _NOT.match(text)) is not None:
+        negations += 1
+        text = text[negated.end() :].strip()
+        if not text:
+            raise ConditionError("'not' needs a condition after it")
+    if negations:
+        return _evaluate_string(text, scope) != (negations % 2 == 1)
     for name, pattern in _OPERATORS:
         match = _find_outside_quotes(text, pattern)
         if match is None:
@@ -158,15 +187,19 @@ def _evaluate_string(expression: str, scope: Scope) -> bool:
     return truthy(_operand(text, scope))
 
 
-def _operand(text: str, scope: Scope) -> Any:
+def _operand(text: str, scope: Scope | None) -> Any:
+    """The operand's value; with no scope (checking) its syntax only, as null."""
     try:
+        if scope is None:
+            check_syntax(text)
+            return None
         value = evaluate_expression(text, scope)
     except ExpressionError as exc:
         raise ConditionError(f"cannot evaluate {text!r}: {exc}") from None
     return None if unresolved_reference(value) is not None else value
 
 
-def _between(left: str, right: str, scope: Scope, text: str) -> bool:
+def _between(left: str, right: str, scope: Scope | None, text: str) -> bool:
     bounds = _find_outside_quotes(right, _AND)
     if bounds is None:
         raise ConditionError(f"'between' needs 'LOW and HIGH' in {text!r}")

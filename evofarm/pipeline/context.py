@@ -21,11 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from evofarm.errors import LimitExceeded, StepFailed
+from evofarm.errors import LimitExceeded, ProviderError, StepFailed
 from evofarm.pipeline import conditions, templates
 from evofarm.pipeline.runtime import Runtime
 from evofarm.pipeline.schema import Pipeline, StepBase
 from evofarm.pipeline.scope import Scope, StepRecord
+from evofarm.pipeline.step_policy import NOT_RETRIED, retry_policy
 from evofarm.pipeline.trace import UsageMeter
 from evofarm.providers.base import LLMRequest, LLMResponse, Message
 from evofarm.providers.registry import ProviderSet
@@ -187,6 +188,7 @@ class StepContext:
         *,
         model: str | None = None,
         history: Sequence[Message] = (),
+        retry: bool = True,
         **params: Any,
     ) -> LLMResponse:
         """One LLM call on provider ``slot``; usage goes to this step's meter.
@@ -196,17 +198,35 @@ class StepContext:
             prompt: The user turn.
             model: The step's model; None means the slot's default.
             history: Earlier turns of a conversation (claude_session).
+            retry: Apply the step's retry policy
+                (:func:`~evofarm.pipeline.step_policy.retry_policy`); steps with
+                their own retry loop pass False.
             **params: Further :class:`LLMRequest` fields (system, max_tokens, ...).
 
         Raises:
             LimitExceeded: the run is out of time.
-            ProviderError: the provider failed (infrastructure; not caught here).
+            ProviderError: the provider failed (infrastructure), after the retries
+                the step's policy allows.
         """
         self.shared.check_deadline(self.step.name)
         messages = (*history, Message(role="user", content=prompt))
         request = LLMRequest(model=model or "", messages=messages, **params)
         providers = self.frame.providers or self.shared.providers
-        response = providers.complete(slot, request)
+        policy = retry_policy(self.step, self.frame.pipeline.defaults) if retry else None
+        attempt = 0
+        while True:
+            try:
+                response = providers.complete(slot, request)
+                break
+            except NOT_RETRIED:
+                raise
+            except ProviderError as exc:
+                attempt += 1
+                if policy is None or attempt > policy.retries:
+                    raise
+                self.meter.record_retry(f"attempt {attempt}: {exc}")
+                time.sleep(min(policy.delay_s(attempt), max(self.shared.remaining_s(), 0.0)))
+                self.shared.check_deadline(self.step.name)
         self.meter.record(response)
         return response
 

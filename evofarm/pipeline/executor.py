@@ -9,7 +9,9 @@ record the result so later steps can reference it.
 
 The pipeline's own bounds tighten the runtime's (:func:`effective_limits`):
 ``resource_limits.max_total_steps`` and ``max_execution_time_s``,
-``defaults.timeout_seconds``. A step's ``output_schema`` is checked against its
+``defaults.timeout_seconds``; a step's own wall limit
+(:func:`~evofarm.pipeline.step_policy.own_timeout_s`) lowers
+``step_timeout_s`` for that step. A step's ``output_schema`` is checked against its
 result (JSON text is parsed first) with jsonschema.
 
 Failures: a step that raises an :class:`~evofarm.errors.ExecutionError`
@@ -43,6 +45,7 @@ from evofarm.pipeline.context import Frame, RunShared, StepContext
 from evofarm.pipeline.runtime import RunLimits, Runtime
 from evofarm.pipeline.schema import Pipeline, StepBase, WhileLoopStep
 from evofarm.pipeline.scope import StepRecord
+from evofarm.pipeline.step_policy import own_timeout_s
 from evofarm.pipeline.steps import jsonout
 from evofarm.pipeline.steps.registry import get_step_impl
 from evofarm.pipeline.trace import RunTrace, StepTrace, Usage, UsageMeter
@@ -121,14 +124,19 @@ def _totals(trace: RunTrace, elapsed_s: float) -> Usage:
     )
 
 
-def _call_with_timeout(fn: Callable[[], T], shared: RunShared, step: str) -> T:
-    """Run ``fn`` on a daemon thread and wait at most the step's time budget."""
+def _call_with_timeout(
+    fn: Callable[[], T], shared: RunShared, step: str, own_s: float | None = None
+) -> T:
+    """Run ``fn`` on a daemon thread and wait at most the step's time budget:
+    ``step_timeout_s`` (lowered by the step's own limit ``own_s``), or the time
+    left in the run if that is shorter."""
     limits = shared.runtime.limits
+    step_s = limits.step_timeout_s if own_s is None else min(own_s, limits.step_timeout_s)
     remaining = shared.remaining_s()
-    if remaining <= limits.step_timeout_s:
+    if remaining <= step_s:
         budget, limit, seconds = remaining, "run_timeout_s", limits.run_timeout_s
     else:
-        budget, limit, seconds = limits.step_timeout_s, "step_timeout_s", limits.step_timeout_s
+        budget, limit, seconds = step_s, "step_timeout_s", step_s
     if budget <= 0:
         raise LimitExceeded(f"run exceeded {seconds}s", limit=limit, step=step)
     box: dict[str, Any] = {}
@@ -264,7 +272,8 @@ class _Engine:
         shared.count_step(step.name)
         impl = get_step_impl(step)
         try:
-            result = _call_with_timeout(lambda: impl(step, ctx), shared, step.name)
+            own_s = own_timeout_s(step, frame.pipeline.defaults)
+            result = _call_with_timeout(lambda: impl(step, ctx), shared, step.name, own_s)
             _check_output_size(result, shared, step.name)
             if step.output_schema is not None:
                 _check_output_schema(result, step.output_schema)
@@ -319,9 +328,7 @@ def _with_step(exc: ExecutionError, step: str) -> ExecutionError:
         return ExecutionError(exc.message, step)
 
 
-def _step_trace(
-    step: StepBase, record: StepRecord, meter: UsageMeter, started: float
-) -> StepTrace:
+def _step_trace(step: StepBase, record: StepRecord, meter: UsageMeter, started: float) -> StepTrace:
     return StepTrace(
         name=step.name,
         type=step.type,

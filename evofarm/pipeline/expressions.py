@@ -77,7 +77,7 @@ def _tokenize(expression: str) -> list[_Token]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise ExpressionError(f"unexpected text {text[pos:pos + 20]!r}")
+            raise ExpressionError(f"unexpected text {text[pos : pos + 20]!r}")
         kind = match.lastgroup
         assert kind is not None  # every alternative is a named group
         token_text = match.group(kind)
@@ -230,7 +230,20 @@ class _Parser:
         following = self.peek()
         if following is not None and following.kind == "op":
             raise ExpressionError("only one arithmetic operator is allowed per expression")
-        return _binary(token.text, left, right)
+        return self.apply_binary(token.text, left, right)
+
+    def apply_binary(self, op: str, left: Any, right: Any) -> Any:
+        """The value of ``left OP right``."""
+        return _binary(op, left, right)
+
+    def apply_call(self, name: str, args: list[Any]) -> Any:
+        """The value of ``name(args)`` (``name`` is a known function)."""
+        try:
+            return FUNCTIONS[name](args)
+        except ExpressionError as exc:
+            raise ExpressionError(f"{name}(): {exc}") from None
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            raise ExpressionError(f"{name}(): {exc}") from None
 
     def operand(self) -> Any:
         token = self.peek()
@@ -268,8 +281,7 @@ class _Parser:
         return value
 
     def call(self, name: str) -> Any:
-        function = FUNCTIONS.get(name)
-        if function is None:
+        if name not in FUNCTIONS:
             raise ExpressionError(
                 f"unknown function {name!r} (known: {', '.join(sorted(FUNCTIONS))})"
             )
@@ -287,12 +299,32 @@ class _Parser:
                     continue
                 self.take("rparen")
                 break
-        try:
-            return function(args)
-        except ExpressionError as exc:
-            raise ExpressionError(f"{name}(): {exc}") from None
-        except (ArithmeticError, ValueError, TypeError) as exc:
-            raise ExpressionError(f"{name}(): {exc}") from None
+        return self.apply_call(name, args)
+
+
+class _SyntaxParser(_Parser):
+    """Parses without evaluating: references, operators and calls give None."""
+
+    def reference(self, name: str) -> Any:
+        return None
+
+    def previous_response(self, text: str) -> Any:
+        return None
+
+    def apply_binary(self, op: str, left: Any, right: Any) -> Any:
+        return None
+
+    def apply_call(self, name: str, args: list[Any]) -> Any:
+        return None
+
+
+def check_syntax(expression: str) -> None:
+    """Check that ``expression`` is well formed, without evaluating it (load time).
+
+    Raises:
+        ExpressionError: too long, malformed, or names an unknown function.
+    """
+    _parse(expression, _SyntaxParser)
 
 
 class _Unresolved(Exception):
@@ -313,16 +345,21 @@ def evaluate(expression: str, scope: Scope) -> Any:
         ExpressionError: the expression is malformed, names an unknown function,
             or applies arithmetic to something that is not a number.
     """
+    try:
+        return _parse(expression, _Parser, scope)
+    except _Unresolved as exc:
+        return _MissingReference(exc.reference)
+
+
+def _parse(expression: str, parser_class: type[_Parser], scope: Scope | None = None) -> Any:
     if len(expression) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(f"expression longer than {MAX_EXPRESSION_CHARS} characters")
     tokens = _tokenize(expression)
     if not tokens:
         raise ExpressionError("empty expression")
-    parser = _Parser(tokens, scope)
+    parser = parser_class(tokens, scope if scope is not None else Scope())
     try:
         value = parser.expression()
-    except _Unresolved as exc:
-        return _MissingReference(exc.reference)
     except RecursionError:
         raise ExpressionError("expression nested too deeply") from None
     if parser.peek() is not None:

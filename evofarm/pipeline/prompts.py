@@ -5,7 +5,9 @@ Parts are joined with newlines, as pipeline_ex's ``PromptBuilder`` does:
 - ``static``: its content, templates resolved;
 - ``file``: the file's text (path templated, relative to the runtime's
   ``base_dir``, confined to it and to the workspace). A missing file fails the
-  step, as in pipeline_ex (``Failed to read file: PATH``);
+  step, as in pipeline_ex (``Failed to read file: PATH``). ``encoding`` is the
+  file's text codec (default UTF-8), or ``base64`` for the base64 text of its
+  bytes;
 - ``previous_response``: an earlier step's result (text as is, data as pretty
   JSON), narrowed by ``extract`` (a dot path with the step-record fallbacks of
   :mod:`evofarm.pipeline.scope`). An ``extract`` that does not resolve fails the
@@ -79,7 +81,7 @@ def _file(part: FilePart, ctx: StepContext) -> str:
     raw = ctx.render(part.path).strip()
     runtime = ctx.runtime
     path = confine(raw, runtime.base_dir, also=(runtime.workspace,), what="prompt file")
-    text = read_text(path)
+    text = read_text(path, encoding=part.encoding or "utf-8")
     if part.variables:
         # pipeline_ex lets a file part fill {{name}} placeholders from `variables`.
         for key, value in ctx.resolve(part.variables).items():

@@ -191,7 +191,13 @@ def _one_problem(error: ErrorDetails, data: Any, source_map: SourceMap) -> UserI
         key = unmatched[-1]
         where = source_map.location(path)
         location = Location(where.file, where.line, where.column, format_path((*path, key)))
-        return PipelineLoadError(f"{prefix}missing required key {key!r}", location)
+        message = f"{prefix}missing required key {key!r}"
+        if isinstance(value, dict):
+            # Point at the likely typo, so a one-line report is enough to fix it.
+            typo = _suggest(key, tuple(str(k) for k in value if k != key))
+            if typo:
+                message += f" (is {typo!r} a misspelling?)"
+        return PipelineLoadError(message, location)
     if kind == "extra_forbidden" and path and isinstance(path[-1], str):
         key = path[-1]
         message = f"{prefix}unknown key {key!r}"

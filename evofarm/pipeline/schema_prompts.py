@@ -9,9 +9,10 @@ same model and are always written back as a list of parts.
 
 from __future__ import annotations
 
+import codecs
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt, field_validator
 
 
 class StrictModel(BaseModel):
@@ -54,6 +55,19 @@ class FilePart(_Part):
     variables: dict[str, Any] | None = None
     inject_as: str | None = None
     encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str | None) -> str | None:
+        if encoding is None or encoding == "base64":
+            return encoding
+        try:
+            info = codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r}") from None
+        if not info._is_text_encoding:  # e.g. 'rot13' / 'zlib': not bytes -> text
+            raise ValueError(f"{encoding!r} is not a text encoding (or use 'base64')")
+        return encoding
 
 
 class PreviousResponsePart(_Part):

@@ -102,7 +102,8 @@ class UsageMeter:
             self.retries += response.retries
 
     def record_retry(self, error: str) -> None:
-        """A step-level retry (``claude_robust``) after ``error``."""
+        """A retry after ``error`` (``claude_robust``, an LLM call under the step's
+        retry policy, a nested pipeline's ``config.max_retries``)."""
         with self._lock:
             self.retries += 1
             self.errors.append(error)

@@ -16,6 +16,8 @@ raises the first. Checked:
   variables, ``set_variable`` variables and loop iterators.
 - **Step names** are unique within a pipeline (loop bodies included; an inline
   nested pipeline has its own names).
+- **Conditions** are well formed (operators, operands, functions), checked
+  without evaluating them (:func:`evofarm.pipeline.conditions.check`).
 - **gemini functions** named by a step exist in ``gemini_functions``.
 - **Limits** (:class:`PipelineLimits`): steps in total, nesting depth of loops
   and inline pipelines, inline prompt text per step, ``python`` code size and
@@ -26,72 +28,38 @@ Pure and thread-safe.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
-from evofarm.errors import Location, PipelineValidationError, UserInputError
+from evofarm.errors import ConditionError, Location, PipelineValidationError, UserInputError
+from evofarm.pipeline import conditions
+from evofarm.pipeline.references import (
+    IDENTIFIER,
+    condition_references,
+    conditions_of,
+    names_in,
+    previous_response_parts,
+    prompts_of,
+    strings_in,
+    template_references,
+    variables_in,
+)
 from evofarm.pipeline.schema import (
-    ClaudeBatchStep,
-    ClaudeSessionStep,
     ConditionalDeployStep,
-    DataTransformStep,
     ForLoopStep,
     GeminiInstructorStep,
     GeminiStep,
-    LLMStep,
-    ParallelClaudeStep,
     Pipeline,
     PipelineExecutorStep,
     PipelineStep,
-    PreviousResponsePart,
     PythonStep,
-    SetVariableStep,
     StepBase,
     TransformStep,
     WhileLoopStep,
 )
 from evofarm.pipeline.schema_prompts import prompt_text_size
 from evofarm.pipeline.yaml_source import DataPath, SourceMap, format_path
-
-_TEMPLATE: Final = re.compile(r"\{\{([^{}]*)\}\}")
-_STEPS_REF: Final = re.compile(r"(?<![\w.])steps\.([A-Za-z_][\w-]*)")
-_PREVIOUS_REF: Final = re.compile(r"(?<![\w.])previous_response:([A-Za-z_][\w-]*)")
-_CONDITION_PATH: Final = re.compile(r"(?<![\w.])([A-Za-z_][\w-]*)((?:\.[A-Za-z_][\w-]*)+)")
-_QUOTED: Final = re.compile(r"'[^']*'|\"[^\"]*\"")
-_IDENTIFIER: Final = re.compile(r"^[A-Za-z_][\w-]*$")
-
-# Roots a condition path may start with that are not step names.
-CONDITION_ROOTS: Final = frozenset(
-    {
-        "steps",
-        "inputs",
-        "global_vars",
-        "state",
-        "variables",
-        "vars",
-        "loop",
-        "workflow",
-        "environment",
-        "env",
-        "context",
-        "config",
-    }
-)
-# Keys whose strings are not templates evaluated against earlier steps.
-_SKIP_KEYS: Final = frozenset(
-    {
-        "name",
-        "description",
-        "steps",
-        "pipeline",
-        "condition",
-        "break_condition",
-        "continue_condition",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -115,73 +83,6 @@ class _Scope:
     first_use: dict[str, DataPath] = field(default_factory=dict)
 
 
-def _names_in(steps: list[Any]) -> Iterator[str]:
-    """Names of ``steps`` and of the steps in their loop bodies (not nested pipelines)."""
-    for step in steps:
-        yield step.name
-        if isinstance(step, DataTransformStep) and step.output_field:
-            yield step.output_field
-        if isinstance(step, ForLoopStep | WhileLoopStep):
-            yield from _names_in(step.steps)
-
-
-def _variables_in(steps: list[Any]) -> Iterator[str]:
-    for step in steps:
-        if isinstance(step, SetVariableStep):
-            if step.variable:
-                yield step.variable
-            yield from step.variables or {}
-        if isinstance(step, ForLoopStep):
-            yield step.iterator
-        if isinstance(step, ForLoopStep | WhileLoopStep):
-            yield from _variables_in(step.steps)
-
-
-def _strings(value: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            # Only a step's own name/description/body/condition are skipped;
-            # the same keys deeper down (e.g. inside a test_echo value) are data.
-            if path or key not in _SKIP_KEYS:
-                yield from _strings(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, (*path, index))
-
-
-def template_references(text: str) -> set[str]:
-    """Step names a string refers to through ``{{steps.X}}``/``previous_response:X``."""
-    found: set[str] = set()
-    for match in _TEMPLATE.finditer(text):
-        found.update(_STEPS_REF.findall(match.group(1)))
-        found.update(_PREVIOUS_REF.findall(match.group(1)))
-    if text.startswith("previous_response:"):
-        found.update(_PREVIOUS_REF.findall(text[: text.find(" ") if " " in text else None]))
-    return found
-
-
-def condition_references(condition: Any, allowed_roots: set[str]) -> set[str]:
-    """Step names a condition refers to (``X.field``, ``steps.X...``)."""
-    found: set[str] = set()
-    if isinstance(condition, dict):
-        for item in condition.values():
-            found |= condition_references(item, allowed_roots)
-    elif isinstance(condition, list):
-        for item in condition:
-            found |= condition_references(item, allowed_roots)
-    elif isinstance(condition, str):
-        text = _QUOTED.sub(" ", condition).replace("{{", " ").replace("}}", " ")
-        for root, rest in _CONDITION_PATH.findall(text):
-            if root == "steps":
-                found.add(rest.split(".")[1])
-            elif root not in CONDITION_ROOTS and root not in allowed_roots:
-                found.add(root)
-        found.update(_PREVIOUS_REF.findall(text))
-    return found
-
-
 class _Checker:
     def __init__(self, source: SourceMap | None, limits: PipelineLimits) -> None:
         self.source = source
@@ -203,12 +104,12 @@ class _Checker:
         self, pipeline: Pipeline, path: DataPath, outer: set[str], outer_vars: set[str], depth: int
     ) -> None:
         scope = _Scope(
-            all_names=set(_names_in(pipeline.steps)),
+            all_names=set(names_in(pipeline.steps)),
             variables=(
                 set(outer_vars)
                 | set(pipeline.global_vars or {})
                 | set(pipeline.inputs or {})
-                | set(_variables_in(pipeline.steps))
+                | set(variables_in(pipeline.steps))
             ),
             functions=set(pipeline.gemini_functions or {}),
         )
@@ -242,7 +143,7 @@ class _Checker:
             self.step(step, step_path, known, scope)
             if isinstance(step, ForLoopStep | WhileLoopStep):
                 self.nested_depth(step, step_path, depth)
-                body = set(_names_in(step.steps))
+                body = set(names_in(step.steps))
                 self.steps(
                     list(step.steps),
                     path=(*step_path, "steps"),
@@ -257,7 +158,7 @@ class _Checker:
                     step.pipeline, (*step_path, "pipeline"), known, scope.variables, depth + 1
                 )
             seen.add(step.name)
-            seen.update(_names_in([step]))
+            seen.update(names_in([step]))
 
     def nested_depth(self, step: StepBase, path: DataPath, depth: int) -> None:
         if depth + 1 > self.limits.max_depth:
@@ -294,21 +195,26 @@ class _Checker:
                 why = f"step {ref!r}, which does not exist"
             self.add(f"step {step.name!r} refers to {why}", ref_path)
 
-        for part_path, part in _previous_response_parts(step, path):
+        for part_path, part in previous_response_parts(step, path):
             check(part.step, (*part_path, "step"))
         data = step.model_dump(by_alias=True, exclude_defaults=True)
-        for string_path, text in _strings(data, ()):
+        for string_path, text in strings_in(data, ()):
             for ref in sorted(template_references(text)):
                 check(ref, (*path, *string_path))
         loop_names = (
-            set(_names_in(step.steps)) if isinstance(step, ForLoopStep | WhileLoopStep) else set()
+            set(names_in(step.steps)) if isinstance(step, ForLoopStep | WhileLoopStep) else set()
         )
-        for cond_path, condition in _conditions(step, path):
+        for cond_path, condition in conditions_of(step, path):
+            try:
+                conditions.check(condition)
+            except ConditionError as exc:
+                self.add(f"step {step.name!r}: malformed condition: {exc.message}", cond_path)
+                continue
             for ref in sorted(condition_references(condition, scope.variables)):
                 check(ref, cond_path, loop_names)
         if isinstance(step, PipelineExecutorStep | ConditionalDeployStep):
             source = step.pipeline_source
-            if _IDENTIFIER.match(source):
+            if IDENTIFIER.match(source):
                 check(source, (*path, "pipeline_source"))
         if isinstance(step, GeminiStep | GeminiInstructorStep):
             for index, function in enumerate(step.functions or []):
@@ -322,7 +228,7 @@ class _Checker:
 
     def sizes(self, step: StepBase, path: DataPath) -> None:
         limits = self.limits
-        prompt_chars = sum(prompt_text_size(prompt) for _, prompt in _prompts(step, path))
+        prompt_chars = sum(prompt_text_size(prompt) for _, prompt in prompts_of(step, path))
         if prompt_chars > limits.max_prompt_chars:
             self.add(
                 f"step {step.name!r} has {prompt_chars} characters of prompt text, over the "
@@ -341,45 +247,6 @@ class _Checker:
                 f"limit of {limits.max_operations} (max_operations)",
                 (*path, "operations"),
             )
-
-
-def _prompts(step: StepBase, path: DataPath) -> Iterator[tuple[DataPath, list[Any]]]:
-    """Every prompt of a step with its path (the step's, tasks', turns')."""
-    if isinstance(step, LLMStep) and step.prompt is not None:
-        yield (*path, "prompt"), list(step.prompt)
-    if isinstance(step, ClaudeBatchStep):
-        for index, task in enumerate(step.tasks or []):
-            if task.prompt is not None:
-                yield (*path, "tasks", index, "prompt"), list(task.prompt)
-    if isinstance(step, ParallelClaudeStep):
-        for index, ptask in enumerate(step.parallel_tasks):
-            yield (*path, "parallel_tasks", index, "prompt"), list(ptask.prompt)
-    if isinstance(step, ClaudeSessionStep):
-        for index, turn in enumerate(step.conversation or []):
-            yield (*path, "conversation", index, "prompt"), list(turn.prompt)
-
-
-def _previous_response_parts(
-    step: StepBase, path: DataPath
-) -> Iterator[tuple[DataPath, PreviousResponsePart]]:
-    for prompt_path, prompt in _prompts(step, path):
-        for index, part in enumerate(prompt):
-            if isinstance(part, PreviousResponsePart):
-                yield (*prompt_path, index), part
-
-
-def _conditions(step: StepBase, path: DataPath) -> Iterator[tuple[DataPath, Any]]:
-    if step.condition is not None:
-        yield (*path, "condition"), step.condition
-    if isinstance(step, ForLoopStep):
-        for key in ("break_condition", "continue_condition"):
-            loop_condition = getattr(step, key)
-            if loop_condition is not None:
-                yield (*path, key), loop_condition
-    if isinstance(step, ParallelClaudeStep):
-        for index, task in enumerate(step.parallel_tasks):
-            if task.condition is not None:
-                yield (*path, "parallel_tasks", index, "condition"), task.condition
 
 
 def find_problems(

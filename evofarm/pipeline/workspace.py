@@ -10,6 +10,7 @@ memory.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Sequence
@@ -50,11 +51,14 @@ def confine(path: str, root: Path, *, also: Sequence[Path] = (), what: str = "pa
     raise StepFailed(f"{what} {path!r} is outside the allowed directories ({roots})")
 
 
-def read_text(path: Path, *, what: str = "file") -> str:
-    """Read a UTF-8 text file of at most :data:`MAX_READ_BYTES`.
+def read_text(path: Path, *, what: str = "file", encoding: str = "utf-8") -> str:
+    """Read a text file of at most :data:`MAX_READ_BYTES`.
+
+    ``encoding`` is a Python text codec, or ``base64`` for the base64 text of
+    the file's bytes (binary content in a prompt).
 
     Raises:
-        StepFailed: missing, not a regular file, too large or not UTF-8.
+        StepFailed: missing, not a regular file, too large or not decodable.
     """
     try:
         size = path.stat().st_size
@@ -65,8 +69,11 @@ def read_text(path: Path, *, what: str = "file") -> str:
     if size > MAX_READ_BYTES:
         raise StepFailed(f"{what} {path} is {size} bytes; the cap is {MAX_READ_BYTES}")
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+        if encoding == "base64":
+            return base64.b64encode(data).decode("ascii")
+        return data.decode(encoding)
+    except (OSError, UnicodeDecodeError, LookupError) as exc:
         raise StepFailed(f"Failed to read {what} {path}: {exc}") from None
 
 

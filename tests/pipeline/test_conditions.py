@@ -110,3 +110,16 @@ def test_match_subject_size_is_capped() -> None:
 def test_describe() -> None:
     assert conditions.describe({"and": ["a", {"not": "b"}]}) == "(a) and (not (b))"
     assert conditions.describe(["a", "b"]) == "(a) and (b)"
+
+
+def test_long_chains_of_not_do_not_recurse() -> None:
+    chain = "not " * 50_000
+    assert conditions.evaluate(chain + "analysis.success", scope()) is True  # even count
+    assert conditions.evaluate("not " + chain + "analysis.success", scope()) is False
+    conditions.check(chain + "analysis.success")
+
+
+def test_check_finds_malformed_operands_without_data() -> None:
+    conditions.check({"and": ["a.b * 2 > 3", {"not": "x between 1 and 2"}]})
+    with pytest.raises(ConditionError, match="only one arithmetic operator"):
+        conditions.check({"or": ["true", "a + b + c > 1"]})  # every branch is checked

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from evofarm.errors import ProviderUnavailable, StepFailed
+from evofarm.errors import PipelineValidationError, ProviderUnavailable, StepFailed
 from evofarm.pipeline.context import StepContext
+from evofarm.pipeline.executor import run_pipeline
+from evofarm.pipeline.loader import load_pipeline_text
 from evofarm.pipeline.schema import STEP_TYPES
 from evofarm.pipeline.steps.registry import (
     get_step_impl,
@@ -19,7 +21,7 @@ from evofarm.pipeline.steps.registry import (
 )
 from evofarm.providers.mock import MockProvider, ScriptedProvider
 
-from .exec_helpers import run_text
+from .exec_helpers import make_runtime, run_text
 
 LLM_PIPELINE = """
 workflow:
@@ -156,11 +158,15 @@ def test_output_to_file_cannot_escape_the_workspace(tmp_path: Path, target: str)
 
 
 def test_condition_error_fails_the_step(tmp_path: Path) -> None:
-    trace = run_text(
+    text = (
         "name: c\nsteps:\n  - name: e\n    type: test_echo\n    value: 1\n"
-        "    condition: {xor: []}\n",
-        tmp_path,
+        "    condition: {xor: []}\n"
     )
+    with pytest.raises(PipelineValidationError, match="malformed condition"):
+        load_pipeline_text(text)  # caught at load time ...
+    # ... and at run time for pipelines built without validation (operators).
+    pipeline = load_pipeline_text(text, validate=False)
+    trace = run_pipeline(pipeline, runtime=make_runtime(tmp_path))
     assert trace.status == "failed" and trace.error_type == "ConditionError"
     assert trace.error_step == "e"
 

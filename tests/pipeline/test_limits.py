@@ -55,8 +55,11 @@ def test_max_steps_counts_steps_inside_loops(tmp_path: Path) -> None:
 
 
 def test_max_loop_iterations_for_loop(tmp_path: Path) -> None:
-    assert_breach(run_text(LOOP, tmp_path, limits=RunLimits(max_loop_iterations=5)),
-                  "max_loop_iterations", "each")
+    assert_breach(
+        run_text(LOOP, tmp_path, limits=RunLimits(max_loop_iterations=5)),
+        "max_loop_iterations",
+        "each",
+    )
 
 
 def test_max_loop_iterations_while_loop(tmp_path: Path) -> None:
@@ -75,8 +78,11 @@ steps:
     trace = run_text(text, tmp_path, limits=RunLimits(max_loop_iterations=60))
     assert trace.status == "completed"
     assert trace.output["max_iterations_reached"] is True and trace.output["iterations"] == 50
-    assert_breach(run_text(text, tmp_path, limits=RunLimits(max_loop_iterations=10)),
-                  "max_loop_iterations", "spin")
+    assert_breach(
+        run_text(text, tmp_path, limits=RunLimits(max_loop_iterations=10)),
+        "max_loop_iterations",
+        "spin",
+    )
 
 
 NESTED = """

@@ -50,8 +50,11 @@ def test_misspelt_key_gets_its_line_column_and_key_path() -> None:
         "demo.yaml:13:7: steps[1].promt: step 'second': unknown key 'promt' "
         "(did you mean 'prompt'?)"
     ) in messages
-    # the required prompt is also reported, at the step
-    assert any("missing required key 'prompt'" in m for m in messages)
+    # the required prompt is also reported, at the step, pointing at the typo
+    assert (
+        "demo.yaml:11:7: steps[1].prompt: step 'second': missing required key 'prompt' "
+        "(is 'promt' a misspelling?)"
+    ) in messages
     with pytest.raises(PipelineLoadError) as caught:
         load_pipeline_text(MISSPELT, "demo.yaml")
     assert caught.value.location.file == "demo.yaml"

@@ -22,22 +22,13 @@ from evofarm.pipeline.loader import (
 from evofarm.pipeline.schema import STEP_TYPES
 from evofarm.pipeline.transform_ops import OP_NAMES
 
+from .strategies import json_values as shared_json_values
+from .strategies import scalars
+
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**12), max_value=10**12),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=20),
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=15,
-)
+scalar_values = scalars(int_bound=10**12, non_finite=False)
+json_values = shared_json_values(int_bound=10**12, non_finite=False, key_size=8, max_leaves=15)
 keys = st.sampled_from(
     [
         "name",
@@ -60,7 +51,7 @@ keys = st.sampled_from(
 )
 types = st.sampled_from([*STEP_TYPES, "static", "previous_response", "nope", *OP_NAMES])
 loose = st.recursive(
-    st.one_of(scalars, types),
+    st.one_of(scalar_values, types),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=5)),
     max_leaves=25,
 )

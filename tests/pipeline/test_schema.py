@@ -26,7 +26,7 @@ from evofarm.pipeline.schema import (
 )
 from evofarm.pipeline.transform_ops import LowerOp
 
-BRIEF_TYPES = {
+BRIEF_LLM_TYPES = {
     "claude",
     "claude_smart",
     "claude_session",
@@ -36,6 +36,8 @@ BRIEF_TYPES = {
     "parallel_claude",
     "gemini",
     "gemini_instructor",
+}
+BRIEF_TYPES = BRIEF_LLM_TYPES | {
     "set_variable",
     "for_loop",
     "while_loop",
@@ -60,17 +62,7 @@ def test_every_step_type_has_its_class() -> None:
         assert issubclass(cls, StepBase)
         assert cls.model_fields["type"].annotation.__args__ == (name,)  # type: ignore[union-attr]
         assert list(cls.model_fields)[:2] == ["name", "type"]
-    assert {
-        "claude",
-        "claude_smart",
-        "claude_session",
-        "claude_extract",
-        "claude_batch",
-        "claude_robust",
-        "parallel_claude",
-        "gemini",
-        "gemini_instructor",
-    } == LLM_STEP_TYPES
+    assert BRIEF_LLM_TYPES == LLM_STEP_TYPES
 
 
 def test_provider_slots() -> None:

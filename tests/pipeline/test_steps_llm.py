@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from evofarm.errors import ProviderConfigError, ProviderUnavailable
+from evofarm.pipeline import step_policy
 from evofarm.pipeline.steps import llm
 from evofarm.providers.base import LLMRequest
 from evofarm.providers.mock import ScriptedProvider
@@ -74,13 +75,11 @@ steps:
 
 @pytest.fixture(autouse=True)
 def _no_backoff_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(llm, "BACKOFF_BASE_S", 0.0)
+    monkeypatch.setattr(step_policy, "BACKOFF_BASE_S", 0.0)
 
 
 def test_claude_robust_retries_then_succeeds(tmp_path: Path) -> None:
-    provider = ScriptedProvider(
-        [ProviderUnavailable("500"), ProviderUnavailable("529"), "finally"]
-    )
+    provider = ScriptedProvider([ProviderUnavailable("500"), ProviderUnavailable("529"), "finally"])
     trace = run_text(ROBUST.format(fallback="return_error"), tmp_path, provider=provider)
     step = trace.steps["r"]
     assert trace.status == "completed" and step.result == "finally"

@@ -12,23 +12,12 @@ from evofarm.pipeline import conditions
 from evofarm.pipeline.scope import Scope, StepRecord
 from evofarm.pipeline.templates import resolve
 
+from .strategies import json_values as shared_json_values
+
 _ATOMS = ["inputs.n", "inputs.s", "steps.a.result", "steps.a.x.y", "loop.item", "n", "a.length"]
 _FUNCS = ["multiply", "add", "subtract", "divide", "max", "min", "round", "floor", "ceil", "nope"]
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=20),
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
+json_values = shared_json_values(int_bound=10**30, non_finite=True, key_size=5, max_leaves=12)
 
 
 @st.composite

@@ -6,13 +6,8 @@ import pytest
 
 from evofarm.errors import PipelineValidationError
 from evofarm.pipeline.loader import check_pipeline_text, load_pipeline_text
-from evofarm.pipeline.validate import (
-    PipelineLimits,
-    condition_references,
-    find_problems,
-    template_references,
-    validate_pipeline,
-)
+from evofarm.pipeline.references import condition_references, template_references
+from evofarm.pipeline.validate import PipelineLimits, find_problems, validate_pipeline
 
 
 def messages(text: str, limits: PipelineLimits | None = None) -> list[str]:
@@ -244,10 +239,53 @@ steps:
     iterator: item
     data_source: [1, 2]
     break_condition: "check.done == true"
-    continue_condition: "{{steps.ghost.x}} == 1"
+    continue_condition: "steps.ghost.x == 1"
     steps:
       - {name: check, type: test_echo, value: {done: true}}
 """
     found = messages(text)
     assert len(found) == 1
     assert "steps[0].continue_condition" in found[0] and "'ghost'" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ('"a.result >>> 3"', "cannot evaluate '>> 3'"),
+        ('"a.result > "', "needs operands on both sides"),
+        ('"nope(a.result) > 1"', "unknown function 'nope'"),
+        ('"a.result + 1 + 2 > 3"', "only one arithmetic operator"),
+        ('"a.result between 1"', "'between' needs 'LOW and HIGH'"),
+        ("{xor: [a.result]}", "unknown condition operator 'xor'"),
+        ('{or: ["a.result", "a.result ==="]}', "cannot evaluate"),
+        ('["a.result", {and: "a.result"}]', "'and' needs a list"),
+        ('"{{steps.a.result}} == 1"', "write 'steps.a.result == 1' instead"),
+    ],
+)
+def test_malformed_conditions_are_load_errors(condition: str, expected: str) -> None:
+    found = messages(
+        "name: t\nsteps:\n  - {name: a, type: test_echo, value: 1}\n"
+        f"  - name: b\n    type: test_echo\n    value: 1\n    condition: {condition}\n"
+    )
+    assert len(found) == 1 and found[0].startswith("v.yaml:7:16: steps[1].condition: step 'b'")
+    assert "malformed condition" in found[0] and expected in found[0], found
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        '"a.result * 2 > 10"',
+        '"multiply(a.result, 2) between 1 and 5"',
+        '"not a.result"',
+        "\"a.result matches '^x+$'\"",
+        '{and: ["a.result != null", {or: ["a.result contains 1", {not: "a.length > 2"}]}]}',
+        '"previous_response:a == 1"',
+        "true",
+    ],
+)
+def test_well_formed_conditions_pass_the_check(condition: str) -> None:
+    found = messages(
+        "name: t\nsteps:\n  - {name: a, type: test_echo, value: 1}\n"
+        f"  - name: b\n    type: test_echo\n    value: 1\n    condition: {condition}\n"
+    )
+    assert found == []

@@ -44,15 +44,26 @@ def _task_prompt(step: ClaudeBatchStep, task: BatchTask, ctx: StepContext) -> st
     return "\n".join(p for p in (head, read_text(path)) if p)
 
 
-def _run_task(step: ClaudeBatchStep, task: BatchTask, ctx: StepContext) -> str:
+def _ask(
+    step: ClaudeBatchStep | ParallelClaudeStep,
+    ctx: StepContext,
+    prompt: str,
+    task: BatchTask | ParallelTask,
+) -> str:
+    """One task's Claude call (the step's options overlaid with the task's); the
+    answer is also written to the task's ``output_to_file`` in the workspace."""
     options = claude_options(step, ctx)
     if task.claude_options is not None:
         options.update(task.claude_options.model_dump(exclude_none=True))
     model, params = claude_request(step, ctx, options)
-    text = ctx.complete("claude", _task_prompt(step, task, ctx), model=model, **params).text
+    text = ctx.complete("claude", prompt, model=model, **params).text
     if task.output_to_file:
         write_text(confine(ctx.render(task.output_to_file), ctx.runtime.workspace), text)
     return text
+
+
+def _run_task(step: ClaudeBatchStep, task: BatchTask, ctx: StepContext) -> str:
+    return _ask(step, ctx, _task_prompt(step, task, ctx), task)
 
 
 def claude_batch(step: ClaudeBatchStep, ctx: StepContext) -> Any:
@@ -89,9 +100,9 @@ def claude_batch(step: ClaudeBatchStep, ctx: StepContext) -> Any:
     return result
 
 
-def _outcome(task_id: str, future: Future[str], timeout: int | None, ctx: StepContext) -> dict[
-    str, Any
-]:
+def _outcome(
+    task_id: str, future: Future[str], timeout: int | None, ctx: StepContext
+) -> dict[str, Any]:
     try:
         text = future.result(timeout=0 if timeout is not None else None)
     except TimeoutError:
@@ -107,14 +118,7 @@ def _outcome(task_id: str, future: Future[str], timeout: int | None, ctx: StepCo
 def _parallel_task(step: ParallelClaudeStep, task: ParallelTask, ctx: StepContext) -> str | None:
     if task.condition is not None and not ctx.holds(task.condition):
         return None
-    options = claude_options(step, ctx)
-    if task.claude_options is not None:
-        options.update(task.claude_options.model_dump(exclude_none=True))
-    model, params = claude_request(step, ctx, options)
-    text = ctx.complete("claude", build_prompt(task.prompt, ctx), model=model, **params).text
-    if task.output_to_file:
-        write_text(confine(ctx.render(task.output_to_file), ctx.runtime.workspace), text)
-    return text
+    return _ask(step, ctx, build_prompt(task.prompt, ctx), task)
 
 
 def parallel_claude(step: ParallelClaudeStep, ctx: StepContext) -> Any:

@@ -1,4 +1,4 @@
-"""Control steps: ``test_echo``, ``set_variable``, ``for_loop``, ``while_loop``.
+"""Control steps: ``test_echo``, ``set_variable``, ``while_loop``; data sources.
 
 Results follow pipeline_ex:
 
@@ -6,12 +6,7 @@ Results follow pipeline_ex:
 - ``set_variable``: a mapping of the variables it set to their values (so
   ``previous_response:STEP:NAME`` finds them); the variables are readable as
   ``{{state.NAME}}``, ``{{variables.NAME}}`` or ``{{NAME}}`` by later steps.
-- ``for_loop``: ``{"iterations": [{"index", "item", "success", "results"}],
-  "success", "total_items", "completed_items"}``; inside the body the loop
-  frame gives ``loop.<iterator>``, ``loop.item``, ``loop.index``, ``loop.total``,
-  ``loop.first``, ``loop.last``, ``loop.level``, ``loop.parent`` and the bare
-  iterator name. Iterations run in order (``parallel`` is accepted but runs
-  sequentially: steps of one iteration may read those before them).
+- ``for_loop``: see :mod:`evofarm.pipeline.steps.for_loop`.
 - ``while_loop``: ``{"success", "iterations", "condition_met"}``; reaching its
   own ``max_iterations`` ends the loop with ``max_iterations_reached: true`` as in
   pipeline_ex (``timeout_seconds`` likewise, with ``timeout_reached``), while the
@@ -27,9 +22,9 @@ import re
 import time
 from typing import Any, Final
 
-from evofarm.errors import ExecutionError, LimitExceeded, StepFailed
+from evofarm.errors import LimitExceeded, StepFailed
 from evofarm.pipeline.context import StepContext
-from evofarm.pipeline.schema import ForLoopStep, SetVariableStep, TestEchoStep, WhileLoopStep
+from evofarm.pipeline.schema import SetVariableStep, TestEchoStep, WhileLoopStep
 from evofarm.pipeline.scope import MISSING, step_field
 from evofarm.pipeline.steps.registry import register_step
 
@@ -39,7 +34,6 @@ DEFAULT_WHILE_ITERATIONS: Final = 100
 def test_echo(step: TestEchoStep, ctx: StepContext) -> Any:
     """The step's ``value`` with templates resolved."""
     return ctx.resolve(step.value)
-
 
 
 def set_variable(step: SetVariableStep, ctx: StepContext) -> Any:
@@ -84,7 +78,7 @@ def resolve_source(source: Any, ctx: StepContext, what: str) -> Any:
     return value
 
 
-def _check_iterations(count: int, ctx: StepContext) -> None:
+def check_iterations(count: int, ctx: StepContext) -> None:
     limit = ctx.runtime.limits.max_loop_iterations
     if count > limit:
         raise LimitExceeded(
@@ -92,64 +86,6 @@ def _check_iterations(count: int, ctx: StepContext) -> None:
             limit="max_loop_iterations",
             step=ctx.step.name,
         )
-
-
-def for_loop(step: ForLoopStep, ctx: StepContext) -> Any:
-    """Run the body once per item of ``data_source``."""
-    data = resolve_source(step.data_source, ctx, "data_source")
-    if isinstance(data, dict):
-        data = [{"key": k, "value": v} for k, v in data.items()]
-    if not isinstance(data, list):
-        raise StepFailed(f"Data source must resolve to a list, got {type(data).__name__}")
-    _check_iterations(len(data), ctx)
-    parent = dict(ctx.loop) if ctx.loop is not None else None
-    total = len(data)
-    iterations: list[dict[str, Any]] = []
-    success = True
-    for index, item in enumerate(data):
-        ctx.shared.check_deadline(step.name)
-        frame: dict[str, Any] = {
-            step.iterator: item,
-            "item": item,
-            "index": index,
-            "total": total,
-            "first": index == 0,
-            "last": index == total - 1,
-            "level": (parent.get("level", 0) + 1) if parent else 0,
-        }
-        if parent is not None:
-            frame["parent"] = parent
-        try:
-            ctx.run_steps(step.steps, frame)
-        except LimitExceeded:
-            raise
-        except ExecutionError as exc:
-            if step.break_on_error is False:
-                success = False
-                ctx.meter.record_error(str(exc))
-                failure = {"index": index, "item": item, "success": False, "error": str(exc)}
-                iterations.append(failure)
-                continue
-            raise
-        iterations.append(
-            {
-                "index": index,
-                "item": item,
-                "success": True,
-                "results": {s.name: _result_of(ctx, s.name) for s in step.steps},
-            }
-        )
-    return {
-        "iterations": iterations,
-        "success": success,
-        "total_items": total,
-        "completed_items": sum(1 for it in iterations if it["success"]),
-    }
-
-
-def _result_of(ctx: StepContext, name: str) -> Any:
-    record = ctx.frame.records.get(name)
-    return None if record is None else record.result
 
 
 def while_loop(step: WhileLoopStep, ctx: StepContext) -> Any:
@@ -177,7 +113,7 @@ def while_loop(step: WhileLoopStep, ctx: StepContext) -> Any:
                 "timeout_reached": True,
                 "reason": f"Loop timeout ({step.timeout_seconds}s) reached",
             }
-        _check_iterations(count + 1, ctx)
+        check_iterations(count + 1, ctx)
         ctx.shared.check_deadline(step.name)
         ctx.run_steps(step.steps, frame)
         count += 1
@@ -190,5 +126,4 @@ def _holds_in(ctx: StepContext, step: WhileLoopStep, frame: dict[str, Any]) -> b
 
 register_step("test_echo", test_echo)
 register_step("set_variable", set_variable)
-register_step("for_loop", for_loop)
 register_step("while_loop", while_loop)

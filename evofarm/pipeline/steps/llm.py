@@ -33,7 +33,7 @@ from __future__ import annotations
 import time
 from typing import Any, Final
 
-from evofarm.errors import ProviderConfigError, ProviderError, ReplayMiss, StepFailed
+from evofarm.errors import ProviderError, StepFailed
 from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.prompts import build_prompt
 from evofarm.pipeline.schema import (
@@ -45,6 +45,7 @@ from evofarm.pipeline.schema import (
     GeminiStep,
     LLMStep,
 )
+from evofarm.pipeline.step_policy import NOT_RETRIED, backoff_s
 from evofarm.pipeline.steps import jsonout
 from evofarm.pipeline.steps.registry import register_step
 from evofarm.providers.base import LLMResponse, Message
@@ -62,8 +63,6 @@ PRESET_SYSTEM: Final[dict[str, str]] = {
     "chat": "Answer conversationally.",
 }
 DEFAULT_ROBUST_RETRIES: Final = 3
-BACKOFF_BASE_S: Final = 0.5
-MAX_BACKOFF_S: Final = 30.0
 FALLBACK_NOTICE: Final = "Unable to complete the request; this is a degraded fallback answer."
 SIMPLIFIED_PROMPT_CHARS: Final = 500
 
@@ -98,9 +97,9 @@ def claude_request(
     return _model(model, ctx), params
 
 
-def gemini_request(step: GeminiStep | GeminiInstructorStep, ctx: StepContext) -> tuple[
-    str | None, dict[str, Any]
-]:
+def gemini_request(
+    step: GeminiStep | GeminiInstructorStep, ctx: StepContext
+) -> tuple[str | None, dict[str, Any]]:
     """``(model, request params)`` for a gemini-family step."""
     defaults = ctx.frame.pipeline.defaults
     budget = step.token_budget or (defaults.gemini_token_budget if defaults else None)
@@ -132,15 +131,6 @@ def claude(step: ClaudeStep | ClaudeSmartStep, ctx: StepContext) -> Any:
     return ctx.complete("claude", build_prompt(step.prompt, ctx), model=model, **params).text
 
 
-def _backoff(strategy: str | None, attempt: int) -> float:
-    factor = float(attempt) if strategy == "linear" else 2.0 ** (attempt - 1)
-    return min(BACKOFF_BASE_S * factor, MAX_BACKOFF_S)
-
-
-# Misconfiguration and replay misses will not heal by retrying.
-_NOT_RETRIED = (ProviderConfigError, ReplayMiss)
-
-
 def claude_robust(step: ClaudeRobustStep, ctx: StepContext) -> Any:
     """Claude with retries, backoff and a fallback action (see the module doc)."""
     config = step.retry_config
@@ -152,11 +142,11 @@ def claude_robust(step: ClaudeRobustStep, ctx: StepContext) -> Any:
     for attempt in range(retries + 1):
         if attempt:
             ctx.meter.record_retry(last_error)
-            delay = min(_backoff(strategy, attempt), max(ctx.shared.remaining_s(), 0.0))
+            delay = min(backoff_s(strategy, attempt), max(ctx.shared.remaining_s(), 0.0))
             time.sleep(delay)
         try:
             return _answer(ctx, prompt, model, params)
-        except _NOT_RETRIED:
+        except NOT_RETRIED:
             raise
         except (ProviderError, StepFailed) as exc:
             last_error = f"attempt {attempt + 1}: {exc}"
@@ -164,7 +154,7 @@ def claude_robust(step: ClaudeRobustStep, ctx: StepContext) -> Any:
 
 
 def _answer(ctx: StepContext, prompt: str, model: str | None, params: dict[str, Any]) -> str:
-    text = ctx.complete("claude", prompt, model=model, **params).text
+    text = ctx.complete("claude", prompt, model=model, retry=False, **params).text
     if not text.strip():
         raise StepFailed("empty answer")
     return text
@@ -190,7 +180,7 @@ def _fallback(
     if action == "simplified_prompt":
         try:
             return _answer(ctx, prompt[:SIMPLIFIED_PROMPT_CHARS], model, params)
-        except _NOT_RETRIED:
+        except NOT_RETRIED:
             raise
         except (ProviderError, StepFailed) as exc:
             error = f"simplified prompt: {exc}"

@@ -12,6 +12,15 @@ this step. The result is ``{step name: result}`` of every nested step, or, with
 as: NAME}``. A missing output fails the step. ``pipeline_ref`` is not
 supported (evofarm has no pipeline registry): it fails clearly.
 
+``config``: ``timeout_seconds`` is the step's own wall limit (it can only lower
+the run's ``step_timeout_s``; see :mod:`evofarm.pipeline.step_policy`);
+``max_retries`` reruns a failed nested pipeline that many times (each attempt's
+steps count against ``max_steps``); with ``continue_on_error`` a nested
+pipeline that still fails gives ``{"success": false, "error": MESSAGE}`` and the
+parent goes on (pipeline_ex's error-recovery pattern:
+``condition: "{{steps.NAME.error != null}}"``). A limit breach is never retried
+or swallowed.
+
 ``conditional_deploy`` (META-PIPELINE) promotes a pipeline produced earlier: its
 ``condition`` is evaluated like any step condition (false: skipped),
 ``pipeline_source`` (a template or ``STEP[.path]`` giving YAML text or pipeline
@@ -23,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evofarm.errors import StepFailed, UserInputError
+from evofarm.errors import ExecutionError, LimitExceeded, StepFailed, UserInputError
 from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.loader import (
     dump_pipeline,
@@ -55,7 +64,28 @@ def _nested_pipeline(step: PipelineStep, ctx: StepContext) -> Pipeline:
 
 
 def pipeline_step(step: PipelineStep, ctx: StepContext) -> Any:
-    """Run the nested pipeline and return its (selected) results."""
+    """Run the nested pipeline (with ``config.max_retries`` / ``continue_on_error``)."""
+    config = step.config
+    retries = (config.max_retries or 0) if config else 0
+    attempt = 0
+    while True:
+        try:
+            return _run_once(step, ctx)
+        except LimitExceeded:
+            raise  # limits protect the farm: never retried or swallowed
+        except ExecutionError as exc:
+            attempt += 1
+            if attempt <= retries:
+                ctx.meter.record_retry(f"attempt {attempt}: {exc}")
+                continue
+            if config is None or not config.continue_on_error:
+                raise
+            ctx.meter.record_error(str(exc))
+            return {"success": False, "error": str(exc)}
+
+
+def _run_once(step: PipelineStep, ctx: StepContext) -> Any:
+    """One run of the nested pipeline; its (selected) results."""
     nested = _nested_pipeline(step, ctx)
     inherit = bool(step.config and step.config.inherit_context)
     inputs: dict[str, Any] = dict(ctx.frame.inputs) if inherit else {}

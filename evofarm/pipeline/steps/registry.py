@@ -30,6 +30,7 @@ _BUILTIN_MODULES = (
     "evofarm.pipeline.steps.batch",
     "evofarm.pipeline.steps.extract",
     "evofarm.pipeline.steps.control",
+    "evofarm.pipeline.steps.for_loop",
     "evofarm.pipeline.steps.data",
     "evofarm.pipeline.steps.files",
     "evofarm.pipeline.steps.nested",
