@@ -38,6 +38,9 @@ def run_limits(spec: CampaignSpec) -> RunLimits:
 def provider_set(spec: CampaignSpec) -> ProviderSet:
     """Slot bindings for the campaign: mock by default, rebound by ``providers:``.
 
+    The set is locked: a candidate's own ``providers:`` may pick models but never a
+    backend the campaign did not bind.
+
     Raises:
         ProviderConfigError: a binding names a provider that cannot be built.
     """
@@ -45,7 +48,7 @@ def provider_set(spec: CampaignSpec) -> ProviderSet:
         slot: {"provider": b.provider, **({"model": b.model} if b.model else {})}
         for slot, b in spec.providers.items()
     }
-    return ProviderSet.for_provider("mock").with_overrides(overrides)
+    return ProviderSet.for_provider("mock").with_overrides(overrides).locked()
 
 
 def runtime_factory(spec: CampaignSpec) -> Callable[[Case], Runtime]:

@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from evofarm.errors import ExecutionError, LimitExceeded, StepFailed
+from evofarm.errors import ExecutionError, LimitExceeded, ProviderConfigError, StepFailed
 from evofarm.pipeline import conditions
 from evofarm.pipeline.context import Frame, RunShared, StepContext
 from evofarm.pipeline.runtime import RunLimits, Runtime
@@ -65,9 +65,14 @@ def run_pipeline(
     Raises:
         ProviderError: a provider failed for infrastructure reasons (retryable).
         SandboxError, BudgetExceeded: likewise raised by runners and providers.
-        ProviderConfigError: the pipeline's ``providers:`` mapping is unusable.
     """
-    providers = runtime.providers.with_overrides(pipeline.providers)
+    try:
+        providers = runtime.providers.with_overrides(pipeline.providers)
+    except ProviderConfigError as exc:
+        # The mapping is part of the pipeline: a bad one fails the run, not the farm.
+        return RunTrace(
+            pipeline=pipeline.name, status="failed", error=str(exc), error_type="ProviderConfigError"
+        )
     runtime.workspace.mkdir(parents=True, exist_ok=True)
     runtime = replace(runtime, limits=effective_limits(pipeline, runtime.limits))
     shared = RunShared(runtime, providers)
@@ -236,7 +241,10 @@ class _Engine:
             )
         global_vars = dict(parent.global_vars) if inherit else {}
         global_vars.update(pipeline.global_vars or {})
-        providers = (parent.providers or shared.providers).with_overrides(pipeline.providers)
+        try:
+            providers = (parent.providers or shared.providers).with_overrides(pipeline.providers)
+        except ProviderConfigError as exc:
+            raise StepFailed(str(exc), step) from None
         frame = Frame(
             pipeline=pipeline,
             inputs={**(pipeline.inputs or {}), **inputs},

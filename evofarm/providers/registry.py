@@ -28,6 +28,7 @@ needs the gemini extra and one HTTP client serves all threads.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -164,6 +165,7 @@ class ProviderSet:
         wrap: ProviderWrapper | None = None,
     ) -> None:
         self._settings = settings if settings is not None else get_settings()
+        self._allowed: frozenset[str] | None = None
         s = self._settings
         if bindings is None:
             bindings = default_bindings("mock", s)
@@ -269,7 +271,19 @@ class ProviderSet:
         derived = object.__new__(ProviderSet)
         derived._settings = self._settings
         derived._pool = self._pool
+        derived._allowed = self._allowed
         derived._bindings = bindings
+        return derived
+
+    def locked(self) -> ProviderSet:
+        """This set, refusing any later rebinding to a provider it does not use now.
+
+        A campaign locks the set its candidates run with, so a candidate's own
+        ``providers:`` mapping may change models but can never reach a backend the
+        campaign did not bind (e.g. ``anthropic`` in an offline mock campaign).
+        """
+        derived = copy.copy(self)
+        derived._allowed = frozenset(b.provider for b in self._bindings.values())
         return derived
 
     def model_for(self, slot: str, requested: str | None = None) -> str:
@@ -337,6 +351,11 @@ class ProviderSet:
             raise ProviderConfigError(
                 f"providers.{slot}: unknown provider {provider!r}; expected one of: "
                 f"{', '.join(PROVIDER_NAMES)}"
+            )
+        if self._allowed is not None and provider not in self._allowed:
+            raise ProviderConfigError(
+                f"providers.{slot}: provider {provider!r} is not allowed here; "
+                f"allowed: {', '.join(sorted(self._allowed))}"
             )
 
 

@@ -222,3 +222,17 @@ def test_providers_are_built_once_shared_and_wrapped(settings: Settings) -> None
     assert isinstance(claude, CachingProvider)
     assert derived.provider_for("claude") is claude
     assert claude.stats().hits + claude.stats().misses == 20
+
+
+def test_locked_set_refuses_a_provider_it_does_not_bind() -> None:
+    from evofarm.errors import ProviderConfigError as _ConfigError
+
+    locked = ProviderSet.for_provider("mock").locked()
+    assert locked.with_overrides({"claude": {"model": "haiku"}}).model_for("claude")
+    with pytest.raises(_ConfigError, match="not allowed here; allowed: mock"):
+        locked.with_overrides({"claude": {"provider": "anthropic"}})
+    # Derived sets stay locked.
+    with pytest.raises(_ConfigError, match="not allowed"):
+        locked.with_overrides({"claude": {"model": "haiku"}}).with_overrides(
+            {"gemini": {"provider": "gemini"}}
+        )
