@@ -71,7 +71,10 @@ def run_pipeline(
     except ProviderConfigError as exc:
         # The mapping is part of the pipeline: a bad one fails the run, not the farm.
         return RunTrace(
-            pipeline=pipeline.name, status="failed", error=str(exc), error_type="ProviderConfigError"
+            pipeline=pipeline.name,
+            status="failed",
+            error=str(exc),
+            error_type="ProviderConfigError",
         )
     runtime.workspace.mkdir(parents=True, exist_ok=True)
     runtime = replace(runtime, limits=effective_limits(pipeline, runtime.limits))

@@ -225,14 +225,12 @@ def test_providers_are_built_once_shared_and_wrapped(settings: Settings) -> None
 
 
 def test_locked_set_refuses_a_provider_it_does_not_bind() -> None:
-    from evofarm.errors import ProviderConfigError as _ConfigError
-
     locked = ProviderSet.for_provider("mock").locked()
     assert locked.with_overrides({"claude": {"model": "haiku"}}).model_for("claude")
-    with pytest.raises(_ConfigError, match="not allowed here; allowed: mock"):
+    with pytest.raises(ProviderConfigError, match="not allowed here; allowed: mock"):
         locked.with_overrides({"claude": {"provider": "anthropic"}})
     # Derived sets stay locked.
-    with pytest.raises(_ConfigError, match="not allowed"):
+    with pytest.raises(ProviderConfigError, match="not allowed"):
         locked.with_overrides({"claude": {"model": "haiku"}}).with_overrides(
             {"gemini": {"provider": "gemini"}}
         )
