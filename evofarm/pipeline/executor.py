@@ -23,11 +23,14 @@ which retries. Anything else is a bug and propagates too. With
 ``defaults.continue_on_error`` a failed step (not a limit breach) is recorded as
 failed and the run goes on.
 
-Wall time: each step runs on a daemon thread the executor waits on for at most
+Wall time: a step that can block (LLM calls, loops, nested pipelines, files,
+python) runs on a daemon thread the executor waits on for at most
 ``min(step_timeout_s, time left in the run)``. A step that overruns is reported
 as ``LimitExceeded`` at once; its thread cannot be killed and is abandoned (its
-late results are ignored). Hard isolation (killing runaway code) is the
-sandbox's job.
+late results are ignored). Bounded local steps (:data:`INLINE_STEP_TYPES`: their
+inputs and regexes are capped) run on the calling thread, which is several times
+cheaper, and an overrun is reported when they return. Hard isolation (killing
+runaway code) is the sandbox's job.
 """
 
 from __future__ import annotations
@@ -132,12 +135,22 @@ def _totals(trace: RunTrace, elapsed_s: float) -> Usage:
     )
 
 
+#: Step types that never block and whose work is capped: run without a thread.
+INLINE_STEP_TYPES = frozenset({"test_echo", "set_variable", "transform", "data_transform"})
+
+
 def _call_with_timeout(
-    fn: Callable[[], T], shared: RunShared, step: str, own_s: float | None = None
+    fn: Callable[[], T],
+    shared: RunShared,
+    step: str,
+    own_s: float | None = None,
+    *,
+    inline: bool = False,
 ) -> T:
-    """Run ``fn`` on a daemon thread and wait at most the step's time budget:
-    ``step_timeout_s`` (lowered by the step's own limit ``own_s``), or the time
-    left in the run if that is shorter."""
+    """Run ``fn`` within the step's time budget: ``step_timeout_s`` (lowered by the
+    step's own limit ``own_s``), or the time left in the run if that is shorter.
+    On a daemon thread waited on for at most the budget, or, with ``inline``, on
+    this thread with the budget checked when ``fn`` returns."""
     limits = shared.runtime.limits
     step_s = limits.step_timeout_s if own_s is None else min(own_s, limits.step_timeout_s)
     remaining = shared.remaining_s()
@@ -147,6 +160,13 @@ def _call_with_timeout(
         budget, limit, seconds = step_s, "step_timeout_s", step_s
     if budget <= 0:
         raise LimitExceeded(f"run exceeded {seconds}s", limit=limit, step=step)
+    what = "step" if limit == "step_timeout_s" else "run"
+    if inline:
+        started = time.monotonic()
+        result = fn()
+        if time.monotonic() - started > budget:
+            raise LimitExceeded(f"{what} exceeded {seconds}s", limit=limit, step=step)
+        return result
     box: dict[str, Any] = {}
     done = threading.Event()
 
@@ -166,7 +186,6 @@ def _call_with_timeout(
         # deadline is then checked between steps and by the sandbox's own limit.
         return fn()
     if not done.wait(budget):
-        what = "step" if limit == "step_timeout_s" else "run"
         raise LimitExceeded(f"{what} exceeded {seconds}s", limit=limit, step=step)
     if "error" in box:
         raise box["error"]
@@ -284,7 +303,13 @@ class _Engine:
         impl = get_step_impl(step)
         try:
             own_s = own_timeout_s(step, frame.pipeline.defaults)
-            result = _call_with_timeout(lambda: impl(step, ctx), shared, step.name, own_s)
+            result = _call_with_timeout(
+                lambda: impl(step, ctx),
+                shared,
+                step.name,
+                own_s,
+                inline=step.type in INLINE_STEP_TYPES,
+            )
             _check_output_size(result, shared, step.name)
             if step.output_schema is not None:
                 _check_output_schema(result, step.output_schema)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from evofarm.pipeline.runtime import RunLimits
+from evofarm.pipeline.schema import TestEchoStep
+from evofarm.pipeline.steps.registry import get_step_impl, register_step
 from evofarm.pipeline.trace import RunTrace
 from evofarm.providers.mock import MockProvider
 
@@ -156,3 +159,23 @@ def test_run_timeout(tmp_path: Path) -> None:
     assert trace.status == "failed" and trace.limit == "run_timeout_s"
     assert trace.steps["first"].status == "completed"
     assert trace.error_step in ("second", "third")
+
+
+def test_inline_step_overrun_is_reported_when_it_returns(tmp_path: Path) -> None:
+    # Bounded local steps run without a thread; an overrun is still a breach.
+    original = get_step_impl(TestEchoStep(name="probe", type="test_echo", value=None))
+
+    def slow_echo(step: Any, ctx: Any) -> Any:
+        time.sleep(0.15)
+        return original(step, ctx)
+
+    register_step("test_echo", slow_echo, replace=True)
+    try:
+        trace = run_text(
+            "name: p\nsteps:\n  - {name: echo, type: test_echo, value: hi}\n",
+            tmp_path,
+            limits=RunLimits(step_timeout_s=0.05),
+        )
+    finally:
+        register_step("test_echo", original, replace=True)
+    assert_breach(trace, "step_timeout_s", "echo")
