@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from evofarm.cli import campaign_cmd, farm_campaign, farm_cmd, pipeline_cmd
+
 app = typer.Typer(
     name="evofarm",
     help="Evolve LLM pipelines on a distributed task-queue farm.",
@@ -11,16 +13,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-
-def _register() -> None:
-    # Imported here so `evofarm --help` stays fast and each area owns its module.
-    from evofarm.cli import pipeline_cmd
-
-    app.add_typer(pipeline_cmd.app, name="pipeline")
+app.add_typer(pipeline_cmd.app, name="pipeline")
+farm_cmd.register(app)
+farm_campaign.register(app)
+campaign_cmd.register(app)
 
 
 def main() -> None:
     """Console-script entry point."""
-    _register()
     app()

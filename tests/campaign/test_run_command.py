@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from evofarm.cli.main import _register, app
+from evofarm.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,6 @@ def campaign(tmp_path: Path, extra: str = "") -> Path:
 
 
 def test_run_in_process_writes_outputs(tmp_path: Path) -> None:
-    _register()
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app, ["run", str(campaign(tmp_path)), "--in-process", "--seed", "5", "--out", str(out)]
@@ -38,7 +37,6 @@ def test_run_in_process_writes_outputs(tmp_path: Path) -> None:
 
 
 def test_misspelt_key_is_one_clear_line(tmp_path: Path) -> None:
-    _register()
     path = campaign(tmp_path, "budgets: {max_evalutions: 3}\n")
     result = CliRunner().invoke(app, ["run", str(path), "--in-process"])
     assert result.exit_code == 2

@@ -29,8 +29,6 @@ workflow:
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    if not any(group.name == "pipeline" for group in main.app.registered_groups):
-        main._register()
     return CliRunner()
 
 

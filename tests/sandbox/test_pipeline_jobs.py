@@ -160,8 +160,6 @@ def test_nested_pipeline_files_are_read_from_base_dir(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def cli() -> CliRunner:
-    if not any(group.name == "pipeline" for group in main.app.registered_groups):
-        main._register()
     return CliRunner()
 
 

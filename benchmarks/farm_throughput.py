@@ -1,0 +1,152 @@
+"""Farm throughput: how close the farm gets to ideal when evaluations wait on LLMs.
+
+Runs a campaign on an embedded farm (private Redis + worker processes) whose
+evaluations are dominated by simulated LLM latency: the synthetic evaluator
+(:mod:`evofarm.testing.synthetic_eval`) makes one call per case that only waits
+``--latency-ms``; a genome's cases wait concurrently inside its task, on up to
+``--case-concurrency`` threads. Prints one JSON line.
+
+Definitions:
+
+* ``slots`` (the total concurrency): simulated calls the farm can wait on at
+  once = workers x pool threads per worker x case concurrency.
+* ``ideal_s`` = total simulated latency (evaluations x cases x latency) / slots;
+  ``efficiency`` = ideal_s / actual_s, where actual_s runs from the first task
+  sent to the campaign's end (seed evaluation, breeding, selection and
+  checkpoints all count against the farm).
+* ``per_task_overhead_ms``: slot time lost per task = (actual_s - ideal_s) x slots /
+  tasks, tasks counting breed and evaluate tasks.
+* ``generation_turnaround_ms``: from the last result of generation g to the
+  first task of g+1, measured in the scheduler (median and max over generations).
+
+The defaults (24 cases per evaluation, 2 at a time: 1.2 s of simulated latency
+per evaluation task) keep the farm latency-bound. The seed generation (one
+genome evaluated while every other slot idles) counts against the farm too.
+
+Targets: efficiency >= 0.85; turnaround <= 50 ms at population 256. Usage::
+
+    python benchmarks/farm_throughput.py [--population 256] [--generations 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from evofarm.campaign import control
+from evofarm.campaign.scheduler import Scheduler, SchedulerOptions
+from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.farm.embedded import EmbeddedFarm
+from evofarm.farm.session import Farm, connect_farm
+from evofarm.fitness.evaluate import select_cases
+
+DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "campaigns" / "demo.yaml"
+
+
+def campaign(population: int, generations: int, fidelity: float) -> CampaignSpec:
+    """The demo campaign at the benchmark's size, with no budgets and no early stop."""
+    spec = load_campaign(DEMO)
+    evolution = spec.evolution.model_copy(
+        update={
+            "population": population,
+            "offspring": population,
+            "generations": generations,
+            "target_fitness": None,
+        }
+    )
+    budgets = spec.budgets.model_copy(update={"max_evaluations": None, "max_wall_s": None})
+    return spec.model_copy(
+        update={"evolution": evolution, "budgets": budgets, "fidelity": fidelity}
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--population", type=int, default=256)
+    parser.add_argument("--generations", type=int, default=3)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pool", default="threads", choices=["threads", "prefork"])
+    parser.add_argument("--concurrency", type=int, default=8, help="pool size per worker")
+    parser.add_argument("--case-concurrency", type=int, default=2)
+    parser.add_argument("--fidelity", type=float, default=1.0, help="share of the 24 cases")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    spec = campaign(args.population, args.generations, args.fidelity)
+    cases = len(select_cases(spec.load_suite(), spec.fidelity))
+    env = {
+        "EVOFARM_EVALUATOR": "evofarm.testing.synthetic_eval:factory",
+        "EVOFARM_SYNTHETIC_LATENCY_S": str(args.latency_ms / 1000),
+        "EVOFARM_CASE_CONCURRENCY": str(args.case_concurrency),
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="evofarm-bench-") as tmp,
+        EmbeddedFarm(
+            Path(tmp), workers=args.workers, concurrency=args.concurrency, pool=args.pool, env=env
+        ) as processes,
+    ):
+        processes.wait_ready(timeout=120)
+        store, app = connect_farm(processes.redis_url, processes.redis_url)
+        farm = Farm(store, app, processes)
+        campaign_id = control.submit(store, spec, seed=args.seed)
+        scheduler = Scheduler(store, farm.dispatcher(), campaign_id, options=SchedulerOptions())
+        started = time.perf_counter()
+        outcome = scheduler.run()
+        actual_s = time.perf_counter() - started
+        counters = store.counters(campaign_id)
+        checkpoint = store.load_checkpoint(campaign_id)
+        farm.close()
+
+    evaluations = counters.get("evaluations", 0)
+    breed_tasks = checkpoint.state["counters"]["tasks"] if checkpoint else 0
+    slots = args.workers * args.concurrency * min(args.case_concurrency, cases)
+    total_latency_s = evaluations * cases * args.latency_ms / 1000
+    ideal_s = total_latency_s / slots
+    tasks = evaluations + breed_tasks
+    turnarounds = scheduler.turnarounds_ms
+    print(
+        json.dumps(
+            {
+                "benchmark": "farm_throughput",
+                "status": outcome.status,
+                "efficiency": round(ideal_s / actual_s, 4),
+                "per_task_overhead_ms": round(
+                    (actual_s - ideal_s) * slots / max(1, tasks) * 1000, 3
+                ),
+                "generation_turnaround_ms": {
+                    "median": round(statistics.median(turnarounds), 2) if turnarounds else None,
+                    "max": round(max(turnarounds), 2) if turnarounds else None,
+                    "samples": [round(t, 2) for t in turnarounds],
+                },
+                "actual_s": round(actual_s, 3),
+                "ideal_s": round(ideal_s, 3),
+                "total_latency_s": round(total_latency_s, 3),
+                "evaluations": evaluations,
+                "breed_tasks": breed_tasks,
+                "params": {
+                    "population": args.population,
+                    "generations": args.generations,
+                    "latency_ms": args.latency_ms,
+                    "workers": args.workers,
+                    "pool": args.pool,
+                    "concurrency": args.concurrency,
+                    "case_concurrency": args.case_concurrency,
+                    "cases_per_evaluation": cases,
+                    "slots": slots,
+                    "cpus": len(os.sched_getaffinity(0)),
+                    "python": sys.version.split()[0],
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

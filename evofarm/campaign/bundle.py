@@ -1,0 +1,124 @@
+"""The self-contained campaign record the farm stores: spec, suite, seed, seed genomes.
+
+Workers may run on machines without the campaign's files, so the campaign is
+stored as JSON holding everything they need: the validated spec, the task suite
+(cases and checks), the seed and the ids of the generation-0 genomes (which are
+stored as genomes themselves). Workers cache the decoded bundle per campaign;
+it never changes after submission.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from evofarm.campaign.spec import CampaignSpec
+from evofarm.errors import StoreError
+from evofarm.evolution.engine import initial_genomes
+from evofarm.evolution.genome import Genome
+from evofarm.fitness.suite import TaskSuite
+from evofarm.store.base import JSONDoc, PopulationStore
+
+
+class Bundle(BaseModel):
+    """The JSON stored as a farm campaign's spec."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spec: dict[str, Any]
+    suite: dict[str, Any]
+    seed: int
+    base_dir: str
+    seed_genomes: list[str]
+    suite_id: str
+    fidelity: str
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A decoded bundle: what the scheduler and the workers work from."""
+
+    id: str
+    spec: CampaignSpec
+    suite: TaskSuite
+    seed: int
+    seed_genomes: tuple[str, ...]
+    suite_id: str
+    fidelity: str
+
+
+def fidelity_key(fidelity: float) -> str:
+    """The fidelity as it appears in evaluation keys (``repr`` of the float)."""
+    return repr(float(fidelity))
+
+
+def build_bundle(spec: CampaignSpec, seed: int) -> tuple[Bundle, list[Genome]]:
+    """Load the campaign's seeds and suite into a bundle, with the seed genomes.
+
+    Raises:
+        UserInputError: a seed pipeline or the suite file is invalid.
+    """
+    suite = spec.load_suite()
+    genomes = initial_genomes(spec.load_seeds())
+    bundle = Bundle(
+        spec=spec.model_dump(mode="json"),
+        suite=suite.model_dump(mode="json", by_alias=True),
+        seed=seed,
+        base_dir=str(spec.base_dir),
+        seed_genomes=[g.id for g in genomes],
+        suite_id=suite.id,
+        fidelity=fidelity_key(spec.fidelity),
+    )
+    return bundle, genomes
+
+
+def decode(campaign: str, doc: JSONDoc) -> Campaign:
+    """Decode a stored bundle.
+
+    Raises:
+        StoreError: the stored document is not a valid bundle.
+    """
+    try:
+        bundle = Bundle.model_validate(doc)
+        spec = CampaignSpec.model_validate(bundle.spec).with_base_dir(Path(bundle.base_dir))
+        suite = TaskSuite.model_validate(bundle.suite)
+    except ValidationError as exc:
+        raise StoreError(f"campaign {campaign!r}: stored spec is invalid: {exc}") from exc
+    return Campaign(
+        id=campaign,
+        spec=spec,
+        suite=suite,
+        seed=bundle.seed,
+        seed_genomes=tuple(bundle.seed_genomes),
+        suite_id=bundle.suite_id,
+        fidelity=bundle.fidelity,
+    )
+
+
+class CampaignCache:
+    """Decoded campaigns by id, loaded from the store once per process. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, Campaign] = {}
+
+    def get(self, store: PopulationStore, campaign: str) -> Campaign:
+        """The decoded campaign.
+
+        Raises:
+            StoreError: no such campaign, or its record is invalid.
+        """
+        with self._lock:
+            found = self._cache.get(campaign)
+        if found is not None:
+            return found
+        record = store.get_campaign(campaign)
+        if record is None:
+            raise StoreError(f"no campaign {campaign!r} in the store")
+        decoded = decode(campaign, record.spec)
+        with self._lock:
+            return self._cache.setdefault(campaign, decoded)

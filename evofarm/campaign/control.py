@@ -1,0 +1,84 @@
+"""Submitting, stopping and killing farm campaigns (what the CLI commands call).
+
+``submit`` stores a self-contained campaign (spec, suite, seed genomes, budget
+limits) and returns its id at once; a scheduler then runs it
+(:class:`~evofarm.campaign.scheduler.Scheduler`). ``kill`` is the kill switch:
+the campaign ends ``killed`` and every in-flight task is revoked at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Collection
+
+from evofarm.campaign import lifecycle
+from evofarm.campaign.budgets import counter_limits
+from evofarm.campaign.bundle import build_bundle
+from evofarm.campaign.lifecycle import ACTIVE
+from evofarm.campaign.spec import CampaignSpec
+from evofarm.store.base import PopulationStore
+
+Revoke = Callable[[Collection[str]], None]
+"""Revokes task ids (queued ones are dropped, running ones killed)."""
+
+
+def new_campaign_id(name: str) -> str:
+    """A fresh id: the campaign's name, UTC time and a random suffix."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{name[:90]}-{stamp}-{secrets.token_hex(2)}"
+
+
+def submit(
+    store: PopulationStore,
+    spec: CampaignSpec,
+    *,
+    seed: int | None = None,
+    campaign_id: str | None = None,
+) -> str:
+    """Store a new campaign (status ``submitted``) and return its id.
+
+    Raises:
+        UserInputError: a seed pipeline or the suite file is invalid.
+        StoreError: the id is taken or the store failed.
+    """
+    seed = spec.evolution.seed if seed is None else seed
+    campaign = campaign_id or new_campaign_id(spec.name)
+    bundle, genomes = build_bundle(spec, seed)
+    for genome in genomes:
+        store.put_genome(campaign, genome.model_dump(mode="json"))
+    store.set_budgets(campaign, counter_limits(spec.budgets))
+    store.create_campaign(
+        campaign,
+        bundle.model_dump(mode="json"),
+        info={"name": spec.name, "seed": str(seed), "generations": str(spec.evolution.generations)},
+    )
+    return campaign
+
+
+def kill(store: PopulationStore, campaign: str, revoke: Revoke, reason: str = "killed") -> bool:
+    """The kill switch for one campaign: end it ``killed`` and revoke its tasks now.
+
+    Returns:
+        True if this call killed it; False if it had already ended (its
+        leftover tasks are revoked anyway).
+
+    Raises:
+        CampaignStateError: no such campaign.
+    """
+    killed = lifecycle.mark_killed(store, campaign, reason)
+    inflight = store.inflight(campaign)
+    if inflight:
+        revoke(inflight)
+    return killed
+
+
+def kill_all(
+    store: PopulationStore, revoke: Revoke, reason: str = "killed (kill --all)"
+) -> list[str]:
+    """Kill every active campaign; returns the ids killed."""
+    killed = []
+    for record in store.list_campaigns():
+        if record.status in ACTIVE and kill(store, record.id, revoke, reason):
+            killed.append(record.id)
+    return killed

@@ -1,0 +1,44 @@
+"""The scheduler's dispatcher on Celery: tasks sent by name, revoked by id.
+
+Breed tasks go to ``evofarm.breed`` (crossover) or ``evofarm.mutate``; evaluate
+tasks to ``evofarm.evaluate``; the app's routes put each on its queue. The
+arguments are the small JSON the work functions take (ids and parameters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from celery import Celery
+
+from evofarm.campaign.work import EvalRequest
+from evofarm.evolution.engine import BreedTask
+from evofarm.farm import names
+
+
+class CeleryDispatcher:
+    """A :class:`~evofarm.campaign.dispatch.Dispatcher` over a Celery app.
+
+    Thread-safe as far as the app's producer pool is (Celery's is).
+    """
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def send_breed(self, task: BreedTask, task_id: str) -> None:
+        name = names.TASK_BREED if task.kind == "crossover" else names.TASK_MUTATE
+        with self.app.producer_or_acquire() as producer:
+            self.app.send_task(
+                name, args=[task.model_dump(mode="json")], task_id=task_id, producer=producer
+            )
+
+    def send_evaluate(self, request: EvalRequest, task_id: str) -> None:
+        with self.app.producer_or_acquire() as producer:
+            self.app.send_task(
+                names.TASK_EVALUATE, args=request.to_args(), task_id=task_id, producer=producer
+            )
+
+    def revoke(self, task_ids: Collection[str]) -> None:
+        """Revoke at once: queued tasks are dropped, running ones SIGKILLed (prefork)."""
+        if task_ids:
+            self.app.control.revoke(list(task_ids), terminate=True, signal="SIGKILL")

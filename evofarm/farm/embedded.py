@@ -1,0 +1,253 @@
+"""The embedded farm: a private Redis and local worker processes, for one machine.
+
+With no ``EVOFARM_BROKER_URL``, ``evofarm run`` starts one of these in the run's
+state directory: a redis-server on a unix socket there (broker, result backend
+and population store at once; append-only persistence so ``evofarm resume``
+works after an interruption) and ``N`` Celery worker processes (one per core by
+default) consuming every farm queue.
+
+Nothing is left behind: every worker runs in its own process group and is tied
+to this process with ``PR_SET_PDEATHSIG``; :meth:`EmbeddedFarm.stop` sends
+SIGTERM to each group (a warm shutdown puts unacknowledged tasks back on their
+queue), then SIGKILL to whatever is still there, then stops Redis.
+:func:`signals_raise_interrupt` makes SIGTERM/SIGHUP unwind like Ctrl-C, so
+``with EmbeddedFarm(...)`` cleans up on those too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import FrameType, TracebackType
+
+from evofarm.errors import FarmError
+from evofarm.farm import names
+from evofarm.farm.app import make_celery_app
+from evofarm.farm.redis_server import RedisServer, die_with_parent
+from evofarm.settings import Settings
+
+#: Seconds a worker gets for a warm shutdown before its group is SIGKILLed.
+SHUTDOWN_GRACE_S = 10.0
+
+
+def default_workers() -> int:
+    """One worker process per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of live (non-zombie) processes in process group ``pgid`` (Linux /proc)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command: state ppid pgrp ...
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def signals_raise_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise KeyboardInterrupt (main thread only)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    caught = (signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, handler) for s in caught}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class EmbeddedFarm:
+    """A private Redis plus local Celery workers, started and stopped together.
+
+    Not thread-safe; use from the main thread (signal handling requires it).
+
+    Args:
+        state_dir: the run's state directory; Redis lives in ``state_dir/farm``.
+        workers: worker processes; default one per core.
+        concurrency: pool size of each worker (processes or threads).
+        pool: Celery pool (``prefork`` enforces time limits; ``threads`` is lighter).
+        queues: queues the workers consume.
+        env: extra environment for the workers (e.g. farm time limits).
+        app: the Celery app module for ``celery -A``.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        workers: int | None = None,
+        concurrency: int = 4,
+        pool: str = "prefork",
+        queues: Sequence[str] = names.QUEUES,
+        env: Mapping[str, str] | None = None,
+        app: str = "workers",
+    ) -> None:
+        if workers is not None and workers < 0:
+            raise FarmError(f"workers must be >= 0, not {workers}")
+        self.state_dir = Path(state_dir).resolve()
+        self.farm_dir = self.state_dir / "farm"
+        self.workers = default_workers() if workers is None else workers
+        self.concurrency = concurrency
+        self.pool = pool
+        self.queues = list(queues)
+        self.env = dict(env or {})
+        self.app = app
+        self.redis = RedisServer(self.farm_dir, persist=True)
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._tag = uuid.uuid4().hex[:8]
+
+    @property
+    def redis_url(self) -> str:
+        """redis-py URL of the private Redis (the population store)."""
+        return self.redis.url
+
+    @property
+    def broker_url(self) -> str:
+        """Celery URL of the private Redis (broker and result backend)."""
+        return self.redis.celery_url
+
+    @property
+    def worker_names(self) -> list[str]:
+        """Celery node names of the workers (``local{i}-{tag}@host``)."""
+        host = os.uname().nodename
+        return [f"local{i}-{self._tag}@{host}" for i in range(len(self._procs))]
+
+    def worker_env(self) -> dict[str, str]:
+        """The environment the workers get: this one, pointed at the private Redis."""
+        env = dict(os.environ)
+        env.update(self.env)
+        env["EVOFARM_BROKER_URL"] = self.redis_url
+        env["EVOFARM_REDIS_URL"] = self.redis_url
+        return env
+
+    def _worker_command(self, index: int) -> list[str]:
+        return [
+            sys.executable, "-m", "celery", "-A", self.app, "worker",
+            "-Q", ",".join(self.queues),
+            "-P", self.pool,
+            "-c", str(self.concurrency),
+            "-n", f"local{index}-{self._tag}@%h",
+            "--without-gossip", "--without-mingle",
+            "--loglevel", "WARNING",
+            "--logfile", str(self.farm_dir / f"worker-{index}.log"),
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        """Start Redis, then the workers (which connect as soon as they are up)."""
+        self.farm_dir.mkdir(parents=True, exist_ok=True)
+        self.redis.start()
+        try:
+            for index in range(self.workers):
+                self.add_worker(index)
+        except BaseException:
+            self.stop()
+            raise
+
+    def add_worker(self, index: int | None = None) -> subprocess.Popen[bytes]:
+        """Start one more worker process; returns it."""
+        index = len(self._procs) if index is None else index
+        proc = subprocess.Popen(
+            self._worker_command(index),
+            env=self.worker_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own group: Ctrl-C reaches us, we stop it in order
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only calls prctl
+        )
+        self._procs.append(proc)
+        return proc
+
+    @property
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        """The worker processes started so far (main processes of each group)."""
+        return list(self._procs)
+
+    def all_pids(self) -> list[int]:
+        """Every live process of the farm: Redis, workers and their pool children."""
+        pids = [p for proc in self._procs for p in group_members(proc.pid)]
+        if self.redis.pid is not None and self.redis.running():
+            pids.append(self.redis.pid)
+        return pids
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until every worker answers a broadcast ping.
+
+        Raises:
+            FarmError: a worker exited or did not answer within ``timeout``.
+        """
+        app = make_celery_app(Settings(), broker_url=self.redis_url)
+        expected = set(self.worker_names)
+        deadline = time.monotonic() + timeout
+        seen: set[str] = set()
+        try:
+            while time.monotonic() < deadline:
+                dead = [p.pid for p in self._procs if p.poll() is not None]
+                if dead:
+                    raise FarmError(f"worker process(es) {dead} exited; see {self.farm_dir}")
+                replies = app.control.ping(timeout=0.5) or []
+                seen |= {name for reply in replies for name in reply}
+                if expected <= seen:
+                    return
+            raise FarmError(f"workers not ready after {timeout:.0f}s: {sorted(expected - seen)}")
+        finally:
+            app.close()
+
+    def stop(self, grace: float = SHUTDOWN_GRACE_S) -> None:
+        """Stop every worker group, then Redis. Idempotent; never leaves a process."""
+        for proc in self._procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self._procs:
+            remaining = max(0.0, deadline - time.monotonic())
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(remaining)
+        for proc in self._procs:
+            # Pool children may outlive a main process that was SIGKILLed.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            self._wait_group_gone(proc.pid)
+        self._procs.clear()
+        self.redis.stop()
+
+    @staticmethod
+    def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def __enter__(self) -> EmbeddedFarm:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,167 @@
+"""Reaching a farm: the shared one (``EVOFARM_BROKER_URL``) or an embedded one.
+
+A :class:`Farm` bundles what a command needs: the population store, the Celery
+app (to send and revoke tasks) and, for an embedded farm, the processes this
+command owns. Embedded farms live in ``STATE_DIR/runs/CAMPAIGN_ID/farm``: one
+per campaign, so campaigns run side by side, and the append-only Redis there
+keeps the campaign for ``status``, ``best``, ``export`` and ``resume`` after the
+run ended (the private Redis is started again just to read it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from celery import Celery
+
+from evofarm.errors import CampaignStateError
+from evofarm.farm.app import make_celery_app
+from evofarm.farm.dispatch import CeleryDispatcher
+from evofarm.farm.embedded import EmbeddedFarm, signals_raise_interrupt
+from evofarm.farm.redis_server import RedisServer, locate_socket, socket_url
+from evofarm.keys import check_campaign_id
+from evofarm.settings import Settings
+from evofarm.store.redis import RedisStore
+
+RUNS = "runs"
+
+
+@dataclass
+class Farm:
+    """A connection to one farm. Close it (or use the context managers) when done."""
+
+    store: RedisStore
+    app: Celery
+    embedded: EmbeddedFarm | None = None
+
+    def dispatcher(self) -> CeleryDispatcher:
+        """A dispatcher sending this farm's tasks."""
+        return CeleryDispatcher(self.app)
+
+    def close(self) -> None:
+        """Close the connections (not the processes: their owner stops them)."""
+        self.store.close()
+        self.app.close()
+
+
+def is_shared(settings: Settings) -> bool:
+    """Whether a shared farm is configured (``EVOFARM_BROKER_URL``)."""
+    return bool(settings.broker_url)
+
+
+def run_dir(settings: Settings, campaign: str) -> Path:
+    """Where an embedded campaign's farm lives."""
+    return Path(settings.state_dir).resolve() / RUNS / check_campaign_id(campaign)
+
+
+def embedded_campaigns(settings: Settings) -> list[str]:
+    """Ids of the embedded campaigns in the state directory, oldest first."""
+    runs = Path(settings.state_dir) / RUNS
+    if not runs.is_dir():
+        return []
+    found = [p for p in runs.iterdir() if (p / "farm").is_dir()]
+    return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime)]
+
+
+def connect_farm(redis_url: str, broker_url: str) -> tuple[RedisStore, Celery]:
+    """A store on ``redis_url`` and the farm's Celery app on ``broker_url``."""
+    store = RedisStore.from_url(redis_url)
+    app = make_celery_app(Settings(broker_url=broker_url, redis_url=redis_url))
+    return store, app
+
+
+@contextlib.contextmanager
+def shared_farm(settings: Settings) -> Iterator[Farm]:
+    """Connect to the shared farm.
+
+    Raises:
+        UserInputError: no broker configured.
+    """
+    broker = settings.broker_url or ""
+    store, app = connect_farm(settings.redis_url or broker, broker)
+    farm = Farm(store, app)
+    try:
+        yield farm
+    finally:
+        farm.close()
+
+
+@contextlib.contextmanager
+def embedded_farm(
+    settings: Settings, campaign: str, *, workers: int | None, concurrency: int = 4
+) -> Iterator[Farm]:
+    """Start an embedded farm for ``campaign`` and stop it, leaving nothing, on exit.
+
+    SIGTERM/SIGHUP unwind like Ctrl-C inside the block (main thread only).
+
+    Raises:
+        CampaignStateError: that campaign's farm is already up.
+    """
+    directory = run_dir(settings, campaign)
+    if _alive(locate_socket(directory / "farm")):
+        raise CampaignStateError(
+            f"campaign {campaign!r} is already running here (its farm is up): "
+            "use `evofarm watch`, `stop` or `kill`"
+        )
+    with (
+        signals_raise_interrupt(),
+        EmbeddedFarm(directory, workers=workers, concurrency=concurrency) as processes,
+    ):
+        store, app = connect_farm(processes.redis_url, processes.redis_url)
+        farm = Farm(store, app, processes)
+        try:
+            yield farm
+        finally:
+            farm.close()
+
+
+def _alive(sock: Path) -> bool:
+    if not sock.exists():
+        return False
+    client = redis.Redis(unix_socket_path=str(sock), socket_timeout=2.0)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def campaign_farm(settings: Settings, campaign: str) -> Iterator[Farm]:
+    """The farm holding ``campaign``: shared, a running embedded one, or a stopped one.
+
+    A stopped embedded farm's Redis is started just for the block (no workers).
+
+    Raises:
+        CampaignStateError: no embedded campaign with this id in the state dir.
+    """
+    if is_shared(settings):
+        with shared_farm(settings) as farm:
+            yield farm
+        return
+    farm_dir = run_dir(settings, campaign) / "farm"
+    if not farm_dir.is_dir():
+        raise CampaignStateError(
+            f"no campaign {campaign!r} in {Path(settings.state_dir) / RUNS} "
+            "(set EVOFARM_BROKER_URL for a shared farm)"
+        )
+    server: RedisServer | None = None
+    sock = locate_socket(farm_dir)
+    if not _alive(sock):
+        server = RedisServer(farm_dir, persist=True)
+        server.start()
+        sock = server.socket_path
+    url = socket_url(sock)
+    store, app = connect_farm(url, url)
+    farm = Farm(store, app)
+    try:
+        yield farm
+    finally:
+        farm.close()
+        if server is not None:
+            server.stop()

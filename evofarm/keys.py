@@ -1,0 +1,148 @@
+"""Every Redis key name evofarm uses, in one place.
+
+Per-campaign keys live under ``evofarm:c:{campaign}:``, so campaigns sharing one
+Redis never collide and one campaign can be listed or purged by prefix. The only
+global key is the campaign index. Celery's own
+broker keys are kombu's and are not listed here.
+
+Campaign ids are validated (:func:`check_campaign_id`) so no id can contain the
+separator or a glob character and escape its namespace.
+"""
+
+from __future__ import annotations
+
+import re
+
+from evofarm.errors import StoreError
+
+ROOT = "evofarm"
+
+_CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_PART = re.compile(r"^[A-Za-z0-9_.@+=-]{1,256}$")
+
+
+def check_campaign_id(campaign: str) -> str:
+    """Return ``campaign`` if it is a valid id, else raise ``StoreError``.
+
+    Ids are 1-128 characters: letters, digits, ``_``, ``.``, ``-``; no ``:``.
+    """
+    if not _CAMPAIGN_ID.match(campaign):
+        raise StoreError(
+            f"invalid campaign id {campaign!r}: expected 1-128 characters of "
+            "letters, digits, '_', '.', '-' (starting with a letter or digit)"
+        )
+    return campaign
+
+
+def _part(value: str | int, what: str) -> str:
+    text = str(value)
+    if not _PART.match(text):
+        raise StoreError(f"invalid {what} {text!r} for a Redis key")
+    return text
+
+
+# ---- global -----------------------------------------------------------------
+
+
+def campaign_index() -> str:
+    """Sorted set: campaign id -> creation time (seconds since the epoch)."""
+    return f"{ROOT}:campaigns"
+
+
+# ---- per campaign -------------------------------------------------------------
+
+
+def campaign_prefix(campaign: str) -> str:
+    """The namespace of one campaign (no trailing separator)."""
+    return f"{ROOT}:c:{check_campaign_id(campaign)}"
+
+
+def campaign_meta(campaign: str) -> str:
+    """Hash: spec (JSON), status, reason, created_at, updated_at and free info fields."""
+    return f"{campaign_prefix(campaign)}:meta"
+
+
+def genome(campaign: str, genome_id: str) -> str:
+    """String: one genome's JSON document, keyed by its content hash."""
+    return f"{campaign_prefix(campaign)}:genome:{_part(genome_id, 'genome id')}"
+
+
+def genome_ids(campaign: str) -> str:
+    """Set: ids of every genome stored for the campaign."""
+    return f"{campaign_prefix(campaign)}:genomes"
+
+
+def evaluation(campaign: str, genome_id: str, suite_id: str, fidelity: str | int) -> str:
+    """String: one evaluation's JSON document for (genome, suite, fidelity)."""
+    return (
+        f"{campaign_prefix(campaign)}:eval:{_part(genome_id, 'genome id')}:"
+        f"{_part(suite_id, 'suite id')}:{_part(fidelity, 'fidelity')}"
+    )
+
+
+def evaluation_index(campaign: str) -> str:
+    """Set: ``genome|suite|fidelity`` of every recorded evaluation."""
+    return f"{campaign_prefix(campaign)}:evals"
+
+
+def lineage(campaign: str) -> str:
+    """Set: canonical JSON lineage edges (a set, so a redelivered breed adds none)."""
+    return f"{campaign_prefix(campaign)}:lineage"
+
+
+def checkpoint(campaign: str, generation: int) -> str:
+    """String: the JSON evolution state checkpointed after ``generation``."""
+    return f"{campaign_prefix(campaign)}:ckpt:{_part(generation, 'generation')}"
+
+
+def checkpoint_latest(campaign: str) -> str:
+    """String: the number of the latest checkpointed generation."""
+    return f"{campaign_prefix(campaign)}:ckpt:latest"
+
+
+def fitness_history(campaign: str) -> str:
+    """List: fitness-history entries (JSON), in append order."""
+    return f"{campaign_prefix(campaign)}:history"
+
+
+def museum(campaign: str) -> str:
+    """Hash: failure-museum entry id -> JSON entry."""
+    return f"{campaign_prefix(campaign)}:museum"
+
+
+def counters(campaign: str) -> str:
+    """Hash: exact integer counters (evaluations, tokens, cost_micro_usd, ...)."""
+    return f"{campaign_prefix(campaign)}:counters"
+
+
+def budget_limits(campaign: str) -> str:
+    """Hash: budget name -> integer limit."""
+    return f"{campaign_prefix(campaign)}:budgets"
+
+
+def budget_reserved(campaign: str) -> str:
+    """Hash: budget name -> amount reserved ahead of use (check-and-add)."""
+    return f"{campaign_prefix(campaign)}:reserved"
+
+
+def task_results(campaign: str, generation: int, kind: str) -> str:
+    """Hash: slot -> JSON result of one kind of task (e.g. breed) in a generation."""
+    return (
+        f"{campaign_prefix(campaign)}:results:{_part(generation, 'generation')}:"
+        f"{_part(kind, 'result kind')}"
+    )
+
+
+def inflight(campaign: str) -> str:
+    """Set: Celery task ids enqueued and not yet finished (revoked by kill)."""
+    return f"{campaign_prefix(campaign)}:inflight"
+
+
+def events(campaign: str, channel: str) -> str:
+    """List: a mailbox the scheduler blocks on (BLPOP) for completions."""
+    return f"{campaign_prefix(campaign)}:events:{_part(channel, 'event channel')}"
+
+
+def lease(campaign: str) -> str:
+    """String with TTL: which scheduler owns the campaign right now."""
+    return f"{campaign_prefix(campaign)}:lease"

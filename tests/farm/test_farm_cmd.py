@@ -1,0 +1,112 @@
+"""``evofarm worker`` / ``evofarm flower``: option checks and joining an embedded farm."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from evofarm.cli import farm_cmd
+from evofarm.cli.main import app
+from evofarm.errors import UserInputError
+from evofarm.farm import names
+from evofarm.farm.app import make_celery_app
+from evofarm.farm.embedded import EmbeddedFarm
+from evofarm.settings import Settings, get_settings
+
+runner = CliRunner()
+
+
+def test_parse_queues() -> None:
+    assert farm_cmd.parse_queues("evaluate, breed") == ["evaluate", "breed"]
+    with pytest.raises(UserInputError, match="unknown queue"):
+        farm_cmd.parse_queues("evaluate,celery")
+    with pytest.raises(UserInputError):
+        farm_cmd.parse_queues(" , ")
+
+
+def test_worker_argv() -> None:
+    argv = farm_cmd.worker_argv(["evaluate"], 3, "threads", "INFO", "w1@%h")
+    assert argv[1:6] == ["-m", "celery", "-A", "workers", "worker"]
+    assert argv[6:8] == ["-Q", "evaluate"]
+    assert "-c" in argv and "3" in argv and "w1@%h" in argv
+
+
+def test_bad_options_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVOFARM_BROKER_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["worker", "--queues", "nope"])
+        assert result.exit_code == 2 and "unknown queue" in result.output
+        result = runner.invoke(app, ["worker", "--pool", "gevent"])
+        assert result.exit_code == 2 and "unknown pool" in result.output
+        result = runner.invoke(app, ["flower", "--state-dir", str(tmp_path)])
+        assert result.exit_code == 2 and "no farm to join" in result.output
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_worker_joins_the_embedded_farm_of_a_state_dir(tmp_path: Path) -> None:
+    with EmbeddedFarm(tmp_path, workers=0) as farm:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EVOFARM_")}
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "evofarm"), "worker", "--pool", "solo",
+             "--state-dir", str(tmp_path), "--loglevel", "WARNING"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            celery = make_celery_app(Settings(), broker_url=farm.redis_url)
+            result = celery.send_task(names.TASK_PING, args=[{"x": 1}])
+            reply = result.get(timeout=60)
+            del result  # its finalizer talks to the backend: before Redis stops
+            assert reply["payload"] == {"x": 1}
+            assert reply["worker"].endswith(f":{proc.pid}")  # exec'd: same pid
+            celery.close()
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_flower_serves_this_farm(tmp_path: Path) -> None:
+    with EmbeddedFarm(tmp_path, workers=1, concurrency=1, pool="threads") as farm:
+        farm.wait_ready(timeout=60)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EVOFARM_")}
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "evofarm"), "flower",
+             "--state-dir", str(tmp_path), "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            page = ""
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and farm.worker_names[0] not in page:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/workers", timeout=5) as r:
+                        page = r.read().decode()
+                except OSError:
+                    time.sleep(0.5)
+            assert farm.worker_names[0] in page
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)

@@ -1,0 +1,165 @@
+"""The farm CLI end to end: real `evofarm` processes, embedded farms, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evofarm.farm.embedded import group_members
+from evofarm.pipeline.loader import load_pipeline
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+EVOFARM = str(Path(sys.executable).parent / "evofarm")
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, farm_env: dict[str, str]) -> Cli:
+    """Run `evofarm ARGS` with the state dir in tmp_path and no shared farm."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVOFARM_")}
+    env["EVOFARM_STATE_DIR"] = str(tmp_path / "state")
+
+    def run(
+        *args: str, synthetic: bool = False, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        extra = {**farm_env, "EVOFARM_SYNTHETIC_LATENCY_S": "0.05"} if synthetic else {}
+        return subprocess.run(
+            [EVOFARM, *args],
+            check=False,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=tmp_path,
+        )
+
+    return run
+
+
+def _campaign_file(tmp_path: Path, generations: int) -> Path:
+    data = yaml.safe_load((ROOT / "pipelines/campaigns/demo.yaml").read_text())
+    data["seeds"] = [str(ROOT / "pipelines/examples/contact-cleaner-seed.yaml")]
+    data["suite"] = str(ROOT / "pipelines/suites/contacts.yaml")
+    data["evolution"].update(generations=generations, target_fitness=None)
+    data["budgets"] = {}
+    path = tmp_path / f"campaign-{generations}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _farm_pids(state: Path) -> list[int]:
+    """Live processes whose command line mentions the state directory (daemons, Redis)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(state) in cmd and int(proc.name) != os.getpid():
+                found.append(int(proc.name))
+    return found
+
+
+def _status(cli: Cli, campaign: str) -> dict[str, object]:
+    result = cli("status", campaign, "--json")
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def _wait_status(
+    cli: Cli, campaign: str, states: set[str], timeout: float = 90
+) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = _status(cli, campaign)
+        if status["status"] in states:
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"{campaign} never reached {states}")
+
+
+def test_run_on_two_workers_matches_in_process(cli: Cli, tmp_path: Path) -> None:
+    demo = str(ROOT / "pipelines/campaigns/demo.yaml")
+    here = cli("run", demo, "--in-process", "--out", "local")
+    assert here.returncode == 0, here.stderr
+    farm = cli("run", demo, "--workers", "2", "--out", "farm", timeout=240)
+    assert farm.returncode == 0, farm.stderr
+    local = json.loads((tmp_path / "local/summary.json").read_text())
+    distributed = json.loads((tmp_path / "farm/summary.json").read_text())
+    assert distributed["best"] == local["best"]
+    assert (distributed["status"], distributed["reason"]) == (local["status"], local["reason"])
+    assert distributed["evaluations"] == local["evaluations"]
+    assert (tmp_path / "farm/best.yaml").read_text() == (tmp_path / "local/best.yaml").read_text()
+    rows = (tmp_path / "farm/fitness-history.jsonl").read_text().splitlines()
+    assert len(rows) == distributed["evaluations"]
+    assert _farm_pids(tmp_path / "state") == []
+
+
+def test_submit_stop_resume_best_export_kill(cli: Cli, tmp_path: Path) -> None:
+    campaign_file = _campaign_file(tmp_path, generations=12)
+    submitted = cli("submit", str(campaign_file), "--workers", "1", synthetic=True)
+    assert submitted.returncode == 0, submitted.stderr
+    campaign = submitted.stdout.strip()
+    assert campaign.startswith("demo-")
+    assert campaign in cli("list").stdout
+    assert cli("stop", campaign).returncode == 0
+    stopped = _wait_status(cli, campaign, {"stopped", "completed"})
+    assert stopped["status"] == "stopped" and stopped["reason"] == "stopped by user"
+    # The daemon stopped its farm on the way out.
+    deadline = time.monotonic() + 30
+    while _farm_pids(tmp_path / "state") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _farm_pids(tmp_path / "state") == []
+
+    resumed = cli("resume", campaign, "--workers", "1", "--out", "out", synthetic=True)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert (summary["status"], summary["generations"]) == ("completed", 12)
+
+    watched = cli("watch", campaign)
+    assert watched.returncode == 0 and "completed" in watched.stdout
+    assert cli("best", campaign, "-o", "best.yaml").returncode == 0
+    assert load_pipeline(tmp_path / "best.yaml").steps
+    exported = cli("export", campaign, "-o", "export")
+    assert exported.returncode == 0, exported.stderr
+    lineage = json.loads((tmp_path / "export/lineage.json").read_text())
+    assert lineage["campaign"] == campaign and lineage["edges"]
+    history = (tmp_path / "export/fitness-history.jsonl").read_text().splitlines()
+    assert len(history) == summary["evaluations"]
+
+    long_file = _campaign_file(tmp_path, generations=500)
+    other = cli("submit", str(long_file), "--workers", "1", synthetic=True).stdout.strip()
+    _wait_status(cli, other, {"running"})
+    killed = cli("kill", "--all")
+    assert killed.returncode == 0 and other in killed.stdout
+    assert _wait_status(cli, other, {"killed"})["status"] == "killed"
+    assert cli("kill", other).stdout.strip().endswith("had already ended")
+    deadline = time.monotonic() + 30
+    while _farm_pids(tmp_path / "state") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _farm_pids(tmp_path / "state") == []
+
+
+def test_bad_campaign_files_get_one_clear_line(cli: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nseeds: [nope.yaml]\nsuite: s.yaml\nevolutoin: {}\n")
+    for command in (["run", str(bad)], ["submit", str(bad)]):
+        result = cli(*command)
+        assert result.returncode == 2
+        assert "bad.yaml:4" in result.stderr and "evolutoin" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert cli("status", "no-such-campaign").returncode == 1
+    assert "no campaign" in cli("status", "no-such-campaign").stderr
+    assert group_members(os.getpgid(0)) != []  # sanity: /proc scanning works here

@@ -1,0 +1,136 @@
+"""The farm's Celery tasks. Each is thin: it parses ids and calls into evofarm.
+
+Arguments are ids and small parameters only (Flower stays readable and messages
+small). Every task is idempotent, because late acknowledgement may deliver it
+twice (:mod:`evofarm.campaign.work`).
+
+Failures: infrastructure errors (the store, a provider after its own retries,
+the sandbox machinery) are retried with exponential backoff; when retries run
+out, or on any other error, the scheduler is told through the campaign's event
+list and the campaign fails with the reason. Candidate faults never get here:
+they are scored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task
+
+from evofarm.campaign import work
+from evofarm.campaign.bundle import CampaignCache
+from evofarm.errors import ProviderUnavailable, SandboxError, StoreError
+from evofarm.farm import names
+from evofarm.farm.app import load_farm_settings
+from evofarm.settings import get_settings
+from evofarm.store.redis import RedisStore
+from workers.app import app
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = (StoreError, ProviderUnavailable, SandboxError)
+MAX_RETRIES = 5
+
+_store: RedisStore | None = None
+_cache = CampaignCache()
+_evaluator: work.GenomeEvaluator | None = None
+
+
+def store() -> RedisStore:
+    """This process's store client (redis-py reconnects after a fork by itself)."""
+    global _store  # noqa: PLW0603 - one client per process, made on first use
+    if _store is None:
+        settings = get_settings()
+        url = settings.redis_url or settings.broker_url
+        if not url:
+            raise StoreError("no store configured: set EVOFARM_REDIS_URL")
+        _store = RedisStore.from_url(url)
+    return _store
+
+
+def evaluator() -> work.GenomeEvaluator:
+    """This process's evaluator (``EVOFARM_EVALUATOR``, cases ``EVOFARM_CASE_CONCURRENCY``)."""
+    global _evaluator  # noqa: PLW0603 - built once per process, on first use
+    if _evaluator is None:
+        farm = load_farm_settings()
+        _evaluator = work.resolve_evaluator(farm.evaluator, farm.case_concurrency)
+    return _evaluator
+
+
+def _run(task: Task, campaign: str, what: str, fn: Callable[[], Any]) -> Any:
+    """Run ``fn``; retry infrastructure errors; report final failures to the scheduler."""
+    task_id = str(task.request.id)
+    try:
+        result = fn()
+    except RETRYABLE as exc:
+        retries = int(task.request.retries or 0)
+        if retries < MAX_RETRIES:
+            log.warning("%s: %s; retry %d", what, exc, retries + 1)
+            raise task.retry(exc=exc, countdown=min(30.0, 0.5 * 2**retries)) from exc
+        _give_up(campaign, task_id, what, exc)
+        raise
+    except Exception as exc:
+        _give_up(campaign, task_id, what, exc)
+        raise
+    store().remove_inflight(campaign, task_id)
+    return result
+
+
+def _give_up(campaign: str, task_id: str, what: str, exc: BaseException) -> None:
+    log.error("%s failed for good: %s", what, exc)
+    try:
+        work.signal_failure(store(), campaign, what, f"{type(exc).__name__}: {exc}")
+        store().remove_inflight(campaign, task_id)
+    except StoreError:
+        log.exception("could not report the failure of %s", what)
+
+
+def _breed(task: Task, task_doc: dict[str, Any]) -> dict[str, Any]:
+    campaign = str(task_doc.get("campaign", ""))
+    what = f"breed {task_doc.get('generation')}/{task_doc.get('slot')}"
+    result: dict[str, Any] = _run(
+        task, campaign, what, lambda: work.breed(store(), _cache, task_doc)
+    )
+    return result
+
+
+@app.task(name=names.TASK_BREED, bind=True)  # type: ignore[untyped-decorator]
+def breed(self: Task, task_doc: dict[str, Any]) -> dict[str, Any]:
+    """Crossover (then mutation) for one slot of a generation."""
+    return _breed(self, task_doc)
+
+
+@app.task(name=names.TASK_MUTATE, bind=True)  # type: ignore[untyped-decorator]
+def mutate(self: Task, task_doc: dict[str, Any]) -> dict[str, Any]:
+    """Mutation only, for one slot of a generation."""
+    return _breed(self, task_doc)
+
+
+@app.task(name=names.TASK_EVALUATE, bind=True)  # type: ignore[untyped-decorator]
+def evaluate(  # noqa: PLR0917 - Celery passes task arguments positionally
+    self: Task, campaign: str, genome_id: str, suite_id: str, fidelity: str, generation: int
+) -> dict[str, Any]:
+    """Evaluate one genome on the campaign's suite (its cases run concurrently)."""
+    request = work.EvalRequest(campaign, genome_id, suite_id, fidelity, int(generation))
+    doc: dict[str, Any] = _run(
+        self,
+        campaign,
+        f"evaluate {genome_id[:12]}",
+        lambda: work.evaluate(store(), _cache, request, evaluator()),
+    )
+    return {"genome": genome_id, "score": doc.get("score"), "outcome": doc.get("outcome")}
+
+
+@app.task(name=names.TASK_PING, ignore_result=False)  # type: ignore[untyped-decorator]
+def ping(payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Echo ``payload`` with who answered and when: health checks and overhead benchmarks."""
+    return {
+        "payload": payload or {},
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "at": time.time(),
+    }
