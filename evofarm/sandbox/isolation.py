@@ -63,7 +63,11 @@ NOBODY = 65534
 # The candidate's uid and gid inside its user namespace: not 0, so neither the
 # candidate nor anything it executes is root there either.
 INNER_ID = 1000
-SANDBOX_WORKDIR = "/tmp"
+#: The private tmpfs; directories the candidate must still see (the Python
+#: installation, ``expose``) are re-attached inside it when they live below /tmp.
+SANDBOX_TMP = "/tmp"
+#: The candidate's working directory (cwd, HOME, TMPDIR): always empty at start.
+SANDBOX_WORKDIR = "/tmp/work"
 # Emptied (a read-only tmpfs over them) in full isolation: places where a
 # worker keeps secrets, sockets (the Redis unix socket) or other jobs' files.
 DEFAULT_HIDDEN: tuple[str, ...] = ("/run", "/var/run", "/var/tmp", "/dev/shm", "/root", "/home")
@@ -271,7 +275,8 @@ def prepare_mounts(
     """Build the sandbox's filesystem view in the current (new) mount namespace.
 
     Makes mount propagation private and every mount read-only, puts a private,
-    size-capped ``tmpfs`` owned by ``workdir_owner`` at :data:`SANDBOX_WORKDIR`
+    size-capped ``tmpfs`` owned by ``workdir_owner`` at :data:`SANDBOX_TMP`, with
+    the empty working directory :data:`SANDBOX_WORKDIR` in it,
     and an empty read-only one over each ``hidden`` directory. The Python
     installation, evofarm and ``expose`` stay visible (read-only) even below
     a covered directory. Run it where those can still be reached (as root
@@ -295,14 +300,18 @@ def prepare_mounts(
         missing.append(f"readonly: the filesystem stays writable ({exc.strerror})")
     protected = _protected_roots(expose)
     essential = _essential_roots()
-    workdir = Path(SANDBOX_WORKDIR)
+    tmp = Path(SANDBOX_TMP)
     _cover(
-        workdir,
-        [p for p in protected if p.is_relative_to(workdir) and p != workdir],
+        tmp,
+        [p for p in protected if p.is_relative_to(tmp) and p != tmp],
         f"size={limits.workdir_bytes},mode=0700,uid={workdir_owner},gid={workdir_owner}",
         readonly=False,
     )
-    done: set[Path] = {workdir}
+    # A directory of its own, so re-attached installs below /tmp (a project
+    # checked out under /tmp) never show up in the candidate's working directory.
+    os.mkdir(SANDBOX_WORKDIR, 0o700)
+    os.chown(SANDBOX_WORKDIR, workdir_owner, workdir_owner)
+    done: set[Path] = {tmp}
     for name in hidden:
         path = Path(name)
         try:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
+import evofarm
 from evofarm.sandbox import isolation, runner
 from evofarm.sandbox.job import PythonJob
 from evofarm.sandbox.outcome import Outcome
@@ -17,6 +19,7 @@ from evofarm.sandbox.runner import run_sandboxed
 
 PROBE = """
 import os
+import sys
 def run(v):
     def ls(path):
         try:
@@ -27,7 +30,7 @@ def run(v):
         "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
         "cwd": os.getcwd(), "env": dict(os.environ),
         "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
-        "tmp": ls("/tmp"), "home": ls("/home"), "run": ls("/run"),
+        "tmp": ls("/tmp"), "work": ls("."), "home": ls("/home"), "run": ls("/run"),
         "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
         "net": open("/proc/net/dev").read(),
     }
@@ -52,7 +55,14 @@ def test_full_isolation_view() -> None:
     assert seen["env"]["HOME"] == isolation.SANDBOX_WORKDIR
     assert set(seen["env"]) <= {*isolation.SAFE_ENV, "HOME", "TMPDIR"}
     assert seen["pids"] == [1, 2]  # the sandbox's init and the candidate
-    assert seen["tmp"] == []  # a private, empty working directory
+    assert seen["work"] == []  # a private, empty working directory
+    # /tmp is private too: only the workdir and installs that live below /tmp.
+    below_tmp = {
+        Path(p).relative_to("/tmp").parts[0]
+        for p in (sys.prefix, sys.base_prefix, str(Path(evofarm.__file__).parents[1]))
+        if Path(p).is_relative_to("/tmp")
+    }
+    assert set(seen["tmp"]) == {"work", *below_tmp}
     assert seen["run"] == []
     interfaces = [line.split(":")[0].strip() for line in seen["net"].splitlines()[2:]]
     assert interfaces == ["lo"]
