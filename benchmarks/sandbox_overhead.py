@@ -8,11 +8,19 @@ interleaved round by round so that machine load affects them alike:
 * ``sandboxed_full``: ``run_sandboxed`` with namespaces (the default);
 * ``sandboxed_degraded``: ``run_sandboxed(namespaces=False)`` (the fallback).
 
+``per_case`` measures milliseconds per CASE of the demo campaign's seed on its
+suite (24 cases), the three ways an evaluation can run them, interleaved:
+
+* ``in_process``: ``run_pipeline`` per case in this process;
+* ``sandboxed_per_case``: one sandbox per case (``run_pipeline_sandboxed``);
+* ``sandboxed_batch``: one sandbox per evaluation, ``--concurrency`` cases at
+  once inside it (``run_pipeline_batch_sandboxed``), divided by the case count.
+
 The zygote's one-time start is reported separately (``zygote_start_ms``);
 ``overhead_ms`` is the sandboxed median minus the in-process median. Target:
 ``sandboxed_full`` median <= 30 ms. Usage::
 
-    python benchmarks/sandbox_overhead.py [--rounds N] [--warmup N]
+    python benchmarks/sandbox_overhead.py [--rounds N] [--warmup N] [--case-rounds N]
 """
 
 from __future__ import annotations
@@ -24,15 +32,22 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from evofarm.campaign.runtime import runtime_factory
+from evofarm.campaign.spec import load_campaign
+from evofarm.pipeline.executor import run_pipeline
+from evofarm.sandbox.batch import run_pipeline_batch_sandboxed
 from evofarm.sandbox.candidate import call_python
 from evofarm.sandbox.job import PythonJob
 from evofarm.sandbox.outcome import Outcome
 from evofarm.sandbox.runner import run_sandboxed
+from evofarm.sandbox.sandboxed_pipeline import run_pipeline_sandboxed
 from evofarm.sandbox.zygote import get_zygote, shutdown_zygote
 
 CODE = "def run(value):\n    return value + 1\n"
 TARGET_MS = 30.0
+DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "campaigns" / "demo.yaml"
 
 
 def _summary(samples: list[float]) -> dict[str, float]:
@@ -46,10 +61,54 @@ def _summary(samples: list[float]) -> dict[str, float]:
     }
 
 
+def _per_case(rounds: int, concurrency: int) -> dict[str, object]:
+    """Milliseconds per case of the demo seed on its suite, three ways (see module docs)."""
+    spec = load_campaign(DEMO)
+    pipeline = spec.load_seeds()[0]
+    cases = [(c.id, dict(c.inputs)) for c in spec.load_suite().cases]
+    base_dir = spec.seed_paths[0].parent
+    make_runtime = runtime_factory(spec)
+    suite_cases = spec.load_suite().cases
+
+    def in_process() -> None:
+        for case in suite_cases:
+            run_pipeline(pipeline, dict(case.inputs), runtime=make_runtime(case))
+
+    def per_case() -> None:
+        for _, inputs in cases:
+            result = run_pipeline_sandboxed(pipeline, inputs, llm=None, base_dir=base_dir)
+            if result.outcome is not Outcome.OK:
+                raise SystemExit(f"demo case failed: {result.outcome}: {result.message}")
+
+    def batch() -> None:
+        result = run_pipeline_batch_sandboxed(
+            pipeline, cases, llm=None, concurrency=concurrency, base_dir=base_dir
+        )
+        if any(r.outcome is not Outcome.OK for r in result.cases.values()):
+            raise SystemExit(f"demo batch failed: {result.sandbox.message}")
+
+    modes = {"in_process": in_process, "sandboxed_per_case": per_case, "sandboxed_batch": batch}
+    samples: dict[str, list[float]] = {name: [] for name in modes}
+    for round_no in range(rounds + 1):  # the first round warms up
+        for name, fn in modes.items():
+            t0 = time.perf_counter()
+            fn()
+            if round_no:
+                samples[name].append((time.perf_counter() - t0) * 1000 / len(cases))
+    return {
+        "cases": len(cases),
+        "concurrency": concurrency,
+        "rounds": rounds,
+        "ms_per_case": {name: _summary(values) for name, values in samples.items()},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--case-rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
     shutdown_zygote()
@@ -87,6 +146,7 @@ def main() -> None:
                 samples[name].append(elapsed)
 
     results = {name: _summary(values) for name, values in samples.items()}
+    per_case = _per_case(args.case_rounds, args.concurrency)
     base = results["in_process"]["median_ms"]
     full = results["sandboxed_full"]["median_ms"]
     print(
@@ -116,6 +176,7 @@ def main() -> None:
                 "target_ms": TARGET_MS,
                 "target_met": full <= TARGET_MS,
                 "isolation": isolation,
+                "per_case": per_case,
             },
             indent=2,
         )

@@ -17,9 +17,9 @@ from typing import Any, cast
 from evofarm.campaign import outputs
 from evofarm.campaign.budgets import MICRO
 from evofarm.campaign.bundle import decode
+from evofarm.campaign.checkpoints import INFO_BEST, INFO_GENERATION, INFO_WALL, TIMING
 from evofarm.campaign.lifecycle import ENDED, require
 from evofarm.campaign.outputs import BestRef, HistoryRow, Summary
-from evofarm.campaign.scheduler import INFO_BEST, INFO_GENERATION, INFO_WALL, TIMING
 from evofarm.campaign.work import BREED, load_genomes
 from evofarm.errors import CampaignStateError
 from evofarm.evolution.engine import EvolutionState

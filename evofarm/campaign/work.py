@@ -176,14 +176,22 @@ def evaluate(
     evaluation = evaluator(campaign, genome)
     doc = evaluation.model_dump(mode="json")
     failed = evaluation.outcome != "ok"
-    store.record_evaluation(
+    recorded = store.record_evaluation(
         request.campaign,
         request.key,
         doc,
         tokens=evaluation.tokens,
         cost_micro_usd=usd_to_micro(evaluation.cost_usd),
         failed=failed,
-    )
+    ).recorded
+    if not recorded:
+        # A redelivery of this task ran at the same time and recorded first:
+        # its evaluation is the one the museum and the scheduler must see
+        # (this run's may differ, e.g. in latency or in which limit hit first).
+        stored = store.get_evaluation(request.campaign, request.key)
+        if stored is not None:
+            doc, evaluation = stored, Evaluation.model_validate(stored)
+            failed = evaluation.outcome != "ok"
     if failed:
         store.add_to_museum(
             request.campaign,
@@ -240,43 +248,64 @@ SANDBOX = "sandbox"
 
 
 def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
-    """Evaluate each case in a fresh sandbox (no network, no secrets, resource limits).
+    """Evaluate each genome in one fresh sandbox (no network, no secrets, resource limits).
 
     Same scoring as :func:`in_process_evaluator`: the sandboxed child runs the
-    same executor with the same provider bindings, limits and strictness; its
-    LLM calls come back to this worker's providers. A sandbox outcome other
-    than ``ok`` (timeout, memory limit, forbidden syscall ...) fails the case
-    with that outcome.
+    same executor with the same provider bindings, per-case limits and
+    strictness, ``max_workers`` cases at once; its LLM calls come back to this
+    worker's providers. The traces are then scored by :func:`evaluate_pipeline`
+    (through its ``case_runner``). A case outcome other than ``ok`` (timeout,
+    memory limit, forbidden syscall ...) fails the case with that outcome; when
+    the whole sandbox ends badly, every case it had not finished fails with its
+    outcome (:mod:`evofarm.sandbox.batch`).
     """
+    import threading  # noqa: PLC0415
+
     from evofarm.campaign.runtime import provider_set, run_limits  # noqa: PLC0415
-    from evofarm.fitness.evaluate import CaseFailed  # noqa: PLC0415
+    from evofarm.fitness.evaluate import CaseFailed, select_cases  # noqa: PLC0415
+    from evofarm.sandbox.batch import CaseReport, run_pipeline_batch_sandboxed  # noqa: PLC0415
     from evofarm.sandbox.outcome import Outcome  # noqa: PLC0415
-    from evofarm.sandbox.sandboxed_pipeline import run_pipeline_sandboxed  # noqa: PLC0415
 
     def run(campaign: Campaign, genome: Genome) -> Evaluation:
         spec = campaign.spec
         providers = provider_set(spec)
-        llm = providers.as_provider()
-        limits = run_limits(spec)
         base_dir = spec.seed_paths[0].parent if spec.seed_paths else None
         if base_dir is not None and not base_dir.is_dir():
             base_dir = None  # a worker on another machine: no campaign files here
+        cases = select_cases(campaign.suite, spec.fidelity)
+        batch: list[dict[str, CaseReport] | Exception] = []
+        lock = threading.Lock()
 
         def case_runner(pipeline: Any, case: Any) -> Any:
-            result = run_pipeline_sandboxed(
-                pipeline,
-                dict(case.inputs),
-                llm=llm,
-                limits=spec.sandbox,
-                run_limits=limits,
-                strict=True,
-                base_dir=base_dir,
-                settings=providers.settings,
-                source=f"genome {genome.id[:12]}",
-            )
-            if result.outcome is not Outcome.OK:
-                raise CaseFailed(result.outcome.value, result.message, trace=result.value)
-            return result.value
+            # The first case asked for runs the whole batch (evaluate_pipeline
+            # asks only once the pipeline validated); the others wait for it.
+            # An infrastructure failure is raised to every case, never retried here.
+            with lock:
+                if not batch:
+                    try:
+                        reports = run_pipeline_batch_sandboxed(
+                            pipeline,
+                            [(c.id, c.inputs) for c in cases],
+                            llm=providers.as_provider(),
+                            concurrency=max_workers,
+                            limits=spec.sandbox,
+                            run_limits=run_limits(spec),
+                            strict=True,
+                            base_dir=base_dir,
+                            settings=providers.settings,
+                            source=f"genome {genome.id[:12]}",
+                        ).cases
+                    except Exception as exc:
+                        batch.append(exc)
+                        raise
+                    batch.append(reports)
+            done = batch[0]
+            if isinstance(done, Exception):
+                raise done
+            report = done[case.id]
+            if report.outcome is not Outcome.OK:
+                raise CaseFailed(report.outcome.value, report.message, trace=report.value)
+            return report.value
 
         return evaluate_pipeline(
             genome.to_pipeline(),

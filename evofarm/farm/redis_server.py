@@ -97,6 +97,19 @@ def die_with_parent() -> None:
         pass
 
 
+def answers_ping(sock: Path, timeout_s: float) -> bool:
+    """Whether a Redis answers PING on the unix socket ``sock`` (False if there is none)."""
+    if not sock.exists():
+        return False
+    client = redis.Redis(unix_socket_path=str(sock), socket_timeout=timeout_s)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
 class RedisServer:
     """One private redis-server process listening on a unix socket.
 
@@ -198,20 +211,11 @@ class RedisServer:
                     f"redis-server exited with code {self._proc.returncode}; "
                     f"see {self.directory / 'redis.log'}"
                 )
-            if self.socket_path.exists() and self._ping():
+            if answers_ping(self.socket_path, timeout_s=1.0):
                 return
             time.sleep(0.01)
         self.stop()
         raise StoreError(f"redis-server did not answer PING within {timeout:.0f}s")
-
-    def _ping(self) -> bool:
-        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1.0)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the server: SIGTERM, then SIGKILL after ``timeout``. Idempotent."""

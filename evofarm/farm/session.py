@@ -15,14 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
 from celery import Celery
 
 from evofarm.errors import CampaignStateError
 from evofarm.farm.app import make_celery_app
 from evofarm.farm.dispatch import CeleryDispatcher
 from evofarm.farm.embedded import EmbeddedFarm, signals_raise_interrupt
-from evofarm.farm.redis_server import RedisServer, locate_socket, socket_url
+from evofarm.farm.redis_server import RedisServer, answers_ping, locate_socket, socket_url
 from evofarm.keys import check_campaign_id
 from evofarm.settings import Settings
 from evofarm.store.redis import RedisStore
@@ -102,7 +101,7 @@ def embedded_farm(
         CampaignStateError: that campaign's farm is already up.
     """
     directory = run_dir(settings, campaign)
-    if _alive(locate_socket(directory / "farm")):
+    if answers_ping(locate_socket(directory / "farm"), timeout_s=2.0):
         raise CampaignStateError(
             f"campaign {campaign!r} is already running here (its farm is up): "
             "use `evofarm watch`, `stop` or `kill`"
@@ -117,18 +116,6 @@ def embedded_farm(
             yield farm
         finally:
             farm.close()
-
-
-def _alive(sock: Path) -> bool:
-    if not sock.exists():
-        return False
-    client = redis.Redis(unix_socket_path=str(sock), socket_timeout=2.0)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
 
 
 @contextlib.contextmanager
@@ -152,7 +139,7 @@ def campaign_farm(settings: Settings, campaign: str) -> Iterator[Farm]:
         )
     server: RedisServer | None = None
     sock = locate_socket(farm_dir)
-    if not _alive(sock):
+    if not answers_ping(sock, timeout_s=2.0):
         server = RedisServer(farm_dir, persist=True)
         server.start()
         sock = server.socket_path

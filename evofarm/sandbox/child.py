@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from evofarm.errors import FarmError
 from evofarm.sandbox import channel, state
+from evofarm.sandbox.batch_job import CaseReporter, run_batch_job
 from evofarm.sandbox.candidate import CANDIDATE_FILENAME, call_python
 from evofarm.sandbox.classify import outcome_for_exception, outcome_for_trace
 from evofarm.sandbox.codes import EXIT_INTERNAL, EXIT_MEMORY
 from evofarm.sandbox.guard import Guard
-from evofarm.sandbox.job import JOB_ADAPTER, PipelineJob, PythonJob
+from evofarm.sandbox.job import JOB_ADAPTER, AnyJob, PipelineBatchJob, PythonJob
 from evofarm.sandbox.outcome import Outcome
 from evofarm.sandbox.pipeline_job import run_pipeline_job
-from evofarm.sandbox.proxy import PipeProvider
+from evofarm.sandbox.proxy import FrameWriter, PipeProvider
 from evofarm.sandbox.result_codec import ResultTooLarge, encode_result
 
 JOB_CAP = 256 * 1024 * 1024
@@ -43,13 +45,64 @@ def _describe(exc: BaseException) -> str:
     return text[:MESSAGE_CAP]
 
 
+def _case_reporter(writer: FrameWriter, cap: int, guard: Guard, me: int) -> CaseReporter:
+    """Reports one case of a batch: its trace capped at ``cap`` like a result."""
+
+    def report(case_id: str, outcome: Outcome, message: str, value: Any) -> None:
+        if os.getpid() != me:
+            return  # a copy the candidate forked: only the original reports
+        text = ""
+        if value is not None:
+            try:
+                text = encode_result(value, cap)
+            except ResultTooLarge as exc:
+                outcome, message = Outcome.OUTPUT_LIMIT, str(exc)
+        if guard.attempts:  # the case may not be the culprit, but cannot be trusted
+            outcome, message, text = Outcome.FORBIDDEN, "; ".join(guard.attempts), ""
+        head = {"type": "case", "id": case_id, "outcome": outcome.value}
+        head["message"] = message[:MESSAGE_CAP]
+        if text:
+            writer.write(channel.encode_with_raw(head, "value", text))
+        else:
+            writer.send(head)
+
+    return report
+
+
+def _batch_abort(writer: FrameWriter, guard: Guard, me: int) -> Callable[[Outcome, str], NoReturn]:
+    """Ends a batch at once with ``outcome``: the parent fails every case not reported."""
+
+    def abort(outcome: Outcome, message: str) -> NoReturn:
+        if os.getpid() != me:
+            os._exit(0)
+        if guard.attempts:
+            outcome, message = Outcome.FORBIDDEN, "; ".join(guard.attempts)
+        try:
+            writer.send(
+                {"type": "result", "outcome": outcome.value, "message": message[:MESSAGE_CAP]}
+            )
+        except BaseException:
+            os._exit(EXIT_MEMORY if outcome is Outcome.MEMORY_LIMIT else EXIT_INTERNAL)
+        os._exit(0)
+
+    return abort
+
+
 def _run(
-    job: PythonJob | PipelineJob, to_parent: int, from_parent: int, workdir: str
+    job: AnyJob, writer: FrameWriter, from_parent: int, workdir: str, *, guard: Guard, cap: int
 ) -> tuple[Outcome, str, Any]:
     """Run the job: ``(outcome, message, value)``; exceptions propagate."""
     if isinstance(job, PythonJob):
         return Outcome.OK, "", call_python(job.code, job.input)
-    trace = run_pipeline_job(job, PipeProvider(to_parent, from_parent), workdir)
+    provider = PipeProvider(writer, from_parent)
+    if isinstance(job, PipelineBatchJob):
+        # The cases' results went to the parent one by one as they ended.
+        me = os.getpid()
+        report = _case_reporter(writer, cap, guard, me)
+        abort = _batch_abort(writer, guard, me)
+        run_batch_job(job, provider, workdir, report=report, describe=_describe, abort=abort)
+        return Outcome.OK, "", None
+    trace = run_pipeline_job(job, provider, workdir)
     outcome, message = outcome_for_trace(trace)
     return outcome, message, trace
 
@@ -66,9 +119,12 @@ def serve(to_parent: int, from_parent: int, workdir: str) -> NoReturn:
             os._exit(EXIT_INTERNAL)
         cap = int(request["max_output_bytes"])
         job = JOB_ADAPTER.validate_python(request["job"])
+        # One writer for every frame: a batch's cases and LLM calls write from
+        # several threads, and a step thread that outlived its timeout may too.
+        writer = FrameWriter(to_parent)
         text = ""
         try:
-            outcome, message, value = _run(job, to_parent, from_parent, workdir)
+            outcome, message, value = _run(job, writer, from_parent, workdir, guard=guard, cap=cap)
             text = encode_result(value, cap)
         except ResultTooLarge as exc:
             outcome, message = Outcome.OUTPUT_LIMIT, str(exc)
@@ -79,11 +135,11 @@ def serve(to_parent: int, from_parent: int, workdir: str) -> NoReturn:
             outcome, message, text = Outcome.FORBIDDEN, "; ".join(guard.attempts), ""
         if os.getpid() != me:
             os._exit(0)  # a copy the candidate forked: only the original reports
-        report = {"type": "result", "outcome": outcome.value, "message": message[:MESSAGE_CAP]}
+        result = {"type": "result", "outcome": outcome.value, "message": message[:MESSAGE_CAP]}
         if text:
-            channel.write_all(to_parent, channel.encode_with_raw(report, "value", text))
+            writer.write(channel.encode_with_raw(result, "value", text))
         else:
-            channel.send(to_parent, report)
+            writer.send(result)
     except MemoryError:
         os._exit(EXIT_MEMORY if os.getpid() == me else 0)
     except BaseException:

@@ -51,21 +51,18 @@ def job_options(
     return options
 
 
-def run_pipeline_job(job: PipelineJob, provider: Provider, workdir: str) -> dict[str, Any]:
-    """Run the job's pipeline here; return its ``RunTrace`` data.
+def job_runtime(options: dict[str, Any], provider: Provider, workdir: str) -> Runtime:
+    """The child's runtime for a pipeline job's ``options`` (workspace under ``workdir``).
 
     Raises:
-        PipelineLoadError, PipelineValidationError: the pipeline data is invalid.
-        SandboxError: the job's options are malformed (a worker-side bug).
+        SandboxError: the options are malformed (a worker-side bug).
     """
-    options = job.options
     unknown = set(options) - OPTION_KEYS
     if unknown:
         raise SandboxError(f"unknown pipeline job options: {sorted(unknown)}")
     shared = options.get("settings", {})
     settings = Settings(**{k: v for k, v in shared.items() if k in SHAREABLE_SETTINGS})
-    pipeline = pipeline_from_data(job.pipeline, job.source)
-    runtime = Runtime(
+    return Runtime(
         providers=ProviderSet.using(provider, settings=settings),
         limits=RunLimits.model_validate(options.get("limits", {})),
         strict=bool(options.get("strict", True)),
@@ -73,5 +70,16 @@ def run_pipeline_job(job: PipelineJob, provider: Provider, workdir: str) -> dict
         base_dir=Path(options.get("base_dir", workdir)),
         python_runner=InChildPythonRunner(),
     )
+
+
+def run_pipeline_job(job: PipelineJob, provider: Provider, workdir: str) -> dict[str, Any]:
+    """Run the job's pipeline here; return its ``RunTrace`` data.
+
+    Raises:
+        PipelineLoadError, PipelineValidationError: the pipeline data is invalid.
+        SandboxError: the job's options are malformed (a worker-side bug).
+    """
+    runtime = job_runtime(job.options, provider, workdir)
+    pipeline = pipeline_from_data(job.pipeline, job.source)
     trace = run_pipeline(pipeline, job.inputs, runtime=runtime)
     return trace.model_dump(mode="json")

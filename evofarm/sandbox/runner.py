@@ -31,7 +31,7 @@ from evofarm.providers.base import Provider
 from evofarm.sandbox import channel
 from evofarm.sandbox.codes import EXIT_MEMORY
 from evofarm.sandbox.isolation import DEFAULT_HIDDEN
-from evofarm.sandbox.job import PipelineJob, PythonJob
+from evofarm.sandbox.job import AnyJob, PipelineBatchJob
 from evofarm.sandbox.limits import SandboxLimits
 from evofarm.sandbox.llm_relay import LLMRelay
 from evofarm.sandbox.outcome import Isolation, Outcome, SandboxResult, SandboxUsage
@@ -48,7 +48,7 @@ _warned: set[tuple[str, ...]] = set()
 
 
 def run_sandboxed(
-    job: PythonJob | PipelineJob,
+    job: AnyJob,
     *,
     limits: SandboxLimits | None = None,
     llm: Provider | None = None,
@@ -71,6 +71,10 @@ def run_sandboxed(
 
     Returns:
         The :class:`SandboxResult`; every outcome of the candidate is data.
+        For a :class:`PipelineBatchJob` its ``value`` is always
+        ``{"cases": {case_id: {"outcome", "message", "value"}}}`` with the
+        cases the child reported before it ended (whatever the outcome);
+        :mod:`evofarm.sandbox.batch` fails the others.
 
     Raises:
         SandboxError: the sandbox machinery failed (retryable).
@@ -111,6 +115,7 @@ def run_sandboxed(
             to_child=to_child,
             status=status_r,
             supervisor=supervisor,
+            cases=job.case_ids if isinstance(job, PipelineBatchJob) else None,
         )
         result = session.run(job_frame, deadline=start + limits.wall_timeout_s)
     finally:
@@ -139,8 +144,12 @@ class _Session:
         to_child: int,
         status: int,
         supervisor: int,
+        cases: frozenset[str] | None = None,
     ) -> None:
         self.limits = limits
+        # A batch job's case ids, and the case reports received so far.
+        self.expected = cases
+        self.cases: dict[str, dict[str, Any]] = {}
         self.from_child = from_child
         self.to_child = to_child
         self.status = status
@@ -284,8 +293,29 @@ class _Session:
             self.report = message
         elif kind == "llm":
             self._serve_llm(message)
+        elif kind == "case" and self.expected is not None and self.report is None:
+            self._on_case(message)
         else:
             self._stop(Outcome.CANDIDATE_ERROR, f"protocol violation: unexpected {kind!r} message")
+
+    def _on_case(self, message: dict[str, Any]) -> None:
+        # Each expected case reports once, each report within the frame cap:
+        # a batch's results never exceed ``max_output_bytes`` per case.
+        case_id = message.get("id")
+        expected = self.expected or frozenset()
+        if not isinstance(case_id, str) or case_id not in expected or case_id in self.cases:
+            self._stop(Outcome.CANDIDATE_ERROR, f"protocol violation: bad case id {case_id!r}")
+            return
+        try:
+            outcome = Outcome(str(message.get("outcome")))
+        except ValueError:
+            self._stop(Outcome.CANDIDATE_ERROR, "protocol violation: bad case outcome")
+            return
+        self.cases[case_id] = {
+            "outcome": outcome.value,
+            "message": str(message.get("message", ""))[:2000],
+            "value": message.get("value"),
+        }
 
     def _serve_llm(self, message: dict[str, Any]) -> None:
         reply = self.relay.submit(message)
@@ -321,6 +351,8 @@ class _Session:
             self.usage.cpu_s = float(self.exit.get("cpu_s", 0.0))
             self.usage.max_rss_bytes = int(self.exit.get("max_rss_bytes", 0))
         outcome, message, value = self._classify()
+        if self.expected is not None:
+            value = {"cases": self.cases}
         missing = self.missing
         if missing is None:
             missing = ["unknown: the sandbox never reported its isolation"]

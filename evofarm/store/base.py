@@ -125,6 +125,18 @@ def decode_json(text: str | bytes, what: str) -> Any:
         raise StoreError(f"corrupt {what} in the store: {exc}") from exc
 
 
+def decode_object(text: str | bytes, what: str) -> JSONDoc:
+    """Parse a stored JSON object (every stored document is one).
+
+    Raises:
+        StoreError: the text is not JSON, or not an object (naming ``what``).
+    """
+    value = decode_json(text, what)
+    if not isinstance(value, dict):
+        raise StoreError(f"corrupt {what} in the store: not a JSON object")
+    return value
+
+
 def genome_id_of(doc: Mapping[str, Any]) -> str:
     """The ``id`` of a genome document. Raises StoreError if missing or not a str."""
     gid = doc.get("id")

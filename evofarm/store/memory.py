@@ -29,16 +29,9 @@ from evofarm.store.base import (
     JSONDoc,
     RecordOutcome,
     canonical_json,
-    decode_json,
+    decode_object,
     genome_id_of,
 )
-
-
-def _load(text: str, what: str) -> JSONDoc:
-    value = decode_json(text, what)
-    if not isinstance(value, dict):
-        raise StoreError(f"corrupt {what} in the store: not a JSON object")
-    return value
 
 
 @dataclass
@@ -88,7 +81,7 @@ class MemoryStore:
     def _record(self, campaign: str, c: _Campaign) -> CampaignRecord:
         return CampaignRecord(
             id=campaign,
-            spec=_load(c.spec, "campaign spec"),
+            spec=decode_object(c.spec, "campaign spec"),
             status=c.status,
             reason=c.reason,
             created_at=c.created_at,
@@ -177,7 +170,7 @@ class MemoryStore:
         with self._lock:
             genomes = self._get(campaign).genomes
             texts = [genomes.get(gid) for gid in genome_ids]
-        return [None if t is None else _load(t, "genome") for t in texts]
+        return [None if t is None else decode_object(t, "genome") for t in texts]
 
     def genome_ids(self, campaign: str) -> set[str]:
         with self._lock:
@@ -221,7 +214,7 @@ class MemoryStore:
         with self._lock:
             evaluations = self._get(campaign).evaluations
             texts = [evaluations.get(k) for k in keys_]
-        return [None if t is None else _load(t, "evaluation") for t in texts]
+        return [None if t is None else decode_object(t, "evaluation") for t in texts]
 
     def evaluation_keys(self, campaign: str) -> set[EvalKey]:
         with self._lock:
@@ -240,7 +233,7 @@ class MemoryStore:
     def lineage(self, campaign: str) -> list[JSONDoc]:
         with self._lock:
             texts = sorted(self._get(campaign).lineage)
-        return [_load(t, "lineage edge") for t in texts]
+        return [decode_object(t, "lineage edge") for t in texts]
 
     def save_checkpoint(
         self,
@@ -266,7 +259,7 @@ class MemoryStore:
                 return None
             gen = max(checkpoints) if generation is None else generation
             text = checkpoints.get(gen)
-        return None if text is None else Checkpoint(gen, _load(text, "checkpoint"))
+        return None if text is None else Checkpoint(gen, decode_object(text, "checkpoint"))
 
     def append_history(self, campaign: str, entries: Sequence[JSONDoc]) -> None:
         texts = [canonical_json(e) for e in entries]
@@ -276,7 +269,7 @@ class MemoryStore:
     def read_history(self, campaign: str) -> list[JSONDoc]:
         with self._lock:
             texts = list(self._get(campaign).history)
-        return [_load(t, "history entry") for t in texts]
+        return [decode_object(t, "history entry") for t in texts]
 
     def add_to_museum(self, campaign: str, entry_id: str, doc: JSONDoc) -> bool:
         text = canonical_json(doc)
@@ -291,7 +284,7 @@ class MemoryStore:
         with self._lock:
             museum = self._get(campaign).museum
             texts = [museum[k] for k in sorted(museum)]
-        return [_load(t, "museum entry") for t in texts]
+        return [decode_object(t, "museum entry") for t in texts]
 
     def put_task_result(
         self, campaign: str, generation: int, kind: str, slot: int, doc: JSONDoc
@@ -308,7 +301,7 @@ class MemoryStore:
     def task_results(self, campaign: str, generation: int, kind: str) -> dict[int, JSONDoc]:
         with self._lock:
             results = dict(self._get(campaign).results.get((int(generation), kind), {}))
-        return {slot: _load(t, "task result") for slot, t in sorted(results.items())}
+        return {slot: decode_object(t, "task result") for slot, t in sorted(results.items())}
 
     # ---- counters and budgets ---------------------------------------------
 
@@ -387,7 +380,7 @@ class MemoryStore:
                     return None
                 self._wake.wait(remaining)
             text = queue.popleft()
-        return _load(text, "event")
+        return decode_object(text, "event")
 
     def acquire_lease(self, campaign: str, owner: str, ttl_s: float) -> bool:
         with self._lock:

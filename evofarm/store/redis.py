@@ -30,7 +30,7 @@ from evofarm.store.base import (
     JSONDoc,
     RecordOutcome,
     canonical_json,
-    decode_json,
+    decode_object,
     genome_id_of,
 )
 
@@ -38,19 +38,15 @@ T = TypeVar("T")
 
 
 def _load(text: str | None, what: str) -> JSONDoc | None:
-    if text is None:
-        return None
-    value = decode_json(text, what)
-    if not isinstance(value, dict):
-        raise StoreError(f"corrupt {what} in the store: not a JSON object")
-    return value
+    """A stored object, or None for a missing key."""
+    return None if text is None else decode_object(text, what)
 
 
 def _require(text: str | None, what: str) -> JSONDoc:
-    value = _load(text, what)
-    if value is None:
+    """A stored object that must be there (e.g. a member of a listing)."""
+    if text is None:
         raise StoreError(f"missing {what} in the store")
-    return value
+    return decode_object(text, what)
 
 
 @contextmanager
@@ -62,16 +58,25 @@ def _errors(action: str) -> Iterator[None]:
         raise StoreError(f"redis: {action} failed: {exc}") from exc
 
 
-def connect(url: str) -> redis.Redis:
-    """A redis-py client for ``url`` with str responses and no read timeout.
+#: Read timeout of every store connection. redis-py 8 defaults to 5 s, which a
+#: BLPOP plus a loaded machine can exceed; a dead server is still noticed.
+SOCKET_TIMEOUT_S = 60.0
+#: Blocking waits stay well below the read timeout.
+MAX_BLOCK_S = SOCKET_TIMEOUT_S / 2
 
-    No socket timeout, because BLPOP waits block for their own timeout; connect
-    timeout and health checks catch a dead server instead.
+
+def connect(url: str) -> redis.Redis:
+    """A redis-py client for ``url`` with str responses.
+
+    The read timeout (:data:`SOCKET_TIMEOUT_S`) is longer than any blocking wait
+    the store issues (:data:`MAX_BLOCK_S`); connect timeout and health
+    checks catch a dead server.
     """
     with _errors("connect"):
         client: redis.Redis = redis.Redis.from_url(
             url,
             decode_responses=True,
+            socket_timeout=SOCKET_TIMEOUT_S,
             socket_connect_timeout=5.0,
             health_check_interval=30,
         )
@@ -476,7 +481,8 @@ class RedisStore:
         if timeout <= 0:
             text: str | None = self._call("pop event", lambda: self._r.lpop(key))
             return _load(text, "event")
-        popped: Any = self._call("wait event", lambda: self._r.blpop([key], timeout))
+        wait = min(timeout, MAX_BLOCK_S)
+        popped: Any = self._call("wait event", lambda: self._r.blpop([key], wait))
         return None if popped is None else _load(popped[1], "event")
 
     def acquire_lease(self, campaign: str, owner: str, ttl_s: float) -> bool:

@@ -54,19 +54,28 @@ def test_bad_options_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.Mon
         get_settings.cache_clear()
 
 
+def _spawn_cli(*args: str) -> subprocess.Popen[bytes]:
+    """``evofarm ARGS`` in its own session, with no EVOFARM_* settings inherited.
+
+    The command must find the farm from ``--state-dir`` alone, as a user's would.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVOFARM_")}
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "evofarm"), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_worker_joins_the_embedded_farm_of_a_state_dir(tmp_path: Path) -> None:
     with EmbeddedFarm(tmp_path, workers=0) as farm:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EVOFARM_")}
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "evofarm"), "worker", "--pool", "solo",
-             "--state-dir", str(tmp_path), "--loglevel", "WARNING"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
+        proc = _spawn_cli(
+            "worker", "--pool", "solo", "--state-dir", str(tmp_path), "--loglevel", "WARNING"
+        )
         try:
             celery = make_celery_app(Settings(), broker_url=farm.redis_url)
             result = celery.send_task(names.TASK_PING, args=[{"x": 1}])
@@ -85,18 +94,10 @@ def test_worker_joins_the_embedded_farm_of_a_state_dir(tmp_path: Path) -> None:
 def test_flower_serves_this_farm(tmp_path: Path) -> None:
     with EmbeddedFarm(tmp_path, workers=1, concurrency=1, pool="threads") as farm:
         farm.wait_ready(timeout=60)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EVOFARM_")}
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "evofarm"), "flower",
-             "--state-dir", str(tmp_path), "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
+        proc = _spawn_cli("flower", "--state-dir", str(tmp_path), "--port", str(port))
         try:
             page = ""
             deadline = time.monotonic() + 60

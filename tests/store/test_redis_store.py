@@ -68,3 +68,11 @@ def test_keys_are_namespaced_per_campaign(redis_url: str, redis_client: redis.Re
     found = set(redis_client.scan_iter("*"))
     assert found - {keys.campaign_index()}
     assert all(k.startswith(f"evofarm:c:{C}:") for k in found - {keys.campaign_index()})
+
+
+@pytest.mark.slow
+def test_a_blocking_wait_longer_than_redis_py_default_read_timeout(redis_url: str) -> None:
+    # redis-py 8 reads with a 5 s timeout unless told otherwise; a BLPOP of more
+    # than that must come back empty, not as a store error.
+    store = RedisStore.from_url(redis_url)
+    assert store.wait_event("c1", "events", 5.5) is None
