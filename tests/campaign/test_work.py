@@ -135,3 +135,26 @@ def test_evaluation_keys_use_the_campaign_fidelity(
     seed = campaign.seed_genomes[0]
     work.evaluate(store, cache, _request(store, cache, cid, seed), synthetic_eval.factory(1))
     assert store.evaluation_keys(cid) == {EvalKey(seed, campaign.suite_id, campaign.fidelity)}
+
+
+def test_a_racing_redelivery_reports_the_stored_evaluation(
+    farm: tuple[MemoryStore, str, CampaignCache],
+) -> None:
+    # Two deliveries of one task run at once; the one that records second must
+    # announce and return what was stored, not its own (possibly different) result.
+    store, cid, cache = farm
+    seed = cache.get(store, cid).seed_genomes[0]
+    request = _request(store, cache, cid, seed)
+
+    def racing(campaign: Campaign, genome: Genome) -> Evaluation:
+        mine = synthetic_eval.evaluate(genome, campaign.spec, campaign.suite)
+        winner = mine.model_copy(update={"time_ms": mine.time_ms + 1234.0})
+        store.record_evaluation(cid, request.key, winner.model_dump(mode="json"))
+        return mine
+
+    returned = work.evaluate(store, cache, request, racing)
+    stored = store.get_evaluation(cid, request.key)
+    assert stored is not None and returned == stored
+    event = store.wait_event(cid, lifecycle.EVENTS, 0)
+    assert event is not None and event["evaluation"] == stored
+    assert store.counters(cid)["evaluations"] == 1
