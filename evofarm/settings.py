@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     anthropic_max_retries: int = 4
     # pipeline_ex model aliases -> concrete model ids.
     model_haiku: str = "claude-haiku-4-5"
-    model_sonnet: str = "claude-sonnet-4-5"
+    model_sonnet: str = "claude-sonnet-4-6"  # 4-5 is end-of-life on 2026-11-30
     model_opus: str = "claude-opus-4-1"
     default_claude_model: str = "sonnet"
 

@@ -56,7 +56,7 @@ workflow:
     assert smart.temperature == llm.PRESETS["analysis"]["temperature"]
     assert smart.system is not None
     assert smart.system.startswith("Be brief.\nTopic bees.")
-    assert plain.system == "Be brief." and plain.model == "claude-sonnet-4-5"
+    assert plain.system == "Be brief." and plain.model == "claude-sonnet-4-6"
     assert trace.steps["smart"].result == "echo: Look at bees"
 
 
