@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,8 +63,8 @@ from evofarm.evolution.selection.elitism import elites
 from evofarm.evolution.selection.mu_comma_lambda import mu_comma_lambda
 from evofarm.evolution.selection.mu_plus_lambda import mu_plus_lambda
 from evofarm.evolution.selection.nsga2 import crowded_key, nsga2_select
-from evofarm.evolution.selection.pairing import pair
-from evofarm.evolution.selection.tournament import tournament, tournament_survivors
+from evofarm.evolution.selection.pairing import pair_from
+from evofarm.evolution.selection.tournament import Contestants, tournament_survivors
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.pipeline.schema import Pipeline
@@ -182,17 +183,31 @@ def initial_genomes(seeds: Iterable[Pipeline]) -> list[Genome]:
     return [by_id[key] for key in sorted(by_id)]
 
 
-def member_of(genome: Genome, evaluation: Evaluation, fitness: FitnessConfig) -> Member:
-    """The selection record of an evaluated genome."""
-    cases = sorted(evaluation.cases, key=lambda c: c.case_id)
+_CASE_ID = attrgetter("case_id")
+
+
+def member_of(
+    genome: Genome, evaluation: Evaluation, fitness: FitnessConfig, *, genes: bool = True
+) -> Member:
+    """The selection record of an evaluated genome.
+
+    Args:
+        genome: The genome.
+        evaluation: Its evaluation.
+        fitness: The campaign's fitness config (orients the objectives).
+        genes: Whether to fill ``Member.genes``. No ranking reads genes, so
+            :func:`select` leaves them out of offspring until survival is
+            decided and then fills them for those kept (see :func:`_with_genes`).
+    """
+    cases = sorted(evaluation.cases, key=_CASE_ID)
     return Member(
         id=genome.id,
         fitness=evaluation.score,
         objectives=fitness.oriented(evaluation.objectives),
         passed="".join(
-            "1" if c.total_checks and c.passed_checks == c.total_checks else "0" for c in cases
+            ["1" if c.total_checks and c.passed_checks == c.total_checks else "0" for c in cases]
         ),
-        genes=genome.genes,
+        genes=genome.genes if genes else (),
         generation=genome.generation,
         size=genome.traits.step_count + genome.traits.transform_ops,
     )
@@ -208,11 +223,39 @@ def _members(
     genomes: Mapping[str, Genome],
     evaluations: Mapping[str, Evaluation],
     fitness: FitnessConfig,
+    *,
+    genes: bool = True,
 ) -> list[Member]:
     missing = [i for i in ids if i not in genomes or i not in evaluations]
     if missing:
         raise KeyError(f"no genome or evaluation for {', '.join(sorted(missing)[:3])}")
-    return [member_of(genomes[i], evaluations[i], fitness) for i in ids]
+    return [member_of(genomes[i], evaluations[i], fitness, genes=genes) for i in ids]
+
+
+def _with_genes(
+    members: Sequence[Member],
+    partial: Mapping[str, Member],
+    genomes: Mapping[str, Genome],
+    completed: dict[str, Member],
+) -> list[Member]:
+    """``members`` with each gene-less record of ``partial`` replaced by a complete one.
+
+    A record is replaced only if it *is* the object in ``partial`` (an older
+    member with the same id, e.g. from the archive, already has its genes).
+    The completed record equals what :func:`member_of` would have built, since
+    genes are the only field left out. Completed records are kept in
+    ``completed`` (by id) so survivors and archive share them.
+    """
+    done: list[Member] = []
+    for member in members:
+        if partial.get(member.id) is member:
+            if member.id not in completed:
+                genes = genomes[member.id].genes
+                completed[member.id] = member.model_copy(update={"genes": genes})
+            done.append(completed[member.id])
+        else:
+            done.append(member)
+    return done
 
 
 def _archive(old: Sequence[Member], new: Sequence[Member], size: int) -> list[Member]:
@@ -263,6 +306,8 @@ def plan_generation(state: EvolutionState, spec: EngineSpec) -> list[BreedTask]:
     generation = state.generation + 1
     key = selection_key(population, config)
     donors = [m.id for m in elites(population, config.donors, key)]
+    # Sorted by id and keyed once for the whole plan: every tournament draws from it.
+    pool = Contestants(population, key)
     names = list(config.operators)
     weights = [config.operators[n] for n in names]
     tasks: list[BreedTask] = []
@@ -271,11 +316,11 @@ def plan_generation(state: EvolutionState, spec: EngineSpec) -> list[BreedTask]:
         crossover = len(population) >= 2 and rng.random() < config.crossover_rate
         operators = [n for n, w in zip(names, weights, strict=True) if rng.random() < w]
         if crossover:
-            first, second = pair(config.pairing, population, config.tournament_size, rng, key)
+            first, second = pair_from(config.pairing, pool, config.tournament_size, rng)
             parents = [first.id, second.id]
             kind = rng.choice(config.crossover)
         else:
-            parents = [tournament(population, config.tournament_size, rng, key).id]
+            parents = [pool.tournament(config.tournament_size, rng).id]
             kind = None
             if not operators:
                 operators = rng.choices(names, weights=weights, k=1)
@@ -412,9 +457,15 @@ def select(
             duplicates += 1
         else:
             offspring_ids.append(result.genome)
-    offspring = _members(offspring_ids, genomes, evaluations, spec.fitness)
+    # Genes (hashes of every step) are the costliest field and no ranking reads
+    # them: compute them only for the offspring that survive or enter the archive.
+    offspring = _members(offspring_ids, genomes, evaluations, spec.fitness, genes=False)
+    partial = {m.id: m for m in offspring}
     survivors = _survivors(list(state.population), offspring, config, (state.seed, generation))
     archive = _archive(state.archive, offspring, config.archive_size)
+    completed: dict[str, Member] = {}
+    survivors = _with_genes(survivors, partial, genomes, completed)
+    archive = _with_genes(archive, partial, genomes, completed)
     counters = state.counters.model_copy(
         update={
             "tasks": state.counters.tasks + len(ordered),

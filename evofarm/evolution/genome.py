@@ -32,9 +32,14 @@ CHARS_PER_TOKEN = 4
 Outcome = Literal["applied", "repaired"]
 
 
+#: One shared encoder: ``json.dumps(data, sort_keys=True)`` builds a new one per call,
+#: which costs a third of the time on small documents such as single steps.
+_CANONICAL = json.JSONEncoder(sort_keys=True)
+
+
 def canonical_json(data: Mapping[str, Any]) -> str:
     """The canonical text a genome id hashes: ``json.dumps(data, sort_keys=True)``."""
-    return json.dumps(data, sort_keys=True)
+    return _CANONICAL.encode(data)
 
 
 def summarize_value(value: Any, limit: int = 160) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
@@ -47,8 +48,15 @@ def tally(
     stats: Mapping[str, OperatorStats], outcomes: Iterable[OperatorOutcome]
 ) -> dict[str, OperatorStats]:
     """Return new stats with ``outcomes`` added (inputs are not modified)."""
-    merged = {name: s.model_copy() for name, s in stats.items()}
+    # Count first, then build each operator's stats once: pydantic attribute
+    # assignment per outcome dominated this on large generations.
+    added: dict[str, Counter[str]] = {}
     for item in outcomes:
-        current = merged.setdefault(item.operator, OperatorStats())
-        setattr(current, item.outcome, getattr(current, item.outcome) + 1)
+        added.setdefault(item.operator, Counter())[item.outcome] += 1
+    merged = {name: s.model_copy() for name, s in stats.items() if name not in added}
+    for name, counts in added.items():
+        base = stats[name] if name in stats else OperatorStats()
+        merged[name] = base.model_copy(
+            update={outcome: getattr(base, outcome) + n for outcome, n in counts.items()}
+        )
     return dict(sorted(merged.items()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from operator import ge
 
 from evofarm.evolution.selection.base import KeyFn, Member, unique_by_id
 
@@ -23,8 +24,60 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
 def non_dominated_sort(points: Sequence[Sequence[float]]) -> list[list[int]]:
     """Split point indices into Pareto fronts, best front first.
 
+    Fronts are unique, so any correct algorithm gives the same answer; this one
+    is the efficient non-dominated sort (ENS-BS, Zhang et al., 2015) over the
+    distinct points: visit them in descending lexicographic order, in which
+    every point comes after all points that dominate it, and put each in the
+    first front none of whose members dominates it (found by binary search).
+    Equal points share a front. Inputs with NaN or ragged vectors take
+    :func:`peeling_sort` (Deb's original).
+
     Returns:
         Lists of indices into ``points``; each front is sorted ascending.
+
+    Raises:
+        ValueError: The points do not all have the same length.
+    """
+    if not points:
+        return []
+    width = len(points[0])
+    if any(len(p) != width or any(math.isnan(x) for x in p) for p in points):
+        return peeling_sort(points)
+    groups: dict[tuple[float, ...], list[int]] = {}
+    for i, p in enumerate(points):
+        groups.setdefault(tuple(p), []).append(i)
+    fronts: list[list[tuple[float, ...]]] = []
+    for p in sorted(groups, reverse=True):
+        # Binary search for the first front with no member dominating p: if front
+        # k holds a dominator, so does every earlier front (it holds a dominator
+        # of that dominator), so "dominated in front k" is true on a prefix.
+        low, high = 0, len(fronts)
+        while low < high:
+            middle = (low + high) // 2
+            if _dominated_in(fronts[middle], p):
+                low = middle + 1
+            else:
+                high = middle
+        if low == len(fronts):
+            fronts.append([p])
+        else:
+            fronts[low].append(p)
+    return [sorted(i for p in front for i in groups[p]) for front in fronts]
+
+
+def _dominated_in(front: Sequence[tuple[float, ...]], point: tuple[float, ...]) -> bool:
+    # Points are distinct, so q >= point everywhere means q dominates point.
+    return any(all(map(ge, q, point)) for q in front)
+
+
+def peeling_sort(points: Sequence[Sequence[float]]) -> list[list[int]]:
+    """Deb's fast non-dominated sort (O(n^2) comparisons): the reference definition.
+
+    Returns:
+        Lists of indices into ``points``; each front is sorted ascending.
+
+    Raises:
+        ValueError: The points do not all have the same length.
     """
     n = len(points)
     dominated_by: list[list[int]] = [[] for _ in range(n)]

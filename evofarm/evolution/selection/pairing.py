@@ -13,18 +13,25 @@ from typing import Literal
 
 from evofarm.evolution.novelty import gene_distance
 from evofarm.evolution.selection.base import KeyFn, Member, by_fitness
-from evofarm.evolution.selection.tournament import tournament
+from evofarm.evolution.selection.tournament import Contestants, best_index
 
 PairingName = Literal["fitness", "complementary", "distance"]
 
 
-def _entrants(
-    members: Sequence[Member], first: Member, size: int, rng: random.Random
-) -> list[Member]:
-    ordered = sorted((m for m in members if m.id != first.id), key=lambda m: m.id)
-    if not ordered:
-        return [first]
-    return [ordered[rng.randrange(len(ordered))] for _ in range(max(1, size))]
+def _entrants(pool: Contestants, first: Member, size: int, rng: random.Random) -> list[int]:
+    """Indices (into ``pool.members``) of the second tournament's entrants.
+
+    They are drawn, with replacement, from the members sorted by id without any
+    member sharing ``first``'s id; an empty list means there is no such member.
+    """
+    lo, hi = pool.id_span(first.id)
+    n = len(pool) - (hi - lo)
+    if n == 0:
+        return []
+    # Index j of the list without first's id is j below the gap, j + gap width above.
+    gap = hi - lo
+    drawn = [rng.randrange(n) for _ in range(max(1, size))]
+    return [j if j < lo else j + gap for j in drawn]
 
 
 def complement(a: Member, b: Member) -> int:
@@ -32,9 +39,40 @@ def complement(a: Member, b: Member) -> int:
     return sum(1 for x, y in zip(a.passed, b.passed, strict=False) if x != "1" and y == "1")
 
 
-def _pick(entrants: Sequence[Member], score: Callable[[Member], float], key: KeyFn) -> Member:
-    # Highest criterion first; the selection key (fitness, id) breaks ties.
-    return min(entrants, key=lambda m: (-score(m), key(m)))
+def _pick(pool: Contestants, entrants: Sequence[int], score: Callable[[Member], float]) -> int:
+    # Highest criterion first; the selection key (fitness, id) breaks ties, and
+    # among equal keys the first entrant wins, as ``min`` would choose.
+    scores: dict[int, float] = {}
+    best = entrants[0]
+    best_rank = (-score(pool.members[best]), pool.keys[best])
+    for i in entrants[1:]:
+        if i not in scores:
+            scores[i] = -score(pool.members[i])
+        rank = (scores[i], pool.keys[i])
+        if rank < best_rank:
+            best, best_rank = i, rank
+    return best
+
+
+def pair_from(
+    strategy: PairingName, pool: Contestants, size: int, rng: random.Random
+) -> tuple[Member, Member]:
+    """Choose two parents from a prepared population (see :func:`pair`).
+
+    Raises:
+        ValueError: ``pool`` is empty or ``size`` < 1.
+    """
+    first = pool.tournament(size, rng)
+    entrants = _entrants(pool, first, size, rng)
+    if not entrants:
+        return first, first
+    if strategy == "fitness":
+        second = best_index(pool.keys, entrants)
+    elif strategy == "complementary":
+        second = _pick(pool, entrants, lambda m: complement(first, m))
+    else:
+        second = _pick(pool, entrants, lambda m: gene_distance(first.genes, m.genes))
+    return first, pool.members[second]
 
 
 def pair(
@@ -57,13 +95,8 @@ def pair(
 
     Returns:
         Two members, distinct whenever the population has two.
+
+    Raises:
+        ValueError: ``members`` is empty or ``size`` < 1.
     """
-    first = tournament(members, size, rng, key)
-    entrants = _entrants(members, first, size, rng)
-    if strategy == "fitness":
-        second = min(entrants, key=key)
-    elif strategy == "complementary":
-        second = _pick(entrants, lambda m: complement(first, m), key)
-    else:
-        second = _pick(entrants, lambda m: gene_distance(first.genes, m.genes), key)
-    return first, second
+    return pair_from(strategy, Contestants(members, key), size, rng)

@@ -1,11 +1,77 @@
-"""Tournament selection."""
+"""Tournament selection.
+
+Every draw indexes the members sorted by id, so a result depends only on the set
+of members and the rng state, never on the order they arrived in. Planning a
+generation runs hundreds of tournaments over one population, so
+:class:`Contestants` sorts it and computes every sort key once; the plain
+functions below are thin wrappers with the same results.
+"""
 
 from __future__ import annotations
 
 import random
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from evofarm.evolution.selection.base import KeyFn, Member, by_fitness
+
+
+def best_index(keys: Sequence[tuple[float | str, ...]], indices: Sequence[int]) -> int:
+    """The first of ``indices`` whose key is smallest (``min`` semantics: first wins ties)."""
+    best = indices[0]
+    for i in indices[1:]:
+        if keys[i] < keys[best]:
+            best = i
+    return best
+
+
+class Contestants:
+    """A population prepared for many tournaments: sorted by id, keys precomputed.
+
+    Attributes:
+        members: The members sorted by id (stable, so equal ids keep their order).
+        ids: ``members``' ids, for bisection.
+        keys: ``key(member)`` for each of ``members``.
+        key: The selection sort key (smaller is better).
+    """
+
+    __slots__ = ("ids", "key", "keys", "members")
+
+    def __init__(self, members: Sequence[Member], key: KeyFn = by_fitness) -> None:
+        self.members = sorted(members, key=lambda m: m.id)
+        self.ids = [m.id for m in self.members]
+        self.keys = [key(m) for m in self.members]
+        self.key = key
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def best_of(self, indices: Sequence[int]) -> int:
+        """The index (into :attr:`members`) of the best of ``indices``; the first wins ties.
+
+        Equivalent to ``min(entrants, key=key)`` over the members at ``indices``.
+        """
+        return best_index(self.keys, indices)
+
+    def tournament(self, size: int, rng: random.Random) -> Member:
+        """Draw ``size`` members (with replacement) and return the best.
+
+        Raises:
+            ValueError: There are no members or ``size`` < 1.
+        """
+        if not self.members:
+            raise ValueError("tournament over an empty population")
+        if size < 1:
+            raise ValueError(f"tournament size must be >= 1, got {size}")
+        n = len(self.members)
+        # All draws first, then the comparison: the rng sees exactly what it did
+        # when entrants were materialised as a list.
+        drawn = [rng.randrange(n) for _ in range(size)]
+        return self.members[self.best_of(drawn)]
+
+    def id_span(self, member_id: str) -> tuple[int, int]:
+        """The index range ``[lo, hi)`` of the members with ``member_id``."""
+        return bisect_left(self.ids, member_id), bisect_right(self.ids, member_id)
 
 
 def tournament(
@@ -14,18 +80,13 @@ def tournament(
     """Pick ``size`` members at random (with replacement) and return the best.
 
     The draw indexes the members sorted by id, so the result depends only on the
-    set of members and the rng state, not on the order of ``members``.
+    set of members and the rng state, not on the order of ``members``. For many
+    tournaments over one population, build :class:`Contestants` once instead.
 
     Raises:
         ValueError: ``members`` is empty or ``size`` < 1.
     """
-    if not members:
-        raise ValueError("tournament over an empty population")
-    if size < 1:
-        raise ValueError(f"tournament size must be >= 1, got {size}")
-    ordered = sorted(members, key=lambda m: m.id)
-    entrants = [ordered[rng.randrange(len(ordered))] for _ in range(size)]
-    return min(entrants, key=key)
+    return Contestants(members, key).tournament(size, rng)
 
 
 def tournament_survivors(
@@ -33,12 +94,19 @@ def tournament_survivors(
 ) -> list[Member]:
     """Choose ``count`` distinct survivors by repeated tournaments without replacement.
 
+    Each round is a tournament of ``min(size, remaining)`` over the remaining
+    members; the winner (and any other member with its id) leaves the pool.
     Returns all members (best first) when there are no more than ``count``.
     """
-    pool = sorted(members, key=lambda m: m.id)
+    pool = Contestants(members, key)
+    # Parallel lists shrunk in place: sorted by id throughout, keys computed once.
+    remaining, ids, keys = list(pool.members), list(pool.ids), list(pool.keys)
     chosen: list[Member] = []
-    while pool and len(chosen) < count:
-        winner = tournament(pool, min(size, len(pool)), rng, key)
+    while remaining and len(chosen) < count:
+        n = len(remaining)
+        drawn = [rng.randrange(n) for _ in range(min(size, n))]
+        winner = remaining[best_index(keys, drawn)]
         chosen.append(winner)
-        pool = [m for m in pool if m.id != winner.id]
+        lo, hi = bisect_left(ids, winner.id), bisect_right(ids, winner.id)
+        del remaining[lo:hi], ids[lo:hi], keys[lo:hi]
     return sorted(chosen, key=key)
