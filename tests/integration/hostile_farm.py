@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import textwrap
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -455,32 +453,3 @@ def redis_text(client: redis.Redis, pattern: str = "*") -> dict[str, str]:
             value = kind
         dump[key] = repr(value)
     return dump
-
-
-@contextlib.contextmanager
-def loopback_listener() -> Iterator[tuple[int, list[socket.socket]]]:
-    """A TCP listener on loopback recording every accepted connection."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
-        for conn in accepted:
-            conn.close()

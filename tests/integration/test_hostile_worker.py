@@ -43,6 +43,7 @@ from evofarm.sandbox.job import PythonJob
 from evofarm.sandbox.limits import SandboxLimits
 from evofarm.sandbox.runner import run_sandboxed
 from evofarm.sandbox.zygote import shutdown_zygote
+from evofarm.testing.loopback import loopback_listener
 
 from .hostile_farm import (
     CASES,
@@ -56,7 +57,6 @@ from .hostile_farm import (
     WorkerTree,
     child_subreaper,
     escaped_children,
-    loopback_listener,
     process_table,
     redis_text,
     settled_tree,

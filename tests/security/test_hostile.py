@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from evofarm.sandbox.limits import MIB, SandboxLimits
 from evofarm.sandbox.outcome import Outcome
 from evofarm.sandbox.sandboxed_pipeline import run_pipeline_sandboxed
 from evofarm.settings import Settings
+from evofarm.testing.loopback import loopback_listener
 
 from .hostile import SECRET, check_contained, full_isolation_available, run_hostile
 
@@ -171,30 +171,8 @@ def test_reading_environments_finds_no_key(mode: str) -> None:
 @pytest.fixture
 def listener() -> Iterator[tuple[int, list[socket.socket]]]:
     """A throwaway TCP listener on loopback, recording accepted connections."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
-        for conn in accepted:
-            conn.close()
+    with loopback_listener() as found:
+        yield found
 
 
 def test_sockets_to_redis_and_other_hosts_are_forbidden(
