@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from evofarm.campaign.work import EvalRequest
+from evofarm.errors import StoreError
 from evofarm.evolution.engine import BreedTask
 from evofarm.farm import names
 
@@ -39,6 +42,14 @@ class CeleryDispatcher:
             )
 
     def revoke(self, task_ids: Collection[str]) -> None:
-        """Revoke at once: queued tasks are dropped, running ones SIGKILLed (prefork)."""
-        if task_ids:
+        """Revoke at once: queued tasks are dropped, running ones SIGKILLed (prefork).
+
+        Raises:
+            StoreError: the broker could not be reached.
+        """
+        if not task_ids:
+            return
+        try:
             self.app.control.revoke(list(task_ids), terminate=True, signal="SIGKILL")
+        except (OperationalError, redis.RedisError, OSError) as exc:
+            raise StoreError(f"could not reach the broker to revoke tasks: {exc}") from exc
