@@ -31,6 +31,8 @@ import yaml
 
 from evofarm.cli.output import EXIT_FAILURE, friendly_errors
 from evofarm.errors import Location, UserInputError
+from evofarm.fitness.pipeline_executor_step import DEFAULT_SUITES_DIR
+from evofarm.fitness.pipeline_executor_step import install as install_pipeline_executor
 from evofarm.pipeline.executor import run_pipeline
 from evofarm.pipeline.loader import load_pipeline
 from evofarm.pipeline.runtime import Runtime
@@ -192,6 +194,10 @@ def run(
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on unresolved template references.")
     ] = False,
+    suites_dir: Annotated[
+        Path,
+        typer.Option("--suites-dir", help="Where pipeline_executor steps find suites by name."),
+    ] = DEFAULT_SUITES_DIR,
     sandbox: Annotated[
         bool,
         typer.Option(
@@ -224,6 +230,7 @@ def run(
         if not completed:
             raise typer.Exit(EXIT_FAILURE)
         return
+    install_pipeline_executor(suites_dir=suites_dir)
     options = RunOptions(provider=provider, workspace=workspace, base_dir=base_dir, strict=strict)
     trace = run_pipeline(pipeline, values, runtime=build_runtime(pipeline, options))
     if as_json:

@@ -145,9 +145,23 @@ def test_bad_input_is_one_line_exit_2(
 def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, "-c", "from evofarm.cli.main import main; main()",
-         "pipeline", "run", str(NESTED), "--json", "--workspace", str(tmp_path / "ws"),
-         "-i", "item_name=x", "-i", "item_count=2", "-i", "multiplier=5"],
+        [
+            sys.executable,
+            "-c",
+            "from evofarm.cli.main import main; main()",
+            "pipeline",
+            "run",
+            str(NESTED),
+            "--json",
+            "--workspace",
+            str(tmp_path / "ws"),
+            "-i",
+            "item_name=x",
+            "-i",
+            "item_count=2",
+            "-i",
+            "multiplier=5",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -156,3 +170,48 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["steps"]["final_count"]["result"] == 10
+
+
+META = """
+name: meta
+steps:
+  - name: produce
+    type: test_echo
+    value: |
+      name: child
+      steps:
+        - name: up
+          type: transform
+          input: "{{inputs.text}}"
+          operations: [{op: upper}]
+  - name: score
+    type: pipeline_executor
+    pipeline_source: produce
+    suite: upper
+"""
+
+UPPER_SUITE = """
+name: upper
+cases:
+  - inputs: {text: abc}
+    checks: [{type: equals, value: ABC, required: true}]
+  - inputs: {text: x}
+    checks: [{type: equals, value: "no", required: true}]
+"""
+
+
+def test_pipeline_executor_steps_run_from_the_cli(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "upper.yaml").write_text(UPPER_SUITE)
+    (tmp_path / "meta.yaml").write_text(META)
+    code, out, _ = invoke(
+        runner,
+        tmp_path,
+        str(tmp_path / "meta.yaml"),
+        "--suites-dir",
+        str(tmp_path / "suites"),
+        "--json",
+    )
+    assert code == 0, out
+    result = json.loads(out)["steps"]["score"]["result"]
+    assert (result["passed"], result["total"], result["outcome"]) == (1, 2, "ok")
