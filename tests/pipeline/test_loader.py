@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from evofarm.pipeline.loader import (
     pipeline_from_data,
 )
 from evofarm.pipeline.schema import ClaudeStep, StaticPart, TestEchoStep
+from evofarm.pipeline.yaml_source import DEFAULT_MAX_DEPTH
 
 
 def problem_of(text: str) -> UserInputError:
@@ -154,9 +156,34 @@ def test_self_referencing_alias_is_refused() -> None:
     assert "contains it" in problem.message
 
 
-def test_deep_nesting_is_refused_without_recursion_error() -> None:
-    problem = problem_of("name: t\nsteps: " + "[" * 5000 + "]" * 5000 + "\n")
-    assert "nesting deeper" in problem.message
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "[" * 5000 + "]" * 5000,  # deep enough for PyYAML's own limit to refuse it first
+        "{a: " * 5000 + "1" + "}" * 5000,
+        "[" * 200 + "]" * 200,  # under PyYAML's limit: evofarm's own depth cap refuses it
+    ],
+    ids=["flow-lists", "flow-maps", "over-evofarm-cap"],
+)
+def test_deep_nesting_is_one_located_error_whichever_layer_refuses(nested: str) -> None:
+    text = "name: t\nsteps: " + nested + "\n"
+    started = time.perf_counter()
+    report = check_pipeline_text(text, "p.yaml")
+    elapsed = time.perf_counter() - started
+    assert len(report.problems) == 1
+    problem = report.problems[0]
+    assert isinstance(problem, PipelineLoadError)
+    assert problem.location.file == "p.yaml"
+    assert problem.location.line == 2
+    assert "\n" not in str(problem) and "Traceback" not in str(problem)
+    assert elapsed < 5.0  # bounded: refused from the stream, not after building 5000 levels
+    with pytest.raises(PipelineLoadError):  # and never a RecursionError
+        load_pipeline_text(text, "p.yaml")
+
+
+def test_evofarm_depth_cap_names_the_limit() -> None:
+    problem = problem_of("name: t\nsteps: " + "[" * 65 + "]" * 65 + "\n")
+    assert problem.message == f"nesting deeper than {DEFAULT_MAX_DEPTH} levels"
 
 
 def test_merge_keys_and_aliases_are_expanded() -> None:
