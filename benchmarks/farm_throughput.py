@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 from evofarm.campaign import control
-from evofarm.campaign.scheduler import Scheduler, SchedulerOptions
+from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.session import Farm, connect_farm

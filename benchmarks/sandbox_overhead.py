@@ -34,16 +34,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from evofarm.campaign.runtime import runtime_factory
+from evofarm.campaign.candidate_runtime import runtime_factory
 from evofarm.campaign.spec import load_campaign
 from evofarm.pipeline.executor import run_pipeline
-from evofarm.sandbox.batch import run_pipeline_batch_sandboxed
-from evofarm.sandbox.candidate import call_python
-from evofarm.sandbox.job import PythonJob
-from evofarm.sandbox.outcome import Outcome
-from evofarm.sandbox.runner import run_sandboxed
-from evofarm.sandbox.sandboxed_pipeline import run_pipeline_sandboxed
-from evofarm.sandbox.zygote import get_zygote, shutdown_zygote
+from evofarm.sandbox.child.candidate import call_python
+from evofarm.sandbox.child.zygote import get_zygote, shutdown_zygote
+from evofarm.sandbox.parent.batch import run_pipeline_batch_sandboxed
+from evofarm.sandbox.parent.pipeline import run_pipeline_sandboxed
+from evofarm.sandbox.parent.runner import run_sandboxed
+from evofarm.sandbox.wire.job import PythonJob
+from evofarm.sandbox.wire.outcome import Outcome
 
 CODE = "def run(value):\n    return value + 1\n"
 TARGET_MS = 30.0

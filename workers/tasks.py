@@ -2,7 +2,7 @@
 
 Arguments are ids and small parameters only (Flower stays readable and messages
 small). Every task is idempotent, because late acknowledgement may deliver it
-twice (:mod:`evofarm.campaign.work`).
+twice (:mod:`evofarm.campaign.worker.work`).
 
 Failures: infrastructure errors (the store, a provider after its own retries,
 the sandbox machinery) are retried with exponential backoff; when retries run
@@ -22,8 +22,8 @@ from typing import Any
 
 from celery import Task
 
-from evofarm.campaign import work
 from evofarm.campaign.bundle import CampaignCache
+from evofarm.campaign.worker import work
 from evofarm.errors import ProviderUnavailable, SandboxError, StoreError
 from evofarm.farm import names
 from evofarm.farm.app import load_farm_settings

@@ -2,7 +2,7 @@
 
 ``submit`` stores a self-contained campaign (spec, suite, seed genomes, budget
 limits) and returns its id at once; a scheduler then runs it
-(:class:`~evofarm.campaign.scheduler.Scheduler`). ``kill`` is the kill switch:
+(:class:`~evofarm.campaign.scheduler.driver.Scheduler`). ``kill`` is the kill switch:
 the campaign ends ``killed`` and every in-flight task is revoked at once.
 """
 

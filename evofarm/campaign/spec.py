@@ -20,7 +20,7 @@ and every error names ``FILE:LINE:COL`` and the key path::
 Who enforces what: ``fitness`` is applied by evaluation; ``evolution`` by the engine;
 ``budgets`` by the in-process loop (and atomically by the farm); ``providers`` and
 ``sandbox.wall_timeout_s`` / ``sandbox.max_output_bytes`` by the runtime every
-candidate runs with (:mod:`evofarm.campaign.runtime`), all ``sandbox`` limits by the
+candidate runs with (:mod:`evofarm.campaign.candidate_runtime`), all ``sandbox`` limits by the
 farm's sandbox; ``approval`` decides the winner's approval state in the outputs.
 """
 

@@ -1,7 +1,7 @@
 """``evofarm run CAMPAIGN``: run a campaign, on the farm or (``--in-process``) here.
 
 ``--in-process`` runs the whole campaign in this process with
-:func:`evofarm.campaign.loop.run_in_process` (the reference result the farm
+:func:`evofarm.campaign.local.loop.run_in_process` (the reference result the farm
 reproduces for the same seed) and shows generation, best fitness and
 evaluations as it goes. Without it, the run goes to the farm
 (:func:`evofarm.cli.farm_campaign.run_distributed`). Both write the same
@@ -17,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from evofarm.campaign.loop import Progress as LoopProgress
-from evofarm.campaign.loop import run_in_process
-from evofarm.campaign.outputs import Summary
+from evofarm.campaign.local.loop import Progress as LoopProgress
+from evofarm.campaign.local.loop import run_in_process
+from evofarm.campaign.reports.outputs import Summary
 from evofarm.campaign.spec import load_campaign
 from evofarm.cli.output import friendly_errors
 

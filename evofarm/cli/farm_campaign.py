@@ -18,8 +18,14 @@ from typing import Annotated
 import typer
 
 from evofarm.campaign import control, lifecycle
-from evofarm.campaign.report import Snapshot, best_pipeline, export, snapshot, write_outputs
-from evofarm.campaign.scheduler import SchedulerOptions
+from evofarm.campaign.reports.readback import (
+    Snapshot,
+    best_pipeline,
+    export,
+    snapshot,
+    write_outputs,
+)
+from evofarm.campaign.scheduler.driver import SchedulerOptions
 from evofarm.campaign.spec import load_campaign
 from evofarm.cli.farm_progress import ProgressView
 from evofarm.cli.output import friendly_errors

@@ -15,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from evofarm.campaign.report import Snapshot
+from evofarm.campaign.reports.readback import Snapshot
 
 
 def describe(snap: Snapshot, rate: float) -> str:

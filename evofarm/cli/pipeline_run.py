@@ -100,7 +100,7 @@ def _loc(path: Path) -> Location:
 
 def build_runtime(pipeline: Pipeline, options: RunOptions) -> Runtime:
     """The runtime a CLI run uses (providers, directories, the python runner)."""
-    from evofarm.sandbox.python_runner import python_runner_for_here  # noqa: PLC0415
+    from evofarm.sandbox.parent.python_runner import python_runner_for_here  # noqa: PLC0415
 
     workspace = options.workspace or Path(pipeline.workspace_dir or "workspace")
     return Runtime(
@@ -215,7 +215,7 @@ def run(
     values.update(parse_input(item) for item in inputs or [])
     pipeline = load_pipeline(file)
     if sandbox:
-        from evofarm.sandbox.cli_run import run_file_sandboxed  # noqa: PLC0415
+        from evofarm.sandbox.parent.cli_run import run_file_sandboxed  # noqa: PLC0415
 
         completed = run_file_sandboxed(
             pipeline,

@@ -13,14 +13,14 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from evofarm.campaign.work import EvalRequest
+from evofarm.campaign.worker.work import EvalRequest
 from evofarm.errors import StoreError
 from evofarm.evolution.engine import BreedTask
 from evofarm.farm import names
 
 
 class CeleryDispatcher:
-    """A :class:`~evofarm.campaign.dispatch.Dispatcher` over a Celery app.
+    """A :class:`~evofarm.campaign.scheduler.dispatcher.Dispatcher` over a Celery app.
 
     Thread-safe as far as the app's producer pool is (Celery's is).
     """

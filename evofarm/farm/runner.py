@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from evofarm.campaign.report import Snapshot, snapshot
-from evofarm.campaign.scheduler import Outcome, Scheduler, SchedulerOptions
+from evofarm.campaign.reports.readback import Snapshot, snapshot
+from evofarm.campaign.scheduler.driver import Outcome, Scheduler, SchedulerOptions
 from evofarm.errors import FarmError
 from evofarm.farm.config import FarmSettings
 from evofarm.farm.session import Farm

@@ -2,7 +2,7 @@
 
 Every field is enforced: the CPU, memory, process, file-size and open-file limits
 by ``setrlimit`` in the sandboxed child; the wall timeout, output cap and LLM call
-count by the parent (:mod:`evofarm.sandbox.runner`); ``workdir_bytes`` by the size
+count by the parent (:mod:`evofarm.sandbox.parent.runner`); ``workdir_bytes`` by the size
 of the private ``tmpfs`` the child works in (full isolation only: the degraded
 mode records that it cannot enforce it).
 """

@@ -20,9 +20,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from evofarm.campaign.bundle import Campaign
-from evofarm.campaign.evaluator import Evaluator
+from evofarm.campaign.local.evaluator import Evaluator
 from evofarm.campaign.spec import CampaignSpec
-from evofarm.campaign.work import GenomeEvaluator
+from evofarm.campaign.worker.work import GenomeEvaluator
 from evofarm.evolution.genome import Genome
 from evofarm.fitness.evaluate import select_cases
 from evofarm.fitness.evaluation import CaseResult, Evaluation, aggregate
@@ -93,5 +93,5 @@ def factory(max_workers: int) -> GenomeEvaluator:
 
 
 def loop_evaluator(spec: CampaignSpec, suite: TaskSuite, latency_s: float = 0.0) -> Evaluator:
-    """The same evaluation for :func:`evofarm.campaign.loop.run_in_process`."""
+    """The same evaluation for :func:`evofarm.campaign.local.loop.run_in_process`."""
     return lambda genome: evaluate(genome, spec, suite, latency_s=latency_s)

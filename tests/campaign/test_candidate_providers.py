@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evofarm.campaign.runtime import runtime_factory
+from evofarm.campaign.candidate_runtime import runtime_factory
 from evofarm.campaign.spec import load_campaign
 from evofarm.pipeline.executor import run_pipeline
 from evofarm.pipeline.loader import load_pipeline_text

@@ -30,7 +30,7 @@ from typing import Any
 
 import redis
 
-from evofarm.sandbox.isolation import PR_SET_CHILD_SUBREAPER, prctl
+from evofarm.sandbox.child.isolation import PR_SET_CHILD_SUBREAPER, prctl
 from evofarm.sandbox.limits import MIB
 
 #: Secrets the worker holds in its environment; no candidate may surface them.
@@ -380,7 +380,7 @@ def worker_tree(main_pid: int) -> WorkerTree:
     zygotes = {
         pid
         for pid, (ppid, _, cmd) in table.items()
-        if ppid in pool and "evofarm.sandbox.zygote" in cmd
+        if ppid in pool and "evofarm.sandbox.child.zygote" in cmd
     }
     others = descendants(main_pid, table) - pool - zygotes
     return WorkerTree(frozenset(pool), frozenset(zygotes), frozenset(others))

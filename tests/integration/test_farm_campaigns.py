@@ -13,9 +13,9 @@ from collections.abc import Callable
 import pytest
 
 from evofarm.campaign import control, lifecycle
-from evofarm.campaign.loop import run_in_process
-from evofarm.campaign.report import best_genome_id, snapshot
-from evofarm.campaign.scheduler import SchedulerOptions
+from evofarm.campaign.local.loop import run_in_process
+from evofarm.campaign.reports.readback import best_genome_id, snapshot
+from evofarm.campaign.scheduler.driver import SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.farm.embedded import group_members
 from evofarm.farm.runner import run_scheduler

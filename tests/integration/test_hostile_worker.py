@@ -33,16 +33,16 @@ from evofarm.campaign import control
 from evofarm.campaign.bundle import CampaignCache
 from evofarm.campaign.lifecycle import EVENTS
 from evofarm.campaign.spec import CampaignSpec, load_campaign
-from evofarm.campaign.work import EVALUATED, EvalRequest
+from evofarm.campaign.worker.work import EVALUATED, EvalRequest
 from evofarm.evolution.genome import Genome
 from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.session import Farm
 from evofarm.keys import campaign_prefix
 from evofarm.pipeline.loader import load_pipeline_text
-from evofarm.sandbox.job import PythonJob
+from evofarm.sandbox.child.zygote import shutdown_zygote
 from evofarm.sandbox.limits import SandboxLimits
-from evofarm.sandbox.runner import run_sandboxed
-from evofarm.sandbox.zygote import shutdown_zygote
+from evofarm.sandbox.parent.runner import run_sandboxed
+from evofarm.sandbox.wire.job import PythonJob
 from evofarm.testing.loopback import loopback_listener
 
 from .hostile_farm import (

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from evofarm.sandbox.limits import SandboxLimits
-from evofarm.sandbox.outcome import Isolation, Outcome, SandboxResult, SandboxUsage
+from evofarm.sandbox.wire.outcome import Isolation, Outcome, SandboxResult, SandboxUsage
 
 
 def test_limits_defaults_are_positive_and_json_round_trip() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from evofarm.sandbox.zygote import shutdown_zygote
+from evofarm.sandbox.child.zygote import shutdown_zygote
 
 from .hostile import REDIS_PASSWORD, SECRET, full_isolation_available
 

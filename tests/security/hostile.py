@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from evofarm.sandbox.job import PythonJob
+from evofarm.sandbox.child.zygote import get_zygote
 from evofarm.sandbox.limits import SandboxLimits
-from evofarm.sandbox.outcome import Outcome, SandboxResult
-from evofarm.sandbox.runner import run_sandboxed
-from evofarm.sandbox.zygote import get_zygote
+from evofarm.sandbox.parent.runner import run_sandboxed
+from evofarm.sandbox.wire.job import PythonJob
+from evofarm.sandbox.wire.outcome import Outcome, SandboxResult
 
 SECRET = "sk-test-secret-5b1f0c"
 REDIS_PASSWORD = "redis-pass-9d2e"

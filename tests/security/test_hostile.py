@@ -15,8 +15,8 @@ import pytest
 from evofarm.farm.redis_server import RedisServer
 from evofarm.pipeline.loader import load_pipeline, load_pipeline_text
 from evofarm.sandbox.limits import MIB, SandboxLimits
-from evofarm.sandbox.outcome import Outcome
-from evofarm.sandbox.sandboxed_pipeline import run_pipeline_sandboxed
+from evofarm.sandbox.parent.pipeline import run_pipeline_sandboxed
+from evofarm.sandbox.wire.outcome import Outcome
 from evofarm.settings import Settings
 from evofarm.testing.loopback import loopback_listener
 

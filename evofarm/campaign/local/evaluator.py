@@ -1,0 +1,39 @@
+"""Evaluating one genome on the campaign's suite, in this process.
+
+The in-process loop's default evaluator: each case runs through the pipeline
+executor with the campaign's providers (slot bindings; mock unless the campaign
+says otherwise) and the run limits derived from the campaign's ``sandbox``
+section. In-process runs are not sandboxed; the farm runs the same evaluation
+inside the sandbox with every sandbox limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from evofarm.campaign.candidate_runtime import runtime_factory
+from evofarm.campaign.spec import CampaignSpec
+from evofarm.evolution.genome import Genome
+from evofarm.fitness.evaluate import evaluate_pipeline
+from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.suite import TaskSuite
+
+Evaluator = Callable[[Genome], Evaluation]
+"""Evaluates one genome (deterministically, for a deterministic pipeline)."""
+
+
+def make_evaluator(spec: CampaignSpec, suite: TaskSuite) -> Evaluator:
+    """The default evaluator of ``spec`` on ``suite`` (see module docs)."""
+    factory = runtime_factory(spec)
+
+    def evaluate(genome: Genome) -> Evaluation:
+        return evaluate_pipeline(
+            genome.to_pipeline(),
+            suite,
+            runtime_factory=factory,
+            fidelity=spec.fidelity,
+            config=spec.fitness,
+            genome_id=genome.id,
+        )
+
+    return evaluate

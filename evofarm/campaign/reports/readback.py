@@ -1,0 +1,245 @@
+"""Reading a farm campaign back: progress snapshots, output files, best, export.
+
+Everything comes from the store, so any process (the ``run`` that started the
+campaign, a later ``watch``, ``best`` or ``export``) sees the same thing. The
+output files are the in-process loop's (:mod:`evofarm.campaign.reports.outputs`):
+``summary.json``, ``best.yaml`` and ``fitness-history.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from evofarm.campaign.budgets import MICRO
+from evofarm.campaign.bundle import decode
+from evofarm.campaign.lifecycle import ENDED, require
+from evofarm.campaign.reports import outputs
+from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Summary
+from evofarm.campaign.scheduler.checkpoints import INFO_BEST, INFO_GENERATION, INFO_WALL, TIMING
+from evofarm.campaign.worker.work import BREED, load_genomes
+from evofarm.errors import CampaignStateError
+from evofarm.evolution.engine import EvolutionState
+from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
+from evofarm.pipeline.schema import Pipeline
+from evofarm.store.base import COUNTER_COST, COUNTER_EVALUATIONS, COUNTER_TOKENS, PopulationStore
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Where a campaign is now (cheap enough to read several times a second)."""
+
+    campaign: str
+    status: str
+    reason: str
+    generation: int
+    generations: int
+    best_fitness: float | None
+    evaluations: int
+    tokens: int
+    cost_usd: float
+    wall_s: float
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def snapshot(store: PopulationStore, campaign: str) -> Snapshot:
+    """The campaign's current progress.
+
+    Raises:
+        CampaignStateError: no such campaign.
+    """
+    status = store.get_status(campaign)
+    if status is None:
+        raise CampaignStateError(f"no campaign {campaign!r}")
+    counters = store.counters(campaign)
+    reason = ""
+    if status in ENDED:  # the full record carries the spec: read it only at the end
+        record = store.get_campaign(campaign)
+        reason = record.reason if record is not None else ""
+
+    def info(name: str) -> str | None:
+        return store.get_info(campaign, name)
+
+    return Snapshot(
+        campaign=campaign,
+        status=status,
+        reason=reason,
+        generation=int(info(INFO_GENERATION) or 0),
+        generations=int(info("generations") or 0),
+        best_fitness=_float(info(INFO_BEST)),
+        evaluations=counters.get(COUNTER_EVALUATIONS, 0),
+        tokens=counters.get(COUNTER_TOKENS, 0),
+        cost_usd=counters.get(COUNTER_COST, 0) / MICRO,
+        wall_s=_float(info(INFO_WALL)) or 0.0,
+    )
+
+
+def best_genome_id(store: PopulationStore, campaign: str) -> tuple[str, float] | None:
+    """The best genome of the latest checkpoint and its fitness, or None."""
+    checkpoint = store.load_checkpoint(campaign)
+    if checkpoint is None or not checkpoint.state.get("archive"):
+        return None
+    top = checkpoint.state["archive"][0]
+    return str(top["id"]), float(top["fitness"])
+
+
+def best_pipeline(store: PopulationStore, campaign: str) -> Pipeline:
+    """The best pipeline found so far.
+
+    Raises:
+        CampaignStateError: no such campaign, or nothing evaluated yet.
+    """
+    require(store, campaign)
+    best = best_genome_id(store, campaign)
+    if best is None:
+        raise CampaignStateError(f"campaign {campaign!r} has no evaluated genome yet")
+    return load_genomes(store, campaign, [best[0]])[best[0]].to_pipeline()
+
+
+def summary(store: PopulationStore, campaign: str) -> Summary:
+    """``summary.json`` of an ended campaign, as the in-process loop writes it.
+
+    Raises:
+        CampaignStateError: no such campaign, or it has not ended.
+    """
+    record = require(store, campaign)
+    if record.status not in ENDED:
+        raise CampaignStateError(f"campaign {campaign!r} is still {record.status}")
+    decoded = decode(campaign, record.spec)
+    snap = snapshot(store, campaign)
+    best = best_genome_id(store, campaign)
+    fitness = best[1] if best else None
+    return Summary(
+        campaign=campaign,
+        status=cast(outputs.Status, record.status),
+        reason=record.reason,
+        seed=decoded.seed,
+        generations=snap.generation,
+        evaluations=snap.evaluations,
+        best=BestRef(genome=best[0] if best else None, fitness=fitness),
+        tokens=snap.tokens,
+        cost_usd=round(snap.cost_usd, 6),
+        wall_s=round(snap.wall_s, 3),
+        approval=decoded.spec.approval.decide(fitness),
+    )
+
+
+def generation_rows(store: PopulationStore, campaign: str) -> list[dict[str, Any]]:
+    """The rows of ``generations.jsonl``, rebuilt from the store as the loop writes them.
+
+    One row per generation after the seeds: best genome and fitness, evaluations
+    so far, the meta-metrics (innovation against every earlier genome,
+    reusability from the lineage, self-improvement velocity, the generation's
+    wall time) and each operator's success rate. Reads every genome once.
+    """
+    final = store.load_checkpoint(campaign)
+    if final is None:
+        return []
+    history = store.read_history(campaign)
+    new_by_generation: dict[int, list[str]] = defaultdict(list)
+    score: dict[str, float] = {}
+    for row in history:
+        new_by_generation[int(row["generation"])].append(str(row["genome"]))
+        score[str(row["genome"])] = float(row["fitness"])
+    ids = sorted(store.genome_ids(campaign))
+    docs = {gid: doc for gid, doc in zip(ids, store.get_genomes(campaign, ids), strict=True) if doc}
+    evaluations = len(new_by_generation[0])
+    rows: list[dict[str, Any]] = []
+    for generation in range(1, final.generation + 1):
+        checkpoint = store.load_checkpoint(campaign, generation)
+        if checkpoint is None:
+            continue
+        state = EvolutionState.model_validate(checkpoint.state)
+        new_ids = sorted(new_by_generation[generation])
+        evaluations += len(new_ids)
+        timing = store.task_results(campaign, generation, TIMING).get(0, {})
+        breeds = store.task_results(campaign, generation, BREED)
+        lineage = []
+        for slot in sorted(breeds):
+            child_id = breeds[slot].get("genome")
+            child = docs.get(str(child_id)) if child_id else None
+            if child is None or child_id not in score:
+                continue
+            parents = tuple(
+                (signatures(docs[p]["pipeline"]), score[p])
+                for p in child.get("parents", [])
+                if p in docs and p in score
+            )
+            lineage.append(
+                LineageSample(
+                    child=signatures(child["pipeline"]),
+                    child_fitness=score[str(child_id)],
+                    parents=parents,
+                )
+            )
+        metrics = generation_metrics(
+            generation=generation,
+            genomes=[docs[i]["pipeline"] for i in new_ids if i in docs],
+            elapsed_s=float(timing.get("elapsed_s", 0.0)),
+            archive=[
+                d["pipeline"] for d in docs.values() if int(d.get("generation", 0)) < generation
+            ],
+            lineage=lineage,
+            best_history=state.best_history,
+        )
+        rows.append(
+            {
+                "campaign": campaign,
+                "generation": generation,
+                "best": state.best.id if state.best else None,
+                "best_fitness": state.best_history[-1],
+                "evaluations": evaluations,
+                "metrics": metrics.model_dump(mode="json"),
+                "operators": {
+                    name: {"attempts": s.attempts, "success_rate": round(s.success_rate, 4)}
+                    for name, s in state.operator_stats.items()
+                },
+            }
+        )
+    return rows
+
+
+def write_outputs(store: PopulationStore, campaign: str, out_dir: Path) -> Summary:
+    """Write summary.json, best.yaml, fitness-history.jsonl and generations.jsonl."""
+    result = summary(store, campaign)
+    outputs.reset(out_dir)
+    outputs.append_history(
+        out_dir, (HistoryRow.model_validate(r) for r in store.read_history(campaign))
+    )
+    for row in generation_rows(store, campaign):
+        outputs.append_generation(out_dir, row)
+    if result.best.genome is not None:
+        outputs.write_best(out_dir, best_pipeline(store, campaign))
+    outputs.write_summary(out_dir, result)
+    return result
+
+
+def export(store: PopulationStore, campaign: str, out_dir: Path) -> tuple[Path, Path]:
+    """Write the fitness history (JSONL) and the lineage (JSON); return both paths.
+
+    Raises:
+        CampaignStateError: no such campaign.
+    """
+    require(store, campaign)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    history = out_dir / outputs.HISTORY
+    history.unlink(missing_ok=True)
+    outputs.append_history(
+        out_dir, (HistoryRow.model_validate(r) for r in store.read_history(campaign))
+    )
+    lineage = out_dir / "lineage.json"
+    edges = store.lineage(campaign)
+    edges.sort(key=lambda e: (e.get("generation", 0), str(e.get("child")), str(e.get("parent"))))
+    lineage.write_text(
+        json.dumps({"campaign": campaign, "edges": edges}, indent=2) + "\n", encoding="utf-8"
+    )
+    return history, lineage

@@ -1,0 +1,326 @@
+"""The farm scheduler: drives one campaign through the engine, generation by generation.
+
+It runs the ask/tell engine (:mod:`evofarm.evolution.engine`) exactly as the
+in-process loop does (:mod:`evofarm.campaign.local.loop`), with the work spread over
+the farm, so for the same seed the final best is the same however many workers
+there were and however often the scheduler was interrupted:
+
+1. ``plan_generation`` gives the breed tasks; each goes out as one task
+   (``breed`` or ``mutate`` queue) carrying ids and small parameters.
+2. Workers store each child under its content hash and signal the result.
+   Unless an evaluation cap forces waiting for the whole generation (to decide
+   whether it may start, as the loop does), each new distinct genome is sent for
+   evaluation as soon as its breed result arrives.
+3. Workers record each evaluation once and signal it; the scheduler blocks on
+   the campaign's event list (BLPOP), never busy-polls, uses no chords.
+4. ``select`` gives the next state, checkpointed with that generation's
+   fitness-history rows in one atomic step.
+
+The scheduler keeps nothing Redis does not: restarted, it re-plans the
+generation after the last checkpoint (planning is deterministic), reuses every
+stored breed result and evaluation and re-sends only what is missing. A lease
+in the store keeps a second scheduler off a campaign.
+
+This module is the generation driver. Its collaborators each own one concern:
+:mod:`~evofarm.campaign.scheduler.inflight` (sending, settling and re-sending work),
+:mod:`~evofarm.campaign.scheduler.waiting` (blocking on completions),
+:mod:`~evofarm.campaign.scheduler.checkpoints` (checkpoints and watcher info) and
+:mod:`~evofarm.campaign.scheduler.lease` (one scheduler per campaign).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from evofarm.campaign import budgets, lifecycle
+from evofarm.campaign.bundle import Campaign, decode
+from evofarm.campaign.lifecycle import Status
+from evofarm.campaign.scheduler.checkpoints import (
+    INFO_BEST,
+    INFO_GENERATION,
+    INFO_SCHEDULER,
+    INFO_WALL,
+    TIMING,
+    Checkpointer,
+)
+from evofarm.campaign.scheduler.dispatcher import Dispatcher
+from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
+from evofarm.campaign.scheduler.lease import Lease
+from evofarm.campaign.scheduler.waiting import Ended, Waiter
+from evofarm.campaign.worker import work
+from evofarm.errors import StoreError
+from evofarm.evolution.engine import (
+    BreedResult,
+    EvolutionState,
+    plan_generation,
+    seed_state,
+    select,
+    to_evaluate,
+)
+from evofarm.store.base import PopulationStore
+
+__all__ = [
+    "INFO_BEST",
+    "INFO_GENERATION",
+    "INFO_SCHEDULER",
+    "INFO_WALL",
+    "TIMING",
+    "Outcome",
+    "Scheduler",
+    "SchedulerOptions",
+]
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    """Timing of the scheduler's waits.
+
+    Attributes:
+        wait_s: longest single block on the event list; after it the scheduler
+            renews its lease, rechecks the store and honours cancellation.
+        lease_ttl_s: the lease expires this long after the last renewal (a
+            SIGKILLed scheduler's campaign can be resumed after it).
+        stall_s: with no progress for this long, missing work is sent again
+            (e.g. messages lost with a broker); None: never.
+        lease_wait_s: how long ``run`` waits for another scheduler's lease.
+    """
+
+    wait_s: float = 1.0
+    lease_ttl_s: float = 30.0
+    stall_s: float | None = None
+    lease_wait_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a scheduler run ended: the final status, its reason, the last generation."""
+
+    status: str
+    reason: str
+    generation: int
+
+
+class Scheduler:
+    """Runs one campaign to its end. Use from one thread; :meth:`cancel` from any.
+
+    Args:
+        store: the population store (shared with the workers).
+        dispatcher: sends the work.
+        campaign: the campaign id (already submitted).
+        options: wait timings.
+        clock: monotonic seconds (wall-time budget).
+    """
+
+    def __init__(
+        self,
+        store: PopulationStore,
+        dispatcher: Dispatcher,
+        campaign: str,
+        *,
+        options: SchedulerOptions | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.campaign_id = campaign
+        self.options = options or SchedulerOptions()
+        self.clock = clock
+        self.lease = Lease(store, campaign, self.options.lease_ttl_s, clock)
+        #: Milliseconds from the last result of a generation to the first task of
+        #: the next (the scheduler's own overhead between generations).
+        self.turnarounds_ms: list[float] = []
+        self._cancel = threading.Event()
+        self._started = clock()
+        self._wall_before = 0.0
+
+    @property
+    def owner(self) -> str:
+        """Who this scheduler is (host, pid, nonce): the holder of its lease."""
+        return self.lease.owner
+
+    def cancel(self) -> None:
+        """Ask :meth:`run` to stop at its next wake-up (the campaign ends ``stopped``)."""
+        self._cancel.set()
+        with contextlib.suppress(StoreError):
+            self.store.push_event(self.campaign_id, lifecycle.EVENTS, {"type": "cancel"})
+
+    def run(self) -> Outcome:
+        """Run (or resume) the campaign to its end.
+
+        Raises:
+            CampaignStateError: no such campaign, it completed already, or
+                another scheduler holds it.
+            StoreError: the store failed.
+        """
+        record = lifecycle.require(self.store, self.campaign_id)
+        campaign = decode(self.campaign_id, record.spec)
+        self.lease.take(self.options.lease_wait_s)
+        try:
+            lifecycle.mark_running(self.store, self.campaign_id)
+            self.store.update_info(self.campaign_id, {INFO_SCHEDULER: self.lease.owner})
+            self._wall_before = float(record.info.get(INFO_WALL) or 0.0)
+            return _Driver(self, campaign).run()
+        finally:
+            self.lease.release()
+
+    def wall_s(self) -> float:
+        """The campaign's wall time: earlier runs' plus this one's so far."""
+        return self._wall_before + (self.clock() - self._started)
+
+    def check_alive(self) -> None:
+        """Raise :class:`Ended` if the campaign was killed, ended elsewhere or cancelled."""
+        status = self.store.get_status(self.campaign_id)
+        if status == Status.KILLED:
+            raise Ended(Status.KILLED, "killed")
+        if status in lifecycle.ENDED:
+            raise Ended(Status(status), "ended elsewhere")
+        if self._cancel.is_set():
+            raise Ended(Status.STOPPED, "interrupted")
+
+
+class _Driver:
+    """One run of :meth:`Scheduler.run`: drives the generations with its collaborators."""
+
+    def __init__(self, scheduler: Scheduler, campaign: Campaign) -> None:
+        self.scheduler = scheduler
+        self.store = scheduler.store
+        self.campaign = campaign
+        self.campaign_id = scheduler.campaign_id
+        self.tracker = WorkTracker(
+            scheduler.store,
+            scheduler.dispatcher,
+            campaign,
+            scheduler.clock,
+            turnarounds_ms=scheduler.turnarounds_ms,
+        )
+        in_history = {str(row.get("genome")) for row in self.store.read_history(self.campaign_id)}
+        self.checkpoints = Checkpointer(self.store, self.campaign_id, scheduler.wall_s, in_history)
+        options = scheduler.options
+        self.waiter = Waiter(
+            self.tracker, scheduler.lease, scheduler.check_alive, options.wait_s, options.stall_s
+        )
+
+    def run(self) -> Outcome:
+        state: EvolutionState | None = None
+        try:
+            state = self._load_or_seed()
+            while True:
+                ended = self._between_generations(state)
+                if ended is not None:
+                    return self._end(*ended, state.generation)
+                state = self._generation(state)
+        except Ended as ended:
+            generation = state.generation if state else 0
+            return self._end(ended.status, ended.reason, generation)
+
+    def _between_generations(self, state: EvolutionState) -> tuple[Status, str] | None:
+        """Whether (and how) the campaign ends before the next generation.
+
+        Same order of checks as the in-process loop, then the farm's own.
+        """
+        self.scheduler.check_alive()
+        spec = self.campaign.spec
+        target = spec.evolution.target_fitness
+        if target is not None and state.best is not None and state.best.fitness >= target:
+            return Status.COMPLETED, f"target fitness {target} reached"
+        if state.generation >= spec.evolution.generations:
+            return Status.COMPLETED, f"ran {spec.evolution.generations} generations"
+        wall_s = self.scheduler.wall_s()
+        crossed = budgets.check_wall_time(self.store, self.campaign_id, spec.budgets, wall_s)
+        if crossed is not None:
+            reason = budgets.describe(self.store, self.campaign_id, crossed, spec.budgets, wall_s)
+            return Status.STOPPED, reason
+        if self.store.get_info(self.campaign_id, lifecycle.STOP_REQUESTED) == "1":
+            return Status.STOPPED, "stopped by user"
+        return None
+
+    def _check_cap(self, more: int) -> None:
+        """End the campaign (stopped) if ``more`` evaluations would pass the hard cap."""
+        reason = budgets.evaluations_exceeded(
+            self.store, self.campaign_id, self.campaign.spec.budgets, more
+        )
+        if reason is not None:
+            raise Ended(Status.STOPPED, reason)
+
+    def _load_or_seed(self) -> EvolutionState:
+        """The latest checkpoint, or the generation-0 one, made now."""
+        checkpoint = self.store.load_checkpoint(self.campaign_id)
+        if checkpoint is not None:
+            try:
+                return EvolutionState.model_validate(checkpoint.state)
+            except ValidationError as exc:
+                raise StoreError(f"corrupt checkpoint {checkpoint.generation}: {exc}") from exc
+        campaign, tracker = self.campaign, self.tracker
+        seeds = list(campaign.seed_genomes)
+        self._check_cap(len([g for g in seeds if g not in tracker.known]))
+        pending = Pending()
+        tracker.send_evaluations(pending, seeds, generation=0)
+        self.waiter.wait(pending, generation=0, pipelined=True)
+        genomes = tracker.genomes(seeds)
+        evaluations = tracker.evaluations(seeds)
+        state = seed_state(
+            campaign.spec, self.campaign_id, campaign.seed, list(genomes.values()), evaluations
+        )
+        self.checkpoints.write(state, seeds, evaluations)
+        tracker.clear_caches()
+        return state
+
+    def _generation(self, state: EvolutionState) -> EvolutionState:
+        """Run the generation after ``state``.
+
+        Raises:
+            Ended: the evaluation cap forbids it, or the campaign ended meanwhile.
+        """
+        started = self.scheduler.clock()
+        campaign, tracker = self.campaign, self.tracker
+        generation = state.generation + 1
+        tasks = plan_generation(state, campaign.spec)
+        pending = Pending()
+        stored = self.store.task_results(self.campaign_id, generation, work.BREED)
+        for slot, doc in stored.items():
+            pending.results[slot] = BreedResult.model_validate(doc)
+        pending.breed = {t.slot: t for t in tasks if t.slot not in pending.results}
+        # With an evaluation cap the loop decides on the whole generation before
+        # evaluating any of it; without one, evaluation starts with the first child.
+        pipelined = campaign.spec.budgets.max_evaluations is None
+        tracker.send_breeds(list(pending.breed.values()))
+        # The previous generation's checkpoint waits until this one's tasks are out.
+        self.checkpoints.flush()
+        if pipelined:
+            new = tracker.unevaluated(pending.results.values())
+            tracker.send_evaluations(pending, new, generation)
+        self.waiter.wait(pending, generation, pipelined)
+        results = [pending.results[t.slot] for t in tasks]
+        if not pipelined:
+            # Evaluations stored before an interruption are already counted in
+            # the store, so only the rest is "more".
+            to_send = tracker.unevaluated(results)
+            self._check_cap(len(to_send))
+            tracker.send_evaluations(pending, to_send, generation)
+            self.waiter.wait(pending, generation, pipelined)
+        new_ids = to_evaluate(results, self.checkpoints.in_history)
+        offspring_ids = sorted({r.genome for r in results if r.genome is not None})
+        genomes = tracker.genomes(offspring_ids)
+        evaluations = tracker.evaluations(offspring_ids)
+        next_state = select(state, results, genomes, evaluations, campaign.spec)
+        elapsed_s = self.scheduler.clock() - started
+        self.checkpoints.defer(next_state, new_ids, evaluations, elapsed_s)
+        tracker.clear_caches()
+        return next_state
+
+    def _end(self, status: Status, reason: str, generation: int) -> Outcome:
+        self.checkpoints.flush()
+        # A kill (or another ending) may have won the race: report what the store says.
+        if not lifecycle.end(self.store, self.campaign_id, status, reason):
+            record = self.store.get_campaign(self.campaign_id)
+            if record is not None:
+                status, reason = Status(record.status), record.reason
+        with contextlib.suppress(StoreError):
+            self.store.update_info(self.campaign_id, {INFO_WALL: repr(self.scheduler.wall_s())})
+        return Outcome(status=str(status), reason=reason, generation=generation)

@@ -1,0 +1,244 @@
+"""The scheduler's work in flight: sending it, settling it, re-sending it.
+
+Everything here is rebuilt from the store when a scheduler starts: what is
+pending is whatever the re-planned generation needs and the store does not
+hold yet. Sending is idempotent on the worker side, so re-sending silent work
+(:meth:`WorkTracker.resend`) can never make anything count twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from evofarm.campaign.bundle import Campaign
+from evofarm.campaign.scheduler.dispatcher import Dispatcher, new_task_id
+from evofarm.campaign.worker import work
+from evofarm.errors import StoreError
+from evofarm.evolution.engine import BreedResult, BreedTask, to_evaluate
+from evofarm.evolution.genome import Genome
+from evofarm.fitness.evaluation import Evaluation
+from evofarm.store.base import EvalKey, PopulationStore
+
+log = logging.getLogger(__name__)
+
+_W = TypeVar("_W")
+
+
+@dataclass
+class Pending:
+    """What one wait is waiting for.
+
+    Attributes:
+        breed: breed tasks without a result yet, by slot.
+        evals: evaluations sent and not yet stored, by genome id.
+        results: the generation's breed results so far, by slot.
+    """
+
+    breed: dict[int, BreedTask] = field(default_factory=dict)
+    evals: dict[str, work.EvalRequest] = field(default_factory=dict)
+    results: dict[int, BreedResult] = field(default_factory=dict)
+
+    def done(self) -> bool:
+        """Whether nothing is left to wait for."""
+        return not self.breed and not self.evals
+
+
+class WorkTracker:
+    """Sends one campaign's work and tracks what of it the store holds.
+
+    Args:
+        store: the population store (shared with the workers).
+        dispatcher: sends the work.
+        campaign: the decoded campaign (its suite and fidelity key evaluations).
+        clock: monotonic seconds (for progress).
+        turnarounds_ms: where to append each turnaround measured (see below).
+    """
+
+    def __init__(
+        self,
+        store: PopulationStore,
+        dispatcher: Dispatcher,
+        campaign: Campaign,
+        clock: Callable[[], float] = time.monotonic,
+        turnarounds_ms: list[float] | None = None,
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.campaign = campaign
+        self.campaign_id = campaign.id
+        self.clock = clock
+        #: Genomes with an evaluation in the store (for this suite and fidelity).
+        self.known: set[str] = {
+            k.genome_id
+            for k in store.evaluation_keys(campaign.id)
+            if (k.suite_id, k.fidelity) == (campaign.suite_id, campaign.fidelity)
+        }
+        #: When a breed or evaluation result last arrived (or work was re-sent).
+        self.last_progress = clock()
+        #: Milliseconds from the last result of a generation to the first task of
+        #: the next (the scheduler's own overhead between generations).
+        self.turnarounds_ms = [] if turnarounds_ms is None else turnarounds_ms
+        self._last_result_at: float | None = None
+        # Documents that came with completion events, so selection does not wait
+        # on reading them back (cleared every generation).
+        self._genome_cache: dict[str, Genome] = {}
+        self._eval_cache: dict[str, Evaluation] = {}
+
+    # ---- sending -----------------------------------------------------------------
+
+    def _dispatch(self, items: Sequence[_W], send: Callable[[_W, str], None]) -> None:
+        """Register fresh task ids as in flight (one store write), then send each item."""
+        if not items:
+            return
+        ids = [new_task_id() for _ in items]
+        self.store.add_inflight(self.campaign_id, ids)
+        for item, task_id in zip(items, ids, strict=True):
+            send(item, task_id)
+
+    def send_breeds(self, tasks: Sequence[BreedTask]) -> None:
+        """Send breed tasks, timing the turnaround up to the first one out."""
+
+        def send(task: BreedTask, task_id: str) -> None:
+            self.dispatcher.send_breed(task, task_id)
+            if self._last_result_at is not None:
+                self.turnarounds_ms.append((time.perf_counter() - self._last_result_at) * 1000)
+                self._last_result_at = None
+
+        self._dispatch(tasks, send)
+
+    def send_evaluations(
+        self, pending: Pending, genome_ids: Iterable[str], generation: int
+    ) -> None:
+        """Send evaluations of those genomes not stored and not already pending."""
+        requests = [
+            work.EvalRequest(
+                self.campaign_id, gid, self.campaign.suite_id, self.campaign.fidelity, generation
+            )
+            for gid in genome_ids
+            if gid not in self.known and gid not in pending.evals
+        ]
+        for request in requests:
+            pending.evals[request.genome_id] = request
+        self._dispatch(requests, self.dispatcher.send_evaluate)
+
+    def resend(self, pending: Pending) -> None:
+        """Send everything pending again (messages may have been lost with a broker)."""
+        self._dispatch(list(pending.breed.values()), self.dispatcher.send_breed)
+        self._dispatch(list(pending.evals.values()), self.dispatcher.send_evaluate)
+        self.last_progress = self.clock()
+
+    def generation_done(self) -> None:
+        """Note that a wait ended with nothing pending (starts the turnaround timer)."""
+        self._last_result_at = time.perf_counter()
+
+    # ---- settling ----------------------------------------------------------------
+
+    def unevaluated(self, results: Iterable[BreedResult]) -> list[str]:
+        """Distinct children of ``results`` with no stored evaluation, in order."""
+        return to_evaluate(list(results), self.known)
+
+    def settle_breed(
+        self,
+        pending: Pending,
+        slot: int,
+        result: BreedResult,
+        generation: int,
+        pipelined: bool,
+    ) -> None:
+        """Record a breed result; pipelined, send its child for evaluation at once."""
+        pending.results[slot] = result
+        del pending.breed[slot]
+        if pipelined:
+            self.send_evaluations(pending, self.unevaluated([result]), generation)
+
+    def on_breed_event(
+        self, pending: Pending, event: dict[str, object], generation: int, pipelined: bool
+    ) -> None:
+        """Settle a breed completion event (ignored unless its slot is pending)."""
+        slot = event.get("slot")
+        if not isinstance(slot, int) or slot not in pending.breed:
+            return
+        result = BreedResult.model_validate(event.get("result"))
+        child = event.get("child")
+        if result.genome is not None and isinstance(child, dict):
+            self._genome_cache.setdefault(result.genome, Genome.model_validate(child))
+        self.settle_breed(pending, slot, result, generation, pipelined)
+        self.last_progress = self.clock()
+        self.prefetch([result.genome])
+
+    def on_evaluated_event(self, pending: Pending, event: dict[str, object]) -> None:
+        """Settle an evaluation completion event (ignored unless its genome is pending)."""
+        gid = event.get("genome")
+        if not isinstance(gid, str) or gid not in pending.evals:
+            return
+        doc = event.get("evaluation")
+        if isinstance(doc, dict):
+            self._eval_cache[gid] = Evaluation.model_validate(doc)
+        self.known.add(gid)
+        del pending.evals[gid]
+        self.last_progress = self.clock()
+
+    def reconcile(self, pending: Pending, generation: int, pipelined: bool) -> None:
+        """Settle pending work the store already holds (events may predate this scheduler)."""
+        if pending.breed and generation > 0:
+            stored = self.store.task_results(self.campaign_id, generation, work.BREED)
+            settled = [s for s in pending.breed if s in stored]
+            for slot in settled:
+                result = BreedResult.model_validate(stored[slot])
+                self.settle_breed(pending, slot, result, generation, pipelined)
+            self.prefetch(pending.results[s].genome for s in settled)
+        if pending.evals:
+            ids = list(pending.evals)
+            docs = self.store.get_evaluations(self.campaign_id, self._keys(ids))
+            for gid, doc in zip(ids, docs, strict=True):
+                if doc is not None:
+                    self.known.add(gid)
+                    del pending.evals[gid]
+
+    # ---- documents ---------------------------------------------------------------
+
+    def _keys(self, ids: Iterable[str]) -> list[EvalKey]:
+        return [EvalKey(g, self.campaign.suite_id, self.campaign.fidelity) for g in ids]
+
+    def prefetch(self, ids: Iterable[str | None]) -> None:
+        """Read genomes into the cache now, while workers are busy, not between generations."""
+        missing = sorted({g for g in ids if g is not None and g not in self._genome_cache})
+        if missing:
+            self._genome_cache.update(work.load_genomes(self.store, self.campaign_id, missing))
+
+    def genomes(self, ids: list[str]) -> dict[str, Genome]:
+        """Those genomes, from the cache or the store.
+
+        Raises:
+            StoreError: one is missing or corrupt.
+        """
+        found = {g: self._genome_cache[g] for g in ids if g in self._genome_cache}
+        missing = [g for g in ids if g not in found]
+        if missing:
+            found.update(work.load_genomes(self.store, self.campaign_id, missing))
+        return found
+
+    def evaluations(self, ids: list[str]) -> dict[str, Evaluation]:
+        """Those genomes' evaluations, from the cache or the store.
+
+        Raises:
+            StoreError: one is missing.
+        """
+        found = {g: self._eval_cache[g] for g in ids if g in self._eval_cache}
+        missing = [g for g in ids if g not in found]
+        if missing:
+            docs = self.store.get_evaluations(self.campaign_id, self._keys(missing))
+            for gid, doc in zip(missing, docs, strict=True):
+                if doc is None:
+                    raise StoreError(f"campaign {self.campaign_id!r}: no evaluation of {gid}")
+                found[gid] = Evaluation.model_validate(doc)
+        return found
+
+    def clear_caches(self) -> None:
+        """Drop the documents cached for the generation just selected."""
+        self._genome_cache.clear()
+        self._eval_cache.clear()

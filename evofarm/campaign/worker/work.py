@@ -1,0 +1,346 @@
+"""What a farm worker does for one task: breed one child, or evaluate one genome.
+
+Both are idempotent, because late acknowledgement may deliver a task twice:
+the child is stored under its content hash (put-if-absent), the breed result
+once per slot, and the evaluation once per (genome, suite, fidelity) with its
+counters in the same atomic step. A redelivery only signals its completion again.
+
+Completion is signalled on the campaign's event channel
+(:data:`~evofarm.campaign.lifecycle.EVENTS`), which the scheduler blocks on.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from evofarm.campaign.budgets import usd_to_micro
+from evofarm.campaign.bundle import Campaign, CampaignCache
+from evofarm.campaign.lifecycle import ENDED, EVENTS
+from evofarm.errors import Location, StoreError, UserInputError
+from evofarm.evolution.engine import BreedTask, breed_context, make_offspring
+from evofarm.evolution.genome import Genome
+from evofarm.fitness.evaluate import evaluate_pipeline
+from evofarm.fitness.evaluation import Evaluation
+from evofarm.store.base import EvalKey, JSONDoc, PopulationStore
+
+BREED = "breed"
+EVALUATED = "evaluated"
+TASK_FAILED = "task_failed"
+
+#: Runs one genome on the campaign's suite (the farm's evaluator).
+GenomeEvaluator = Callable[[Campaign, Genome], Evaluation]
+
+
+def load_genomes(store: PopulationStore, campaign: str, ids: list[str]) -> dict[str, Genome]:
+    """Genomes by id from the store.
+
+    Raises:
+        StoreError: one is missing or does not decode.
+    """
+    docs = store.get_genomes(campaign, ids)
+    found: dict[str, Genome] = {}
+    for gid, doc in zip(ids, docs, strict=True):
+        if doc is None:
+            raise StoreError(f"campaign {campaign!r}: genome {gid} is not in the store")
+        try:
+            found[gid] = Genome.model_validate(doc)
+        except ValidationError as exc:
+            raise StoreError(f"campaign {campaign!r}: genome {gid} is corrupt: {exc}") from exc
+    return found
+
+
+def _active(store: PopulationStore, campaign: str) -> bool:
+    status = store.get_status(campaign)
+    return status is not None and status not in ENDED
+
+
+def breed(store: PopulationStore, cache: CampaignCache, task_doc: JSONDoc) -> JSONDoc:
+    """Make one child (crossover or mutation), store it, record and signal the result.
+
+    Returns:
+        The ``BreedResult`` JSON (``genome`` is None when the child was discarded).
+
+    Raises:
+        StoreError: the store failed or lacks a parent (infrastructure: retried).
+    """
+    try:
+        task = BreedTask.model_validate(task_doc)
+    except ValidationError as exc:
+        raise StoreError(f"malformed breed task: {exc}") from exc
+    if not _active(store, task.campaign):
+        return {"slot": task.slot, "genome": None, "skipped": "campaign ended"}
+    campaign = cache.get(store, task.campaign)
+    genomes = load_genomes(store, task.campaign, task.genome_ids())
+    parents = [genomes[i] for i in task.parents]
+    donors = [genomes[i] for i in task.donors]
+    offspring = make_offspring(task, parents, breed_context(task, campaign.spec, donors))
+    child = offspring.genome
+    child_doc: JSONDoc | None = None
+    if child is not None:
+        doc = child.model_dump(mode="json")
+        # Only a genome this task stored first travels with the event: otherwise
+        # the stored record (an earlier one, as the loop keeps) is the truth.
+        if store.put_genome(task.campaign, doc):
+            child_doc = doc
+        store.add_lineage(
+            task.campaign,
+            [
+                {"parent": p, "child": child.id, "generation": task.generation, "kind": task.kind}
+                for p in task.parents
+            ],
+        )
+    result = offspring.result.model_dump(mode="json")
+    store.put_task_result(task.campaign, task.generation, BREED, task.slot, result)
+    store.push_event(
+        task.campaign,
+        EVENTS,
+        {
+            "type": BREED,
+            "generation": task.generation,
+            "slot": task.slot,
+            "result": result,
+            "child": child_doc,
+        },
+    )
+    return result
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """One evaluation to run: ids and small parameters only (what the task carries)."""
+
+    campaign: str
+    genome_id: str
+    suite_id: str
+    fidelity: str
+    generation: int
+
+    @property
+    def key(self) -> EvalKey:
+        """The store key of the evaluation."""
+        return EvalKey(self.genome_id, self.suite_id, self.fidelity)
+
+    def to_args(self) -> list[Any]:
+        """Positional task arguments."""
+        return [self.campaign, self.genome_id, self.suite_id, self.fidelity, self.generation]
+
+
+def _signal_evaluated(store: PopulationStore, request: EvalRequest, doc: JSONDoc) -> None:
+    store.push_event(
+        request.campaign,
+        EVENTS,
+        {
+            "type": EVALUATED,
+            "generation": request.generation,
+            "genome": request.genome_id,
+            # The scheduler needs it for selection: sending it saves a read later.
+            "evaluation": doc,
+        },
+    )
+
+
+def evaluate(
+    store: PopulationStore,
+    cache: CampaignCache,
+    request: EvalRequest,
+    evaluator: GenomeEvaluator,
+) -> JSONDoc:
+    """Evaluate one genome unless already evaluated; record it once; signal completion.
+
+    A failed candidate (outcome other than ``ok``) also goes to the failure museum.
+
+    Returns:
+        The evaluation JSON (the stored one if it was already there).
+
+    Raises:
+        StoreError, ProviderError, SandboxError: infrastructure (retried by the farm).
+    """
+    existing = store.get_evaluation(request.campaign, request.key)
+    if existing is not None:
+        _signal_evaluated(store, request, existing)
+        return existing
+    if not _active(store, request.campaign):
+        return {"skipped": "campaign ended"}
+    campaign = cache.get(store, request.campaign)
+    if (request.suite_id, request.fidelity) != (campaign.suite_id, campaign.fidelity):
+        raise StoreError(
+            f"evaluation request for suite {request.suite_id}@{request.fidelity} does not "
+            f"match campaign {request.campaign!r} ({campaign.suite_id}@{campaign.fidelity})"
+        )
+    genome = load_genomes(store, request.campaign, [request.genome_id])[request.genome_id]
+    evaluation = evaluator(campaign, genome)
+    doc = evaluation.model_dump(mode="json")
+    failed = evaluation.outcome != "ok"
+    recorded = store.record_evaluation(
+        request.campaign,
+        request.key,
+        doc,
+        tokens=evaluation.tokens,
+        cost_micro_usd=usd_to_micro(evaluation.cost_usd),
+        failed=failed,
+    ).recorded
+    if not recorded:
+        # A redelivery of this task ran at the same time and recorded first:
+        # its evaluation is the one the museum and the scheduler must see
+        # (this run's may differ, e.g. in latency or in which limit hit first).
+        stored = store.get_evaluation(request.campaign, request.key)
+        if stored is not None:
+            doc, evaluation = stored, Evaluation.model_validate(stored)
+            failed = evaluation.outcome != "ok"
+    if failed:
+        store.add_to_museum(
+            request.campaign,
+            request.key.member(),
+            {
+                "genome": request.genome_id,
+                "generation": request.generation,
+                "outcome": evaluation.outcome,
+                "reason": evaluation.reason,
+                "score": evaluation.score,
+                "errors": evaluation.errors,
+            },
+        )
+    _signal_evaluated(store, request, doc)
+    return doc
+
+
+def signal_failure(store: PopulationStore, campaign: str, what: str, error: str) -> None:
+    """Tell the scheduler a task failed for good (its retries are exhausted)."""
+    store.push_event(campaign, EVENTS, {"type": TASK_FAILED, "task": what, "error": error})
+
+
+def in_process_evaluator(max_workers: int = 1) -> GenomeEvaluator:
+    """Evaluate with the campaign's runtime in this process, cases on ``max_workers`` threads.
+
+    The same call as the in-process loop's evaluator
+    (:func:`evofarm.campaign.local.evaluator.make_evaluator`), plus concurrency across
+    cases, which does not change the result (cases are scored in case-id order).
+    """
+    from evofarm.campaign.candidate_runtime import runtime_factory  # noqa: PLC0415 - heavy import
+
+    factories: dict[str, Any] = {}
+
+    def run(campaign: Campaign, genome: Genome) -> Evaluation:
+        factory = factories.get(campaign.id)
+        if factory is None:
+            factory = factories.setdefault(campaign.id, runtime_factory(campaign.spec))
+        return evaluate_pipeline(
+            genome.to_pipeline(),
+            campaign.suite,
+            runtime_factory=factory,
+            fidelity=campaign.spec.fidelity,
+            config=campaign.spec.fitness,
+            genome_id=genome.id,
+            max_workers=max_workers,
+        )
+
+    return run
+
+
+#: Evaluators a worker can be configured with by name.
+IN_PROCESS = "in_process"
+SANDBOX = "sandbox"
+
+
+def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
+    """Evaluate each genome in one fresh sandbox (no network, no secrets, resource limits).
+
+    Same scoring as :func:`in_process_evaluator`: the sandboxed child runs the
+    same executor with the same provider bindings, per-case limits and
+    strictness, ``max_workers`` cases at once; its LLM calls come back to this
+    worker's providers. The traces are then scored by :func:`evaluate_pipeline`
+    (through its ``case_runner``). A case outcome other than ``ok`` (timeout,
+    memory limit, forbidden syscall ...) fails the case with that outcome; when
+    the whole sandbox ends badly, every case it had not finished fails with its
+    outcome (:mod:`evofarm.sandbox.parent.batch`).
+    """
+    import threading  # noqa: PLC0415
+
+    from evofarm.campaign.candidate_runtime import provider_set, run_limits  # noqa: PLC0415
+    from evofarm.fitness.evaluate import CaseFailed, select_cases  # noqa: PLC0415
+    from evofarm.sandbox.parent.batch import CaseReport, run_pipeline_batch_sandboxed  # noqa: PLC0415
+    from evofarm.sandbox.wire.outcome import Outcome  # noqa: PLC0415
+
+    def run(campaign: Campaign, genome: Genome) -> Evaluation:
+        spec = campaign.spec
+        providers = provider_set(spec)
+        base_dir = spec.seed_paths[0].parent if spec.seed_paths else None
+        if base_dir is not None and not base_dir.is_dir():
+            base_dir = None  # a worker on another machine: no campaign files here
+        cases = select_cases(campaign.suite, spec.fidelity)
+        batch: list[dict[str, CaseReport] | Exception] = []
+        lock = threading.Lock()
+
+        def case_runner(pipeline: Any, case: Any) -> Any:
+            # The first case asked for runs the whole batch (evaluate_pipeline
+            # asks only once the pipeline validated); the others wait for it.
+            # An infrastructure failure is raised to every case, never retried here.
+            with lock:
+                if not batch:
+                    try:
+                        reports = run_pipeline_batch_sandboxed(
+                            pipeline,
+                            [(c.id, c.inputs) for c in cases],
+                            llm=providers.as_provider(),
+                            concurrency=max_workers,
+                            limits=spec.sandbox,
+                            run_limits=run_limits(spec),
+                            strict=True,
+                            base_dir=base_dir,
+                            settings=providers.settings,
+                            source=f"genome {genome.id[:12]}",
+                        ).cases
+                    except Exception as exc:
+                        batch.append(exc)
+                        raise
+                    batch.append(reports)
+            done = batch[0]
+            if isinstance(done, Exception):
+                raise done
+            report = done[case.id]
+            if report.outcome is not Outcome.OK:
+                raise CaseFailed(report.outcome.value, report.message, trace=report.value)
+            return report.value
+
+        return evaluate_pipeline(
+            genome.to_pipeline(),
+            campaign.suite,
+            case_runner=case_runner,
+            fidelity=spec.fidelity,
+            config=spec.fitness,
+            genome_id=genome.id,
+            max_workers=max_workers,
+        )
+
+    return run
+
+
+def resolve_evaluator(name: str, max_workers: int) -> GenomeEvaluator:
+    """The evaluator called ``name``: ``sandbox``, ``in_process`` or ``package.module:factory``.
+
+    A factory is called with ``max_workers`` and returns a :data:`GenomeEvaluator`
+    (e.g. ``evofarm.testing.synthetic_eval:factory`` for benchmarks).
+
+    Raises:
+        UserInputError: the factory cannot be imported (names EVOFARM_EVALUATOR).
+    """
+    if name == IN_PROCESS:
+        return in_process_evaluator(max_workers)
+    if name == SANDBOX:
+        return sandbox_evaluator(max_workers)
+    module_name, _, attr = name.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise UserInputError(
+            f"cannot load evaluator {name!r} ({exc}): expected {IN_PROCESS!r} or "
+            "'package.module:factory'",
+            Location(key="EVOFARM_EVALUATOR"),
+        ) from None
+    evaluator: GenomeEvaluator = factory(max_workers)
+    return evaluator
