@@ -28,7 +28,8 @@ from evofarm.errors import ProviderUnavailable, SandboxError, StoreError
 from evofarm.farm import names
 from evofarm.farm.app import load_farm_settings
 from evofarm.settings import get_settings
-from evofarm.store.redis import RedisStore
+from evofarm.store.base import SharedStore
+from evofarm.store.registry import open_shared_store
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -36,20 +37,25 @@ log = logging.getLogger(__name__)
 RETRYABLE = (StoreError, ProviderUnavailable, SandboxError)
 MAX_RETRIES = 5
 
-_store: RedisStore | None = None
+_store: SharedStore | None = None
 _cache = CampaignCache()
 _evaluator: work.GenomeEvaluator | None = None
 
 
-def store() -> RedisStore:
-    """This process's store client (redis-py reconnects after a fork by itself)."""
+def store() -> SharedStore:
+    """This process's store client, opened by URL scheme (:mod:`evofarm.store.registry`).
+
+    Raises:
+        StoreError: no URL configured, or the backend cannot be shared by a farm.
+        UnknownExtension: no store backend is registered for the URL's scheme.
+    """
     global _store  # noqa: PLW0603 - one client per process, made on first use
     if _store is None:
         settings = get_settings()
         url = settings.redis_url or settings.broker_url
         if not url:
             raise StoreError("no store configured: set EVOFARM_REDIS_URL")
-        _store = RedisStore.from_url(url)
+        _store = open_shared_store(url)
     return _store
 
 

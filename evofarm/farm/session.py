@@ -24,7 +24,8 @@ from evofarm.farm.embedded import EmbeddedFarm, signals_raise_interrupt
 from evofarm.farm.redis_server import RedisServer, answers_ping, locate_socket, socket_url
 from evofarm.keys import check_campaign_id
 from evofarm.settings import Settings
-from evofarm.store.redis import RedisStore
+from evofarm.store.base import SharedStore
+from evofarm.store.registry import open_shared_store
 
 RUNS = "runs"
 
@@ -33,7 +34,7 @@ RUNS = "runs"
 class Farm:
     """A connection to one farm. Close it (or use the context managers) when done."""
 
-    store: RedisStore
+    store: SharedStore
     app: Celery
     embedded: EmbeddedFarm | None = None
 
@@ -66,9 +67,14 @@ def embedded_campaigns(settings: Settings) -> list[str]:
     return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime)]
 
 
-def connect_farm(redis_url: str, broker_url: str) -> tuple[RedisStore, Celery]:
-    """A store on ``redis_url`` and the farm's Celery app on ``broker_url``."""
-    store = RedisStore.from_url(redis_url)
+def connect_farm(redis_url: str, broker_url: str) -> tuple[SharedStore, Celery]:
+    """The store ``redis_url`` names (any shared backend) and the Celery app on ``broker_url``.
+
+    Raises:
+        StoreError: the URL has no scheme or names a one-process store.
+        UnknownExtension: no store backend is registered for the URL's scheme.
+    """
+    store = open_shared_store(redis_url)
     app = make_celery_app(Settings(broker_url=broker_url, redis_url=redis_url))
     return store, app
 

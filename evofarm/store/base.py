@@ -5,9 +5,12 @@ lineage edges and museum entries are JSON documents (``dict``). Domain code
 turns them into its own models (``Genome.model_validate(doc)`` ...).
 
 Two backends implement it and pass one conformance suite
-(``tests/store/test_conformance.py``): :class:`~evofarm.store.memory.MemoryStore`
-(one process, thread-safe) and :class:`~evofarm.store.redis.RedisStore`
-(shared by the scheduler and every worker).
+(:mod:`evofarm.testing.store_conformance`, which a third-party backend's tests
+run too): :class:`~evofarm.store.memory.MemoryStore` (one process,
+thread-safe) and :class:`~evofarm.store.redis.RedisStore` (shared by the
+scheduler and every worker). Backends are opened by URL through
+:mod:`evofarm.store.registry`. The farm needs more than this protocol: a
+:class:`SharedStore` (reachable from every process, with connections to close).
 
 Contracts every backend keeps:
 
@@ -381,4 +384,19 @@ class PopulationStore(Protocol):
 
     def release_lease(self, campaign: str, owner: str) -> None:
         """Give the lease up if ``owner`` holds it."""
+        ...
+
+
+@runtime_checkable
+class SharedStore(PopulationStore, Protocol):
+    """A :class:`PopulationStore` that a whole farm can share: what the farm opens.
+
+    Beyond the base contracts: every process and machine that opens the same URL
+    sees the same data, and every operation is atomic across processes (not only
+    threads), because the scheduler, each worker and the CLI's control commands
+    hold their own connection. :class:`~evofarm.store.redis.RedisStore` is one.
+    """
+
+    def close(self) -> None:
+        """Release this client's connections; the store is unusable afterwards."""
         ...

@@ -32,6 +32,7 @@ from evofarm.store.base import (
     decode_object,
     genome_id_of,
 )
+from evofarm.store.registry import StoreBackend, register_store
 
 
 @dataclass
@@ -396,3 +397,13 @@ class MemoryStore:
             c = self._get(campaign)
             if c.lease is not None and c.lease[0] == owner:
                 c.lease = None
+
+
+def _open(url: str) -> MemoryStore:
+    """A fresh, empty store for ``memory://`` (the URL carries nothing else)."""
+    del url
+    return MemoryStore()
+
+
+# One process only: the farm refuses it (no open_shared).
+register_store(("memory",), StoreBackend(open=_open))

@@ -33,6 +33,7 @@ from evofarm.store.base import (
     decode_object,
     genome_id_of,
 )
+from evofarm.store.registry import StoreBackend, register_store
 
 T = TypeVar("T")
 
@@ -493,3 +494,9 @@ class RedisStore:
     def release_lease(self, campaign: str, owner: str) -> None:
         key = keys.lease(campaign)
         self._call("release lease", lambda: self._release(keys=[key], args=[owner]))
+
+
+register_store(
+    ("redis", "rediss", "unix"),
+    StoreBackend(open=RedisStore.from_url, open_shared=RedisStore.from_url),
+)

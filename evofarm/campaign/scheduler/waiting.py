@@ -18,6 +18,7 @@ from evofarm.campaign.lifecycle import Status
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
 from evofarm.campaign.worker import work
+from evofarm.errors import FarmError
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,11 @@ log = logging.getLogger(__name__)
 _WAKE_UPS = frozenset({"kill", "cancel", "stop"})
 
 
-class Ended(Exception):
+class Ended(FarmError):
     """The campaign ended (killed, failed, interrupted) mid-generation.
+
+    Internal control flow of the scheduler: :meth:`Scheduler.run` catches it and
+    records the ending; it never reaches a caller.
 
     Attributes:
         status: the ending to record.

@@ -14,14 +14,19 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from evofarm.errors import SandboxError
+from evofarm.errors import FarmError, SandboxError
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 0xFFFFFFFF
 
 
-class FrameTooLarge(Exception):
-    """A frame header announced more bytes than the reader accepts."""
+class FrameTooLarge(FarmError):
+    """A frame header announced more bytes than the reader accepts.
+
+    Internal to the wire: the parent turns it into the evaluation's outcome. It
+    is deliberately not a :class:`~evofarm.errors.SandboxError`, which the farm
+    retries: a message too large is not an infrastructure failure.
+    """
 
     def __init__(self, size: int, cap: int) -> None:
         self.size = size
@@ -29,8 +34,8 @@ class FrameTooLarge(Exception):
         super().__init__(f"message of {size} bytes exceeds the cap of {cap} bytes")
 
 
-class ProtocolError(Exception):
-    """A frame was not a UTF-8 JSON object."""
+class ProtocolError(FarmError):
+    """A frame was not a UTF-8 JSON object (internal to the wire, like FrameTooLarge)."""
 
 
 def encode(message: dict[str, Any]) -> bytes:

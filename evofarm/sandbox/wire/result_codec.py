@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from evofarm.errors import StepFailed
+from evofarm.errors import FarmError, StepFailed
 
 
-class ResultTooLarge(Exception):
-    """The result would take more than the cap once encoded."""
+class ResultTooLarge(FarmError):
+    """The result would take more than the cap once encoded (the child reports an output limit)."""
 
 
 def _rough_size_exceeds(value: Any, cap: int) -> bool:
