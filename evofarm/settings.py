@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     provider_backoff_cap_s: float = 20.0
     provider_retry_after_cap_s: float = 60.0
 
+    # Wrappers around every provider a campaign's candidates use (built per
+    # process by evofarm.campaign.provider_stack). The response cache answers
+    # repeated deterministic calls (temperature 0, or any call to a deterministic
+    # provider such as mock); off with EVOFARM_RESPONSE_CACHE=false.
+    response_cache: bool = True
+    # Requests per minute per provider name, e.g. EVOFARM_PROVIDER_RPM='{"anthropic": 50}';
+    # a provider not named here is not limited.
+    provider_rpm: dict[str, float] = Field(default_factory=dict)
+
     # Replay provider.
     replay_cassette: Path | None = None
     replay_mode: str = "replay"  # replay | record | replay_or_record

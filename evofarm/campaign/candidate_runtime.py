@@ -1,7 +1,8 @@
 """The runtime every candidate of a campaign runs with, in this process.
 
 Providers: both slots on the offline mock provider unless the campaign's
-``providers:`` rebinds them (a candidate's own ``providers:`` applies on top).
+``providers:`` rebinds them (a candidate's own ``providers:`` applies on top),
+each behind the response cache and rate limit (:mod:`evofarm.campaign.provider_stack`).
 Limits: the campaign's ``sandbox.wall_timeout_s`` bounds each run and each step,
 ``sandbox.max_output_bytes`` each step's result. Templates are strict.
 
@@ -17,10 +18,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from evofarm.campaign.provider_stack import provider_wrapper
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.fitness.suite import Case
 from evofarm.pipeline.runtime import RunLimits, Runtime
 from evofarm.providers.registry import ProviderSet
+from evofarm.settings import Settings, get_settings
 
 MAX_STEP_TIMEOUT_S = 300.0
 
@@ -35,20 +38,29 @@ def run_limits(spec: CampaignSpec) -> RunLimits:
     )
 
 
-def provider_set(spec: CampaignSpec) -> ProviderSet:
+def provider_set(spec: CampaignSpec, settings: Settings | None = None) -> ProviderSet:
     """Slot bindings for the campaign: mock by default, rebound by ``providers:``.
 
     The set is locked: a candidate's own ``providers:`` may pick models but never a
-    backend the campaign did not bind.
+    backend the campaign did not bind. Every provider it builds is wrapped with the
+    response cache and rate limit of ``settings`` (:mod:`evofarm.campaign.provider_stack`);
+    the cache lives as long as the set, so build one set per campaign and process.
+
+    Args:
+        spec: The campaign.
+        settings: Provider configuration; the process settings if None.
 
     Raises:
-        ProviderConfigError: a binding names a provider that cannot be built.
+        ProviderConfigError: a binding names a provider that cannot be built, or
+            the rate-limit setting is invalid.
     """
+    s = settings if settings is not None else get_settings()
     overrides: dict[str, dict[str, str]] = {
         slot: {"provider": b.provider, **({"model": b.model} if b.model else {})}
         for slot, b in spec.providers.items()
     }
-    return ProviderSet.for_provider("mock").with_overrides(overrides).locked()
+    base = ProviderSet.for_provider("mock", s, wrap=provider_wrapper(s))
+    return base.with_overrides(overrides).locked()
 
 
 def runtime_factory(spec: CampaignSpec) -> Callable[[Case], Runtime]:

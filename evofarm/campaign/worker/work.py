@@ -263,12 +263,21 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
 
     from evofarm.campaign.candidate_runtime import provider_set, run_limits  # noqa: PLC0415
     from evofarm.fitness.evaluate import CaseFailed, select_cases  # noqa: PLC0415
+    from evofarm.providers.registry import ProviderSet  # noqa: PLC0415
     from evofarm.sandbox.parent.batch import CaseReport, run_pipeline_batch_sandboxed  # noqa: PLC0415
     from evofarm.sandbox.wire.outcome import Outcome  # noqa: PLC0415
 
+    # One provider set per campaign in this process: its response cache then
+    # serves every evaluation of the campaign this worker runs.
+    sets: dict[str, ProviderSet] = {}
+    sets_lock = threading.Lock()
+
     def run(campaign: Campaign, genome: Genome) -> Evaluation:
         spec = campaign.spec
-        providers = provider_set(spec)
+        with sets_lock:
+            providers = sets.get(campaign.id)
+            if providers is None:
+                providers = sets[campaign.id] = provider_set(spec)
         base_dir = spec.seed_paths[0].parent if spec.seed_paths else None
         if base_dir is not None and not base_dir.is_dir():
             base_dir = None  # a worker on another machine: no campaign files here
