@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from evofarm.evolution.config import EvolutionConfig
 from evofarm.evolution.crossover import CROSSOVERS
@@ -58,13 +58,10 @@ from evofarm.evolution.operators.base import ModelChoice, OperatorContext
 from evofarm.evolution.outcomes import OperatorOutcome, OperatorStats, tally
 from evofarm.evolution.repair import apply_operator, finalize
 from evofarm.evolution.rng import rng_for
-from evofarm.evolution.selection.base import KeyFn, Member, by_fitness, unique_by_id
+from evofarm.evolution.selection.base import KeyFn, Member
 from evofarm.evolution.selection.elitism import elites
-from evofarm.evolution.selection.mu_comma_lambda import mu_comma_lambda
-from evofarm.evolution.selection.mu_plus_lambda import mu_plus_lambda
-from evofarm.evolution.selection.nsga2 import crowded_key, nsga2_select
-from evofarm.evolution.selection.pairing import pair_from
-from evofarm.evolution.selection.tournament import Contestants, tournament_survivors
+from evofarm.evolution.selection.registry import get_strategy
+from evofarm.evolution.selection.strategy import Memo, SelectionStrategy
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.pipeline.schema import Pipeline
@@ -155,6 +152,9 @@ class EvolutionState(BaseModel):
         operator_stats: Outcome counts per operator (and crossover kind).
         counters: Breeding counts.
         best_history: Best fitness after each generation, from generation 0.
+        strategy_state: The selection strategy's own JSON memo (islands, ...);
+            left out of the JSON when empty, so checkpoints of strategies
+            without one are unchanged.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -167,6 +167,9 @@ class EvolutionState(BaseModel):
     operator_stats: dict[str, OperatorStats] = Field(default_factory=dict)
     counters: Counters = Field(default_factory=Counters)
     best_history: list[float] = Field(default_factory=list)
+    strategy_state: dict[str, JsonValue] = Field(
+        default_factory=dict, exclude_if=lambda memo: not memo
+    )
 
     @property
     def best(self) -> Member | None:
@@ -213,9 +216,19 @@ def member_of(
     )
 
 
+def strategy_of(config: EvolutionConfig) -> SelectionStrategy:
+    """The campaign's selection strategy, from the registry.
+
+    Raises:
+        UnknownExtension: ``config.selection`` names no registered strategy
+            (the campaign spec validates it on load, so only for unchecked configs).
+    """
+    return get_strategy(config.selection)
+
+
 def selection_key(population: Sequence[Member], config: EvolutionConfig) -> KeyFn:
-    """The key ranking a population: crowded comparison for NSGA-II, else fitness."""
-    return crowded_key(population) if config.selection == "nsga2" else by_fitness
+    """The key ranking a population under the campaign's strategy."""
+    return strategy_of(config).ranking_key(population)
 
 
 def _members(
@@ -281,15 +294,15 @@ def seed_state(
     members = _members(
         sorted({g.id for g in genomes}), {g.id: g for g in genomes}, evaluations, spec.fitness
     )
-    key = selection_key(members, config)
-    population = sorted(members, key=key)[: config.population]
+    seeded = strategy_of(config).seed(members, config)
     archive = _archive([], members, config.archive_size)
     return EvolutionState(
         campaign=campaign,
         seed=seed,
-        population=population,
+        population=seeded.population,
         archive=archive,
         best_history=[archive[0].fitness],
+        strategy_state=seeded.memo,
     )
 
 
@@ -304,38 +317,24 @@ def plan_generation(state: EvolutionState, spec: EngineSpec) -> list[BreedTask]:
     if not population:
         raise ValueError("cannot plan a generation from an empty population")
     generation = state.generation + 1
-    key = selection_key(population, config)
+    strategy = strategy_of(config)
+    key = strategy.ranking_key(population)
     donors = [m.id for m in elites(population, config.donors, key)]
-    # Sorted by id and keyed once for the whole plan: every tournament draws from it.
-    pool = Contestants(population, key)
-    names = list(config.operators)
-    weights = [config.operators[n] for n in names]
+    breeding = strategy.breeding(population, key, config, state.strategy_state)
     tasks: list[BreedTask] = []
     for slot in range(config.lam):
-        rng = rng_for(state.seed, generation, f"plan:{slot}")
-        crossover = len(population) >= 2 and rng.random() < config.crossover_rate
-        operators = [n for n, w in zip(names, weights, strict=True) if rng.random() < w]
-        if crossover:
-            first, second = pair_from(config.pairing, pool, config.tournament_size, rng)
-            parents = [first.id, second.id]
-            kind = rng.choice(config.crossover)
-        else:
-            parents = [pool.tournament(config.tournament_size, rng).id]
-            kind = None
-            if not operators:
-                operators = rng.choices(names, weights=weights, k=1)
-        rng.shuffle(operators)
+        draw = breeding.draw(slot, rng_for(state.seed, generation, f"plan:{slot}"))
         tasks.append(
             BreedTask(
                 campaign=state.campaign,
                 seed=state.seed,
                 generation=generation,
                 slot=slot,
-                kind="crossover" if crossover else "mutate",
-                crossover=kind,
-                operators=operators,
-                parents=parents,
-                donors=[d for d in donors if d not in parents],
+                kind=draw.kind,
+                crossover=draw.crossover,
+                operators=list(draw.operators),
+                parents=list(draw.parents),
+                donors=[d for d in donors if d not in draw.parents],
             )
         )
     return tasks
@@ -403,26 +402,14 @@ def to_evaluate(results: Sequence[BreedResult], known: Iterable[str] = ()) -> li
     return sorted({r.genome for r in results if r.genome is not None and r.genome not in seen})
 
 
-def _survivors(
-    parents: list[Member],
-    offspring: list[Member],
-    config: EvolutionConfig,
-    rng_seed: tuple[int, int],
-) -> list[Member]:
-    mu = config.population
-    if config.selection == "mu_plus_lambda":
-        return mu_plus_lambda(parents, offspring, mu)
-    if config.selection == "mu_comma_lambda":
-        return mu_comma_lambda(parents, offspring, mu, config.elitism)
-    pool = unique_by_id([*parents, *offspring])
-    if config.selection == "nsga2":
-        return nsga2_select(pool, mu)
-    kept = elites(pool, min(config.elitism, mu))
-    kept_ids = {m.id for m in kept}
-    rest = [m for m in pool if m.id not in kept_ids]
-    rng = rng_for(rng_seed[0], rng_seed[1], "survive")
-    chosen = kept + tournament_survivors(rest, mu - len(kept), config.tournament_size, rng)
-    return sorted(chosen, key=by_fitness)
+def _survival(
+    state: EvolutionState, offspring: list[Member], config: EvolutionConfig
+) -> tuple[list[Member], Memo]:
+    rng = rng_for(state.seed, state.generation + 1, "survive")
+    survival = strategy_of(config).survive(
+        list(state.population), offspring, config, rng, state.strategy_state
+    )
+    return survival.population, survival.memo
 
 
 def select(
@@ -461,7 +448,7 @@ def select(
     # them: compute them only for the offspring that survive or enter the archive.
     offspring = _members(offspring_ids, genomes, evaluations, spec.fitness, genes=False)
     partial = {m.id: m for m in offspring}
-    survivors = _survivors(list(state.population), offspring, config, (state.seed, generation))
+    survivors, memo = _survival(state, offspring, config)
     archive = _archive(state.archive, offspring, config.archive_size)
     completed: dict[str, Member] = {}
     survivors = _with_genes(survivors, partial, genomes, completed)
@@ -483,4 +470,5 @@ def select(
         operator_stats=tally(state.operator_stats, (o for r in ordered for o in r.outcomes)),
         counters=counters,
         best_history=[*state.best_history, archive[0].fitness],
+        strategy_state=memo,
     )
