@@ -62,7 +62,7 @@ from evofarm.evolution.selection.base import KeyFn, Member
 from evofarm.evolution.selection.elitism import elites
 from evofarm.evolution.selection.registry import get_strategy
 from evofarm.evolution.selection.strategy import Memo, SelectionStrategy
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.pipeline.schema import Pipeline
 

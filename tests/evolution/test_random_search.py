@@ -15,7 +15,7 @@ from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.errors import CampaignSpecError
 from evofarm.evolution.engine import plan_generation
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.fitness.suite import TaskSuite
 from evofarm.store.memory import MemoryStore
 

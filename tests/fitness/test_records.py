@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evofarm.fitness.checks import CheckResult
-from evofarm.fitness.evaluation import (
+from evofarm.fitness.records import (
     WORST,
     CaseResult,
     Evaluation,
