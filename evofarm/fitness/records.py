@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from evofarm.fitness.checks import CheckResult
-from evofarm.fitness.scoring import FitnessConfig, budget_efficiency
+from evofarm.fitness.scoring import Band, FitnessConfig, budget_efficiency
 from evofarm.fitness.suite_models import Budgets
 
 EXCERPT_CHARS = 500
@@ -99,7 +99,13 @@ class CaseResult(BaseModel):
 
 
 class Evaluation(BaseModel):
-    """One candidate on one suite at one fidelity."""
+    """One candidate on one suite at one fidelity.
+
+    ``band`` is the judge's action band for ``score`` under the campaign's
+    ``fitness.thresholds`` (log only / tune lightly / rewrite / redesign), set
+    by :func:`aggregate`; ``None`` (and left out of the JSON) for a candidate
+    that could not be run at all.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -119,6 +125,7 @@ class Evaluation(BaseModel):
     dimensions: dict[str, float] = Field(default_factory=dict)
     outcome: str = "ok"
     reason: str | None = None
+    band: Band | None = Field(default=None, exclude_if=lambda band: band is None)
 
     @property
     def tests_passed(self) -> int:
@@ -235,6 +242,7 @@ def aggregate(
         dimensions=dimensions,
         outcome=outcome,
         reason=cap_text(reason, ERROR_CHARS) if reason else None,
+        band=config.thresholds.band(score),
     )
 
 
