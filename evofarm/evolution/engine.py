@@ -53,6 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from evofarm.evolution.config import EvolutionConfig
 from evofarm.evolution.crossover import CROSSOVERS
+from evofarm.evolution.errors import EngineInputError, MissingGenome
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.operators.base import ModelChoice, OperatorContext
 from evofarm.evolution.outcomes import OperatorOutcome, OperatorStats, tally
@@ -241,7 +242,7 @@ def _members(
 ) -> list[Member]:
     missing = [i for i in ids if i not in genomes or i not in evaluations]
     if missing:
-        raise KeyError(f"no genome or evaluation for {', '.join(sorted(missing)[:3])}")
+        raise MissingGenome(f"no genome or evaluation for {', '.join(sorted(missing)[:3])}")
     return [member_of(genomes[i], evaluations[i], fitness, genes=genes) for i in ids]
 
 
@@ -285,11 +286,11 @@ def seed_state(
     """The generation-0 checkpoint from the evaluated seed genomes.
 
     Raises:
-        ValueError: No seed genomes.
-        KeyError: A seed has no evaluation.
+        EngineInputError: No seed genomes (a ``ValueError``).
+        MissingGenome: A seed has no evaluation (a ``KeyError``).
     """
     if not genomes:
-        raise ValueError("a campaign needs at least one seed pipeline")
+        raise EngineInputError("a campaign needs at least one seed pipeline")
     config = spec.evolution
     members = _members(
         sorted({g.id for g in genomes}), {g.id: g for g in genomes}, evaluations, spec.fitness
@@ -310,12 +311,12 @@ def plan_generation(state: EvolutionState, spec: EngineSpec) -> list[BreedTask]:
     """The breed tasks of generation ``state.generation + 1`` (pure, deterministic).
 
     Raises:
-        ValueError: The state has an empty population.
+        EngineInputError: The state has an empty population (a ``ValueError``).
     """
     config = spec.evolution
     population = state.population
     if not population:
-        raise ValueError("cannot plan a generation from an empty population")
+        raise EngineInputError("cannot plan a generation from an empty population")
     generation = state.generation + 1
     strategy = strategy_of(config)
     key = strategy.ranking_key(population)
@@ -363,20 +364,20 @@ def make_offspring(
     ``None`` when it was discarded or is identical to a parent.
 
     Raises:
-        KeyError: A parent named by the task is not in ``parents``.
-        ValueError: The task names an unknown crossover kind.
+        MissingGenome: A parent named by the task is not in ``parents`` (a ``KeyError``).
+        EngineInputError: The task names an unknown crossover kind (a ``ValueError``).
     """
     by_id = {g.id: g for g in parents}
     missing = [i for i in task.parents if i not in by_id]
     if missing:
-        raise KeyError(f"task {task.slot}: parent {missing[0]} not loaded")
+        raise MissingGenome(f"task {task.slot}: parent {missing[0]} not loaded")
     rng = rng_for(task.seed, task.generation, task.slot)
     outcomes: list[OperatorOutcome] = []
     child: Genome | None = by_id[task.parents[0]]
     if task.kind == "crossover":
         name = task.crossover or ""
         if name not in CROSSOVERS:
-            raise ValueError(f"unknown crossover {name!r}")
+            raise EngineInputError(f"unknown crossover {name!r}")
         a, b = by_id[task.parents[0]], by_id[task.parents[-1]]
         raw = CROSSOVERS[name](a, b, rng, task.generation)
         child, outcome = finalize(raw, context) if raw is not None else (None, "noop")
@@ -429,7 +430,7 @@ def select(
         spec: The campaign.
 
     Raises:
-        KeyError: An offspring has no genome or no evaluation.
+        MissingGenome: An offspring has no genome or no evaluation (a ``KeyError``).
     """
     config = spec.evolution
     generation = state.generation + 1

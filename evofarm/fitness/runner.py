@@ -48,6 +48,7 @@ from evofarm.errors import (
     UserInputError,
 )
 from evofarm.fitness.checks import CheckContext, CheckResult, LlmJudgeCheck, run_check
+from evofarm.fitness.errors import BadTrace, FitnessInputError
 from evofarm.fitness.llm_judge import as_text
 from evofarm.fitness.records import (
     EXCERPT_CHARS,
@@ -93,10 +94,10 @@ def select_cases(suite: TaskSuite, fidelity: float) -> list[Case]:
     """The deterministic fidelity subset of ``suite``'s cases, in case-id order.
 
     Raises:
-        ValueError: ``fidelity`` outside (0, 1].
+        FitnessInputError: ``fidelity`` outside (0, 1] (a ``ValueError``).
     """
     if not 0.0 < fidelity <= 1.0:
-        raise ValueError(f"fidelity must be in (0, 1], got {fidelity}")
+        raise FitnessInputError(f"fidelity must be in (0, 1], got {fidelity}")
     count = max(1, math.ceil(fidelity * len(suite.cases) - 1e-9))
     ranked = sorted(suite.cases, key=lambda c: (hashlib.sha256(c.id.encode()).digest(), c.id))
     return sorted(ranked[:count], key=lambda c: c.id)
@@ -111,7 +112,7 @@ def trace_view(raw: Any) -> dict[str, Any]:
     elif isinstance(raw, Mapping):
         data = dict(raw)
     else:
-        raise TypeError(f"a case runner returned {type(raw).__name__}, not a run trace")
+        raise BadTrace(f"a case runner returned {type(raw).__name__}, not a run trace")
     return data if isinstance(data, dict) else {}
 
 
@@ -237,7 +238,7 @@ def run_case(
     wall_ms = (time.perf_counter() - started) * 1000.0
     try:
         if outcome == "ok" and raw is None:
-            raise TypeError("the case runner returned no trace")
+            raise BadTrace("the case runner returned no trace")
         view = trace_view(raw)
     except TypeError as exc:
         view, outcome, reason = {}, "crashed", str(exc)
@@ -329,13 +330,14 @@ def evaluate_pipeline(
         The evaluation; candidate faults are inside it (``outcome``, ``reason``).
 
     Raises:
-        ValueError: bad ``fidelity``/``max_workers``, or neither runner nor factory.
+        FitnessInputError: bad ``fidelity``/``max_workers``, or neither runner nor
+            factory (a ``ValueError``).
         ProviderConfigError: the suite has ``llm_judge`` checks and no judge was given.
         ProviderError, SandboxError, StoreError, BudgetExceeded: infrastructure.
     """
     config = config or FitnessConfig()
     if max_workers < 1:
-        raise ValueError("max_workers must be at least 1")
+        raise FitnessInputError("max_workers must be at least 1")
     cases = select_cases(suite, fidelity)
     if judge is None and any(
         isinstance(c, LlmJudgeCheck) for case in cases for c in suite.checks_for(case)
@@ -345,7 +347,7 @@ def evaluate_pipeline(
         )
     if case_runner is None:
         if runtime_factory is None:
-            raise ValueError("evaluate_pipeline needs a runtime_factory or a case_runner")
+            raise FitnessInputError("evaluate_pipeline needs a runtime_factory or a case_runner")
         case_runner = default_case_runner(runtime_factory)
     problem = _validation_problem(pipeline, limits)
     if problem is not None:

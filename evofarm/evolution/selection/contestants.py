@@ -12,6 +12,7 @@ import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
+from evofarm.evolution.errors import EngineInputError
 from evofarm.evolution.selection.base import KeyFn, Member, by_fitness
 
 
@@ -56,12 +57,12 @@ class Contestants:
         """Draw ``size`` members (with replacement) and return the best.
 
         Raises:
-            ValueError: There are no members or ``size`` < 1.
+            EngineInputError: There are no members or ``size`` < 1 (a ``ValueError``).
         """
         if not self.members:
-            raise ValueError("tournament over an empty population")
+            raise EngineInputError("tournament over an empty population")
         if size < 1:
-            raise ValueError(f"tournament size must be >= 1, got {size}")
+            raise EngineInputError(f"tournament size must be >= 1, got {size}")
         n = len(self.members)
         # All draws first, then the comparison: the rng sees exactly what it did
         # when entrants were materialised as a list.
