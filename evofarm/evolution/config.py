@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from evofarm.evolution.crossover import CROSSOVERS
-from evofarm.evolution.operators.base import registered_operators
+from evofarm.evolution.operators.registry import OPERATORS, registered_operators
+from evofarm.evolution.selection.registry import SELECTION_STRATEGIES
+from evofarm.registry import UnknownExtension
 
-SelectionName = Literal["tournament", "mu_plus_lambda", "mu_comma_lambda", "nsga2"]
 PairingName = Literal["fitness", "complementary", "distance"]
 CrossoverName = Literal["one_point", "uniform"]
 CROSSOVER_NAMES: tuple[CrossoverName, ...] = ("one_point", "uniform")
@@ -38,7 +47,10 @@ class EvolutionConfig(BaseModel):
             least one, drawn in proportion to the rates).
         crossover_rate: Probability that an offspring is bred by crossover.
         crossover: Crossover kinds to draw from, uniformly.
-        selection: Survival strategy.
+        selection: The selection strategy, a name in
+            :data:`~evofarm.evolution.selection.registry.SELECTION_STRATEGIES`.
+        selection_options: Settings of that strategy, validated by its
+            ``options_model`` (e.g. ``random_search``'s ``max_operators``).
         tournament_size: Entrants per tournament (parent selection, and survival
             under ``tournament``).
         pairing: How the second crossover parent is chosen.
@@ -61,7 +73,8 @@ class EvolutionConfig(BaseModel):
     crossover: list[CrossoverName] = Field(
         default_factory=lambda: list(CROSSOVER_NAMES), min_length=1
     )
-    selection: SelectionName = "mu_plus_lambda"
+    selection: str = "mu_plus_lambda"
+    selection_options: dict[str, JsonValue] = Field(default_factory=dict)
     tournament_size: int = Field(default=3, ge=1)
     pairing: PairingName = "fitness"
     elitism: int = Field(default=1, ge=0)
@@ -73,15 +86,42 @@ class EvolutionConfig(BaseModel):
     @field_validator("operators")
     @classmethod
     def _known_operators(cls, value: dict[str, float]) -> dict[str, float]:
-        known = registered_operators()
         for name, rate in value.items():
-            if name not in known:
-                raise ValueError(f"unknown operator {name!r}; known: {', '.join(sorted(known))}")
+            if name not in OPERATORS:
+                raise ValueError(str(UnknownExtension("operator", name, OPERATORS.names())))
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"rate of {name!r} must be in [0, 1], got {rate}")
         if not any(rate > 0 for rate in value.values()):
             raise ValueError("at least one operator needs a rate above 0")
         return dict(sorted(value.items()))
+
+    @field_validator("selection")
+    @classmethod
+    def _known_selection(cls, value: str) -> str:
+        if value not in SELECTION_STRATEGIES:
+            raise ValueError(
+                str(UnknownExtension("selection strategy", value, SELECTION_STRATEGIES.names()))
+            )
+        return value
+
+    @field_validator("selection_options")
+    @classmethod
+    def _strategy_options(
+        cls, value: dict[str, JsonValue], info: ValidationInfo
+    ) -> dict[str, JsonValue]:
+        name = info.data.get("selection")
+        if not isinstance(name, str):
+            return value  # the selection key itself is wrong: reported there
+        try:
+            SELECTION_STRATEGIES.get(name).validate_options(value)
+        except ValidationError as exc:
+            problem = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            message = str(problem["msg"])
+            if problem["type"] == "extra_forbidden":
+                message = "unknown key"
+            raise ValueError(f"{name} option {where!r}: {message}") from None
+        return value
 
     @field_validator("crossover")
     @classmethod

@@ -49,23 +49,21 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from evofarm.evolution.config import EvolutionConfig
 from evofarm.evolution.crossover import CROSSOVERS
+from evofarm.evolution.errors import EngineInputError, MissingGenome
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.operators.base import ModelChoice, OperatorContext
 from evofarm.evolution.outcomes import OperatorOutcome, OperatorStats, tally
 from evofarm.evolution.repair import apply_operator, finalize
 from evofarm.evolution.rng import rng_for
-from evofarm.evolution.selection.base import KeyFn, Member, by_fitness, unique_by_id
+from evofarm.evolution.selection.base import KeyFn, Member
 from evofarm.evolution.selection.elitism import elites
-from evofarm.evolution.selection.mu_comma_lambda import mu_comma_lambda
-from evofarm.evolution.selection.mu_plus_lambda import mu_plus_lambda
-from evofarm.evolution.selection.nsga2 import crowded_key, nsga2_select
-from evofarm.evolution.selection.pairing import pair_from
-from evofarm.evolution.selection.tournament import Contestants, tournament_survivors
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.evolution.selection.registry import get_strategy
+from evofarm.evolution.selection.strategy import Memo, SelectionStrategy
+from evofarm.fitness.records import Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.pipeline.schema import Pipeline
 
@@ -155,6 +153,9 @@ class EvolutionState(BaseModel):
         operator_stats: Outcome counts per operator (and crossover kind).
         counters: Breeding counts.
         best_history: Best fitness after each generation, from generation 0.
+        strategy_state: The selection strategy's own JSON memo (islands, ...);
+            left out of the JSON when empty, so checkpoints of strategies
+            without one are unchanged.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -167,6 +168,9 @@ class EvolutionState(BaseModel):
     operator_stats: dict[str, OperatorStats] = Field(default_factory=dict)
     counters: Counters = Field(default_factory=Counters)
     best_history: list[float] = Field(default_factory=list)
+    strategy_state: dict[str, JsonValue] = Field(
+        default_factory=dict, exclude_if=lambda memo: not memo
+    )
 
     @property
     def best(self) -> Member | None:
@@ -213,9 +217,19 @@ def member_of(
     )
 
 
+def strategy_of(config: EvolutionConfig) -> SelectionStrategy:
+    """The campaign's selection strategy, from the registry.
+
+    Raises:
+        UnknownExtension: ``config.selection`` names no registered strategy
+            (the campaign spec validates it on load, so only for unchecked configs).
+    """
+    return get_strategy(config.selection)
+
+
 def selection_key(population: Sequence[Member], config: EvolutionConfig) -> KeyFn:
-    """The key ranking a population: crowded comparison for NSGA-II, else fitness."""
-    return crowded_key(population) if config.selection == "nsga2" else by_fitness
+    """The key ranking a population under the campaign's strategy."""
+    return strategy_of(config).ranking_key(population)
 
 
 def _members(
@@ -228,7 +242,7 @@ def _members(
 ) -> list[Member]:
     missing = [i for i in ids if i not in genomes or i not in evaluations]
     if missing:
-        raise KeyError(f"no genome or evaluation for {', '.join(sorted(missing)[:3])}")
+        raise MissingGenome(f"no genome or evaluation for {', '.join(sorted(missing)[:3])}")
     return [member_of(genomes[i], evaluations[i], fitness, genes=genes) for i in ids]
 
 
@@ -272,24 +286,24 @@ def seed_state(
     """The generation-0 checkpoint from the evaluated seed genomes.
 
     Raises:
-        ValueError: No seed genomes.
-        KeyError: A seed has no evaluation.
+        EngineInputError: No seed genomes (a ``ValueError``).
+        MissingGenome: A seed has no evaluation (a ``KeyError``).
     """
     if not genomes:
-        raise ValueError("a campaign needs at least one seed pipeline")
+        raise EngineInputError("a campaign needs at least one seed pipeline")
     config = spec.evolution
     members = _members(
         sorted({g.id for g in genomes}), {g.id: g for g in genomes}, evaluations, spec.fitness
     )
-    key = selection_key(members, config)
-    population = sorted(members, key=key)[: config.population]
+    seeded = strategy_of(config).seed(members, config)
     archive = _archive([], members, config.archive_size)
     return EvolutionState(
         campaign=campaign,
         seed=seed,
-        population=population,
+        population=seeded.population,
         archive=archive,
         best_history=[archive[0].fitness],
+        strategy_state=seeded.memo,
     )
 
 
@@ -297,45 +311,31 @@ def plan_generation(state: EvolutionState, spec: EngineSpec) -> list[BreedTask]:
     """The breed tasks of generation ``state.generation + 1`` (pure, deterministic).
 
     Raises:
-        ValueError: The state has an empty population.
+        EngineInputError: The state has an empty population (a ``ValueError``).
     """
     config = spec.evolution
     population = state.population
     if not population:
-        raise ValueError("cannot plan a generation from an empty population")
+        raise EngineInputError("cannot plan a generation from an empty population")
     generation = state.generation + 1
-    key = selection_key(population, config)
+    strategy = strategy_of(config)
+    key = strategy.ranking_key(population)
     donors = [m.id for m in elites(population, config.donors, key)]
-    # Sorted by id and keyed once for the whole plan: every tournament draws from it.
-    pool = Contestants(population, key)
-    names = list(config.operators)
-    weights = [config.operators[n] for n in names]
+    breeding = strategy.breeding(population, key, config, state.strategy_state)
     tasks: list[BreedTask] = []
     for slot in range(config.lam):
-        rng = rng_for(state.seed, generation, f"plan:{slot}")
-        crossover = len(population) >= 2 and rng.random() < config.crossover_rate
-        operators = [n for n, w in zip(names, weights, strict=True) if rng.random() < w]
-        if crossover:
-            first, second = pair_from(config.pairing, pool, config.tournament_size, rng)
-            parents = [first.id, second.id]
-            kind = rng.choice(config.crossover)
-        else:
-            parents = [pool.tournament(config.tournament_size, rng).id]
-            kind = None
-            if not operators:
-                operators = rng.choices(names, weights=weights, k=1)
-        rng.shuffle(operators)
+        draw = breeding.draw(slot, rng_for(state.seed, generation, f"plan:{slot}"))
         tasks.append(
             BreedTask(
                 campaign=state.campaign,
                 seed=state.seed,
                 generation=generation,
                 slot=slot,
-                kind="crossover" if crossover else "mutate",
-                crossover=kind,
-                operators=operators,
-                parents=parents,
-                donors=[d for d in donors if d not in parents],
+                kind=draw.kind,
+                crossover=draw.crossover,
+                operators=list(draw.operators),
+                parents=list(draw.parents),
+                donors=[d for d in donors if d not in draw.parents],
             )
         )
     return tasks
@@ -364,20 +364,20 @@ def make_offspring(
     ``None`` when it was discarded or is identical to a parent.
 
     Raises:
-        KeyError: A parent named by the task is not in ``parents``.
-        ValueError: The task names an unknown crossover kind.
+        MissingGenome: A parent named by the task is not in ``parents`` (a ``KeyError``).
+        EngineInputError: The task names an unknown crossover kind (a ``ValueError``).
     """
     by_id = {g.id: g for g in parents}
     missing = [i for i in task.parents if i not in by_id]
     if missing:
-        raise KeyError(f"task {task.slot}: parent {missing[0]} not loaded")
+        raise MissingGenome(f"task {task.slot}: parent {missing[0]} not loaded")
     rng = rng_for(task.seed, task.generation, task.slot)
     outcomes: list[OperatorOutcome] = []
     child: Genome | None = by_id[task.parents[0]]
     if task.kind == "crossover":
         name = task.crossover or ""
         if name not in CROSSOVERS:
-            raise ValueError(f"unknown crossover {name!r}")
+            raise EngineInputError(f"unknown crossover {name!r}")
         a, b = by_id[task.parents[0]], by_id[task.parents[-1]]
         raw = CROSSOVERS[name](a, b, rng, task.generation)
         child, outcome = finalize(raw, context) if raw is not None else (None, "noop")
@@ -403,26 +403,14 @@ def to_evaluate(results: Sequence[BreedResult], known: Iterable[str] = ()) -> li
     return sorted({r.genome for r in results if r.genome is not None and r.genome not in seen})
 
 
-def _survivors(
-    parents: list[Member],
-    offspring: list[Member],
-    config: EvolutionConfig,
-    rng_seed: tuple[int, int],
-) -> list[Member]:
-    mu = config.population
-    if config.selection == "mu_plus_lambda":
-        return mu_plus_lambda(parents, offspring, mu)
-    if config.selection == "mu_comma_lambda":
-        return mu_comma_lambda(parents, offspring, mu, config.elitism)
-    pool = unique_by_id([*parents, *offspring])
-    if config.selection == "nsga2":
-        return nsga2_select(pool, mu)
-    kept = elites(pool, min(config.elitism, mu))
-    kept_ids = {m.id for m in kept}
-    rest = [m for m in pool if m.id not in kept_ids]
-    rng = rng_for(rng_seed[0], rng_seed[1], "survive")
-    chosen = kept + tournament_survivors(rest, mu - len(kept), config.tournament_size, rng)
-    return sorted(chosen, key=by_fitness)
+def _survival(
+    state: EvolutionState, offspring: list[Member], config: EvolutionConfig
+) -> tuple[list[Member], Memo]:
+    rng = rng_for(state.seed, state.generation + 1, "survive")
+    survival = strategy_of(config).survive(
+        list(state.population), offspring, config, rng, state.strategy_state
+    )
+    return survival.population, survival.memo
 
 
 def select(
@@ -442,7 +430,7 @@ def select(
         spec: The campaign.
 
     Raises:
-        KeyError: An offspring has no genome or no evaluation.
+        MissingGenome: An offspring has no genome or no evaluation (a ``KeyError``).
     """
     config = spec.evolution
     generation = state.generation + 1
@@ -461,7 +449,7 @@ def select(
     # them: compute them only for the offspring that survive or enter the archive.
     offspring = _members(offspring_ids, genomes, evaluations, spec.fitness, genes=False)
     partial = {m.id: m for m in offspring}
-    survivors = _survivors(list(state.population), offspring, config, (state.seed, generation))
+    survivors, memo = _survival(state, offspring, config)
     archive = _archive(state.archive, offspring, config.archive_size)
     completed: dict[str, Member] = {}
     survivors = _with_genes(survivors, partial, genomes, completed)
@@ -483,4 +471,5 @@ def select(
         operator_stats=tally(state.operator_stats, (o for r in ordered for o in r.outcomes)),
         counters=counters,
         best_history=[*state.best_history, archive[0].fitness],
+        strategy_state=memo,
     )

@@ -16,7 +16,8 @@ from typing import Any
 
 from evofarm.errors import UserInputError
 from evofarm.evolution.genome import Genome
-from evofarm.evolution.operators.base import OperatorContext, get_operator
+from evofarm.evolution.operators.base import OperatorContext
+from evofarm.evolution.operators.registry import get_operator
 from evofarm.evolution.outcomes import OutcomeName
 from evofarm.evolution.references import explicit_references, rename_reference, step_references
 from evofarm.pipeline.loader import pipeline_from_data, pipeline_to_data

@@ -14,9 +14,9 @@ Public API (see each module for the contracts):
 from __future__ import annotations
 
 from evofarm.fitness.checks import Check, CheckContext, CheckResult
-from evofarm.fitness.evaluate import CaseFailed, evaluate_pipeline, select_cases
-from evofarm.fitness.evaluation import CaseResult, Evaluation
 from evofarm.fitness.predicates import register_check
+from evofarm.fitness.records import CaseResult, Evaluation
+from evofarm.fitness.runner import CaseFailed, evaluate_pipeline, select_cases
 from evofarm.fitness.scoring import FitnessConfig, judge_fitness
 from evofarm.fitness.suite import (
     Budgets,

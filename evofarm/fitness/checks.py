@@ -1,9 +1,11 @@
-"""Checks: what a suite says good output is.
+"""The built-in checks: what a suite says good output is.
 
-Every check is a pydantic model discriminated on ``type`` and shares three
+Every check is a pydantic model registered by its ``type``
+(:mod:`evofarm.fitness.check_registry`; a plugin adds a type the same way,
+from its own module) and shares three
 keys: ``required`` (a *gate*: the judge formula's ``gates`` term is the share
 of required checks passed), ``path`` (which field of the run to look at, see
-:mod:`evofarm.fitness.selection`; default the final output) and ``label`` (a
+:mod:`evofarm.fitness.paths`; default the final output) and ``label`` (a
 name for reports). Types:
 
 * ``equals``: ``value`` (any JSON), ``normalize`` (collapse whitespace),
@@ -37,61 +39,43 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import jsonschema
 from jsonschema.exceptions import SchemaError
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 
 from evofarm.errors import ProviderError
+from evofarm.fitness.check_base import CheckBase, CheckContext, CheckResult
+from evofarm.fitness.check_registry import Check, register_check_type
 from evofarm.fitness.llm_judge import as_text, parse_score, render_judge_prompt
+from evofarm.fitness.paths import PathNotFound, select_path
 from evofarm.fitness.predicates import PredicateError, get_predicate
-from evofarm.fitness.selection import PathNotFound, parse_path, select_path
 from evofarm.pipeline.regex_guard import (
     MAX_REGEX_INPUT_CHARS,
     UnsafePattern,
     compile_guarded,
     flags_value,
 )
-from evofarm.providers.base import LLMRequest, Provider
+from evofarm.providers.base import LLMRequest
+
+__all__ = [
+    "Check",
+    "CheckBase",
+    "CheckContext",
+    "CheckResult",
+    "ContainsCheck",
+    "CustomCheck",
+    "EqualsCheck",
+    "JsonSchemaCheck",
+    "LlmJudgeCheck",
+    "NumericCheck",
+    "OneOfCheck",
+    "RegexCheck",
+    "run_check",
+]
 
 DETAIL_CHARS = 300
-
-
-@dataclass(frozen=True)
-class CheckContext:
-    """What a check may need besides the output.
-
-    Attributes:
-        inputs: the case's inputs (for the judge prompt).
-        judge: the provider ``llm_judge`` checks call; ``None`` when not configured.
-        judge_model: model used when an ``llm_judge`` check names none.
-    """
-
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-    judge: Provider | None = None
-    judge_model: str = "haiku"
-
-
-class CheckResult(BaseModel):
-    """The verdict of one check on one case."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    type: str
-    label: str
-    required: bool
-    passed: bool
-    detail: str = ""
-    score: float | None = None
 
 
 def _short(text: str) -> str:
@@ -123,32 +107,7 @@ def _equal(actual: Any, expected: Any, normalize: bool, case_insensitive: bool) 
     return bool(actual == expected)
 
 
-class CheckBase(BaseModel):
-    """Keys shared by every check."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    type: str
-    required: bool = False
-    path: str | None = None
-    label: str | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _valid_path(cls, value: str | None) -> str | None:
-        parse_path(value)
-        return value
-
-    @property
-    def display(self) -> str:
-        """The name reports use."""
-        return self.label or (f"{self.type}@{self.path}" if self.path else self.type)
-
-    def test(self, value: Any, ctx: CheckContext) -> tuple[bool, str, float | None]:
-        """Judge ``value``: (passed, detail, score or None)."""
-        raise NotImplementedError
-
-
+@register_check_type
 class EqualsCheck(CheckBase):
     type: Literal["equals"] = "equals"
     value: Any
@@ -160,6 +119,7 @@ class EqualsCheck(CheckBase):
         return ok, "" if ok else f"got {as_text(value)!r}, expected {as_text(self.value)!r}", None
 
 
+@register_check_type
 class ContainsCheck(CheckBase):
     type: Literal["contains"] = "contains"
     value: str
@@ -175,6 +135,7 @@ class ContainsCheck(CheckBase):
         return ok, "" if ok else f"{self.value!r} not in {as_text(value)!r}", None
 
 
+@register_check_type
 class RegexCheck(CheckBase):
     type: Literal["regex"] = "regex"
     # Declared before ``pattern`` so the pattern's validator can see the flags.
@@ -217,6 +178,7 @@ class RegexCheck(CheckBase):
         return ok, "" if ok else f"{self.pattern!r} does not match {text!r}", None
 
 
+@register_check_type
 class JsonSchemaCheck(CheckBase):
     type: Literal["json_schema"] = "json_schema"
     json_schema: dict[str, Any] = Field(alias="schema")
@@ -251,6 +213,7 @@ class JsonSchemaCheck(CheckBase):
 _FIRST_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
+@register_check_type
 class NumericCheck(CheckBase):
     type: Literal["numeric"] = "numeric"
     value: float
@@ -282,6 +245,7 @@ class NumericCheck(CheckBase):
         return ok, "" if ok else f"got {number}, expected {self.value}", None
 
 
+@register_check_type
 class OneOfCheck(CheckBase):
     type: Literal["one_of"] = "one_of"
     values: list[Any] = Field(min_length=1)
@@ -293,6 +257,7 @@ class OneOfCheck(CheckBase):
         return ok, "" if ok else f"{as_text(value)!r} is none of {len(self.values)} values", None
 
 
+@register_check_type
 class CustomCheck(CheckBase):
     type: Literal["custom"] = "custom"
     name: str = Field(min_length=1)
@@ -311,6 +276,7 @@ class CustomCheck(CheckBase):
         return bool(verdict), "", None
 
 
+@register_check_type
 class LlmJudgeCheck(CheckBase):
     type: Literal["llm_judge"] = "llm_judge"
     prompt: str = Field(min_length=1)
@@ -336,30 +302,6 @@ class LlmJudgeCheck(CheckBase):
         fraction = score / self.max_score
         ok = fraction >= self.min_score
         return ok, f"judge score {score}/{self.max_score}", fraction
-
-
-Check = Annotated[
-    EqualsCheck
-    | ContainsCheck
-    | RegexCheck
-    | JsonSchemaCheck
-    | NumericCheck
-    | OneOfCheck
-    | CustomCheck
-    | LlmJudgeCheck,
-    Field(discriminator="type"),
-]
-
-CHECK_TYPES: dict[str, type[CheckBase]] = {
-    "equals": EqualsCheck,
-    "contains": ContainsCheck,
-    "regex": RegexCheck,
-    "json_schema": JsonSchemaCheck,
-    "numeric": NumericCheck,
-    "one_of": OneOfCheck,
-    "custom": CustomCheck,
-    "llm_judge": LlmJudgeCheck,
-}
 
 
 def run_check(check: CheckBase, view: Mapping[str, Any], ctx: CheckContext) -> CheckResult:

@@ -30,6 +30,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from evofarm.fitness.errors import FitnessInputError
+
 _IGNORED_STEP_KEYS = frozenset({"name", "description"})
 
 
@@ -64,10 +66,10 @@ def generation_rate(genomes: int, elapsed_s: float) -> float:
     """Genomes per second; 0 when no time elapsed.
 
     Raises:
-        ValueError: negative inputs.
+        FitnessInputError: negative inputs (a ``ValueError``).
     """
     if genomes < 0 or elapsed_s < 0:
-        raise ValueError("genomes and elapsed_s must be non-negative")
+        raise FitnessInputError("genomes and elapsed_s must be non-negative")
     return genomes / elapsed_s if elapsed_s > 0 else 0.0
 
 
@@ -137,11 +139,11 @@ def self_improvement_velocity(
     Returns 0.0 with fewer than two points or when all generations are equal.
 
     Raises:
-        ValueError: the sequences differ in length.
+        FitnessInputError: the sequences differ in length (a ``ValueError``).
     """
     xs = list(generations) if generations is not None else [float(i) for i in range(len(best))]
     if len(xs) != len(best):
-        raise ValueError("best and generations must have the same length")
+        raise FitnessInputError("best and generations must have the same length")
     n = len(best)
     if n < 2:
         return 0.0

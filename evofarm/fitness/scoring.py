@@ -34,6 +34,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from evofarm.fitness.errors import FitnessInputError
+
 DEFAULT_WEIGHTS: tuple[float, float, float] = (0.5, 0.25, 0.25)
 
 ObjectiveName = Literal["quality", "fitness", "tokens", "latency", "cost"]
@@ -94,7 +96,7 @@ def budget_efficiency(used: float, budget: float | None, fraction: float = 1.0) 
     if budget is None:
         return 1.0
     if budget <= 0 or fraction <= 0:
-        raise ValueError("budget and fraction must be positive")
+        raise FitnessInputError("budget and fraction must be positive")
     ratio = max(0.0, used) / budget
     return 1.0 if ratio <= fraction else fraction / ratio
 

@@ -37,8 +37,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from evofarm.errors import Location, SuiteError
-from evofarm.fitness.checks import CHECK_TYPES
-from evofarm.fitness.suite_models import Budgets, Case, LocatedValueError, TaskSuite
+from evofarm.fitness.suite_errors import LocatedValueError
+from evofarm.fitness.suite_models import Budgets, Case, TaskSuite
 from evofarm.pipeline.yaml_source import format_path, parse_yaml, read_text
 
 __all__ = [
@@ -62,17 +62,11 @@ Locator = Callable[[KeyPath], Location]
 
 
 def _data_path(data: Any, loc: Sequence[str | int]) -> KeyPath:
-    """``loc`` with pydantic's union-tag segments removed, so it indexes ``data``.
-
-    A discriminated union adds the tag (``regex``) after the list index; it is
-    not a key of the user's mapping.
-    """
+    """``loc`` as a key path into ``data`` (pydantic's ``loc`` indexes it directly)."""
     path: list[str | int] = []
     current = data
     for part in loc:
         if isinstance(current, Mapping):
-            if part not in current and isinstance(part, str) and part in CHECK_TYPES:
-                continue
             current = current.get(part) if isinstance(part, str) else None
         elif isinstance(current, list) and isinstance(part, int):
             current = current[part] if 0 <= part < len(current) else None
@@ -88,10 +82,6 @@ def _message(error: ErrorDetails) -> str:
         return "missing required key"
     if kind == "extra_forbidden":
         return "unknown key"
-    if kind == "union_tag_invalid":
-        return f"unknown check type; expected one of {', '.join(CHECK_TYPES)}"
-    if kind == "union_tag_not_found":
-        return f"a check needs 'type' (one of {', '.join(CHECK_TYPES)})"
     msg = error["msg"]
     return msg.removeprefix("Value error, ")
 
@@ -118,10 +108,7 @@ def suite_from_data(data: Any, *, source: str, locate: Locator | None = None) ->
             path = _data_path(data, [*error["loc"], *ctx_error.path])
             message = str(ctx_error).split(": ", 1)[-1]
         else:
-            loc = list(error["loc"])
-            if error["type"] == "union_tag_invalid":
-                loc.append("type")  # point at the bad tag itself
-            path = _data_path(data, loc)
+            path = _data_path(data, list(error["loc"]))
             message = _message(error)
         where = locate(path) if locate else Location(file=source)
         location = Location(

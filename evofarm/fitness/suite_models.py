@@ -16,20 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from evofarm.fitness.checks import Check, CheckBase, CustomCheck
+from evofarm.fitness.check_base import CheckBase
+from evofarm.fitness.check_registry import Check
+from evofarm.fitness.checks import CustomCheck
 from evofarm.fitness.predicates import PredicateError, import_predicates, registered_names
-
-
-class LocatedValueError(ValueError):
-    """A validation problem that knows the key path it belongs to.
-
-    Model-level validators raise it so that file loaders can still point at
-    the line of the offending key (pydantic keeps it in the error's ``ctx``).
-    """
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        self.path = path
-        super().__init__(f"{'.'.join(map(str, path))}: {message}")
+from evofarm.fitness.suite_errors import LocatedValueError, UnknownCase
 
 
 class Budgets(BaseModel):
@@ -171,9 +162,9 @@ class TaskSuite(BaseModel):
         """The case with ``case_id``.
 
         Raises:
-            KeyError: no such case.
+            UnknownCase: no such case (also a ``KeyError``).
         """
         for case in self.cases:
             if case.id == case_id:
                 return case
-        raise KeyError(case_id)
+        raise UnknownCase(case_id)

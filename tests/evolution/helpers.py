@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.operators import library
 from evofarm.evolution.operators.base import ModelChoice, OperatorContext
-from evofarm.fitness.evaluation import CaseResult, Evaluation, aggregate
+from evofarm.fitness.records import CaseResult, Evaluation, aggregate
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.fitness.suite import Budgets
 from evofarm.pipeline.loader import pipeline_from_data

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from evofarm.evolution.crossover import CROSSOVERS
 from evofarm.evolution.genome import Genome, genome_id
-from evofarm.evolution.operators.base import get_operator, registered_operators
-from evofarm.evolution.operators.registry import BUILTIN
+from evofarm.evolution.operators.registry import get_operator, registered_operators
 from evofarm.evolution.outcomes import OperatorOutcome, OperatorStats, tally
 from evofarm.evolution.repair import apply_operator, finalize, reference_problems
 from evofarm.pipeline.loader import pipeline_from_data, pipeline_to_data
+from evofarm.registry import UnknownExtension
 
 from .helpers import context, genomes, random_genome
 
@@ -27,11 +27,22 @@ def assert_valid(child: Genome, max_steps: int = 8) -> None:
     assert 1 <= len(canonical["steps"]) <= max_steps
 
 
+BUILTIN = (
+    "feature_insertion",
+    "prompt_evolution",
+    "provider_optimization",
+    "sequence_reshuffle",
+    "step_deletion",
+    "step_mutation",
+)
+
+
 def test_builtin_operators_are_registered() -> None:
     assert set(BUILTIN) <= set(registered_operators())
-    assert len(BUILTIN) == 6
-    with pytest.raises(KeyError, match="unknown operator 'nope'"):
-        get_operator("nope")
+    with pytest.raises(UnknownExtension, match="unknown operator 'step_mutaton'") as info:
+        get_operator("step_mutaton")
+    assert isinstance(info.value, KeyError)
+    assert "did you mean 'step_mutation'" in str(info.value)
 
 
 @settings(max_examples=60, deadline=None)

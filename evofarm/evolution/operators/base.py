@@ -1,4 +1,4 @@
-"""The operator interface, its context, and the registry of operators by name.
+"""The operator interface: the function type, its context and its registry record.
 
 An operator is a small pure function ``(genome, rng, context) -> Genome | None``.
 It returns a child whose :attr:`~evofarm.evolution.genome.Genome.mutations` end with
@@ -10,6 +10,11 @@ child, repairs what it can and discards the rest, counting each outcome.
 Operators must draw every random choice from ``rng`` (the offspring slot's
 generator) and must not depend on anything but their arguments, so a worker on
 another machine makes the same child from the same task.
+
+This module holds types only; the registry of operators by name is
+:mod:`evofarm.evolution.operators.registry`, which every operator module (built
+in or a plugin) imports to register itself. Nothing here imports an operator,
+so there is no import circle.
 """
 
 from __future__ import annotations
@@ -74,49 +79,3 @@ class OperatorInfo:
     fn: OperatorFn
     rate: float
     summary: str
-
-
-_REGISTRY: dict[str, OperatorInfo] = {}
-
-
-def register_operator(name: str, rate: float, summary: str) -> Callable[[OperatorFn], OperatorFn]:
-    """Decorator registering a mutation operator under ``name``.
-
-    Args:
-        name: Unique name campaigns refer to.
-        rate: Default probability that an offspring gets this operator.
-        summary: One line for help texts and the dashboard.
-
-    Raises:
-        ValueError: The name is taken or the rate is outside [0, 1].
-    """
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"operator {name!r}: rate {rate} is outside [0, 1]")
-
-    def decorate(fn: OperatorFn) -> OperatorFn:
-        if name in _REGISTRY:
-            raise ValueError(f"operator {name!r} is already registered")
-        _REGISTRY[name] = OperatorInfo(name, fn, rate, summary)
-        return fn
-
-    return decorate
-
-
-def registered_operators() -> dict[str, OperatorInfo]:
-    """All registered operators by name (importing the built-in ones first)."""
-    # The built-in modules register themselves on import.
-    from evofarm.evolution.operators import registry  # noqa: F401, PLC0415
-
-    return dict(_REGISTRY)
-
-
-def get_operator(name: str) -> OperatorInfo:
-    """Return the operator registered as ``name``.
-
-    Raises:
-        KeyError: No such operator; the message lists the known names.
-    """
-    known = registered_operators()
-    if name not in known:
-        raise KeyError(f"unknown operator {name!r}; known: {', '.join(sorted(known))}")
-    return known[name]

@@ -24,7 +24,7 @@ from typing import Any
 
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.operators import library
-from evofarm.evolution.operators.base import OperatorContext, register_operator
+from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.operators.common import (
     fresh_name,
     is_llm_step,
@@ -33,6 +33,7 @@ from evofarm.evolution.operators.common import (
     summarize,
     with_steps,
 )
+from evofarm.evolution.operators.registry import register_operator
 from evofarm.evolution.references import (
     explicit_references,
     rename_reference,

@@ -14,12 +14,13 @@ from typing import Any
 from evofarm.evolution.chromosomes import phrases_of, prompt_patterns, with_prompt_phrases
 from evofarm.evolution.genome import Genome, prompt_text
 from evofarm.evolution.operators import library
-from evofarm.evolution.operators.base import OperatorContext, register_operator
+from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.operators.common import (
     LLM_TYPES_WITH_PROMPT,
     steps_of,
     with_steps,
 )
+from evofarm.evolution.operators.registry import register_operator
 
 NAME = "prompt_evolution"
 

@@ -22,7 +22,8 @@ from evofarm.evolution.chromosomes import (
     with_step_model,
 )
 from evofarm.evolution.genome import Genome, MutationRecord, summarize_value
-from evofarm.evolution.operators.base import ModelChoice, OperatorContext, register_operator
+from evofarm.evolution.operators.base import ModelChoice, OperatorContext
+from evofarm.evolution.operators.registry import register_operator
 
 NAME = "provider_optimization"
 

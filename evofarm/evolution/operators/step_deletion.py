@@ -14,8 +14,9 @@ from __future__ import annotations
 import random
 
 from evofarm.evolution.genome import Genome
-from evofarm.evolution.operators.base import OperatorContext, register_operator
+from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.operators.common import steps_of, with_steps
+from evofarm.evolution.operators.registry import register_operator
 from evofarm.evolution.references import (
     dependencies,
     rename_reference,

@@ -20,8 +20,9 @@ from pydantic import ValidationError
 
 from evofarm.evolution.genome import Genome, provider_slot
 from evofarm.evolution.operators import library
-from evofarm.evolution.operators.base import OperatorContext, register_operator
+from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.operators.common import is_llm_step, is_transform, steps_of, with_steps
+from evofarm.evolution.operators.registry import register_operator
 from evofarm.pipeline.transform_ops import OP_TYPES
 
 NAME = "step_mutation"

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evofarm.evolution.errors import EngineInputError
+
 #: A sort key: smaller sorts first, i.e. "better" members have smaller keys.
 RankKey = tuple[float, ...]
 KeyFn = Callable[["Member"], tuple[float | str, ...]]
@@ -60,10 +62,10 @@ def best(members: Sequence[Member], key: KeyFn = by_fitness) -> Member:
     """Return the best member under ``key``.
 
     Raises:
-        ValueError: ``members`` is empty.
+        EngineInputError: ``members`` is empty (a ``ValueError``).
     """
     if not members:
-        raise ValueError("best() of an empty population")
+        raise EngineInputError("best() of an empty population")
     return min(members, key=key)
 
 

@@ -1,11 +1,21 @@
-"""(mu, lambda) survival: only offspring survive, apart from optional elites."""
+"""(mu, lambda) survival: only offspring survive, apart from optional elites.
+
+Strategy ``mu_comma_lambda``.
+"""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from evofarm.evolution.selection.base import KeyFn, Member, by_fitness, unique_by_id
+from evofarm.evolution.selection.breeding import GenerationalStrategy
 from evofarm.evolution.selection.elitism import elites
+from evofarm.evolution.selection.registry import register_selection
+
+if TYPE_CHECKING:
+    from evofarm.evolution.config import EvolutionConfig
 
 
 def mu_comma_lambda(
@@ -30,3 +40,19 @@ def mu_comma_lambda(
         spare = [m for m in sorted(unique_by_id(parents), key=key) if m.id not in chosen_ids]
         chosen += spare[: mu - len(chosen)]
     return sorted(chosen, key=key)
+
+
+@register_selection("mu_comma_lambda")
+class MuCommaLambdaSelection(GenerationalStrategy):
+    """Offspring replace their parents; the ``elitism`` best parents stay."""
+
+    def survivors(
+        self,
+        parents: Sequence[Member],
+        offspring: Sequence[Member],
+        config: EvolutionConfig,
+        rng: random.Random,
+    ) -> list[Member]:
+        """See :func:`mu_comma_lambda` (``rng`` is unused)."""
+        del rng
+        return mu_comma_lambda(parents, offspring, config.population, config.elitism)

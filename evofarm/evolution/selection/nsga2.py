@@ -3,15 +3,23 @@
 Objective vectors are maximised in every component; whoever builds a
 :class:`~evofarm.evolution.selection.base.Member` negates objectives that should
 be minimised (tokens, latency). Ties are broken by genome id throughout.
+Strategy ``nsga2``: ranks by crowded comparison, survives by :func:`nsga2_select`.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from operator import ge
+from typing import TYPE_CHECKING
 
 from evofarm.evolution.selection.base import KeyFn, Member, unique_by_id
+from evofarm.evolution.selection.breeding import GenerationalStrategy
+from evofarm.evolution.selection.registry import register_selection
+
+if TYPE_CHECKING:
+    from evofarm.evolution.config import EvolutionConfig
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -162,3 +170,23 @@ def nsga2_select(members: Sequence[Member], mu: int) -> list[Member]:
     pool = unique_by_id(members)
     key = crowded_key(pool)
     return sorted(pool, key=key)[:mu]
+
+
+@register_selection("nsga2")
+class Nsga2Selection(GenerationalStrategy):
+    """Multi-objective: rank by Pareto front and crowding distance."""
+
+    def ranking_key(self, population: Sequence[Member]) -> KeyFn:
+        """The crowded-comparison key over ``population``."""
+        return crowded_key(population)
+
+    def survivors(
+        self,
+        parents: Sequence[Member],
+        offspring: Sequence[Member],
+        config: EvolutionConfig,
+        rng: random.Random,
+    ) -> list[Member]:
+        """See :func:`nsga2_select` (``rng`` is unused)."""
+        del rng
+        return nsga2_select(unique_by_id([*parents, *offspring]), config.population)

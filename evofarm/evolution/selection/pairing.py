@@ -13,7 +13,7 @@ from typing import Literal
 
 from evofarm.evolution.novelty import gene_distance
 from evofarm.evolution.selection.base import KeyFn, Member, by_fitness
-from evofarm.evolution.selection.tournament import Contestants, best_index
+from evofarm.evolution.selection.contestants import Contestants, best_index
 
 PairingName = Literal["fitness", "complementary", "distance"]
 

@@ -1,10 +1,11 @@
-"""Tournament selection.
+"""Tournament selection, and the ``tournament`` survival strategy.
 
 Every draw indexes the members sorted by id, so a result depends only on the set
 of members and the rng state, never on the order they arrived in. Planning a
 generation runs hundreds of tournaments over one population, so
-:class:`Contestants` sorts it and computes every sort key once; the plain
-functions below are thin wrappers with the same results.
+:class:`~evofarm.evolution.selection.contestants.Contestants` sorts it and
+computes every sort key once; the plain functions below are thin wrappers with
+the same results.
 """
 
 from __future__ import annotations
@@ -12,66 +13,24 @@ from __future__ import annotations
 import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from evofarm.evolution.selection.base import KeyFn, Member, by_fitness
+from evofarm.evolution.selection.base import KeyFn, Member, by_fitness, unique_by_id
+from evofarm.evolution.selection.breeding import GenerationalStrategy
+from evofarm.evolution.selection.contestants import Contestants, best_index
+from evofarm.evolution.selection.elitism import elites
+from evofarm.evolution.selection.registry import register_selection
 
+if TYPE_CHECKING:
+    from evofarm.evolution.config import EvolutionConfig
 
-def best_index(keys: Sequence[tuple[float | str, ...]], indices: Sequence[int]) -> int:
-    """The first of ``indices`` whose key is smallest (``min`` semantics: first wins ties)."""
-    best = indices[0]
-    for i in indices[1:]:
-        if keys[i] < keys[best]:
-            best = i
-    return best
-
-
-class Contestants:
-    """A population prepared for many tournaments: sorted by id, keys precomputed.
-
-    Attributes:
-        members: The members sorted by id (stable, so equal ids keep their order).
-        ids: ``members``' ids, for bisection.
-        keys: ``key(member)`` for each of ``members``.
-        key: The selection sort key (smaller is better).
-    """
-
-    __slots__ = ("ids", "key", "keys", "members")
-
-    def __init__(self, members: Sequence[Member], key: KeyFn = by_fitness) -> None:
-        self.members = sorted(members, key=lambda m: m.id)
-        self.ids = [m.id for m in self.members]
-        self.keys = [key(m) for m in self.members]
-        self.key = key
-
-    def __len__(self) -> int:
-        return len(self.members)
-
-    def best_of(self, indices: Sequence[int]) -> int:
-        """The index (into :attr:`members`) of the best of ``indices``; the first wins ties.
-
-        Equivalent to ``min(entrants, key=key)`` over the members at ``indices``.
-        """
-        return best_index(self.keys, indices)
-
-    def tournament(self, size: int, rng: random.Random) -> Member:
-        """Draw ``size`` members (with replacement) and return the best.
-
-        Raises:
-            ValueError: There are no members or ``size`` < 1.
-        """
-        if not self.members:
-            raise ValueError("tournament over an empty population")
-        if size < 1:
-            raise ValueError(f"tournament size must be >= 1, got {size}")
-        n = len(self.members)
-        # All draws first, then the comparison: the rng sees exactly what it did
-        # when entrants were materialised as a list.
-        drawn = [rng.randrange(n) for _ in range(size)]
-        return self.members[self.best_of(drawn)]
-
-    def id_span(self, member_id: str) -> tuple[int, int]:
-        """The index range ``[lo, hi)`` of the members with ``member_id``."""
-        return bisect_left(self.ids, member_id), bisect_right(self.ids, member_id)
+__all__ = [
+    "Contestants",
+    "TournamentSelection",
+    "best_index",
+    "tournament",
+    "tournament_survivors",
+]
 
 
 def tournament(
@@ -110,3 +69,24 @@ def tournament_survivors(
         lo, hi = bisect_left(ids, winner.id), bisect_right(ids, winner.id)
         del remaining[lo:hi], ids[lo:hi], keys[lo:hi]
     return sorted(chosen, key=key)
+
+
+@register_selection("tournament")
+class TournamentSelection(GenerationalStrategy):
+    """Survival by tournaments: the ``elitism`` best always stay, tournaments fill the rest."""
+
+    def survivors(
+        self,
+        parents: Sequence[Member],
+        offspring: Sequence[Member],
+        config: EvolutionConfig,
+        rng: random.Random,
+    ) -> list[Member]:
+        """``elitism`` elites of parents and offspring, then tournament winners, best first."""
+        mu = config.population
+        pool = unique_by_id([*parents, *offspring])
+        kept = elites(pool, min(config.elitism, mu))
+        kept_ids = {m.id for m in kept}
+        rest = [m for m in pool if m.id not in kept_ids]
+        chosen = kept + tournament_survivors(rest, mu - len(kept), config.tournament_size, rng)
+        return sorted(chosen, key=by_fitness)

@@ -9,8 +9,9 @@ arbitrary code.
 
 A predicate is ``fn(value, params) -> bool | tuple[bool, str]``: ``value`` is
 the selected output, ``params`` the check's ``params`` mapping; the optional
-string is a detail for the report. The registry is process-global and
-thread-safe; registering a name twice with a different function is an error,
+string is a detail for the report. The registry (:data:`PREDICATES`, kind
+``custom predicate``, a :class:`~evofarm.registry.Registry`) is process-global
+and thread-safe; registering a name twice with a different function is an error,
 because two suites silently sharing a name would score differently depending
 on import order.
 """
@@ -22,16 +23,21 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from evofarm.fitness.errors import FitnessError
+from evofarm.registry import ExtensionError, Registry, UnknownExtension
+
 Predicate = Callable[[Any, Mapping[str, Any]], "bool | tuple[bool, str]"]
 
 #: Packages whose modules a suite may name for its predicates.
 ALLOWED_PACKAGES: list[str] = ["evofarm.fitness.predicates"]
 
-_registry: dict[str, Predicate] = {}
-_lock = threading.Lock()
+PREDICATES: Registry[Predicate] = Registry("custom predicate", "evofarm.checks")
+"""Predicate name -> function (no built-ins load implicitly: a suite names its module)."""
+
+_lock = threading.Lock()  # guards ALLOWED_PACKAGES
 
 
-class PredicateError(ValueError):
+class PredicateError(FitnessError, ValueError):
     """A predicate name or module is unknown or not allowed."""
 
 
@@ -43,12 +49,12 @@ def register_check(name: str) -> Callable[[Predicate], Predicate]:
     """
 
     def decorate(fn: Predicate) -> Predicate:
-        with _lock:
-            existing = _registry.get(name)
-            if existing is not None and existing is not fn:
-                qual = getattr(existing, "__qualname__", repr(existing))
-                raise PredicateError(f"custom check {name!r} is already registered ({qual})")
-            _registry[name] = fn
+        try:
+            PREDICATES.register(name, fn)
+        except ExtensionError:
+            existing = PREDICATES.get(name)
+            qual = getattr(existing, "__qualname__", repr(existing))
+            raise PredicateError(f"custom check {name!r} is already registered ({qual})") from None
         return fn
 
     return decorate
@@ -60,20 +66,17 @@ def get_predicate(name: str) -> Predicate:
     Raises:
         PredicateError: nothing is registered under ``name``.
     """
-    with _lock:
-        fn = _registry.get(name)
-        known = sorted(_registry)
-    if fn is None:
+    try:
+        return PREDICATES.get(name)
+    except UnknownExtension as exc:
         raise PredicateError(
-            f"no custom check named {name!r}; registered: {', '.join(known) or 'none'}"
-        )
-    return fn
+            f"no custom check named {name!r}; registered: {', '.join(exc.known) or 'none'}"
+        ) from None
 
 
 def registered_names() -> list[str]:
     """The names registered so far, sorted."""
-    with _lock:
-        return sorted(_registry)
+    return PREDICATES.names()
 
 
 def allow_predicate_package(prefix: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from evofarm.fitness.evaluate import evaluate_pipeline, per_case_runtimes
+from evofarm.fitness.runner import evaluate_pipeline, per_case_runtimes
 from evofarm.fitness.suite import TaskSuite, load_suite_text
 from evofarm.pipeline.loader import load_pipeline_text
 from evofarm.pipeline.runtime import Runtime

@@ -1,4 +1,4 @@
-"""Selecting the field of a run that a check looks at.
+"""Paths into the run view: selecting the field of a run that a check looks at.
 
 A check's ``path`` is a dotted path into the *run view* of a case: a plain
 mapping ``{"output": ..., "steps": {NAME: {"result": ..., ...}}, "status": ...,
@@ -14,18 +14,28 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evofarm.errors import FarmError
 
-class PathNotFound(LookupError):
+
+class PathNotFound(FarmError, LookupError):
     """The path does not resolve in the run view; the message names the segment."""
 
 
+class BadPath(FarmError, ValueError):
+    """A path is malformed (an empty segment); a ``ValueError`` for validators."""
+
+
 def parse_path(path: str | None) -> tuple[str, ...]:
-    """Split a dotted path; ``None`` and ``""`` mean the final output."""
+    """Split a dotted path; ``None`` and ``""`` mean the final output.
+
+    Raises:
+        BadPath: a segment is empty.
+    """
     if not path:
         return ("output",)
     parts = tuple(path.split("."))
     if any(not p for p in parts):
-        raise ValueError(f"empty segment in path {path!r}")
+        raise BadPath(f"empty segment in path {path!r}")
     return parts
 
 

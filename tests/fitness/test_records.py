@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evofarm.fitness.checks import CheckResult
-from evofarm.fitness.evaluation import (
+from evofarm.fitness.records import (
     WORST,
     CaseResult,
     Evaluation,
@@ -70,6 +70,23 @@ def test_weighted_terms_and_score_by_hand() -> None:
     }
     assert (ev.tokens, ev.time_ms, ev.tests_passed, ev.tests_total) == (400, 40.0, 4, 6)
     assert ev.outcome == "ok" and ev.reason is None
+
+
+def test_evaluation_reports_the_judges_band_under_the_campaign_thresholds() -> None:
+    ev = run([A, B])  # score 0.5 (above)
+    assert ev.band == "rewrite"  # default bands: 0.50 <= 0.5 < 0.70
+    strict = FitnessConfig.model_validate(
+        {"thresholds": {"log_only": 0.95, "tune_lightly": 0.9, "redesign": 0.6}}
+    )
+    lenient = FitnessConfig.model_validate(
+        {"thresholds": {"log_only": 0.4, "tune_lightly": 0.3, "redesign": 0.2}}
+    )
+    for config, band in ((strict, "redesign"), (lenient, "log_only")):
+        made = aggregate([A, B], suite_id="s-x", budgets=Budgets(), config=config, fidelity=1.0)
+        assert made.band == band
+        assert Evaluation.model_validate(made.model_dump(mode="json")).band == band
+    unrun = invalid_evaluation(suite_id="s-x", fidelity=1.0, reason="bad")
+    assert unrun.band is None and "band" not in unrun.model_dump(mode="json")
 
 
 def test_dimensions() -> None:

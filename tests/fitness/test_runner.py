@@ -16,7 +16,7 @@ from evofarm.errors import (
     SandboxError,
     StepFailed,
 )
-from evofarm.fitness.evaluate import CaseFailed, evaluate_pipeline, select_cases
+from evofarm.fitness.runner import CaseFailed, evaluate_pipeline, select_cases
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.fitness.suite import TaskSuite, load_suite_text
 from evofarm.pipeline.loader import load_pipeline_text
