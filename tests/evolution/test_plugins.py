@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from evofarm.campaign.loop import run_in_process
+from evofarm.campaign.local.loop import run_in_process
 from evofarm.errors import SuiteError
 from evofarm.evolution.config import EvolutionConfig
 from evofarm.evolution.operators.registry import OPERATORS

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from evofarm.campaign import control
-from evofarm.campaign.dispatch import ThreadDispatcher
-from evofarm.campaign.loop import run_in_process
-from evofarm.campaign.scheduler import Scheduler, SchedulerOptions
+from evofarm.campaign.local.loop import run_in_process
+from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
+from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.errors import CampaignSpecError
 from evofarm.evolution.engine import plan_generation
