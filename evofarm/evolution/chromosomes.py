@@ -20,7 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evofarm.evolution.genome import provider_slot, step_gene
+from evofarm.evolution.genes import provider_slot, step_gene
+from evofarm.pipeline.structure import iter_bodies
 
 _PHRASE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 TOP_LEVEL = ""
@@ -67,20 +68,13 @@ def phrases_of(text: str) -> list[str]:
 
 def step_sequences(data: Mapping[str, Any]) -> dict[str, list[StepLocus]]:
     """``{"": top-level steps, "loop_name": its body, ...}`` in pipeline order."""
-    found: dict[str, list[StepLocus]] = {}
-
-    def walk(owner: str, steps: Sequence[Mapping[str, Any]]) -> None:
-        found[owner] = [
+    return {
+        owner: [
             StepLocus(name=str(s.get("name")), type=str(s.get("type")), gene=step_gene(s))
             for s in steps
         ]
-        for step in steps:
-            nested = step.get("steps")
-            if isinstance(nested, list):
-                walk(str(step.get("name")), [s for s in nested if isinstance(s, Mapping)])
-
-    walk(TOP_LEVEL, _steps(data))
-    return found
+        for owner, steps in iter_bodies(_steps(data), TOP_LEVEL)
+    }
 
 
 def provider_mappings(data: Mapping[str, Any]) -> dict[str, ProviderLocus]:

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, PositiveInt, model_validator
 
 from evofarm.pipeline.schema_base import LLMStep, StepBase
 from evofarm.pipeline.schema_options import (
@@ -82,15 +81,7 @@ from evofarm.pipeline.schema_steps import (
 )
 from evofarm.pipeline.step_types import Step, llm_step_types, step_models
 from evofarm.pipeline.transform_ops import TransformOp
-from evofarm.providers.base import PROVIDERS
-
-ProviderName = str
-"""A provider name: any name registered in :data:`~evofarm.providers.base.PROVIDERS`."""
-
-
-def _or_list(names: list[str]) -> str:
-    quoted = [repr(n) for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+from evofarm.providers.base import PROVIDERS, ProviderName
 
 
 class ProviderMapping(StrictModel):
@@ -101,17 +92,6 @@ class ProviderMapping(StrictModel):
 
     provider: ProviderName
     model: str | None = None
-
-    @field_validator("provider", mode="plain")
-    @classmethod
-    def _registered(cls, value: Any) -> str:
-        names = PROVIDERS.names()
-        if not isinstance(value, str) or value not in names:
-            # Worded as the Literal it replaces: "expected 'a', 'b' or 'c', got ...".
-            raise PydanticCustomError(
-                "literal_error", "Input should be {expected}", {"expected": _or_list(names)}
-            )
-        return value
 
 
 class GeminiFunction(StrictModel):

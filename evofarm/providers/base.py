@@ -22,9 +22,10 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic_core import PydanticCustomError
 
 from evofarm.registry import Registry
 
@@ -196,3 +197,25 @@ def register_provider(
 def slot_family(slot: str | None) -> str:
     """Which real backend family a slot (or model id) stands for: ``gemini`` or ``claude``."""
     return "gemini" if slot is not None and slot.startswith("gemini") else "claude"
+
+
+def _or_list(names: list[str]) -> str:
+    quoted = [repr(n) for n in names]
+    if len(quoted) <= 1:
+        return "".join(quoted) or "a registered provider"
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _registered_provider(value: Any) -> str:
+    names = PROVIDERS.names()
+    if not isinstance(value, str) or value not in names:
+        # Worded as the Literal it replaces ("Input should be 'a', 'b' or 'c'"), so
+        # schema messages read "expected 'a', 'b' or 'c', got ...".
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": _or_list(names)}
+        )
+    return value
+
+
+ProviderName = Annotated[str, PlainValidator(_registered_provider)]
+"""A pydantic field type: the name of a registered provider (checked on validation)."""
