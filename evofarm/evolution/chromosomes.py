@@ -20,8 +20,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evofarm.errors import FarmError
 from evofarm.evolution.genes import provider_slot, step_gene
 from evofarm.pipeline.structure import iter_bodies
+
+
+class NoSuchStep(FarmError, KeyError):
+    """A writer was asked to change a top-level step the pipeline does not have.
+
+    A ``KeyError`` too (what the writers raised before), so callers that catch
+    that keep working; ``str()`` is the step name.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the name
+        return str(self.args[0]) if self.args else ""
+
 
 _PHRASE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 TOP_LEVEL = ""
@@ -139,14 +152,14 @@ def with_step_model(data: Mapping[str, Any], step: str, model: str) -> dict[str,
     """``data`` with top-level step ``step`` set to run on ``model``.
 
     Raises:
-        KeyError: no top-level step is called ``step``.
+        NoSuchStep: no top-level step is called ``step`` (a ``KeyError``).
     """
     steps = [dict(s) for s in _steps(data)]
     for i, item in enumerate(steps):
         if item.get("name") == step:
             steps[i] = {**item, "model": model}
             return with_steps(data, steps)
-    raise KeyError(step)
+    raise NoSuchStep(step)
 
 
 def with_slot_binding(
@@ -164,7 +177,7 @@ def with_prompt_phrases(
     """``data`` with the first static prompt part of ``step`` made of ``phrases``.
 
     Raises:
-        KeyError: no top-level step ``step`` with a static prompt part.
+        NoSuchStep: no top-level step ``step`` with a static prompt part (a ``KeyError``).
     """
     steps = [dict(s) for s in _steps(data)]
     for i, item in enumerate(steps):
@@ -177,4 +190,4 @@ def with_prompt_phrases(
                 parts[k] = {**parts[k], "content": " ".join(phrases)}
                 steps[i] = {**item, "prompt": parts}
                 return with_steps(data, steps)
-    raise KeyError(step)
+    raise NoSuchStep(step)
