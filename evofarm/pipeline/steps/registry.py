@@ -20,7 +20,13 @@ from typing import Any
 from evofarm.errors import StepFailed
 from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.schema_base import StepBase
-from evofarm.pipeline.step_types import STEP_REGISTRY, StepImpl, StepType, step_type
+from evofarm.pipeline.step_types import (
+    BUILTIN_MODULES,
+    STEP_REGISTRY,
+    StepImpl,
+    StepType,
+    step_type,
+)
 from evofarm.registry import ExtensionError, UnknownExtension
 
 __all__ = [
@@ -82,3 +88,8 @@ def get_step_impl(step: StepBase) -> Any:
 def registered_types() -> frozenset[str]:
     """Every registered step type."""
     return frozenset(STEP_REGISTRY.names())
+
+
+#: The built-in step modules (what the sandbox zygote preloads before forking
+#: children whose imports are restricted). Read from the registry's own list.
+_BUILTIN_MODULES: tuple[str, ...] = BUILTIN_MODULES
