@@ -41,10 +41,10 @@ from evofarm.fitness.suite import TaskSuite, load_suite
 from evofarm.pipeline.loader import load_pipeline
 from evofarm.pipeline.schema import Pipeline
 from evofarm.pipeline.yaml_source import SourceMap, format_path, parse_yaml, read_text
+from evofarm.providers.base import ProviderName
 from evofarm.sandbox.limits import SandboxLimits
 
 MAX_CAMPAIGN_BYTES = 1_000_000
-ProviderName = Literal["mock", "replay", "anthropic", "gemini"]
 
 
 class ProviderBinding(BaseModel):

@@ -3,7 +3,10 @@
 Contract (scripts rely on it)::
 
     evofarm pipeline run FILE [--input k=v]... [--inputs-file F]
-                              [--provider mock|replay|anthropic] [--json]
+                              [--provider NAME] [--json] [--suites-dir D]
+
+- ``--provider``: any registered provider (``mock``, ``replay``, ``anthropic``,
+  ``gemini``, a plugin's); the names come from the provider registry.
 
 - ``--input k=v``: ``v`` is read as a YAML scalar (``3`` is a number, ``true`` a
   boolean, anything that is not a scalar stays text); it overrides the same key
@@ -32,15 +35,13 @@ import yaml
 from evofarm.cli.output import EXIT_FAILURE, friendly_errors
 from evofarm.errors import Location, UserInputError
 from evofarm.fitness.pipeline_executor_step import DEFAULT_SUITES_DIR
-from evofarm.fitness.pipeline_executor_step import install as install_pipeline_executor
 from evofarm.pipeline.executor import run_pipeline
 from evofarm.pipeline.loader import load_pipeline
 from evofarm.pipeline.runtime import Runtime
 from evofarm.pipeline.schema import Pipeline
 from evofarm.pipeline.trace import RunTrace
-from evofarm.providers.registry import ProviderSet
+from evofarm.providers.registry import ProviderSet, provider_names
 
-PROVIDER_CHOICES = ("mock", "replay", "anthropic")
 _MAX_INPUTS_FILE_BYTES = 1_000_000
 
 
@@ -52,6 +53,7 @@ class RunOptions:
     workspace: Path | None = None
     base_dir: Path | None = None
     strict: bool = False
+    suites_dir: Path | None = None
 
 
 def parse_input(item: str) -> tuple[str, Any]:
@@ -109,6 +111,7 @@ def build_runtime(pipeline: Pipeline, options: RunOptions) -> Runtime:
         workspace=workspace,
         base_dir=options.base_dir or Path.cwd(),
         python_runner=python_runner_for_here(),
+        suites_dir=options.suites_dir,
     )
 
 
@@ -180,7 +183,7 @@ def run(
         Path | None, typer.Option("--inputs-file", help="A YAML/JSON mapping of inputs.")
     ] = None,
     provider: Annotated[
-        str, typer.Option("--provider", help="LLM provider: mock, replay or anthropic.")
+        str, typer.Option("--provider", help="LLM provider (a registered name: mock, replay, ...).")
     ] = "mock",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     workspace: Annotated[
@@ -207,10 +210,9 @@ def run(
     ] = False,
 ) -> None:
     """Run a pipeline and print its trace (exit 1 if the run failed)."""
-    if provider not in PROVIDER_CHOICES:
-        raise UserInputError(
-            f"--provider {provider!r}: expected one of {', '.join(PROVIDER_CHOICES)}"
-        )
+    choices = provider_names()
+    if provider not in choices:
+        raise UserInputError(f"--provider {provider!r}: expected one of {', '.join(choices)}")
     values: dict[str, Any] = read_inputs_file(inputs_file) if inputs_file else {}
     values.update(parse_input(item) for item in inputs or [])
     pipeline = load_pipeline(file)
@@ -230,8 +232,13 @@ def run(
         if not completed:
             raise typer.Exit(EXIT_FAILURE)
         return
-    install_pipeline_executor(suites_dir=suites_dir)
-    options = RunOptions(provider=provider, workspace=workspace, base_dir=base_dir, strict=strict)
+    options = RunOptions(
+        provider=provider,
+        workspace=workspace,
+        base_dir=base_dir,
+        strict=strict,
+        suites_dir=suites_dir,
+    )
     trace = run_pipeline(pipeline, values, runtime=build_runtime(pipeline, options))
     if as_json:
         typer.echo(json.dumps(trace_json(trace), ensure_ascii=False, default=str))

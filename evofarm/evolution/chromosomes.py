@@ -20,7 +20,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evofarm.evolution.genome import provider_slot, step_gene
+from evofarm.errors import FarmError
+from evofarm.evolution.genes import provider_slot, step_gene
+from evofarm.pipeline.structure import iter_bodies
+
+
+class NoSuchStep(FarmError, KeyError):
+    """A writer was asked to change a top-level step the pipeline does not have.
+
+    A ``KeyError`` too (what the writers raised before), so callers that catch
+    that keep working; ``str()`` is the step name.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the name
+        return str(self.args[0]) if self.args else ""
+
 
 _PHRASE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 TOP_LEVEL = ""
@@ -67,20 +81,13 @@ def phrases_of(text: str) -> list[str]:
 
 def step_sequences(data: Mapping[str, Any]) -> dict[str, list[StepLocus]]:
     """``{"": top-level steps, "loop_name": its body, ...}`` in pipeline order."""
-    found: dict[str, list[StepLocus]] = {}
-
-    def walk(owner: str, steps: Sequence[Mapping[str, Any]]) -> None:
-        found[owner] = [
+    return {
+        owner: [
             StepLocus(name=str(s.get("name")), type=str(s.get("type")), gene=step_gene(s))
             for s in steps
         ]
-        for step in steps:
-            nested = step.get("steps")
-            if isinstance(nested, list):
-                walk(str(step.get("name")), [s for s in nested if isinstance(s, Mapping)])
-
-    walk(TOP_LEVEL, _steps(data))
-    return found
+        for owner, steps in iter_bodies(_steps(data), TOP_LEVEL)
+    }
 
 
 def provider_mappings(data: Mapping[str, Any]) -> dict[str, ProviderLocus]:
@@ -145,14 +152,14 @@ def with_step_model(data: Mapping[str, Any], step: str, model: str) -> dict[str,
     """``data`` with top-level step ``step`` set to run on ``model``.
 
     Raises:
-        KeyError: no top-level step is called ``step``.
+        NoSuchStep: no top-level step is called ``step`` (a ``KeyError``).
     """
     steps = [dict(s) for s in _steps(data)]
     for i, item in enumerate(steps):
         if item.get("name") == step:
             steps[i] = {**item, "model": model}
             return with_steps(data, steps)
-    raise KeyError(step)
+    raise NoSuchStep(step)
 
 
 def with_slot_binding(
@@ -170,7 +177,7 @@ def with_prompt_phrases(
     """``data`` with the first static prompt part of ``step`` made of ``phrases``.
 
     Raises:
-        KeyError: no top-level step ``step`` with a static prompt part.
+        NoSuchStep: no top-level step ``step`` with a static prompt part (a ``KeyError``).
     """
     steps = [dict(s) for s in _steps(data)]
     for i, item in enumerate(steps):
@@ -183,4 +190,4 @@ def with_prompt_phrases(
                 parts[k] = {**parts[k], "content": " ".join(phrases)}
                 steps[i] = {**item, "prompt": parts}
                 return with_steps(data, steps)
-    raise KeyError(step)
+    raise NoSuchStep(step)

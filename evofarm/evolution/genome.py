@@ -14,32 +14,37 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evofarm.evolution.chromosomes import Chromosomes, chromosomes_of
+from evofarm.evolution.genes import GENE_LENGTH, canonical_json, step_gene
+from evofarm.pipeline import structure
 from evofarm.pipeline.loader import pipeline_from_data, pipeline_to_data
 from evofarm.pipeline.schema import Pipeline
+from evofarm.pipeline.structure import provider_slot
 
-if TYPE_CHECKING:
-    from evofarm.evolution.chromosomes import Chromosomes
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "GENE_LENGTH",
+    "Genome",
+    "MutationRecord",
+    "Traits",
+    "canonical_json",
+    "derive_traits",
+    "genome_id",
+    "iter_steps",
+    "prompt_text",
+    "provider_slot",
+    "step_gene",
+    "summarize_value",
+]
 
-#: Characters of the SHA-256 hex digest kept in a step gene.
-GENE_LENGTH = 12
 #: Rough characters per token, for the expected-token trait of prompts.
 CHARS_PER_TOKEN = 4
 
 Outcome = Literal["applied", "repaired"]
-
-
-#: One shared encoder: ``json.dumps(data, sort_keys=True)`` builds a new one per call,
-#: which costs a third of the time on small documents such as single steps.
-_CANONICAL = json.JSONEncoder(sort_keys=True)
-
-
-def canonical_json(data: Mapping[str, Any]) -> str:
-    """The canonical text a genome id hashes: ``json.dumps(data, sort_keys=True)``."""
-    return _CANONICAL.encode(data)
 
 
 def summarize_value(value: Any, limit: int = 160) -> str:
@@ -51,11 +56,6 @@ def summarize_value(value: Any, limit: int = 160) -> str:
 def genome_id(data: Mapping[str, Any]) -> str:
     """SHA-256 hex digest of the canonical pipeline data."""
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()
-
-
-def step_gene(step: Mapping[str, Any]) -> str:
-    """A short signature of one step's canonical data (its "gene")."""
-    return hashlib.sha256(canonical_json(step).encode()).hexdigest()[:GENE_LENGTH]
 
 
 class MutationRecord(BaseModel):
@@ -95,25 +95,10 @@ class Traits(BaseModel):
     expected_tokens: int
 
 
-_PROVIDER_PREFIXES = (("claude", "claude"), ("parallel_claude", "claude"), ("gemini", "gemini"))
-
-
-def provider_slot(step_type: str) -> str | None:
-    """The provider slot an LLM step type uses (``claude``/``gemini``), else None."""
-    for prefix, slot in _PROVIDER_PREFIXES:
-        if step_type.startswith(prefix):
-            return slot
-    return None
-
-
 def iter_steps(steps: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
-    """Yield every step, depth first, including steps nested in loops and blocks."""
-    for step in steps:
-        yield step
-        for key in ("steps", "parallel_tasks"):
-            nested = step.get(key)
-            if isinstance(nested, list):
-                yield from iter_steps(s for s in nested if isinstance(s, Mapping))
+    """Every step, depth first, including loop bodies (see
+    :func:`evofarm.pipeline.structure.iter_steps`, the one walker)."""
+    return structure.iter_steps(steps)
 
 
 def prompt_text(step: Mapping[str, Any]) -> str:
@@ -271,8 +256,6 @@ class Genome(BaseModel):
 
     def chromosomes(self) -> Chromosomes:
         """The step-sequence, provider-mapping and prompt-pattern views of the pipeline."""
-        from evofarm.evolution.chromosomes import chromosomes_of  # noqa: PLC0415 (cycle)
-
         return chromosomes_of(self.pipeline)
 
     @property

@@ -11,6 +11,10 @@ dependencies. A step refers to step ``X`` through:
 Only names of steps in the pipeline count, so ``{{inputs.name}}`` is never
 mistaken for a reference to a step called ``name``. Everything works on the
 canonical pipeline data (plain dicts and lists) and never mutates its input.
+
+Templates and ``steps.X`` paths are found with the language's own parser
+(:data:`evofarm.pipeline.references.TEMPLATE` / ``STEPS_REF``); this module adds
+the bare ``{{X.field}}`` form and the rewriting evolution needs.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-_TEMPLATE = re.compile(r"\{\{([^{}]*)\}\}")
+from evofarm.pipeline.references import STEPS_REF, TEMPLATE
+
+_TEMPLATE = TEMPLATE
 # A dotted path head: an identifier not preceded by a dot or word character.
 _HEAD = re.compile(r"(?<![\w.])([A-Za-z_][\w-]*)(?=\.)")
-_STEPS_PATH = re.compile(r"(?<![\w.])steps\.([A-Za-z_][\w-]*)")
+_STEPS_PATH = STEPS_REF
 _RESERVED = frozenset({"inputs", "global_vars", "state", "variables", "loop", "steps"})
 
 

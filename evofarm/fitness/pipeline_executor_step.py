@@ -9,9 +9,10 @@ The step's model is :class:`~evofarm.pipeline.schema.PipelineExecutorStep`
 * ``pipeline_source``: a bare step name (that step's result), a template
   (``{{steps.genesis.result}}``) or literal YAML. The value may be YAML text
   (either pipeline form) or already-parsed pipeline data.
-* ``suite``: a suite name resolved in the suites directory given to
-  :func:`install` (``pipelines/suites`` by default, relative to the working
-  directory); templates allowed.
+* ``suite``: a suite name resolved in the run's suites directory
+  (:attr:`Runtime.suites_dir <evofarm.pipeline.runtime.Runtime.suites_dir>`;
+  ``pipelines/suites`` below the working directory when the runtime names
+  none); templates allowed. A missing suite fails the step, naming it.
 * ``fidelity``: share of the suite's cases, in (0, 1] (default 1.0).
 * ``inputs``: extra inputs given to every case (a case's own inputs win).
 
@@ -24,9 +25,12 @@ the outer run; their tokens and cost are added to this step's usage.
 Evaluations nest at most :data:`MAX_NESTING` deep (a produced pipeline may
 itself contain ``pipeline_executor``).
 
-Registration: ``evofarm.pipeline`` must not import ``evofarm.fitness``, so this
-module registers nothing on import. The CLI and workers call :func:`install`
-once at start-up.
+Registration: this module registers the ``pipeline_executor`` step type when
+imported, and the step-type registry names it among its built-in modules (by
+module string: ``evofarm.pipeline`` never imports ``evofarm.fitness`` at import
+time), so every process that validates or runs a pipeline (CLI, workers, the
+sandbox child) has it without any start-up call. :func:`install` remains for
+callers that want another default suites directory or fitness config.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.loader import load_pipeline_text, pipeline_from_data
 from evofarm.pipeline.runtime import Runtime
 from evofarm.pipeline.schema import Pipeline, PipelineExecutorStep
-from evofarm.pipeline.steps.registry import register_step
+from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.trace import UsageMeter
 
 DEFAULT_SUITES_DIR = Path("pipelines/suites")
@@ -120,9 +124,11 @@ def _refused(reason: str, outcome: str) -> dict[str, Any]:
 
 
 class PipelineExecutor:
-    """The ``pipeline_executor`` implementation, bound to a suites directory and config.
+    """The ``pipeline_executor`` implementation, with a default suites directory and config.
 
-    Thread-safe: loaded suites are cached by resolved path under a lock.
+    The run's :attr:`Runtime.suites_dir <evofarm.pipeline.runtime.Runtime.suites_dir>`,
+    when set, wins over ``suites_dir``. Thread-safe: loaded suites are cached by
+    resolved path under a lock.
     """
 
     def __init__(self, suites_dir: Path, config: FitnessConfig) -> None:
@@ -131,9 +137,13 @@ class PipelineExecutor:
         self._suites: dict[Path, TaskSuite] = {}
         self._lock = threading.Lock()
 
-    def suite(self, name: str) -> TaskSuite:
-        """The named suite (loaded once per process)."""
-        path = resolve_suite(name, self.suites_dir)
+    def suite(self, name: str, suites_dir: Path | None = None) -> TaskSuite:
+        """The named suite in ``suites_dir`` (default: this executor's), loaded once.
+
+        Raises:
+            SuiteError: no such suite, or it does not load.
+        """
+        path = resolve_suite(name, suites_dir if suites_dir is not None else self.suites_dir)
         with self._lock:
             cached = self._suites.get(path)
         if cached is None:
@@ -147,7 +157,9 @@ class PipelineExecutor:
             raise StepFailed(f"not a pipeline_executor step: {type(step).__name__}", step.name)
         name = str(ctx.resolve(step.suite))
         try:
-            suite = _with_inputs(self.suite(name), dict(ctx.resolve(step.inputs or {})))
+            suite = _with_inputs(
+                self.suite(name, ctx.runtime.suites_dir), dict(ctx.resolve(step.inputs or {}))
+            )
         except SuiteError as exc:
             raise StepFailed(f"suite {name!r}: {exc}", step.name) from None
         fidelity = _fidelity(ctx.resolve(step.fidelity), step.name)
@@ -195,15 +207,25 @@ class PipelineExecutor:
 def install(
     *, suites_dir: str | Path = DEFAULT_SUITES_DIR, config: FitnessConfig | None = None
 ) -> PipelineExecutor:
-    """Register the ``pipeline_executor`` step in this process (idempotent; last call wins).
+    """Replace this process's ``pipeline_executor`` implementation (last call wins).
+
+    Not needed to run the step (it is registered on import); a runtime's
+    ``suites_dir`` still wins over the one given here.
 
     Args:
-        suites_dir: where suite names are resolved.
+        suites_dir: where suite names are resolved when the runtime names none.
         config: how nested evaluations are scored (default :class:`FitnessConfig`).
 
     Returns:
         The registered implementation.
     """
     impl = PipelineExecutor(Path(suites_dir), config or FitnessConfig())
-    register_step("pipeline_executor", impl, replace=True)
+    register_step_type(_step_type(impl), replace=True)
     return impl
+
+
+def _step_type(impl: PipelineExecutor) -> StepType:
+    return StepType("pipeline_executor", PipelineExecutorStep, impl)
+
+
+register_step_type(_step_type(PipelineExecutor(DEFAULT_SUITES_DIR, FitnessConfig())))

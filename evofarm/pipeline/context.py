@@ -28,14 +28,13 @@ from evofarm.pipeline.schema import Pipeline, StepBase
 from evofarm.pipeline.scope import Scope, StepRecord
 from evofarm.pipeline.step_policy import NOT_RETRIED, retry_policy
 from evofarm.pipeline.trace import UsageMeter
-from evofarm.providers.base import LLMRequest, LLMResponse, Message
-from evofarm.providers.registry import ProviderSet
+from evofarm.providers.base import LLMRequest, LLMResponse, Message, ProviderSlots
 
 
 class RunShared:
     """State of one top-level run shared by every frame and thread of it."""
 
-    def __init__(self, runtime: Runtime, providers: ProviderSet) -> None:
+    def __init__(self, runtime: Runtime, providers: ProviderSlots) -> None:
         self.runtime = runtime
         self.providers = providers
         self.started = time.monotonic()
@@ -82,7 +81,7 @@ class Frame:
     variables: dict[str, Any] = field(default_factory=dict)
     records: dict[str, StepRecord] = field(default_factory=dict)
     sessions: dict[str, list[Message]] = field(default_factory=dict)
-    providers: ProviderSet | None = None
+    providers: ProviderSlots | None = None
 
 
 class Engine(Protocol):

@@ -27,10 +27,10 @@ Wall time: a step that can block (LLM calls, loops, nested pipelines, files,
 python) runs on a daemon thread the executor waits on for at most
 ``min(step_timeout_s, time left in the run)``. A step that overruns is reported
 as ``LimitExceeded`` at once; its thread cannot be killed and is abandoned (its
-late results are ignored). Bounded local steps (:data:`INLINE_STEP_TYPES`: their
-inputs and regexes are capped) run on the calling thread, which is several times
-cheaper, and an overrun is reported when they return. Hard isolation (killing
-runaway code) is the sandbox's job.
+late results are ignored). Bounded local steps (registered with
+``StepType.inline``: their inputs and regexes are capped) run on the calling
+thread, which is several times cheaper, and an overrun is reported when they
+return. Hard isolation (killing runaway code) is the sandbox's job.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from evofarm.pipeline.schema import Pipeline, StepBase, WhileLoopStep
 from evofarm.pipeline.scope import StepRecord
 from evofarm.pipeline.step_policy import own_timeout_s
 from evofarm.pipeline.steps import jsonout
-from evofarm.pipeline.steps.registry import get_step_impl
+from evofarm.pipeline.steps.registry import get_step_type
 from evofarm.pipeline.trace import RunTrace, StepTrace, Usage, UsageMeter
 from evofarm.pipeline.workspace import as_file_text, confine, write_text
 
@@ -135,8 +135,6 @@ def _totals(trace: RunTrace, elapsed_s: float) -> Usage:
     )
 
 
-#: Step types that never block and whose work is capped: run without a thread.
-INLINE_STEP_TYPES = frozenset({"test_echo", "set_variable", "transform", "data_transform"})
 
 
 def _call_with_timeout(
@@ -300,7 +298,8 @@ class _Engine:
                 frame.records[step.name] = record
                 return record
         shared.count_step(step.name)
-        impl = get_step_impl(step)
+        registered = get_step_type(step)
+        impl = registered.impl
         try:
             own_s = own_timeout_s(step, frame.pipeline.defaults)
             result = _call_with_timeout(
@@ -308,7 +307,7 @@ class _Engine:
                 shared,
                 step.name,
                 own_s,
-                inline=step.type in INLINE_STEP_TYPES,
+                inline=registered.inline,
             )
             _check_output_size(result, shared, step.name)
             if step.output_schema is not None:

@@ -1,6 +1,11 @@
 """What a pipeline's steps refer to: step names in templates and conditions,
 the strings, prompts and conditions of a step, the names a list of steps
 defines. Used by :mod:`evofarm.pipeline.validate`; pure functions.
+
+This is evofarm's one template-reference parser: :data:`TEMPLATE` (a ``{{ }}``
+expression) and :data:`STEPS_REF` (a ``steps.X`` path) are also what
+:mod:`evofarm.evolution.references` rewrites references with. Which keys hold
+templates or conditions is :mod:`evofarm.pipeline.structure`'s knowledge.
 """
 
 from __future__ import annotations
@@ -8,6 +13,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any, Final
+
+__all__ = [
+    "CONDITION_ROOTS",
+    "IDENTIFIER",
+    "NON_TEMPLATE_KEYS",
+    "STEPS_REF",
+    "TEMPLATE",
+    "condition_references",
+    "conditions_of",
+    "names_in",
+    "previous_response_parts",
+    "prompts_of",
+    "strings_in",
+    "template_references",
+    "variables_in",
+]
 
 from evofarm.pipeline.schema import (
     ClaudeBatchStep,
@@ -21,10 +42,15 @@ from evofarm.pipeline.schema import (
     StepBase,
     WhileLoopStep,
 )
+from evofarm.pipeline.structure import NON_TEMPLATE_KEYS
 from evofarm.pipeline.yaml_source import DataPath
 
-_TEMPLATE: Final = re.compile(r"\{\{([^{}]*)\}\}")
-_STEPS_REF: Final = re.compile(r"(?<![\w.])steps\.([A-Za-z_][\w-]*)")
+TEMPLATE: Final = re.compile(r"\{\{([^{}]*)\}\}")
+"""One template: ``{{ expression }}`` (group 1 is the expression)."""
+STEPS_REF: Final = re.compile(r"(?<![\w.])steps\.([A-Za-z_][\w-]*)")
+"""A ``steps.X`` path not preceded by a word character or dot (group 1 is ``X``)."""
+_TEMPLATE = TEMPLATE
+_STEPS_REF = STEPS_REF
 _PREVIOUS_REF: Final = re.compile(r"(?<![\w.])previous_response:([A-Za-z_][\w-]*)")
 _CONDITION_PATH: Final = re.compile(r"(?<![\w.])([A-Za-z_][\w-]*)((?:\.[A-Za-z_][\w-]*)+)")
 _QUOTED: Final = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -47,20 +73,6 @@ CONDITION_ROOTS: Final = frozenset(
         "config",
     }
 )
-# Keys whose strings are not templates evaluated against earlier steps.
-NON_TEMPLATE_KEYS: Final = frozenset(
-    {
-        "name",
-        "description",
-        "steps",
-        "pipeline",
-        "condition",
-        "break_condition",
-        "continue_condition",
-    }
-)
-
-
 def names_in(steps: list[Any]) -> Iterator[str]:
     """Names of ``steps`` and of the steps in their loop bodies (not nested pipelines)."""
     for step in steps:

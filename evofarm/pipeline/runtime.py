@@ -1,5 +1,8 @@
 """What a pipeline run is given: providers, limits, strictness, directories, runners.
 
+The language sees providers only through
+:class:`~evofarm.providers.base.ProviderSlots` (slot -> provider + model).
+
 A :class:`Runtime` is immutable; derive variants with :func:`dataclasses.replace`
 (``replace(runtime, strict=True)``). It is shared by every thread of one run
 and may be shared by concurrent runs: nothing in it is mutated while running.
@@ -14,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evofarm.providers.registry import ProviderSet
+from evofarm.providers.base import ProviderSlots
 
 PythonRunner = Callable[[str, Any], Any]
 """``(code, value) -> result``: runs a ``python`` step's code (the sandbox provides one).
@@ -65,12 +68,15 @@ class Runtime:
         python_runner: Runs ``python`` steps; without one they fail clearly.
         evaluation_depth: How many ``pipeline_executor`` evaluations enclose this
             run (0 at the top); carried here so every derived runtime keeps it.
+        suites_dir: Where ``pipeline_executor`` steps resolve suite names; None
+            means ``pipelines/suites`` below the working directory.
     """
 
-    providers: ProviderSet
+    providers: ProviderSlots
     limits: RunLimits = field(default_factory=RunLimits)
     strict: bool = False
     workspace: Path = field(default_factory=lambda: Path("workspace"))
     base_dir: Path = field(default_factory=Path.cwd)
     python_runner: PythonRunner | None = None
     evaluation_depth: int = 0
+    suites_dir: Path | None = None

@@ -5,10 +5,13 @@ One model, :class:`Pipeline`, holds both spellings evofarm reads: pipeline_ex's
 as plain strings). :mod:`evofarm.pipeline.loader` reads and writes files;
 this module only defines the shapes.
 
-- ``Pipeline.steps`` is a list of :data:`Step`, a union discriminated on
-  ``type``; every step class derives from
-  :class:`~evofarm.pipeline.schema_steps.StepBase` and has a ``Literal`` type.
-  :data:`STEP_TYPES` maps each type name to its class.
+- ``Pipeline.steps`` is a list of :data:`~evofarm.pipeline.step_types.Step`:
+  each mapping is validated by the model registered for its ``type`` in the
+  step-type registry (:mod:`evofarm.pipeline.step_types`), so a step type added
+  by a plugin loads with no edit here. Every step class derives from
+  :class:`~evofarm.pipeline.schema_base.StepBase` and has a ``Literal`` type.
+  :data:`STEP_TYPES` (name -> class) and :data:`LLM_STEP_TYPES` are read from
+  that registry when asked for, never listed here.
 - Unknown keys are errors everywhere except in option bags that pipeline_ex
   checks only loosely (``claude_options``, ``token_budget``) and in free-form
   mappings (``metadata``, ``global_vars``, ``inputs``, ...).
@@ -20,10 +23,11 @@ this module only defines the shapes.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
+from evofarm.pipeline.schema_base import LLMStep, StepBase
 from evofarm.pipeline.schema_options import (
     PRESETS,
     BatchConfig,
@@ -67,25 +71,24 @@ from evofarm.pipeline.schema_steps import (
     ForLoopStep,
     GeminiInstructorStep,
     GeminiStep,
-    LLMStep,
     ParallelClaudeStep,
     PipelineExecutorStep,
-    PipelineStep,
     PythonStep,
     SetVariableStep,
-    StepBase,
     TestEchoStep,
     TransformStep,
     WhileLoopStep,
 )
+from evofarm.pipeline.step_types import Step, llm_step_types, step_models
 from evofarm.pipeline.transform_ops import TransformOp
-
-ProviderName = Literal["mock", "replay", "anthropic", "gemini"]
-PROVIDER_NAMES: tuple[str, ...] = ("mock", "replay", "anthropic", "gemini")
+from evofarm.providers.base import PROVIDERS, ProviderName
 
 
 class ProviderMapping(StrictModel):
-    """What one provider slot (``claude``, ``gemini``, ...) maps to for this pipeline."""
+    """What one provider slot (``claude``, ``gemini``, ...) maps to for this pipeline.
+
+    ``provider`` must be registered in the provider registry (checked on load).
+    """
 
     provider: ProviderName
     model: str | None = None
@@ -120,32 +123,6 @@ class ResourceLimits(StrictModel):
     max_execution_time_s: PositiveInt | None = None
 
 
-Step = Annotated[
-    ClaudeStep
-    | ClaudeSmartStep
-    | ClaudeSessionStep
-    | ClaudeExtractStep
-    | ClaudeBatchStep
-    | ClaudeRobustStep
-    | ParallelClaudeStep
-    | GeminiStep
-    | GeminiInstructorStep
-    | SetVariableStep
-    | ForLoopStep
-    | WhileLoopStep
-    | DataTransformStep
-    | FileOpsStep
-    | PipelineStep
-    | TestEchoStep
-    | PipelineExecutorStep
-    | ConditionalDeployStep
-    | TransformStep
-    | PythonStep,
-    Field(discriminator="type"),
-]
-"""Any step; pydantic picks the class from the ``type`` key."""
-
-
 class Pipeline(StrictModel):
     """A whole pipeline (the content of ``workflow:``, or a short-form file).
 
@@ -172,48 +149,49 @@ class Pipeline(StrictModel):
     providers: dict[str, ProviderMapping] | None = None
     steps: list[Step] = Field(min_length=1)
 
+class PipelineStep(StepBase):
+    """``pipeline``: run a nested pipeline from ``pipeline_file`` or inline ``pipeline``."""
 
-_NAMESPACE = {"Step": Step, "Pipeline": Pipeline}
-for _model in (ForLoopStep, WhileLoopStep, PipelineStep):
-    _model.model_rebuild(_types_namespace=_NAMESPACE)
+    type: Literal["pipeline"]
+    pipeline_file: str | None = None
+    pipeline_ref: str | None = None
+    pipeline: Pipeline | None = None
+    inputs: dict[str, Any] | None = None
+    outputs: list[str | NestedOutput] | None = None
+    config: NestedConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PipelineStep:
+        given = [k for k in ("pipeline_file", "pipeline_ref", "pipeline") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "a pipeline step needs exactly one of 'pipeline_file', 'pipeline_ref' or "
+                f"'pipeline' (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+
+PipelineStep.model_rebuild()
 Pipeline.model_rebuild()
 
-_STEP_CLASSES: tuple[type[StepBase], ...] = (
-    ClaudeStep,
-    ClaudeSmartStep,
-    ClaudeSessionStep,
-    ClaudeExtractStep,
-    ClaudeBatchStep,
-    ClaudeRobustStep,
-    ParallelClaudeStep,
-    GeminiStep,
-    GeminiInstructorStep,
-    SetVariableStep,
-    ForLoopStep,
-    WhileLoopStep,
-    DataTransformStep,
-    FileOpsStep,
-    PipelineStep,
-    TestEchoStep,
-    PipelineExecutorStep,
-    ConditionalDeployStep,
-    TransformStep,
-    PythonStep,
-)
+
+def __getattr__(name: str) -> Any:
+    """Names derived from the registries when first asked for (never listed here)."""
+    if name == "STEP_TYPES":
+        return step_models()
+    if name == "LLM_STEP_TYPES":
+        return llm_step_types()
+    if name == "PROVIDER_NAMES":
+        return tuple(PROVIDERS.names())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _type_name(cls: type[StepBase]) -> str:
-    annotation = cls.model_fields["type"].annotation
-    return str(annotation.__args__[0])  # type: ignore[union-attr]
-
-
-STEP_TYPES: dict[str, type[StepBase]] = {_type_name(cls): cls for cls in _STEP_CLASSES}
-"""Step type name -> step class, in a stable order."""
-
-LLM_STEP_TYPES: frozenset[str] = frozenset(
-    name for name, cls in STEP_TYPES.items() if issubclass(cls, LLMStep)
-)
-"""Types whose steps call an LLM (``claude*``, ``parallel_claude``, ``gemini*``)."""
+STEP_TYPES: dict[str, type[StepBase]]
+"""Step type name -> step class, in registration order (from the step-type registry)."""
+LLM_STEP_TYPES: frozenset[str]
+"""Types whose steps call an LLM (``claude*``, ``parallel_claude``, ``gemini*``, plugins')."""
+PROVIDER_NAMES: tuple[str, ...]
+"""Registered provider names (from the provider registry)."""
 
 
 __all__ = [

@@ -20,8 +20,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from evofarm.errors import Location, PipelineLoadError, PipelineValidationError, UserInputError
-from evofarm.pipeline.schema import STEP_TYPES, Pipeline
+from evofarm.pipeline.schema import Pipeline
 from evofarm.pipeline.schema_prompts import PROMPT_PART_TYPES
+from evofarm.pipeline.step_types import STEP_REGISTRY, step_models
 from evofarm.pipeline.transform_ops import OP_NAMES
 from evofarm.pipeline.yaml_source import DataPath, SourceMap, format_path
 
@@ -40,12 +41,19 @@ def _models_in(annotation: Any, found: set[type[BaseModel]]) -> None:
         _models_in(arg, found)
 
 
-@functools.cache
 def known_keys() -> tuple[str, ...]:
-    """Every key any schema model accepts (for "did you mean" suggestions)."""
+    """Every key any schema model accepts (for "did you mean" suggestions).
+
+    Computed once per set of registered step types (a plugin may add some).
+    """
+    return _known_keys(tuple(step_models().values()))
+
+
+@functools.cache
+def _known_keys(step_classes: tuple[type[BaseModel], ...]) -> tuple[str, ...]:
     models: set[type[BaseModel]] = set()
     _models_in(Pipeline, models)
-    for cls in STEP_TYPES.values():
+    for cls in step_classes:
         _models_in(cls, models)
     keys = {info.alias or name for model in models for name, info in model.model_fields.items()}
     return tuple(sorted(keys))
@@ -63,7 +71,7 @@ def _keys_at(data: Any, path: DataPath) -> tuple[str, ...]:
         current = data
         for part in path:
             current = current[part]
-        model = STEP_TYPES.get(str(current.get("type"))) if isinstance(current, dict) else None
+        model = step_models().get(str(current.get("type"))) if isinstance(current, dict) else None
         if model is not None:
             return _model_keys(model)
     return known_keys()
@@ -139,7 +147,7 @@ def _union_problem(
     if discriminator == "op":
         kind, valid = "transform operation", OP_NAMES
     elif "'test_echo'" in expected or (not expected and _is_step_path(path)):
-        kind, valid = "step type", tuple(STEP_TYPES)
+        kind, valid = "step type", tuple(STEP_REGISTRY.names())
     else:
         kind, valid = "prompt part type", PROMPT_PART_TYPES
     valid_text = ", ".join(valid)

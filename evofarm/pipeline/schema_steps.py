@@ -7,18 +7,21 @@ evofarm's own ``transform`` and ``python`` steps. Keys are checked strictly
 ``claude_options`` and ``token_budget``, which pipeline_ex itself checks only
 loosely (see :class:`~evofarm.pipeline.schema_prompts.OptionBag`).
 
-The recursive step types (``for_loop``, ``while_loop``, ``pipeline``) refer to
-``Step`` and ``Pipeline``, which :mod:`evofarm.pipeline.schema` defines and
-then resolves with ``model_rebuild``; import models from there.
+Step lists (loop bodies) are :data:`~evofarm.pipeline.step_types.Step`: any
+registered step type. The ``pipeline`` step, which holds a whole inline
+pipeline, is defined with :class:`~evofarm.pipeline.schema.Pipeline`. Each
+model is registered as a step type by the module of its implementation
+(``evofarm.pipeline.steps.*``); import models from :mod:`evofarm.pipeline.schema`.
 """
 
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
+from evofarm.pipeline.schema_base import LLMStep, StepBase
 from evofarm.pipeline.schema_options import (
     BatchConfig,
     BatchTask,
@@ -27,49 +30,15 @@ from evofarm.pipeline.schema_options import (
     ConversationTurn,
     DataOperation,
     ExtractionConfig,
-    NestedConfig,
-    NestedOutput,
     ParallelTask,
     Preset,
     RetryConfig,
     SessionConfig,
     TokenBudget,
 )
-from evofarm.pipeline.schema_prompts import Prompt, StrictModel
+from evofarm.pipeline.schema_prompts import Prompt
+from evofarm.pipeline.step_types import Step
 from evofarm.pipeline.transform_ops import TransformOp
-
-if TYPE_CHECKING:
-    from evofarm.pipeline.schema import Pipeline, Step
-
-# ---------------------------------------------------------------- step bases
-
-
-class StepBase(StrictModel):
-    """Keys every step has. ``type`` is a ``Literal`` in each step class.
-
-    ``condition`` skips the step when false (for ``while_loop`` it is the loop
-    condition, as in pipeline_ex).
-    """
-
-    name: str = Field(min_length=1)
-    type: str
-    description: str | None = None
-    role: str | None = None
-    condition: Condition | None = None
-    output_to_file: str | None = None
-    output_schema: dict[str, Any] | None = None
-
-
-class LLMStep(StepBase):
-    """A step that calls an LLM through a provider slot (``claude`` or ``gemini``).
-
-    ``model`` overrides the slot's model (for claude steps it also overrides
-    ``claude_options.model``).
-    """
-
-    provider_slot: ClassVar[str] = "claude"
-    model: str | None = None
-    prompt: Prompt | None = None
 
 
 class _ClaudeStep(LLMStep):
@@ -244,28 +213,6 @@ class FileOpsStep(StepBase):
     pattern: str | None = None
     recursive: bool | None = None
     processor: str | None = None
-
-
-class PipelineStep(StepBase):
-    """``pipeline``: run a nested pipeline from ``pipeline_file`` or inline ``pipeline``."""
-
-    type: Literal["pipeline"]
-    pipeline_file: str | None = None
-    pipeline_ref: str | None = None
-    pipeline: Pipeline | None = None
-    inputs: dict[str, Any] | None = None
-    outputs: list[str | NestedOutput] | None = None
-    config: NestedConfig | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> PipelineStep:
-        given = [k for k in ("pipeline_file", "pipeline_ref", "pipeline") if getattr(self, k)]
-        if len(given) != 1:
-            raise ValueError(
-                "a pipeline step needs exactly one of 'pipeline_file', 'pipeline_ref' or "
-                f"'pipeline' (got {', '.join(given) or 'none'})"
-            )
-        return self
 
 
 class TestEchoStep(StepBase):

@@ -4,15 +4,33 @@ A :class:`LLMRequest` is plain data (JSON-serialisable), so it can cross the pip
 from a sandboxed child to its worker, be hashed for the response cache and the
 replay cassette, and be logged. Providers are synchronous and thread-safe: the
 worker runs a genome's cases concurrently on threads and shares one provider.
+
+Two more interfaces live here, so that the pipeline language needs nothing else
+from this package:
+
+* :class:`ProviderSlots`: what a pipeline run calls, a slot name (``claude``,
+  ``gemini``) resolved to a provider and model
+  (:class:`~evofarm.providers.registry.ProviderSet` implements it);
+* :data:`PROVIDERS`: the provider registry (kind ``provider``, entry-point group
+  ``evofarm.providers``), name -> :data:`ProviderFactory`. Each provider module
+  registers its own factory; it is the single source of provider names.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic_core import PydanticCustomError
+
+from evofarm.registry import Registry
+
+if TYPE_CHECKING:
+    from evofarm.settings import Settings
 
 
 class Message(BaseModel):
@@ -103,3 +121,101 @@ class Provider(Protocol):
     name: str
 
     def complete(self, request: LLMRequest) -> LLMResponse: ...
+
+
+class ProviderSlots(Protocol):
+    """Named provider slots: what the pipeline language calls (and only that).
+
+    Implementations must be thread-safe and immutable: derived sets share nothing
+    mutable with the set they came from except provider instances.
+    """
+
+    def with_overrides(
+        self, overrides: Mapping[str, Any] | None, *, pin: bool = False
+    ) -> ProviderSlots:
+        """A set with some slots rebound (a pipeline's ``providers:`` mapping).
+
+        Raises:
+            ProviderConfigError: unknown provider or slot, malformed entry.
+        """
+        ...
+
+    def complete(self, slot: str, request: LLMRequest) -> LLMResponse:
+        """Send ``request`` to the provider of ``slot``, resolving its model.
+
+        Raises:
+            ProviderConfigError: unknown slot, no model, provider misconfigured.
+            ProviderUnavailable: the provider's retries ran out.
+            ReplayMiss: replay-only mode and no recording.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderOptions:
+    """What a provider factory is told besides the settings.
+
+    Attributes:
+        slot: The slot the provider will serve (``claude``, ``gemini``, a custom
+            one) or None; it picks e.g. the mock's wording.
+        make: Builds another registered provider by name with the same settings
+            and slot (a recording ``replay`` provider forwards to a real backend).
+    """
+
+    slot: str | None = None
+    make: Callable[[str], Provider] | None = None
+
+
+ProviderFactory = Callable[["Settings", ProviderOptions], Provider]
+"""``(settings, options) -> Provider``; raises ``ProviderConfigError`` when the
+provider cannot be built as configured (missing key, missing extra, no cassette)."""
+
+BUILTIN_PROVIDER_MODULES: tuple[str, ...] = (
+    "evofarm.providers.mock",
+    "evofarm.providers.replay",
+    "evofarm.providers.anthropic_factory",
+    "evofarm.providers.gemini",
+)
+
+PROVIDERS: Registry[ProviderFactory] = Registry(
+    "provider", "evofarm.providers", BUILTIN_PROVIDER_MODULES
+)
+"""Provider name -> factory: the single source of provider names."""
+
+
+def register_provider(
+    name: str, factory: ProviderFactory, *, replace: bool = False
+) -> ProviderFactory:
+    """Register ``factory`` as provider ``name`` and return it.
+
+    Raises:
+        ExtensionError: ``name`` is taken by another factory and ``replace`` is false.
+    """
+    return PROVIDERS.register(name, factory, replace=replace)
+
+
+def slot_family(slot: str | None) -> str:
+    """Which real backend family a slot (or model id) stands for: ``gemini`` or ``claude``."""
+    return "gemini" if slot is not None and slot.startswith("gemini") else "claude"
+
+
+def _or_list(names: list[str]) -> str:
+    quoted = [repr(n) for n in names]
+    if len(quoted) <= 1:
+        return "".join(quoted) or "a registered provider"
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _registered_provider(value: Any) -> str:
+    names = PROVIDERS.names()
+    if not isinstance(value, str) or value not in names:
+        # Worded as the Literal it replaces ("Input should be 'a', 'b' or 'c'"), so
+        # schema messages read "expected 'a', 'b' or 'c', got ...".
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": _or_list(names)}
+        )
+    return value
+
+
+ProviderName = Annotated[str, PlainValidator(_registered_provider)]
+"""A pydantic field type: the name of a registered provider (checked on validation)."""

@@ -16,7 +16,13 @@ from types import ModuleType
 from typing import Any
 
 from evofarm.errors import ProviderConfigError, ProviderUnavailable
-from evofarm.providers.base import LLMRequest, LLMResponse, Usage
+from evofarm.providers.base import (
+    LLMRequest,
+    LLMResponse,
+    ProviderOptions,
+    Usage,
+    register_provider,
+)
 from evofarm.providers.pricing import PriceTable, cost_of
 from evofarm.providers.retry import BackoffPolicy
 from evofarm.settings import Settings
@@ -180,3 +186,12 @@ class GeminiProvider:
             options["response_mime_type"] = "application/json"
             options["response_json_schema"] = request.response_schema
         return self._types.GenerateContentConfig(**options)
+
+
+def _factory(settings: Settings, options: ProviderOptions) -> GeminiProvider:
+    """The ``gemini`` provider (registered even without google-genai; fails on build)."""
+    del options
+    return GeminiProvider.from_settings(settings)
+
+
+register_provider("gemini", _factory)

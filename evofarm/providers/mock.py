@@ -19,12 +19,22 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from evofarm.errors import ProviderConfigError
-from evofarm.providers.base import LLMRequest, LLMResponse, Usage
+from evofarm.providers.base import (
+    LLMRequest,
+    LLMResponse,
+    ProviderOptions,
+    Usage,
+    register_provider,
+    slot_family,
+)
 from evofarm.providers.pricing import PriceTable, cost_of
 from evofarm.providers.schema_sample import sample_for_schema
+
+if TYPE_CHECKING:
+    from evofarm.settings import Settings
 
 # pipeline_ex echoes the first 50 characters of the prompt.
 _ECHO_CHARS = 50
@@ -189,3 +199,12 @@ class ScriptedProvider:
             input_tokens=request_input_tokens(request), output_tokens=estimate_tokens(item)
         )
         return LLMResponse(text=item, usage=usage, model=request.model, provider=self.name)
+
+
+def _factory(settings: Settings, options: ProviderOptions) -> MockProvider:
+    """The ``mock`` provider: worded as the slot's family answers."""
+    del settings
+    return MockProvider(style="gemini" if slot_family(options.slot) == "gemini" else "claude")
+
+
+register_provider("mock", _factory)

@@ -24,6 +24,12 @@ claude slot).
 Providers are created lazily, once per (provider name, slot) and shared by every
 set derived with :meth:`ProviderSet.with_overrides`, so a claude-only pipeline never
 needs the gemini extra and one HTTP client serves all threads.
+
+Provider names come from the provider registry,
+:data:`~evofarm.providers.base.PROVIDERS` (each provider module registers its
+factory; plugins add theirs): nothing here lists them. :class:`ProviderSet`
+implements :class:`~evofarm.providers.base.ProviderSlots`, the interface the
+pipeline language uses.
 """
 
 from __future__ import annotations
@@ -36,19 +42,29 @@ from typing import Any
 
 from evofarm.errors import ProviderConfigError
 from evofarm.providers.aliases import resolve_model
-from evofarm.providers.base import LLMRequest, LLMResponse, Provider
-from evofarm.providers.gemini import GeminiProvider
-from evofarm.providers.mock import MockProvider
-from evofarm.providers.replay import ReplayProvider
+from evofarm.providers.base import (
+    PROVIDERS,
+    LLMRequest,
+    LLMResponse,
+    Provider,
+    ProviderOptions,
+    slot_family,
+)
 from evofarm.settings import Settings, get_settings
 
-PROVIDER_NAMES: tuple[str, ...] = ("mock", "replay", "anthropic", "gemini")
 DEFAULT_SLOTS: tuple[str, ...] = ("claude", "gemini")
+_family = slot_family
 
 
-def _family(slot: str | None) -> str:
-    """Which real backend a slot stands for: ``gemini`` or ``claude``."""
-    return "gemini" if slot is not None and slot.startswith("gemini") else "claude"
+def provider_names() -> tuple[str, ...]:
+    """Every registered provider name, sorted (from :data:`PROVIDERS`)."""
+    return tuple(PROVIDERS.names())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PROVIDER_NAMES":  # kept importable; read from the registry
+        return provider_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_provider(
@@ -57,7 +73,8 @@ def make_provider(
     """A new provider called ``name``.
 
     Args:
-        name: ``mock``, ``replay``, ``anthropic`` or ``gemini``.
+        name: A registered provider (``mock``, ``replay``, ``anthropic``,
+            ``gemini`` or a plugin's).
         settings: Where keys, URLs, timeouts and the cassette come from; the
             process settings if None.
         slot: The slot it will serve. It picks the mock's wording and the real
@@ -69,21 +86,13 @@ def make_provider(
             incomplete (missing key, missing extra, no cassette).
     """
     s = settings if settings is not None else get_settings()
-    if name == "mock":
-        return MockProvider(style="gemini" if _family(slot) == "gemini" else "claude")
-    if name == "anthropic":
-        # Imported on demand: the SDK is slow to import and mock runs never need it.
-        from evofarm.providers.anthropic import AnthropicProvider  # noqa: PLC0415
-
-        return AnthropicProvider.from_settings(s)
-    if name == "gemini":
-        return GeminiProvider.from_settings(s)
-    if name == "replay":
-        backend = "gemini" if _family(slot) == "gemini" else "anthropic"
-        return ReplayProvider.from_settings(s, inner_factory=lambda: make_provider(backend, s))
-    raise ProviderConfigError(
-        f"unknown provider {name!r}; expected one of: {', '.join(PROVIDER_NAMES)}"
-    )
+    if name not in PROVIDERS:
+        raise ProviderConfigError(
+            f"unknown provider {name!r}; expected one of: {', '.join(provider_names())}"
+        )
+    factory = PROVIDERS.get(name)
+    options = ProviderOptions(slot=slot, make=lambda other: make_provider(other, s, slot=slot))
+    return factory(s, options)
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,7 @@ class SlotBinding:
     """What a slot runs on.
 
     Attributes:
-        provider: Provider name (one of :data:`PROVIDER_NAMES` or an injected one).
+        provider: Provider name (a registered one or an injected one).
         model: Default model (alias or id); None means the request must name one.
         pin_model: If true, ``model`` replaces the model of every request.
     """
@@ -101,7 +110,7 @@ class SlotBinding:
     pin_model: bool = False
 
 
-ProviderFactory = Callable[[str, str], Provider]
+SlotProviderFactory = Callable[[str, str], Provider]
 """``(provider name, slot) -> Provider``."""
 ProviderWrapper = Callable[[Provider], Provider]
 
@@ -111,7 +120,7 @@ class _Pool:
 
     def __init__(
         self,
-        factory: ProviderFactory,
+        factory: SlotProviderFactory,
         injected: Mapping[str, Provider],
         wrap: ProviderWrapper | None,
     ) -> None:
@@ -122,7 +131,7 @@ class _Pool:
         self._lock = threading.Lock()
 
     def knows(self, name: str) -> bool:
-        return name in self._injected or name in PROVIDER_NAMES
+        return name in self._injected or name in PROVIDERS
 
     def get(self, name: str, slot: str) -> Provider:
         injected = self._injected.get(name)
@@ -161,7 +170,7 @@ class ProviderSet:
         *,
         settings: Settings | None = None,
         providers: Mapping[str, Provider] | None = None,
-        factory: ProviderFactory | None = None,
+        factory: SlotProviderFactory | None = None,
         wrap: ProviderWrapper | None = None,
     ) -> None:
         self._settings = settings if settings is not None else get_settings()
@@ -255,7 +264,7 @@ class ProviderSet:
                 if current is None:
                     raise ProviderConfigError(
                         f"providers.{slot}: a new slot needs a 'provider' "
-                        f"(one of: {', '.join(PROVIDER_NAMES)})"
+                        f"(one of: {', '.join(provider_names())})"
                     )
                 provider = current.provider
             self._check_provider(str(slot), provider)
@@ -350,7 +359,7 @@ class ProviderSet:
         if not self._pool.knows(provider):
             raise ProviderConfigError(
                 f"providers.{slot}: unknown provider {provider!r}; expected one of: "
-                f"{', '.join(PROVIDER_NAMES)}"
+                f"{', '.join(provider_names())}"
             )
         if self._allowed is not None and provider not in self._allowed:
             raise ProviderConfigError(
@@ -363,11 +372,11 @@ def default_bindings(name: str, settings: Settings) -> dict[str, SlotBinding]:
     """The ``claude`` and ``gemini`` slots for provider ``name``.
 
     ``anthropic`` puts the gemini slot on ``gemini`` (the two real backends);
-    ``mock`` and ``replay`` serve both slots.
+    ``mock``, ``replay`` and any plugin provider serve both slots.
     """
-    if name not in PROVIDER_NAMES:
+    if name not in PROVIDERS:
         raise ProviderConfigError(
-            f"unknown provider {name!r}; expected one of: {', '.join(PROVIDER_NAMES)}"
+            f"unknown provider {name!r}; expected one of: {', '.join(provider_names())}"
         )
     gemini_provider = "gemini" if name == "anthropic" else name
     claude_provider = "anthropic" if name == "gemini" else name

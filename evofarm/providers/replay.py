@@ -33,7 +33,14 @@ from typing import Literal, cast, get_args
 from pydantic import ValidationError
 
 from evofarm.errors import ProviderConfigError, ReplayMiss
-from evofarm.providers.base import LLMRequest, LLMResponse, Provider
+from evofarm.providers.base import (
+    LLMRequest,
+    LLMResponse,
+    Provider,
+    ProviderOptions,
+    register_provider,
+    slot_family,
+)
 from evofarm.settings import Settings
 
 ReplayMode = Literal["replay", "record", "replay_or_record"]
@@ -206,3 +213,17 @@ class ReplayProvider:
             f"{request.model!r}, prompt {prompt!r} (key {key[:12]}); record it with "
             "EVOFARM_REPLAY_MODE=replay_or_record"
         )
+
+
+def _factory(settings: Settings, options: ProviderOptions) -> ReplayProvider:
+    """The ``replay`` provider; recording modes forward to the slot's real backend.
+
+    A ``gemini`` slot records from ``gemini``, any other from ``anthropic``.
+    """
+    backend = "gemini" if slot_family(options.slot) == "gemini" else "anthropic"
+    make = options.make
+    inner = (lambda: make(backend)) if make is not None else None
+    return ReplayProvider.from_settings(settings, inner_factory=inner)
+
+
+register_provider("replay", _factory)

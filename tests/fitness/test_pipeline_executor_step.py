@@ -12,7 +12,7 @@ from evofarm.fitness import pipeline_executor_step as pes
 from evofarm.pipeline.executor import run_pipeline
 from evofarm.pipeline.loader import load_pipeline_text
 from evofarm.pipeline.runtime import Runtime
-from evofarm.pipeline.steps.registry import unregister_step
+from evofarm.pipeline.step_types import register_step_type, step_type
 from evofarm.providers.registry import ProviderSet
 
 SUITE = """\
@@ -46,9 +46,10 @@ def suites(tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "suites"
     directory.mkdir()
     (directory / "echo.yaml").write_text(SUITE)
+    original = step_type("pipeline_executor")
     pes.install(suites_dir=directory)
     yield directory
-    unregister_step("pipeline_executor")
+    register_step_type(original, replace=True)
 
 
 @pytest.fixture

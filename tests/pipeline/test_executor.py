@@ -12,7 +12,9 @@ from evofarm.errors import PipelineValidationError, ProviderUnavailable, StepFai
 from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.executor import run_pipeline
 from evofarm.pipeline.loader import load_pipeline_text
+from evofarm.pipeline.runtime import Runtime
 from evofarm.pipeline.schema import STEP_TYPES
+from evofarm.pipeline.step_types import register_step_type, step_type
 from evofarm.pipeline.steps.registry import (
     get_step_impl,
     register_step,
@@ -20,6 +22,8 @@ from evofarm.pipeline.steps.registry import (
     unregister_step,
 )
 from evofarm.providers.mock import MockProvider, ScriptedProvider
+from evofarm.providers.registry import ProviderSet
+from evofarm.registry import ExtensionError
 
 from .exec_helpers import make_runtime, run_text
 
@@ -199,22 +203,25 @@ steps:
     assert trace.output == "scripted answer"
 
 
-def test_every_schema_type_but_pipeline_executor_has_an_implementation() -> None:
-    missing = set(STEP_TYPES) - registered_types()
-    assert missing <= {"pipeline_executor"}
+def test_every_schema_type_has_an_implementation() -> None:
+    assert set(STEP_TYPES) == registered_types()
+    assert "pipeline_executor" in STEP_TYPES  # registered with no start-up call
 
 
-def test_register_step_opens_the_registry(tmp_path: Path) -> None:
+def test_register_step_swaps_an_implementation(tmp_path: Path) -> None:
     calls: list[Any] = []
 
     def impl(step: Any, ctx: StepContext) -> Any:
         calls.append(ctx.resolve(step.suite))
         return {"fitness": 0.5}
 
-    register_step("pipeline_executor", impl)
+    original = step_type("pipeline_executor")
+    register_step("pipeline_executor", impl, replace=True)
     try:
-        with pytest.raises(ValueError, match="already"):
+        with pytest.raises(ExtensionError, match="already"):
             register_step("pipeline_executor", lambda s, c: None)
+        with pytest.raises(ExtensionError, match="no model"):
+            register_step("no_such_type", impl)
         trace = run_text(
             """
 name: meta
@@ -231,18 +238,25 @@ steps:
             {"n": 1},
         )
     finally:
-        unregister_step("pipeline_executor")
+        register_step_type(original, replace=True)
     assert trace.output == {"fitness": 0.5} and calls == ["suite-1"]
 
 
-def test_unregistered_type_fails_clearly(tmp_path: Path) -> None:
-    unregister_step("pipeline_executor")
-    trace = run_text(
+def test_a_type_unregistered_after_loading_fails_clearly(tmp_path: Path) -> None:
+    text = (
         "name: m\nsteps:\n  - name: r\n    type: pipeline_executor\n"
-        "    pipeline_source: '{{inputs.p}}'\n    suite: s\n",
-        tmp_path,
+        "    pipeline_source: '{{inputs.p}}'\n    suite: s\n"
     )
+    pipeline = load_pipeline_text(text)
+    original = step_type("pipeline_executor")
+    unregister_step("pipeline_executor")
+    try:
+        runtime = Runtime(providers=ProviderSet.for_provider("mock"), workspace=tmp_path / "ws")
+        trace = run_pipeline(pipeline, {}, runtime=runtime)
+    finally:
+        register_step_type(original)
     assert trace.status == "failed" and "not available" in (trace.error or "")
+    assert trace.error_type == "StepFailed" and trace.error_step == "r"
 
 
 def test_get_step_impl_raises_step_failed_for_unknown() -> None:

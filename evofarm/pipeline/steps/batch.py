@@ -26,8 +26,8 @@ from evofarm.errors import ExecutionError, StepFailed
 from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.prompts import build_prompt
 from evofarm.pipeline.schema import BatchTask, ClaudeBatchStep, ParallelClaudeStep, ParallelTask
+from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.steps.llm import claude_options, claude_request
-from evofarm.pipeline.steps.registry import register_step
 from evofarm.pipeline.workspace import confine, read_text, write_text
 
 DEFAULT_BATCH_PARALLEL: Final = 3
@@ -132,6 +132,5 @@ def parallel_claude(step: ParallelClaudeStep, ctx: StepContext) -> Any:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
-
-register_step("claude_batch", claude_batch)
-register_step("parallel_claude", parallel_claude)
+register_step_type(StepType("claude_batch", ClaudeBatchStep, claude_batch))
+register_step_type(StepType("parallel_claude", ParallelClaudeStep, parallel_claude))

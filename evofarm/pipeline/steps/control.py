@@ -26,7 +26,7 @@ from evofarm.errors import LimitExceeded, StepFailed
 from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.schema import SetVariableStep, TestEchoStep, WhileLoopStep
 from evofarm.pipeline.scope import MISSING, step_field
-from evofarm.pipeline.steps.registry import register_step
+from evofarm.pipeline.step_types import StepType, register_step_type
 
 DEFAULT_WHILE_ITERATIONS: Final = 100
 
@@ -123,7 +123,6 @@ def _holds_in(ctx: StepContext, step: WhileLoopStep, frame: dict[str, Any]) -> b
     inner = StepContext(step, ctx.frame, ctx.shared, ctx.engine, loop=frame, meter=ctx.meter)
     return inner.holds(step.condition)
 
-
-register_step("test_echo", test_echo)
-register_step("set_variable", set_variable)
-register_step("while_loop", while_loop)
+register_step_type(StepType("test_echo", TestEchoStep, test_echo, inline=True))
+register_step_type(StepType("set_variable", SetVariableStep, set_variable, inline=True))
+register_step_type(StepType("while_loop", WhileLoopStep, while_loop, bodies=("steps",)))

@@ -44,8 +44,8 @@ from evofarm.pipeline.expressions import ExpressionError, unresolved_reference
 from evofarm.pipeline.expressions import evaluate as evaluate_expression
 from evofarm.pipeline.schema import DataOperation, DataTransformStep, PythonStep, TransformStep
 from evofarm.pipeline.scope import MISSING, Scope, StepRecord, get_path
+from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.steps.control import resolve_source
-from evofarm.pipeline.steps.registry import register_step
 from evofarm.pipeline.templates import to_text
 from evofarm.pipeline.transform_ops import apply_operations
 
@@ -277,7 +277,6 @@ def python(step: PythonStep, ctx: StepContext) -> Any:
         )
     return runner(step.code, ctx.resolve(step.input))
 
-
-register_step("data_transform", data_transform)
-register_step("transform", transform)
-register_step("python", python)
+register_step_type(StepType("data_transform", DataTransformStep, data_transform, inline=True))
+register_step_type(StepType("transform", TransformStep, transform, inline=True))
+register_step_type(StepType("python", PythonStep, python))

@@ -32,9 +32,9 @@ from evofarm.errors import StepFailed
 from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.prompts import build_prompt
 from evofarm.pipeline.schema import ClaudeExtractStep
+from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.steps import jsonout
 from evofarm.pipeline.steps.llm import claude_request
-from evofarm.pipeline.steps.registry import register_step
 
 DEFAULT_SUMMARY_CHARS: Final = 500
 _CODE_BLOCK: Final = re.compile(r"```[\w+-]*\n(.*?)```", re.DOTALL)
@@ -108,5 +108,4 @@ def claude_extract(step: ClaudeExtractStep, ctx: StepContext) -> Any:
         result["metadata"] = {"format": fmt, "model": response.model, "characters": len(text)}
     return result
 
-
-register_step("claude_extract", claude_extract)
+register_step_type(StepType("claude_extract", ClaudeExtractStep, claude_extract))

@@ -38,7 +38,7 @@ import yaml
 from evofarm.errors import StepFailed
 from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.schema import FileOpsStep
-from evofarm.pipeline.steps.registry import register_step
+from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.workspace import MAX_READ_BYTES, confine, read_text, write_text
 
 MAX_LISTED: Final = 10_000
@@ -255,5 +255,4 @@ def file_ops(step: FileOpsStep, ctx: StepContext) -> Any:
         result = {"operation": operation, **result}
     return result
 
-
-register_step("file_ops", file_ops)
+register_step_type(StepType("file_ops", FileOpsStep, file_ops))

@@ -46,8 +46,8 @@ from evofarm.errors import ExecutionError, LimitExceeded, StepFailed
 from evofarm.pipeline.bounded import Outcome, run_bounded
 from evofarm.pipeline.context import Frame, StepContext
 from evofarm.pipeline.schema import ForLoopStep
+from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.steps.control import check_iterations, resolve_source
-from evofarm.pipeline.steps.registry import register_step
 
 DEFAULT_MAX_PARALLEL: Final = 5
 MAX_PARALLEL_CAP: Final = 10
@@ -230,5 +230,4 @@ def _result_of(frame: Frame, name: str) -> Any:
     record = frame.records.get(name)
     return None if record is None else record.result
 
-
-register_step("for_loop", for_loop)
+register_step_type(StepType("for_loop", ForLoopStep, for_loop, bodies=("steps",)))

@@ -46,8 +46,8 @@ from evofarm.pipeline.schema import (
     LLMStep,
 )
 from evofarm.pipeline.step_policy import NOT_RETRIED, backoff_s
+from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.steps import jsonout
-from evofarm.pipeline.steps.registry import register_step
 from evofarm.providers.base import LLMResponse, Message
 
 PRESETS: Final[dict[str, dict[str, Any]]] = {
@@ -253,10 +253,9 @@ def _structured(
 ) -> LLMResponse:
     return ctx.complete("gemini", prompt, model=model, response_schema=schema, **params)
 
-
-register_step("claude", claude)
-register_step("claude_smart", claude)
-register_step("claude_robust", claude_robust)
-register_step("claude_session", claude_session)
-register_step("gemini", gemini)
-register_step("gemini_instructor", gemini_instructor)
+register_step_type(StepType("claude", ClaudeStep, claude))
+register_step_type(StepType("claude_smart", ClaudeSmartStep, claude))
+register_step_type(StepType("claude_robust", ClaudeRobustStep, claude_robust))
+register_step_type(StepType("claude_session", ClaudeSessionStep, claude_session))
+register_step_type(StepType("gemini", GeminiStep, gemini))
+register_step_type(StepType("gemini_instructor", GeminiInstructorStep, gemini_instructor))

@@ -42,9 +42,9 @@ from evofarm.pipeline.loader import (
 )
 from evofarm.pipeline.schema import ConditionalDeployStep, NestedOutput, Pipeline, PipelineStep
 from evofarm.pipeline.scope import MISSING, step_field
+from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.steps.control import resolve_source
 from evofarm.pipeline.steps.jsonout import parse_json
-from evofarm.pipeline.steps.registry import register_step
 from evofarm.pipeline.workspace import confine, write_text
 
 
@@ -139,6 +139,5 @@ def conditional_deploy(step: ConditionalDeployStep, ctx: StepContext) -> Any:
         "steps": len(candidate.steps),
     }
 
-
-register_step("pipeline", pipeline_step)
-register_step("conditional_deploy", conditional_deploy)
+register_step_type(StepType("pipeline", PipelineStep, pipeline_step))
+register_step_type(StepType("conditional_deploy", ConditionalDeployStep, conditional_deploy))

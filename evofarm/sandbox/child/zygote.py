@@ -39,7 +39,8 @@ from typing import Any
 
 import evofarm
 from evofarm.errors import SandboxError
-from evofarm.pipeline.steps import registry as step_registry
+from evofarm.pipeline import step_types
+from evofarm.registry import PLUGINS_ENV
 from evofarm.sandbox.child.isolation import PR_SET_CHILD_SUBREAPER, SAFE_ENV, prctl
 from evofarm.sandbox.child.spawn import children_of, supervise
 
@@ -63,11 +64,9 @@ def _import_if_present(name: str) -> None:
 def _preload() -> None:
     for name in PRELOAD:
         _import_if_present(name)
-    # The step implementations load lazily on a run's first step; load them
-    # here (without marking the registry loaded, so a child that finds one
-    # missing still gets the registry's own error).
-    for name in getattr(step_registry, "_BUILTIN_MODULES", ()):
-        _import_if_present(name)
+    # Step types (built-in and the farm's plugins) load lazily on a run's first
+    # step; load them once here so every forked child starts with them.
+    step_types.STEP_REGISTRY.load()
 
 
 def _end_strays(supervisors: set[int]) -> None:
@@ -138,7 +137,13 @@ def main() -> None:
 def _zygote_env() -> dict[str, str]:
     env = dict(SAFE_ENV)
     # The package may be importable only through the parent's sys.path.
-    env["PYTHONPATH"] = str(Path(evofarm.__file__).resolve().parent.parent)
+    # The farm's plugins (trusted code the worker was started with) must register
+    # their step types in the children too.
+    paths = [str(Path(evofarm.__file__).resolve().parent.parent)]
+    paths += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    if PLUGINS_ENV in os.environ:
+        env[PLUGINS_ENV] = os.environ[PLUGINS_ENV]
     return env
 
 
