@@ -53,9 +53,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evofarm.evolution.config import EvolutionConfig
 from evofarm.evolution.crossover import CROSSOVERS
+from evofarm.evolution.examples import Example
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.material import Material
 from evofarm.evolution.operators.base import ModelChoice, OperatorContext
 from evofarm.evolution.outcomes import OperatorOutcome, OperatorStats, tally
+from evofarm.evolution.proposals import Evidence, evidence_of
 from evofarm.evolution.repair import apply_operator, finalize
 from evofarm.evolution.rng import rng_for
 from evofarm.evolution.selection.base import KeyFn, Member, by_fitness, unique_by_id
@@ -342,16 +345,46 @@ def plan_generation(state: EvolutionState, spec: EngineSpec) -> list[BreedTask]:
 
 
 def breed_context(
-    task: BreedTask, spec: EngineSpec, donors: Sequence[Genome] = ()
+    task: BreedTask,
+    spec: EngineSpec,
+    donors: Sequence[Genome] = (),
+    *,
+    material: Material | None = None,
+    evidence: Evidence | None = None,
 ) -> OperatorContext:
-    """The operator context for ``task``; ``donors`` in any order (sorted as planned)."""
+    """The operator context for ``task``; ``donors`` in any order (sorted as planned).
+
+    Args:
+        task: The breed task.
+        spec: The campaign.
+        donors: The donor genomes the task names.
+        material: The campaign's material (:func:`~evofarm.evolution.material.material_of`
+            of its training examples and seeds); the generic set when None.
+        evidence: The first parent's evidence (:func:`evidence_for`), if known.
+    """
     by_id = {g.id: g for g in donors}
     return OperatorContext(
         generation=task.generation,
         donors=tuple(by_id[i] for i in task.donors if i in by_id),
         catalogue=spec.model_choices(),
         max_steps=spec.evolution.max_steps,
+        material=material if material is not None else Material(),
+        evidence=evidence,
     )
+
+
+def evidence_for(
+    task: BreedTask, evaluations: Mapping[str, Evaluation], examples: Sequence[Example]
+) -> Evidence | None:
+    """The evidence a mutate task's operators get: its parent's, on the training examples.
+
+    ``None`` for crossover tasks (the child's outputs are not the parent's) and
+    when the parent's evaluation is not in ``evaluations``.
+    """
+    if task.kind != "mutate":
+        return None
+    evaluation = evaluations.get(task.parents[0])
+    return None if evaluation is None else evidence_of(evaluation, examples)
 
 
 def make_offspring(

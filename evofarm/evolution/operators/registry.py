@@ -6,6 +6,7 @@ from evofarm.evolution.operators import (
     feature_insertion,
     prompt_evolution,
     provider_optimization,
+    reflective_mutation,
     sequence_reshuffle,
     step_deletion,
     step_mutation,
@@ -18,5 +19,6 @@ BUILTIN = (
     sequence_reshuffle.NAME,
     feature_insertion.NAME,
     step_deletion.NAME,
+    reflective_mutation.NAME,
 )
 """Names of the built-in operators."""
