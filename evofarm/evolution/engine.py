@@ -34,6 +34,9 @@ often the campaign was interrupted. One campaign is driven like this::
   and passes evaluations for *every* offspring id to ``select``.
 * ``select`` sorts offspring by slot and breaks every tie by genome id, so it does
   not matter in which order results arrived. It tallies operator outcomes.
+* Ranking (``by_fitness``): fitness, then ``Member.similarity`` (the graded
+  closeness of outputs to expected ones, :func:`case_similarity`; never part of
+  the reported fitness), then size, then id.
 * Determinism holds for a deterministic evaluator. ``Member.objectives`` may carry
   measured values (latency); scalar strategies never read them, but ``nsga2`` does,
   so NSGA-II campaigns are reproducible only with deterministic objectives
@@ -68,7 +71,7 @@ from evofarm.evolution.selection.mu_plus_lambda import mu_plus_lambda
 from evofarm.evolution.selection.nsga2 import crowded_key, nsga2_select
 from evofarm.evolution.selection.pairing import pair_from
 from evofarm.evolution.selection.tournament import Contestants, tournament_survivors
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.evaluation import CaseResult, Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.pipeline.schema import Pipeline
 
@@ -213,7 +216,31 @@ def member_of(
         genes=genome.genes if genes else (),
         generation=genome.generation,
         size=genome.traits.step_count + genome.traits.transform_ops,
+        similarity=case_similarity(evaluation),
     )
+
+
+def _case_closeness(case: CaseResult) -> float:
+    if case.total_checks and case.passed_checks == case.total_checks:
+        return 1.0
+    if not case.checks:
+        return 0.0
+    graded = [1.0 if c.passed else (c.score or 0.0) for c in case.checks]
+    return sum(graded) / len(graded)
+
+
+def case_similarity(evaluation: Evaluation) -> float:
+    """The search's graded signal: weighted mean closeness over the cases, in [0, 1].
+
+    A passed case counts 1.0; otherwise the mean over its checks of 1.0 (passed)
+    or the check's score (``equals`` on text and ``similarity`` give one: how
+    close the output came; other failed checks give 0). Rounded to 6 digits so
+    the value survives the JSON checkpoint unchanged.
+    """
+    total = sum(c.weight for c in evaluation.cases)
+    if not total:
+        return 0.0
+    return round(sum(c.weight * _case_closeness(c) for c in evaluation.cases) / total, 6)
 
 
 def selection_key(population: Sequence[Member], config: EvolutionConfig) -> KeyFn:
