@@ -66,12 +66,17 @@ def _simulate(step: dict[str, Any], case: CaseEvidence) -> Any:
     return value
 
 
-def _contained(values: Sequence[Any], cases: Sequence[CaseEvidence]) -> int:
-    return sum(
-        1
+def _contained(values: Sequence[Any], cases: Sequence[CaseEvidence]) -> tuple[int, int]:
+    """(outputs found inside their expected output, their total length).
+
+    The length prefers the longer of two fits: ``"x-1"`` over ``"1"`` in ``"Ada x-1"``.
+    """
+    fits = [
+        len(v)
         for v, c in zip(values, cases, strict=True)
         if isinstance(v, str) and v and c.expected is not None and v in c.expected
-    )
+    ]
+    return len(fits), sum(fits)
 
 
 def _step_candidates(cases: Sequence[CaseEvidence]) -> list[Op]:
@@ -87,27 +92,28 @@ def _step_candidates(cases: Sequence[CaseEvidence]) -> list[Op]:
 
 def _improve_step(
     step: dict[str, Any], cases: Sequence[CaseEvidence], candidates: Sequence[Op]
-) -> tuple[int, list[Op]]:
-    """(gain, ops): the operations that make this step's output fit more expected outputs."""
+) -> tuple[tuple[int, int], list[Op]]:
+    """(gain, ops): operations making this step's output fit more (or longer) expected parts."""
     values = [_simulate(step, c) for c in cases]
     if any(v is None for v in values):
-        return 0, []
+        return (0, 0), []
     start = best = _contained(values, cases)
     chosen: list[Op] = []
     for _ in range(STEP_DEPTH):
-        top: tuple[int, Op, list[Any]] | None = None
+        top: tuple[tuple[int, int], Op, list[Any]] | None = None
         for op in candidates:
             new_values = [run_op(v, op) for v in values]
             if any(v is None for v in new_values):
                 continue
             score = _contained(new_values, cases)
-            if score > (top[0] if top else best):
+            # A fit may only grow: more outputs inside their expected text, or longer ones.
+            if score[0] >= best[0] and score > (top[0] if top else best):
                 top = (score, op, new_values)
         if top is None:
             break
         best, op, values = top[0], top[1], top[2]
         chosen.append(op)
-    return best - start, chosen
+    return (best[0] - start[0], best[1] - start[1]), chosen
 
 
 class ExampleProposer:
@@ -154,11 +160,11 @@ class ExampleProposer:
         steps: list[dict[str, Any]], cases: Sequence[CaseEvidence], rng: random.Random
     ) -> list[dict[str, Any]] | None:
         candidates = _step_candidates(cases)
-        options: list[tuple[int, int, list[Op]]] = []
+        options: list[tuple[tuple[int, int], int, list[Op]]] = []
         for i, step in enumerate(steps):
             if is_transform(step):
                 gain, ops = _improve_step(step, cases, candidates)
-                if gain > 0:
+                if ops and gain > (0, 0):
                     options.append((gain, i, ops))
         if not options:
             return None
