@@ -65,9 +65,7 @@ def _evaluation(score: float, closeness: float) -> Evaluation:
         checks=[result],
     )
     objectives = {"quality": 0.0, "tokens": 0.0, "latency": 0.0, "cost": 0.0, "fitness": score}
-    return Evaluation(
-        suite_id="s", fidelity=1.0, cases=[case], score=score, objectives=objectives
-    )
+    return Evaluation(suite_id="s", fidelity=1.0, cases=[case], score=score, objectives=objectives)
 
 
 def test_similarity_ranks_equally_fit_members_and_never_changes_fitness() -> None:
