@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from evofarm.cli import campaign_cmd, farm_campaign, farm_cmd, pipeline_cmd
+from evofarm.cli import campaign_cmd, farm_campaign, farm_cmd, judge_cmd, pipeline_cmd
 
 app = typer.Typer(
     name="evofarm",
@@ -17,6 +17,7 @@ app.add_typer(pipeline_cmd.app, name="pipeline")
 farm_cmd.register(app)
 farm_campaign.register(app)
 campaign_cmd.register(app)
+judge_cmd.register(app)
 
 
 def main() -> None:

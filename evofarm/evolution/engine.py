@@ -34,6 +34,9 @@ often the campaign was interrupted. One campaign is driven like this::
   and passes evaluations for *every* offspring id to ``select``.
 * ``select`` sorts offspring by slot and breaks every tie by genome id, so it does
   not matter in which order results arrived. It tallies operator outcomes.
+* Ranking (``by_fitness``): fitness, then ``Member.similarity`` (the graded
+  closeness of outputs to expected ones, :func:`case_similarity`; never part of
+  the reported fitness), then size, then id.
 * Determinism holds for a deterministic evaluator. ``Member.objectives`` may carry
   measured values (latency); scalar strategies never read them, but ``nsga2`` does,
   so NSGA-II campaigns are reproducible only with deterministic objectives
@@ -54,16 +57,19 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from evofarm.evolution.config import EvolutionConfig
 from evofarm.evolution.crossover import CROSSOVERS
 from evofarm.evolution.errors import EngineInputError, MissingGenome
+from evofarm.evolution.examples import Example
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.material import Material
 from evofarm.evolution.operators.base import ModelChoice, OperatorContext
 from evofarm.evolution.outcomes import OperatorOutcome, OperatorStats, tally
+from evofarm.evolution.proposals import Evidence, evidence_of
 from evofarm.evolution.repair import apply_operator, finalize
 from evofarm.evolution.rng import rng_for
 from evofarm.evolution.selection.base import KeyFn, Member
 from evofarm.evolution.selection.elitism import elites
 from evofarm.evolution.selection.registry import get_strategy
 from evofarm.evolution.selection.strategy import Memo, SelectionStrategy
-from evofarm.fitness.records import Evaluation
+from evofarm.fitness.records import CaseResult, Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.pipeline.schema import Pipeline
 
@@ -214,6 +220,7 @@ def member_of(
         genes=genome.genes if genes else (),
         generation=genome.generation,
         size=genome.traits.step_count + genome.traits.transform_ops,
+        similarity=case_similarity(evaluation),
     )
 
 
@@ -225,6 +232,29 @@ def strategy_of(config: EvolutionConfig) -> SelectionStrategy:
             (the campaign spec validates it on load, so only for unchecked configs).
     """
     return get_strategy(config.selection)
+
+
+def _case_closeness(case: CaseResult) -> float:
+    if case.total_checks and case.passed_checks == case.total_checks:
+        return 1.0
+    if not case.checks:
+        return 0.0
+    graded = [1.0 if c.passed else (c.score or 0.0) for c in case.checks]
+    return sum(graded) / len(graded)
+
+
+def case_similarity(evaluation: Evaluation) -> float:
+    """The search's graded signal: weighted mean closeness over the cases, in [0, 1].
+
+    A passed case counts 1.0; otherwise the mean over its checks of 1.0 (passed)
+    or the check's score (``equals`` on text and ``similarity`` give one: how
+    close the output came; other failed checks give 0). Rounded to 6 digits so
+    the value survives the JSON checkpoint unchanged.
+    """
+    total = sum(c.weight for c in evaluation.cases)
+    if not total:
+        return 0.0
+    return round(sum(c.weight * _case_closeness(c) for c in evaluation.cases) / total, 6)
 
 
 def selection_key(population: Sequence[Member], config: EvolutionConfig) -> KeyFn:
@@ -342,16 +372,46 @@ def plan_generation(state: EvolutionState, spec: EngineSpec) -> list[BreedTask]:
 
 
 def breed_context(
-    task: BreedTask, spec: EngineSpec, donors: Sequence[Genome] = ()
+    task: BreedTask,
+    spec: EngineSpec,
+    donors: Sequence[Genome] = (),
+    *,
+    material: Material | None = None,
+    evidence: Evidence | None = None,
 ) -> OperatorContext:
-    """The operator context for ``task``; ``donors`` in any order (sorted as planned)."""
+    """The operator context for ``task``; ``donors`` in any order (sorted as planned).
+
+    Args:
+        task: The breed task.
+        spec: The campaign.
+        donors: The donor genomes the task names.
+        material: The campaign's material (:func:`~evofarm.evolution.material.material_of`
+            of its training examples and seeds); the generic set when None.
+        evidence: The first parent's evidence (:func:`evidence_for`), if known.
+    """
     by_id = {g.id: g for g in donors}
     return OperatorContext(
         generation=task.generation,
         donors=tuple(by_id[i] for i in task.donors if i in by_id),
         catalogue=spec.model_choices(),
         max_steps=spec.evolution.max_steps,
+        material=material if material is not None else Material(),
+        evidence=evidence,
     )
+
+
+def evidence_for(
+    task: BreedTask, evaluations: Mapping[str, Evaluation], examples: Sequence[Example]
+) -> Evidence | None:
+    """The evidence a mutate task's operators get: its parent's, on the training examples.
+
+    ``None`` for crossover tasks (the child's outputs are not the parent's) and
+    when the parent's evaluation is not in ``evaluations``.
+    """
+    if task.kind != "mutate":
+        return None
+    evaluation = evaluations.get(task.parents[0])
+    return None if evaluation is None else evidence_of(evaluation, examples)
 
 
 def make_offspring(

@@ -11,6 +11,13 @@ name for reports). Types:
 * ``equals``: ``value`` (any JSON), ``normalize`` (collapse whitespace),
   ``case_insensitive``. Text output is parsed as JSON when ``value`` is not
   text, so ``value: 42`` matches the output ``"42"``.
+  For a text ``value`` the result's score is a graded similarity (1.0 when
+  equal, else the normalised edit similarity): the search ranks candidates
+  that fail the same cases by it; the fitness never reads it.
+* ``similarity``: ``value`` (text) with ``metric`` (``edit`` or ``token``) and
+  ``threshold`` (default 0.8): passes when the output is at least that similar
+  (partial credit in the fitness); ``normalize`` and ``case_insensitive`` as
+  for ``equals``.
 * ``contains``: ``value`` (text) is a substring; for list output, an element.
 * ``regex``: ``pattern`` searched (or ``mode: fullmatch``) with ``flags``
   (letters of ``imsx``), guarded against catastrophic backtracking and capped
@@ -51,6 +58,7 @@ from evofarm.fitness.check_registry import Check, register_check_type
 from evofarm.fitness.llm_judge import as_text, parse_score, render_judge_prompt
 from evofarm.fitness.paths import PathNotFound, select_path
 from evofarm.fitness.predicates import PredicateError, get_predicate
+from evofarm.fitness.similarity import Metric, similarity
 from evofarm.pipeline.regex_guard import (
     MAX_REGEX_INPUT_CHARS,
     UnsafePattern,
@@ -116,7 +124,45 @@ class EqualsCheck(CheckBase):
 
     def test(self, value: Any, ctx: CheckContext) -> tuple[bool, str, float | None]:
         ok = _equal(value, self.value, self.normalize, self.case_insensitive)
-        return ok, "" if ok else f"got {as_text(value)!r}, expected {as_text(self.value)!r}", None
+        detail = "" if ok else f"got {as_text(value)!r}, expected {as_text(self.value)!r}"
+        # A graded score for the search (never for the fitness): how close text came.
+        score = None
+        if isinstance(self.value, str):
+            score = (
+                1.0
+                if ok
+                else similarity(
+                    _fold(as_text(value), self.normalize, self.case_insensitive),
+                    _fold(self.value, self.normalize, self.case_insensitive),
+                )
+            )
+        return ok, detail, score
+
+
+@register_check_type
+class SimilarityCheck(CheckBase):
+    """Partial credit: passes when the output is at least ``threshold`` similar to ``value``.
+
+    ``metric`` is ``edit`` (normalised edit distance) or ``token`` (token
+    overlap), see :mod:`evofarm.fitness.similarity`; the score is the similarity.
+    """
+
+    type: Literal["similarity"] = "similarity"
+    value: str
+    metric: Metric = "edit"
+    threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    normalize: bool = False
+    case_insensitive: bool = False
+
+    def test(self, value: Any, ctx: CheckContext) -> tuple[bool, str, float | None]:
+        score = similarity(
+            _fold(as_text(value), self.normalize, self.case_insensitive),
+            _fold(self.value, self.normalize, self.case_insensitive),
+            self.metric,
+        )
+        ok = score >= self.threshold
+        detail = "" if ok else f"{self.metric} similarity {score:.3f} < {self.threshold}"
+        return ok, detail, score
 
 
 @register_check_type

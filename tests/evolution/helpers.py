@@ -39,7 +39,19 @@ CATALOGUE = (
         output_usd_per_mtok=2.5,
     ),
 )
-OPS = [dict(op) for _, frag in library.TEXT_PATTERNS + library.LLM_CLEANUPS for op in frag]
+# Operations random test pipelines are made of (test data, not search material).
+OPS = [
+    {"op": "strip"},
+    {"op": "lower"},
+    {"op": "upper"},
+    {"op": "title"},
+    {"op": "regex_replace", "pattern": r"\s+", "replacement": " "},
+    {"op": "regex_replace", "pattern": r"[^\w\s@.-]", "replacement": ""},
+    {"op": "replace", "old": "/", "new": "-"},
+    {"op": "replace", "old": ".", "new": "-"},
+    {"op": "replace", "old": "_", "new": " "},
+    *(dict(op) for _, frag in library.LLM_CLEANUPS for op in frag),
+]
 
 
 def _source(rng: random.Random, earlier: list[str]) -> str:

@@ -34,6 +34,7 @@ BUILTIN = (
     "sequence_reshuffle",
     "step_deletion",
     "step_mutation",
+    "reflective_mutation",
 )
 
 
@@ -91,16 +92,18 @@ def test_operators_are_deterministic_for_an_rng_seed() -> None:
 
 
 def test_operators_succeed_on_typical_pipelines() -> None:
-    # Each operator must be able to do its job on pipelines that offer it a target.
+    # Each operator must be able to do its job on pipelines that offer it a target
+    # (reflective mutation needs evidence: tests/evolution/test_reflective.py).
+    names = [n for n in BUILTIN if n != "reflective_mutation"]
     stats: dict[str, OperatorStats] = {}
     for seed in range(40):
         genome, donor = random_genome(seed), random_genome(seed + 1000)
         outcomes = []
-        for name in BUILTIN:
+        for name in names:
             _, outcome = apply_operator(name, genome, random.Random(seed), context((donor,)))
             outcomes.append(OperatorOutcome(operator=name, outcome=outcome))
         stats = tally(stats, outcomes)
-    for name in BUILTIN:
+    for name in names:
         assert stats[name].attempts == 40
         assert stats[name].success_rate > 0.3, (name, stats[name])
 

@@ -30,6 +30,7 @@ from evofarm.evolution.engine import (
     BreedResult,
     EvolutionState,
     breed_context,
+    evidence_for,
     initial_genomes,
     make_offspring,
     plan_generation,
@@ -37,7 +38,9 @@ from evofarm.evolution.engine import (
     select,
     to_evaluate,
 )
+from evofarm.evolution.examples import Example, examples_of
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
 
@@ -81,6 +84,8 @@ class _Run:
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
     tokens: int = 0
     cost_usd: float = 0.0
+    examples: list[Example] = field(default_factory=list)
+    material: Material = field(default_factory=Material)
 
     @property
     def campaign(self) -> str:
@@ -166,7 +171,14 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
     for task in tasks:
         parents = [run.genomes[i] for i in task.parents]
         donors = [run.genomes[i] for i in task.donors]
-        offspring = make_offspring(task, parents, breed_context(task, run.spec, donors))
+        context = breed_context(
+            task,
+            run.spec,
+            donors,
+            material=run.material,
+            evidence=evidence_for(task, run.evaluations, run.examples),
+        )
+        offspring = make_offspring(task, parents, context)
         results.append(offspring.result)
         if offspring.genome is not None:
             # The first slot to breed a pipeline owns its record (lineage, mutations).
@@ -235,13 +247,16 @@ def run_in_process(
     """
     seed = spec.evolution.seed if seed is None else seed
     seeds = spec.load_seeds()
+    suite = spec.load_suite()
+    examples = examples_of(suite)
     run = _Run(
         spec=spec,
         seed=seed,
-        evaluator=evaluator or make_evaluator(spec, spec.load_suite()),
+        evaluator=evaluator or make_evaluator(spec, suite),
         out_dir=out_dir,
         clock=clock,
         started=clock(),
+        examples=examples,
     )
     if out_dir is not None:
         outputs.reset(out_dir)
@@ -249,6 +264,7 @@ def run_in_process(
     reason = f"ran {spec.evolution.generations} generations"
     state: EvolutionState | None = None
     first = initial_genomes(seeds)
+    run.material = material_of(examples, [g.pipeline for g in first])
     run.genomes.update({g.id: g for g in first})
     stop = run.evaluations_exceeded(len(first))
     if stop is not None:

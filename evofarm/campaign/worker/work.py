@@ -11,6 +11,7 @@ Completion is signalled on the campaign's event channel
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,8 +23,11 @@ from evofarm.campaign.budgets import usd_to_micro
 from evofarm.campaign.bundle import Campaign, CampaignCache
 from evofarm.campaign.lifecycle import ENDED, EVENTS
 from evofarm.errors import Location, StoreError, UserInputError
-from evofarm.evolution.engine import BreedTask, breed_context, make_offspring
+from evofarm.evolution.engine import BreedTask, breed_context, evidence_for, make_offspring
+from evofarm.evolution.examples import examples_of
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.material import material_of
+from evofarm.evolution.operators.base import OperatorContext
 from evofarm.fitness.evaluate import evaluate_pipeline
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.store.base import EvalKey, JSONDoc, PopulationStore
@@ -59,6 +63,36 @@ def _active(store: PopulationStore, campaign: str) -> bool:
     return status is not None and status not in ENDED
 
 
+def _context(
+    store: PopulationStore, campaign: Campaign, task: BreedTask, donors: list[Genome]
+) -> OperatorContext:
+    """The operator context the in-process loop would build for ``task``.
+
+    The material comes from the bundle's suite and the stored seed genomes;
+    the evidence from the parent's stored evaluation (a missing or corrupt one
+    gives no evidence, as in the loop).
+    """
+    examples = examples_of(campaign.suite)
+    seeds = load_genomes(store, campaign.id, list(campaign.seed_genomes))
+    material = material_of(examples, [seeds[i].pipeline for i in campaign.seed_genomes])
+    evaluations: dict[str, Evaluation] = {}
+    if task.kind == "mutate":
+        parent = task.parents[0]
+        doc = store.get_evaluation(
+            campaign.id, EvalKey(parent, campaign.suite_id, campaign.fidelity)
+        )
+        if doc is not None:
+            with contextlib.suppress(ValidationError):
+                evaluations[parent] = Evaluation.model_validate(doc)
+    return breed_context(
+        task,
+        campaign.spec,
+        donors,
+        material=material,
+        evidence=evidence_for(task, evaluations, examples),
+    )
+
+
 def breed(store: PopulationStore, cache: CampaignCache, task_doc: JSONDoc) -> JSONDoc:
     """Make one child (crossover or mutation), store it, record and signal the result.
 
@@ -78,7 +112,7 @@ def breed(store: PopulationStore, cache: CampaignCache, task_doc: JSONDoc) -> JS
     genomes = load_genomes(store, task.campaign, task.genome_ids())
     parents = [genomes[i] for i in task.parents]
     donors = [genomes[i] for i in task.donors]
-    offspring = make_offspring(task, parents, breed_context(task, campaign.spec, donors))
+    offspring = make_offspring(task, parents, _context(store, campaign, task, donors))
     child = offspring.genome
     child_doc: JSONDoc | None = None
     if child is not None:

@@ -21,9 +21,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.material import Material
+
+if TYPE_CHECKING:
+    from evofarm.evolution.proposals import Evidence
 
 OperatorFn = Callable[[Genome, random.Random, "OperatorContext"], "Genome | None"]
 
@@ -63,12 +68,20 @@ class OperatorContext:
             insertion borrow phrases and steps from.
         catalogue: The campaign's model catalogue, with prices.
         max_steps: Upper bound on top-level steps a child may have.
+        material: Constants found in the campaign's training examples and seeds
+            (:func:`~evofarm.evolution.material.material_of`); the generic set
+            when the caller has none.
+        evidence: What went wrong with the parent on a few training cases, for
+            reflective operators (:class:`~evofarm.evolution.proposals.Evidence`);
+            ``None`` when the caller has no evaluation of the parent.
     """
 
     generation: int
     donors: tuple[Genome, ...] = ()
     catalogue: tuple[ModelChoice, ...] = ()
     max_steps: int = 12
+    material: Material = field(default_factory=Material)
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,18 @@
-"""Feature insertion: add a fragment or a step from fitter genomes or the pattern library.
+"""Feature insertion: add an operation or a step, generated or from fitter genomes.
 
 Four kinds, chosen among those that apply:
 
-* an operation fragment into a ``transform`` step, from the pattern library
-  (:data:`~evofarm.evolution.operators.library.TEXT_PATTERNS`, plus
-  :data:`~evofarm.evolution.operators.library.LLM_CLEANUPS` when the step reads
-  an LLM step) or copied from a donor's transform step;
+* an operation into a ``transform`` step: any transform operation with
+  parameters generated from the campaign's material
+  (:func:`~evofarm.evolution.operators.op_factory.random_fragment`; LLM clean-ups
+  too when the step reads an LLM step), or one copied from a donor's transform step;
 * a whole step copied from a donor (a fitter genome), under a fresh name if
   its name is taken; references it cannot satisfy are repaired later;
 * a clean-up ``transform`` after an LLM step (e.g. strip code fences), with the
   steps that read the LLM step rewired to read the clean-up instead;
 * a new ``transform`` step on a data edge: a template a step reads
   (``{{inputs.x}}``, ``{{steps.a.result}}``) is routed through a new step holding
-  a pattern-library fragment (the inverse of deleting a transform step).
+  a generated operation (the inverse of deleting a transform step).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from evofarm.evolution.operators.common import (
     summarize,
     with_steps,
 )
+from evofarm.evolution.operators.op_factory import random_fragment
 from evofarm.evolution.operators.registry import register_operator
 from evofarm.evolution.references import (
     explicit_references,
@@ -48,10 +49,10 @@ NAME = "feature_insertion"
 def _fragment(
     context: OperatorContext, rng: random.Random, reads_llm: bool
 ) -> tuple[str, list[dict[str, Any]]]:
-    """A fragment from the pattern library or (half the time) a donor's operation.
+    """A generated operation or (a quarter of the time) a donor's operation.
 
     The two sources are drawn from separately so a bloated donor cannot crowd
-    the library out.
+    the generated operations out.
     """
     borrowed = [
         (f"op from {donor.id[:8]}", [dict(op)])
@@ -62,9 +63,10 @@ def _fragment(
     ]
     if borrowed and rng.random() < 0.25:
         return rng.choice(borrowed)
-    patterns = library.TEXT_PATTERNS + (library.LLM_CLEANUPS if reads_llm else ())
-    label, ops = rng.choice(patterns)
-    return label, [dict(op) for op in ops]
+    if reads_llm and rng.random() < 0.3:
+        label, ops = rng.choice(library.LLM_CLEANUPS)
+        return label, [dict(op) for op in ops]
+    return random_fragment(rng, context.material, reads_llm=reads_llm)
 
 
 def _insert_fragment(
@@ -137,9 +139,8 @@ def _edges(steps: list[dict[str, Any]]) -> list[tuple[int, str]]:
 def _insert_on_edge(
     steps: list[dict[str, Any]], rng: random.Random, context: OperatorContext
 ) -> tuple[list[dict[str, Any]], str, str, Any, Any]:
-    del context
     reader, expression = rng.choice(_edges(steps))
-    label, ops = rng.choice(library.TEXT_PATTERNS)
+    label, ops = random_fragment(rng, context.material)
     taken = {str(s.get("name")) for s in steps}
     stem = expression.split(".")[1].replace("-", "_")
     name = fresh_name(f"prep_{stem}", taken)
@@ -160,7 +161,7 @@ def _insert_on_edge(
     return steps, name, why, "", step
 
 
-@register_operator(NAME, 0.4, "insert an operation or step from fitter genomes or the patterns")
+@register_operator(NAME, 0.4, "insert a generated operation or a step from fitter genomes")
 def feature_insertion(
     genome: Genome, rng: random.Random, context: OperatorContext
 ) -> Genome | None:

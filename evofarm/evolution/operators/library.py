@@ -2,9 +2,10 @@
 
 These are generic: nothing here knows about any one task suite. Prompt evolution
 draws phrases from :data:`PHRASES` and :data:`PARAPHRASES`; feature insertion
-draws transform fragments from :data:`TEXT_PATTERNS` (text normalisation) and
-:data:`LLM_CLEANUPS` (clean-ups of LLM output) and step mutation draws parameter values from
-:data:`STRING_VALUES` and :data:`REGEX_VALUES`.
+draws clean-ups of LLM output from :data:`LLM_CLEANUPS`. Constants of transform
+operations (separators, literals, regexes) are *not* here: they come from the
+campaign itself (:mod:`evofarm.evolution.material`) through
+:mod:`evofarm.evolution.operators.op_factory`.
 """
 
 from __future__ import annotations
@@ -34,22 +35,6 @@ PARAPHRASES: Final[tuple[tuple[str, str], ...]] = (
     ("Do not add any text before or after the answer.", "No preamble, no closing remarks."),
 )
 
-#: Text-normalisation fragments feature insertion puts into transform steps.
-TEXT_PATTERNS: Final[tuple[tuple[str, tuple[dict[str, Any], ...]], ...]] = (
-    ("trim whitespace", ({"op": "strip"},)),
-    ("lower-case", ({"op": "lower"},)),
-    ("upper-case", ({"op": "upper"},)),
-    ("title-case", ({"op": "title"},)),
-    (
-        "collapse runs of whitespace",
-        ({"op": "regex_replace", "pattern": r"\s+", "replacement": " "},),
-    ),
-    ("drop punctuation", ({"op": "regex_replace", "pattern": r"[^\w\s@.-]", "replacement": ""},)),
-    ("slashes to dashes", ({"op": "replace", "old": "/", "new": "-"},)),
-    ("dots to dashes", ({"op": "replace", "old": ".", "new": "-"},)),
-    ("underscores to spaces", ({"op": "replace", "old": "_", "new": " "},)),
-)
-
 #: Fragments that clean up LLM output: for clean-up steps after LLM steps, and for
 #: transform steps that read an LLM step.
 LLM_CLEANUPS: Final[tuple[tuple[str, tuple[dict[str, Any], ...]], ...]] = (
@@ -58,35 +43,6 @@ LLM_CLEANUPS: Final[tuple[tuple[str, tuple[dict[str, Any], ...]], ...]] = (
     ("first line", ({"op": "split", "separator": "\n", "index": 0}, {"op": "strip"})),
     ("empty to placeholder", ({"op": "default", "value": "n/a"},)),
     ("trim whitespace", ({"op": "strip"},)),
-)
-
-#: Literal string values step mutation may give a string parameter.
-STRING_VALUES: Final[tuple[str, ...]] = (
-    "",
-    " ",
-    ",",
-    ";",
-    ":",
-    "-",
-    "_",
-    "/",
-    ".",
-    "@",
-    "\n",
-    "|",
-    "n/a",
-)
-
-#: Regex patterns step mutation may give a ``pattern`` parameter.
-REGEX_VALUES: Final[tuple[str, ...]] = (
-    r"\s+",
-    r"[^\w\s]",
-    r"[^\w\s@.-]",
-    r"\d+",
-    r"[A-Za-z]+",
-    r"^\s+|\s+$",
-    r"[/.]",
-    r"\W+",
 )
 
 #: Operations interchangeable with each other (step mutation swaps within a family).

@@ -28,6 +28,7 @@ BUILTIN_MODULES = tuple(
         "sequence_reshuffle",
         "feature_insertion",
         "step_deletion",
+        "reflective_mutation",
     )
 )
 """Modules that register the built-in operators."""

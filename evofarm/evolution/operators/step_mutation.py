@@ -2,7 +2,9 @@
 
 For ``transform`` steps the parameters are the operations: swap one for another
 of its family (``upper`` -> ``title``), change one operation parameter (values
-drawn by the parameter's type from the library), drop an operation or move one.
+drawn by the parameter's type: literals from the campaign's material, regexes
+built from token classes), regenerate an operation's parameters, replace it by
+a generated operation of any kind, drop an operation or move one.
 For LLM steps: the model, the temperature and output-token limit (gemini
 ``token_budget``), the retry count (``claude_robust``), or the type within the
 family (``claude`` <-> ``claude_smart`` <-> ``claude_robust``).
@@ -19,9 +21,11 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from evofarm.evolution.genome import Genome, provider_slot
+from evofarm.evolution.material import Material
 from evofarm.evolution.operators import library
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.operators.common import is_llm_step, is_transform, steps_of, with_steps
+from evofarm.evolution.operators.op_factory import random_fragment, random_op, random_regex
 from evofarm.evolution.operators.registry import register_operator
 from evofarm.pipeline.transform_ops import OP_TYPES
 
@@ -40,7 +44,9 @@ _TYPE_SPECIFIC = {
 _SKIP_PARAMS = {"op", "template", "values", "value", "flags"}
 
 
-def _choices_for(annotation: Any, name: str, current: Any) -> list[Any]:
+def _choices_for(
+    annotation: Any, name: str, current: Any, rng: random.Random, material: Material
+) -> list[Any]:
     """Candidate values for one transform-op parameter, from its annotation."""
     args = typing.get_args(annotation)
     origin = typing.get_origin(annotation)
@@ -60,18 +66,24 @@ def _choices_for(annotation: Any, name: str, current: Any) -> list[Any]:
             base = current if isinstance(current, int) and not isinstance(current, bool) else 0
             values += sorted({base - 1, base + 1, 0, 1, -1, 2})
         elif kind is str:
-            values += list(library.REGEX_VALUES if name == "pattern" else library.STRING_VALUES)
+            values += (
+                [random_regex(rng, material)[0] for _ in range(3)]
+                if name == "pattern"
+                else list(material.strings)
+            )
     return [v for v in values if v != current]
 
 
-def _mutate_op_param(op: dict[str, Any], rng: random.Random) -> dict[str, Any] | None:
+def _mutate_op_param(
+    op: dict[str, Any], rng: random.Random, material: Material
+) -> dict[str, Any] | None:
     model = OP_TYPES.get(str(op.get("op")))
     if model is None:
         return None
     fields = [(n, f) for n, f in model.model_fields.items() if n not in _SKIP_PARAMS]
     rng.shuffle(fields)
     for name, field in fields:
-        choices = _choices_for(field.annotation, name, op.get(name))
+        choices = _choices_for(field.annotation, name, op.get(name), rng, material)
         rng.shuffle(choices)
         for value in choices[:3]:
             out = {k: v for k, v in op.items() if k != name}
@@ -124,16 +136,20 @@ def _swap_in_family(op: dict[str, Any], rng: random.Random) -> dict[str, Any] | 
 
 
 def _mutate_transform(
-    step: dict[str, Any], rng: random.Random
+    step: dict[str, Any], rng: random.Random, material: Material
 ) -> tuple[dict[str, Any], str] | None:
     ops: list[dict[str, Any]] = list(step["operations"])
+    if not ops:
+        return None
     i = rng.randrange(len(ops))
-    kinds = ["param", "family"] + (["drop", "move"] if len(ops) > 1 else [])
+    kinds = ["param", "param", "family", "regenerate", "retype"] + (
+        ["drop", "move"] if len(ops) > 1 else []
+    )
     rng.shuffle(kinds)
     for kind in kinds:
         new_ops = list(ops)
         if kind == "param":
-            changed = _mutate_op_param(ops[i], rng)
+            changed = _mutate_op_param(ops[i], rng, material)
             if changed is None:
                 continue
             new_ops[i] = changed
@@ -144,6 +160,16 @@ def _mutate_transform(
                 continue
             new_ops[i] = swapped
             why = f"swapped operation {i + 1} {ops[i].get('op')} -> {swapped['op']}"
+        elif kind == "regenerate":
+            fresh = random_op(str(ops[i].get("op")), rng, material)
+            if fresh is None or fresh == ops[i]:
+                continue
+            new_ops[i] = fresh
+            why = f"regenerated the parameters of operation {i + 1} ({ops[i].get('op')})"
+        elif kind == "retype":
+            label, fragment = random_fragment(rng, material)
+            new_ops[i : i + 1] = fragment
+            why = f"replaced operation {i + 1} ({ops[i].get('op')}) by {label}"
         elif kind == "drop":
             del new_ops[i]
             why = f"dropped operation {i + 1} ({ops[i].get('op')})"
@@ -208,7 +234,7 @@ def step_mutation(genome: Genome, rng: random.Random, context: OperatorContext) 
     i = rng.choice(candidates)
     before = steps[i]
     changed = (
-        _mutate_transform(before, rng)
+        _mutate_transform(before, rng, context.material)
         if is_transform(before)
         else _mutate_llm(before, rng, context)
     )

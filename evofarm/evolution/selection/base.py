@@ -31,7 +31,12 @@ class Member(BaseModel):
         genes: Short signatures of the genome's steps; used for genetic distance.
         generation: The generation the genome was born in.
         size: Structural size (steps plus transform operations); among equally fit
-            genomes the smaller wins (parsimony pressure against bloat).
+            and equally similar genomes the smaller wins (parsimony pressure).
+        similarity: Mean graded closeness of the outputs to the expected ones
+            over the cases (1.0 for a passed case; see
+            :func:`~evofarm.evolution.engine.member_of`). Never part of the
+            fitness: the second sort key, so candidates failing the same cases
+            are ranked by how close they came.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -43,11 +48,12 @@ class Member(BaseModel):
     genes: tuple[str, ...] = ()
     generation: int = 0
     size: int = 0
+    similarity: float = 0.0
 
 
 def by_fitness(member: Member) -> tuple[float | str, ...]:
-    """Sort key: higher fitness first, then smaller size, then the smaller id."""
-    return (-member.fitness, float(member.size), member.id)
+    """Sort key: higher fitness, then higher similarity, then smaller size, then smaller id."""
+    return (-member.fitness, -member.similarity, float(member.size), member.id)
 
 
 def unique_by_id(members: Iterable[Member]) -> list[Member]:

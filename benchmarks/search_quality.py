@@ -1,0 +1,157 @@
+"""Search quality: held-out solve rate of the no-LLM search on the project's string tasks.
+
+Every task in ``benchmarks/tasks/`` is a suite of training cases (``NAME.yaml``)
+and one of held-out cases (``NAME.heldout.yaml``), written the way a user
+writes a suite (one required ``equals`` check per case), all starting from the
+trivial seed ``benchmarks/tasks/seed.yaml`` (the identity). For each selection
+mode given, each task is evolved in-process on its training cases with the
+default evolution settings and an equal evaluation budget (``--evaluations``),
+stopping early once every training case passes. The winner's best.yaml is then
+scored on the held-out cases with ``evofarm judge --json`` (a separate
+process): a task is solved when every held-out case passes.
+
+Prints one JSON object: per task and mode the training fitness, evaluations
+used and held-out result; per mode the solve rate; and the ratio of the first
+mode's solve rate to each other's (``random_search`` is the baseline).
+
+Usage::
+
+    python benchmarks/search_quality.py [--modes mu_plus_lambda random_search]
+        [--evaluations 800] [--seed 1] [--tasks initials slug ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from evofarm.campaign.loop import run_in_process
+
+from evofarm.campaign.spec import load_campaign
+from evofarm.errors import FarmError
+
+TASKS = Path(__file__).resolve().parent / "tasks"
+SEED = TASKS / "seed.yaml"
+
+
+def task_names() -> list[str]:
+    """Every task with a training and a held-out suite, sorted."""
+    return sorted(
+        p.name.removesuffix(".yaml")
+        for p in TASKS.glob("*.yaml")
+        if not p.name.endswith(".heldout.yaml")
+        and p != SEED
+        and (TASKS / (p.name.removesuffix(".yaml") + ".heldout.yaml")).exists()
+    )
+
+
+def campaign_text(task: str, mode: str, evaluations: int, seed: int) -> str:
+    """A campaign on the task's training suite: default evolution, equal budget."""
+    return json.dumps(
+        {
+            "name": f"bench-{task}",
+            "seeds": [str(SEED)],
+            "suite": str(TASKS / f"{task}.yaml"),
+            "evolution": {
+                "seed": seed,
+                "selection": mode,
+                "generations": 100_000,
+                "target_fitness": 1.0,
+            },
+            "budgets": {"max_evaluations": evaluations},
+        }
+    )
+
+
+def judge_held_out(best: Path, task: str) -> dict[str, Any]:
+    """``evofarm judge BEST --suite NAME.heldout.yaml --json``, parsed."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from evofarm.cli.main import main; main()",
+            "judge",
+            str(best),
+            "--suite",
+            str(TASKS / f"{task}.heldout.yaml"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr.strip()[-300:]}
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def run_task(task: str, mode: str, evaluations: int, seed: int) -> dict[str, Any]:
+    """Evolve one task under one mode and judge its winner on the held-out cases."""
+    with tempfile.TemporaryDirectory(prefix="evofarm-bench-") as tmp:
+        campaign = Path(tmp) / "campaign.yaml"
+        campaign.write_text(campaign_text(task, mode, evaluations, seed))
+        try:
+            spec = load_campaign(campaign)
+        except FarmError as exc:
+            return {"error": str(exc)[:300]}
+        out = Path(tmp) / "out"
+        started = time.perf_counter()
+        result = run_in_process(spec, out_dir=out)
+        held = judge_held_out(out / "best.yaml", task)
+        return {
+            "train_fitness": result.summary.best.fitness,
+            "evaluations": result.summary.evaluations,
+            "held_out_passed": held.get("tests_passed"),
+            "held_out_total": held.get("tests_total"),
+            "solved": bool(held.get("tests_total"))
+            and held.get("tests_passed") == held.get("tests_total"),
+            "wall_s": round(time.perf_counter() - started, 2),
+            **({"error": held["error"]} if "error" in held else {}),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--modes", nargs="+", default=["mu_plus_lambda"])
+    parser.add_argument("--evaluations", type=int, default=800)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tasks", nargs="*", default=None)
+    args = parser.parse_args(argv)
+    tasks = args.tasks or task_names()
+    per_task: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        per_task[task] = {m: run_task(task, m, args.evaluations, args.seed) for m in args.modes}
+        print(json.dumps({"progress": task, **per_task[task]}), file=sys.stderr, flush=True)
+    rates = {
+        m: sum(1 for t in tasks if per_task[t][m].get("solved")) / len(tasks) for m in args.modes
+    }
+    first = args.modes[0]
+    ratios = {
+        f"{first}/{m}": (rates[first] / rates[m] if rates[m] else None) for m in args.modes[1:]
+    }
+    print(
+        json.dumps(
+            {
+                "tasks": len(tasks),
+                "evaluations": args.evaluations,
+                "seed": args.seed,
+                "solve_rate": rates,
+                "solved": {m: round(rates[m] * len(tasks)) for m in args.modes},
+                "ratio": ratios,
+                "per_task": per_task,
+            },
+            sort_keys=True,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,315 @@
+"""Example-driven synthesis of transform operations (no LLM).
+
+Given pairs ``(actual, expected)`` of text, :func:`synthesize` searches for a
+short list of transform operations that maps the actuals onto the expected
+outputs. Candidates are derived from the examples themselves:
+
+* the expected text is a substring of the actual -> ``split`` at a separator
+  found in the actual, ``slice`` at its offsets;
+* the expected tokens occur in the actual, in another order, cut, or with
+  literal text between them -> a capture-group ``regex_replace`` over the
+  actual's token classes (digit runs, letter runs, punctuation) whose
+  replacement reorders the groups and puts the literals in;
+* the text differs in case only -> ``lower``/``upper``/``title``;
+* the actual is inside the expected -> ``prefix``/``suffix``/``format``;
+* differing segments (character diff) -> literal ``replace``;
+* a few token-class rewrites (keep digits, keep letters, first letter of each
+  word, collapse whitespace).
+
+The search is greedy over a few operations: each step keeps the candidate
+that makes the most pairs equal, then the highest mean similarity
+(:func:`evofarm.fitness.similarity.similarity`); ``rng`` breaks exact ties.
+Everything is a pure function of the pairs and the rng.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+import random
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from evofarm.fitness.similarity import similarity
+from evofarm.pipeline.transform_ops import OP_TYPES, TransformError, apply_operation
+
+MAX_DEPTH = 3
+#: Operation lists kept per depth of the search.
+BEAM = 3
+#: Pairs candidates are derived from at each depth (the first still failing).
+SOURCE_PAIRS = 2
+_SEGMENT = re.compile(r"[A-Za-z]+|\d+|[^A-Za-z\d]+")
+
+Op = dict[str, Any]
+
+
+@lru_cache(maxsize=4096)
+def _model(op_json: str) -> BaseModel | None:
+    op = json.loads(op_json)
+    cls = OP_TYPES.get(str(op.get("op")))
+    if cls is None:
+        return None
+    try:
+        return cls.model_validate(op)
+    except ValidationError:
+        return None
+
+
+def run_op(value: Any, op: Op) -> Any:
+    """``op`` applied to ``value``; ``None`` when it is invalid or fails."""
+    if value is None:
+        return None
+    model = _model(json.dumps(op, sort_keys=True))
+    if model is None:
+        return None
+    try:
+        return apply_operation(value, model)
+    except (TransformError, RecursionError, ValueError, re.error):
+        return None
+
+
+def _class_of(token: str, exact: bool) -> str:
+    if token.isdigit():
+        return rf"\d{{{len(token)}}}" if exact else r"\d+"
+    if token.isalpha():
+        return rf"[A-Za-z]{{{len(token)}}}" if exact else r"[A-Za-z]+"
+    return r"\w+"
+
+
+def _gap(run: str, loose: bool) -> str:
+    if loose:
+        return r"\W*"
+    if run.isspace():
+        return r"\s+"
+    return re.escape(run)
+
+
+def _escape_replacement(text: str) -> str:
+    return text.replace("\\", "\\\\")
+
+
+def rewrite_candidates(actual: str, expected: str) -> list[Op]:
+    """Capture-group rewrites of ``actual`` that can produce ``expected``.
+
+    Expected alphanumeric tokens are looked up in the actual (whole tokens
+    first, else as a piece of a token, which cuts that token into groups); the
+    pattern covers the actual's tokens with class groups and its punctuation
+    literally (or loosely, ``\\W*``); the replacement lays out the groups in
+    the expected order with the expected's own literals between them.
+    """
+    a_tokens = _SEGMENT.findall(actual)
+    words = [i for i, t in enumerate(a_tokens) if t[0].isalnum()]
+    if not words:
+        return []
+    cuts: dict[int, set[int]] = {i: set() for i in words}
+    b_tokens = _SEGMENT.findall(expected)
+    for token in (t for t in b_tokens if t[0].isalnum()):
+        if any(a_tokens[i].casefold() == token.casefold() for i in words):
+            continue
+        for i in words:
+            at = a_tokens[i].casefold().find(token.casefold())
+            if at >= 0:
+                cuts[i].update({at, at + len(token)})
+                break
+    out: list[Op] = []
+    for loose in (False, True):
+        for anchored in (True, False):
+            pieces: list[str] = []
+            groups: list[str] = []
+            pattern = ""
+            for i, token in enumerate(a_tokens):
+                if i not in cuts:
+                    pattern += _gap(token, loose)
+                    continue
+                bounds = sorted({0, len(token), *cuts[i]})
+                split = len(bounds) > 2
+                for lo, hi in itertools.pairwise(bounds):
+                    piece = token[lo:hi]
+                    # The last piece stays open-ended so longer tokens still match.
+                    exact = split and hi < len(token)
+                    pattern += "(" + _class_of(piece, exact=exact) + ")"
+                    groups.append(piece)
+                pieces.append(token)
+            if loose:
+                pattern = re.sub(r"(\\W\*)+", r"\\W*", pattern)
+            if anchored:
+                pattern = "^" + pattern + "$"
+            used: set[int] = set()
+            replacement = ""
+            for token in b_tokens:
+                if token[0].isalnum():
+                    index = next(
+                        (k for k, g in enumerate(groups) if g == token and k not in used),
+                        next(
+                            (k for k, g in enumerate(groups) if g.casefold() == token.casefold()),
+                            None,
+                        ),
+                    )
+                    if index is None:
+                        replacement += _escape_replacement(token)
+                    else:
+                        used.add(index)
+                        replacement += f"\\g<{index + 1}>"
+                else:
+                    replacement += _escape_replacement(token)
+            if used:
+                out.append({"op": "regex_replace", "pattern": pattern, "replacement": replacement})
+    return out
+
+
+def substring_candidates(actual: str, expected: str) -> list[Op]:
+    """``split``/``slice``/``regex_extract`` candidates when expected is inside actual."""
+    # Located ignoring case: a case operation can follow the extraction.
+    hay, needle = actual.casefold(), expected.casefold()
+    if len(hay) != len(actual) or not needle or needle not in hay or needle == hay:
+        return []
+    out: list[Op] = []
+    for sep in sorted({ch for ch in actual if not ch.isalnum()}):
+        parts = hay.split(sep)
+        for k, part in enumerate(parts):
+            if part == needle:
+                out.append({"op": "split", "separator": sep, "index": k})
+                out.append({"op": "split", "separator": sep, "index": k - len(parts)})
+    parts = hay.split()
+    for k, part in enumerate(parts):
+        if part == needle:
+            out.append({"op": "split", "index": k})
+            out.append({"op": "split", "index": k - len(parts)})
+    start = hay.index(needle)
+    end = start + len(expected)
+    out += [
+        {"op": "slice", "start": start, "end": end},
+        {
+            "op": "slice",
+            "start": start - len(actual),
+            **({} if end == len(actual) else {"end": end - len(actual)}),
+        },
+        {"op": "slice", "start": start, "end": end - len(actual)}
+        if end < len(actual)
+        else {"op": "slice", "start": start},
+    ]
+    left = actual[start - 1] if start else ""
+    right = actual[end] if end < len(actual) else ""
+    for body in (r"[^\s]+", r"\w+", r".+?", r"[A-Za-z]+", r"\d+", r"[\w.]+", r"[^\W_]+"):
+        pre = re.escape(left) if left else "^"
+        post = re.escape(right) if right else "$"
+        out.append({"op": "regex_extract", "pattern": f"{pre}({body}){post}", "group": 1})
+        out.append({"op": "regex_extract", "pattern": f"{pre}({body})", "group": 1})
+        out.append({"op": "regex_extract", "pattern": f"({body}){post}", "group": 1})
+    return out
+
+
+def literal_candidates(actual: str, expected: str) -> list[Op]:
+    """Prefix/suffix/format when the actual sits inside the expected, and diff replaces."""
+    out: list[Op] = []
+    if actual and actual in expected and actual != expected:
+        at = expected.index(actual)
+        before, after = expected[:at], expected[at + len(actual) :]
+        if before:
+            out.append({"op": "prefix", "text": before})
+        if after:
+            out.append({"op": "suffix", "text": after})
+        template = (
+            before.replace("{", "{{").replace("}", "}}")
+            + "{}"
+            + after.replace("{", "{{").replace("}", "}}")
+        )
+        out.append({"op": "format", "template": template})
+    matcher = difflib.SequenceMatcher(None, actual, expected, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        old, new = actual[i1:i2], expected[j1:j2]
+        if tag in ("replace", "delete") and old:
+            out.append({"op": "replace", "old": old, "new": new})
+            if old.strip() and not old.isalnum():
+                out.append({"op": "replace", "old": old.strip(), "new": new.strip()})
+    return out
+
+
+GENERIC: tuple[Op, ...] = (
+    {"op": "lower"},
+    {"op": "upper"},
+    {"op": "title"},
+    {"op": "strip"},
+    {"op": "regex_replace", "pattern": r"\s+", "replacement": " "},
+    {"op": "regex_replace", "pattern": r"\D", "replacement": ""},
+    {"op": "regex_replace", "pattern": r"[^A-Za-z]", "replacement": ""},
+    {"op": "regex_replace", "pattern": r"[^\w\s]", "replacement": ""},
+    {"op": "regex_replace", "pattern": r"\b(\w)\w*\W*", "replacement": r"\1"},
+    {"op": "regex_replace", "pattern": r"\W+", "replacement": " "},
+)
+
+
+def candidates(pairs: Iterable[tuple[str, str]]) -> list[Op]:
+    """Every candidate derived from ``pairs`` (plus :data:`GENERIC`), without repeats."""
+    found: dict[str, Op] = {}
+    for op in GENERIC:
+        found.setdefault(json.dumps(op, sort_keys=True), op)
+    for actual, expected in pairs:
+        for op in (
+            *substring_candidates(actual, expected),
+            *rewrite_candidates(actual, expected),
+            *literal_candidates(actual, expected),
+        ):
+            found.setdefault(json.dumps(op, sort_keys=True), op)
+    return list(found.values())
+
+
+def _score(values: Sequence[Any], expected: Sequence[str]) -> tuple[int, float]:
+    exact = sum(1 for v, e in zip(values, expected, strict=True) if v == e)
+    sim = sum(
+        similarity(v, e) if isinstance(v, str) else 0.0
+        for v, e in zip(values, expected, strict=True)
+    )
+    return exact, sim / max(1, len(expected))
+
+
+def synthesize(
+    pairs: Sequence[tuple[str, str]],
+    rng: random.Random,
+    *,
+    max_depth: int = MAX_DEPTH,
+    beam: int = BEAM,
+) -> list[Op]:
+    """Operations that bring the actuals closest to the expected outputs (maybe none).
+
+    A small beam search: each depth expands the ``beam`` best operation lists
+    so far by every candidate derived from their still-failing pairs. Returns
+    the best list found (shortest among equals), or the empty list when no
+    candidate improves on the actuals.
+    """
+    expected = [e for _, e in pairs]
+    start: list[Any] = [a for a, _ in pairs]
+    best_score, best_ops = _score(start, expected), []
+    frontier: list[tuple[tuple[int, float], list[Op], list[Any]]] = [(best_score, [], start)]
+    for _ in range(max_depth):
+        grown: list[tuple[tuple[int, float], list[Op], list[Any]]] = []
+        for score, ops, values in frontier:
+            if score[0] == len(pairs):
+                continue
+            sources = [
+                (v, e)
+                for v, e in zip(values, expected, strict=True)
+                if isinstance(v, str) and v != e
+            ][:SOURCE_PAIRS]
+            for op in candidates(sources):
+                new_values = [run_op(v, op) for v in values]
+                if any(not isinstance(v, str) for v in new_values):
+                    continue
+                new_score = _score(new_values, expected)
+                if new_score > score:
+                    grown.append((new_score, [*ops, op], new_values))
+        if not grown:
+            break
+        # Stable order before the draw: by score, then the operations' JSON.
+        grown.sort(key=lambda g: (-g[0][0], -g[0][1], json.dumps(g[1], sort_keys=True)))
+        top = [g for g in grown if g[0] == grown[0][0]]
+        pick = top[rng.randrange(len(top))]
+        if pick[0] > best_score:
+            best_score, best_ops = pick[0], pick[1]
+        frontier = [pick, *[g for g in grown if g is not pick][: beam - 1]]
+    return best_ops
