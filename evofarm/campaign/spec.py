@@ -29,9 +29,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from evofarm.errors import CampaignSpecError, Location
 from evofarm.evolution.config import EvolutionConfig
@@ -40,6 +49,7 @@ from evofarm.fitness.scoring import FitnessConfig
 from evofarm.fitness.suite import TaskSuite, load_suite
 from evofarm.pipeline.loader import load_pipeline
 from evofarm.pipeline.schema import Pipeline
+from evofarm.pipeline.structure import provider_slots
 from evofarm.pipeline.yaml_source import SourceMap, format_path, parse_yaml, read_text
 from evofarm.providers.base import ProviderName
 from evofarm.sandbox.limits import SandboxLimits
@@ -56,12 +66,28 @@ class ProviderBinding(BaseModel):
     model: str | None = None
 
 
+def _known_slot(value: Any) -> str:
+    slots = sorted(provider_slots())
+    if not isinstance(value, str) or value not in slots:
+        # Worded as a Literal would be, so the located message reads "expected ...".
+        raise PydanticCustomError(
+            "literal_error",
+            "Input should be {expected}",
+            {"expected": " or ".join(repr(s) for s in slots)},
+        )
+    return value
+
+
+SlotName = Annotated[str, PlainValidator(_known_slot)]
+"""A provider slot some registered LLM step type uses (from the step-type registry)."""
+
+
 class ModelEntry(BaseModel):
     """One model of the catalogue, with its prices."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    slot: Literal["claude", "gemini"]
+    slot: SlotName
     model: str = Field(min_length=1)
     provider: ProviderName | None = None
     input_usd_per_mtok: float = Field(default=0.0, ge=0)
@@ -113,7 +139,7 @@ class CampaignSpec(BaseModel):
     fidelity: float = Field(default=1.0, gt=0, le=1)
     fitness: FitnessConfig = Field(default_factory=FitnessConfig)
     evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
-    providers: dict[Literal["claude", "gemini"], ProviderBinding] = Field(default_factory=dict)
+    providers: dict[SlotName, ProviderBinding] = Field(default_factory=dict)
     models: list[ModelEntry] = Field(default_factory=list)
     budgets: CampaignBudgets = Field(default_factory=CampaignBudgets)
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)

@@ -44,6 +44,13 @@ def provider_slot(step_type: str) -> str | None:
     return record.provider_slot if record is not None and record.calls_llm else None
 
 
+def provider_slots() -> frozenset[str]:
+    """Every provider slot some registered LLM step type uses (``claude``, ``gemini``, ...)."""
+    return frozenset(
+        r.provider_slot for r in STEP_REGISTRY.items().values() if r.calls_llm and r.provider_slot
+    )
+
+
 def calls_llm(step_type: str) -> bool:
     """Whether steps of ``step_type`` call an LLM (False for unknown types)."""
     record = STEP_REGISTRY.items().get(step_type)

@@ -8,22 +8,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from evofarm.evolution.genome import Genome, MutationRecord, provider_slot, summarize_value
+from evofarm.pipeline.step_types import STEP_REGISTRY
 
 T = TypeVar("T")
 
 SUMMARY_CHARS = 160
-LLM_TYPES_WITH_PROMPT = frozenset(
-    {
-        "claude",
-        "claude_smart",
-        "claude_session",
-        "claude_extract",
-        "claude_robust",
-        "claude_batch",
-        "gemini",
-        "gemini_instructor",
-    }
-)
+
+
+def step_fields(step_type: str) -> frozenset[str]:
+    """The keys a step of ``step_type`` accepts (empty for an unregistered type)."""
+    record = STEP_REGISTRY.items().get(step_type)
+    return frozenset(record.model.model_fields) if record is not None else frozenset()
 
 
 def steps_of(genome: Genome) -> list[dict[str, Any]]:

@@ -16,11 +16,11 @@ from evofarm.evolution.genome import Genome, prompt_text
 from evofarm.evolution.operators import library
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.operators.common import (
-    LLM_TYPES_WITH_PROMPT,
     steps_of,
     with_steps,
 )
 from evofarm.evolution.operators.registry import register_operator
+from evofarm.pipeline.structure import calls_llm
 
 NAME = "prompt_evolution"
 
@@ -28,7 +28,7 @@ NAME = "prompt_evolution"
 def _has_static(step: dict[str, Any]) -> bool:
     prompt = step.get("prompt")
     return (
-        step.get("type") in LLM_TYPES_WITH_PROMPT
+        calls_llm(str(step.get("type")))
         and isinstance(prompt, list)
         and any(isinstance(p, dict) and p.get("type") == "static" for p in prompt)
     )

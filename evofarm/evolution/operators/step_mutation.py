@@ -24,7 +24,13 @@ from evofarm.evolution.genome import Genome, provider_slot
 from evofarm.evolution.material import Material
 from evofarm.evolution.operators import library
 from evofarm.evolution.operators.base import OperatorContext
-from evofarm.evolution.operators.common import is_llm_step, is_transform, steps_of, with_steps
+from evofarm.evolution.operators.common import (
+    is_llm_step,
+    is_transform,
+    step_fields,
+    steps_of,
+    with_steps,
+)
 from evofarm.evolution.operators.op_factory import random_fragment, random_op, random_regex
 from evofarm.evolution.operators.registry import register_operator
 from evofarm.pipeline.transform_ops import OP_TYPES
@@ -192,9 +198,10 @@ def _mutate_llm(
     kinds = ["type"]
     if _catalogue_models(step, context):
         kinds.append("model")
-    if str(step.get("type")).startswith("gemini"):
+    fields = step_fields(str(step.get("type")))
+    if "token_budget" in fields:
         kinds += ["temperature", "max_tokens"]
-    if step.get("type") == "claude_robust":
+    if "retry_config" in fields:
         kinds.append("retries")
     kind = rng.choice(kinds)
     if kind == "model":
