@@ -52,6 +52,7 @@ from evofarm.pipeline.schema import Pipeline
 from evofarm.pipeline.structure import provider_slots
 from evofarm.pipeline.yaml_source import SourceMap, format_path, parse_yaml, read_text
 from evofarm.providers.base import ProviderName
+from evofarm.registry import ExtensionError, import_plugins
 from evofarm.sandbox.limits import SandboxLimits
 
 MAX_CAMPAIGN_BYTES = 1_000_000
@@ -80,6 +81,20 @@ def _known_slot(value: Any) -> str:
 
 SlotName = Annotated[str, PlainValidator(_known_slot)]
 """A provider slot some registered LLM step type uses (from the step-type registry)."""
+
+
+def _import_plugin(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PydanticCustomError("plugin", "expected a module name")
+    try:
+        import_plugins([value])
+    except ExtensionError as exc:
+        raise PydanticCustomError("plugin", "{why}", {"why": str(exc)}) from None
+    return value
+
+
+PluginModule = Annotated[str, PlainValidator(_import_plugin)]
+"""A module to import (it registers operators, checks, step types, ...): ``plugins:``."""
 
 
 class ModelEntry(BaseModel):
@@ -133,6 +148,10 @@ class CampaignSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # First field: its validator imports the plugin modules, so the operators,
+    # strategies, checks and step types they register exist when the fields after
+    # it (and the suite and seeds) are validated, in every process that loads it.
+    plugins: list[PluginModule] = Field(default_factory=list)
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seeds: list[str] = Field(min_length=1)
     suite: str = Field(min_length=1)
