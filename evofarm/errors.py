@@ -21,7 +21,18 @@ CLI can turn any of them into one clear line and never show a traceback::
     ├── SandboxError                the sandbox itself could not run (not the candidate)
     ├── StoreError                  the population store failed or is inconsistent
     ├── BudgetExceeded              a campaign budget was crossed (``budget`` says which)
-    └── CampaignStateError          an operation not allowed in the campaign's state
+    ├── CampaignStateError          an operation not allowed in the campaign's state
+    ├── ExtensionError              a plugin failed to load or a name is taken (registry.py)
+    │   └── UnknownExtension        no step type/provider/operator/... of that name (a KeyError)
+    ├── EvolutionError              the engine got input it cannot use (evolution/errors.py)
+    ├── FitnessError                checks, paths and suites misused (fitness/errors.py)
+    └── (wire)                      FrameTooLarge, ProtocolError, ResultTooLarge: a sandboxed
+                                    child broke the pipe protocol; deliberately not a
+                                    SandboxError, so the farm does not retry a hostile candidate
+
+Package-level errors subclass the builtin they replace too (``EngineInputError`` is a
+``ValueError``, ``MissingGenome`` and ``UnknownExtension`` are ``KeyError``\ s), so
+callers that caught the builtin keep working.
 
 Infrastructure errors (``ProviderUnavailable``, ``StoreError``, ``SandboxError``)
 are retried by the farm; candidate errors (``ExecutionError``) are scored and never

@@ -20,12 +20,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evofarm.errors import FarmError
+from evofarm.evolution.errors import EvolutionError
 from evofarm.evolution.genes import provider_slot, step_gene
 from evofarm.pipeline.structure import iter_bodies
 
 
-class NoSuchStep(FarmError, KeyError):
+class NoSuchStep(EvolutionError, KeyError):
     """A writer was asked to change a top-level step the pipeline does not have.
 
     A ``KeyError`` too (what the writers raised before), so callers that catch

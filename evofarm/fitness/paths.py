@@ -14,14 +14,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evofarm.errors import FarmError
+from evofarm.fitness.errors import FitnessError
 
 
-class PathNotFound(FarmError, LookupError):
+class PathNotFound(FitnessError, LookupError):
     """The path does not resolve in the run view; the message names the segment."""
 
 
-class BadPath(FarmError, ValueError):
+class BadPath(FitnessError, ValueError):
     """A path is malformed (an empty segment); a ``ValueError`` for validators."""
 
 

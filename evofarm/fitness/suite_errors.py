@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from evofarm.errors import FarmError
+from evofarm.fitness.errors import FitnessError
 
 
-class LocatedValueError(FarmError, ValueError):
+class LocatedValueError(FitnessError, ValueError):
     """A validation problem that knows the key path it belongs to.
 
     Model-level validators raise it so that file loaders can still point at
@@ -17,7 +17,7 @@ class LocatedValueError(FarmError, ValueError):
         super().__init__(f"{'.'.join(map(str, path))}: {message}")
 
 
-class UnknownCase(FarmError, KeyError):
+class UnknownCase(FitnessError, KeyError):
     """A suite has no case with that id (a ``KeyError`` for older callers)."""
 
     def __str__(self) -> str:  # KeyError would quote the message
