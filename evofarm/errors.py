@@ -31,7 +31,7 @@ CLI can turn any of them into one clear line and never show a traceback::
                                     SandboxError, so the farm does not retry a hostile candidate
 
 Package-level errors subclass the builtin they replace too (``EngineInputError`` is a
-``ValueError``, ``MissingGenome`` and ``UnknownExtension`` are ``KeyError``\ s), so
+``ValueError``, ``MissingGenome`` and ``UnknownExtension`` are ``KeyError`` subclasses), so
 callers that caught the builtin keep working.
 
 Infrastructure errors (``ProviderUnavailable``, ``StoreError``, ``SandboxError``)
