@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from evofarm.errors import UserInputError
+from evofarm.pipeline.loader import pipeline_from_data
 from evofarm.pipeline.schema import (
     LLM_STEP_TYPES,
     STEP_TYPES,
@@ -179,7 +181,7 @@ def test_prompt_string_and_parts() -> None:
         ({"name": "a", "type": "python", "code": "def run(): pass"}, "one argument"),
         ({"name": "a", "type": "python", "code": "x = 1"}, "def run(value)"),
         ({"name": "", "type": "test_echo", "value": 1}, "at least 1 character"),
-        ({"name": "a", "type": "test_echo", "value": 1, "extra": 2}, "Extra inputs"),
+        ({"name": "a", "type": "test_echo", "value": 1, "extra": 2}, "unknown key 'extra'"),
         (
             {"name": "a", "type": "gemini", "prompt": "x", "token_budget": {"temperature": 5}},
             "less than or equal to 2",
@@ -187,9 +189,11 @@ def test_prompt_string_and_parts() -> None:
     ],
 )
 def test_step_rules(step: dict[str, Any], fragment: str) -> None:
-    with pytest.raises(ValidationError) as caught:
-        pipeline(step)
-    assert fragment in str(caught.value)
+    with pytest.raises(UserInputError) as caught:
+        pipeline_from_data({"name": "p", "steps": [step]}, "p.yaml")
+    assert caught.value.location.file == "p.yaml"
+    assert (caught.value.location.key or "").startswith("steps[0]")
+    assert fragment in caught.value.message
 
 
 def test_option_bags_keep_unknown_options_but_check_known_ones() -> None:
@@ -223,8 +227,9 @@ def test_strict_sections_refuse_unknown_keys() -> None:
         {"providers": {"claude": {"provider": "mock", "modle": "x"}}},
         {"unknown_top": 1},
     ):
-        with pytest.raises(ValidationError, match="Extra inputs"):
-            pipeline({"name": "a", "type": "test_echo", "value": 1}, **top)
+        data = {"name": "p", "steps": [{"name": "a", "type": "test_echo", "value": 1}], **top}
+        with pytest.raises(UserInputError, match="unknown key"):
+            pipeline_from_data(data, "p.yaml")
 
 
 def test_providers_mapping() -> None:
