@@ -25,7 +25,7 @@ summary's ``evaluations``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,8 +95,8 @@ class _Run:
     cost_usd: float = 0.0
     examples: list[Example] = field(default_factory=list)
     material: Material = field(default_factory=Material)
-    #: Evaluations of the final phase (validation ones are never seen by selection).
-    final_evaluations: int = 0
+    #: Evaluations on the held-out cases (the final phase's; never seen by selection).
+    validation_evaluations: int = 0
 
     @property
     def campaign(self) -> str:
@@ -119,7 +119,7 @@ class _Run:
         if self.out_dir is not None:
             outputs.append_history(self.out_dir, rows)
 
-    def evaluate_final(self, genomes: list[Genome], split: SplitName) -> dict[str, Evaluation]:
+    def evaluate_final(self, genomes: Sequence[Genome], split: SplitName) -> dict[str, Evaluation]:
         """The final phase's evaluator: training through the loop's, validation held out."""
         evaluator = self.evaluator if split == "train" else self.validation_evaluator
         assert evaluator is not None, "validation asked for a suite without held-out cases"
@@ -130,7 +130,12 @@ class _Run:
                 continue
             evaluation = evaluator(genome)
             found[genome.id] = evaluation
-            self.final_evaluations += 1
+            if split == "train":
+                # A training evaluation is one like any other (the simplified winner's).
+                self.genomes.setdefault(genome.id, genome)
+                self.evaluations[genome.id] = evaluation
+            else:
+                self.validation_evaluations += 1
             self.tokens += evaluation.tokens
             self.cost_usd += evaluation.cost_usd
         return found
@@ -364,7 +369,7 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         reason=reason,
         seed=run.seed,
         generations=state.generation if state else 0,
-        evaluations=len(run.evaluations) + run.final_evaluations,
+        evaluations=len(run.evaluations) + run.validation_evaluations,
         best=best_ref,
         tokens=run.tokens,
         cost_usd=round(run.cost_usd, 6),

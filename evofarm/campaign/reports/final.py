@@ -70,7 +70,9 @@ def best_ref(doc: FinalDoc) -> BestRef:
     )
 
 
-def history_rows(campaign: str, generation: int, choice: FinalChoice, ts: float) -> list[HistoryRow]:
+def history_rows(
+    campaign: str, generation: int, choice: FinalChoice, ts: float
+) -> list[HistoryRow]:
     """One fitness-history row per evaluation the final phase made, marked with its split."""
     return [
         HistoryRow.of(campaign, generation, e.genome.id, e.evaluation, ts, split=e.split)

@@ -99,6 +99,7 @@ class HistoryRow(BaseModel):
         genome: str,
         evaluation: Evaluation,
         ts: float,
+        *,
         split: SplitName = "train",
     ) -> HistoryRow:
         """The row for ``evaluation`` of ``genome`` on the ``split`` cases."""
