@@ -82,19 +82,24 @@ def _is_noop(op: Mapping[str, Any]) -> bool:
 
 def _simplify_ops(step: dict[str, Any], removed: list[tuple[str, int, str]]) -> None:
     ops = step.get("operations")
-    if step.get("type") != "transform" or not isinstance(ops, list):
+    if step.get("type") != "transform" or not isinstance(ops, list) or not ops:
         return
     kept: list[Any] = []
+    dropped: list[tuple[str, int, str]] = []
     for index, op in enumerate(ops):
         if not isinstance(op, Mapping):
             kept.append(op)
             continue
         repeated = bool(kept) and op.get("op") in IDEMPOTENT_OPS and kept[-1] == op
         if repeated or _is_noop(op):
-            removed.append((str(step.get("name")), index, str(op.get("op"))))
+            dropped.append((str(step.get("name")), index, str(op.get("op"))))
             continue
         kept.append(op)
+    if not kept:
+        # A transform needs one op: an all-no-op list keeps its first.
+        kept, dropped = [ops[0]], dropped[1:]
     step["operations"] = kept
+    removed.extend(dropped)
 
 
 def _removable(step: Mapping[str, Any]) -> bool:
