@@ -11,7 +11,8 @@ from evofarm.fitness.suite import load_suite_text
 
 def cases(n: int) -> str:
     return "".join(
-        f"  - {{id: c{i:02d}, inputs: {{x: 'in{i}'}}, checks: [{{type: equals, value: 'out{i}'}}]}}\n"
+        f"  - {{id: c{i:02d}, inputs: {{x: 'in{i}'}}, "
+        f"checks: [{{type: equals, value: 'out{i}'}}]}}\n"
         for i in range(n)
     )
 
@@ -70,7 +71,8 @@ def test_training_examples_never_hold_held_out_expected_outputs() -> None:
         ("split: {validation: 0.99}\n", 13, "split.validation", "no training case"),
         ("split: {validation: 0.3, sed: 1}\n", 13, "split.sed", "unknown key"),
         (
-            "split: {validation: 0.3}\nvalidation:\n  - {id: v, checks: [{type: equals, value: a}]}\n",
+            "split: {validation: 0.3}\nvalidation:\n"
+            "  - {id: v, checks: [{type: equals, value: a}]}\n",
             15,
             "validation",
             "not both",

@@ -335,6 +335,7 @@ def run_in_process(
 
 
 def _final_phase(run: _Run, state: EvolutionState) -> FinalChoice | None:
+    recorded = {(gid, "train") for gid in run.evaluations}
     choice = choose_final(
         state,
         run.genomes,
@@ -345,7 +346,7 @@ def _final_phase(run: _Run, state: EvolutionState) -> FinalChoice | None:
     if choice is not None:
         run.genomes.setdefault(choice.winner.id, choice.winner)
         if run.out_dir is not None:
-            rows = final.history_rows(run.campaign, state.generation, choice, time.time())
+            rows = final.history_rows(run.campaign, state.generation, choice, time.time(), recorded)
             outputs.append_history(run.out_dir, rows)
     return choice
 

@@ -71,10 +71,28 @@ def best_ref(doc: FinalDoc) -> BestRef:
 
 
 def history_rows(
-    campaign: str, generation: int, choice: FinalChoice, ts: float
+    campaign: str,
+    generation: int,
+    choice: FinalChoice,
+    ts: float,
+    recorded: set[tuple[str, str]],
 ) -> list[HistoryRow]:
-    """One fitness-history row per evaluation the final phase made, marked with its split."""
-    return [
-        HistoryRow.of(campaign, generation, e.genome.id, e.evaluation, ts, split=e.split)
-        for e in choice.evaluated
-    ]
+    """Fitness-history rows of the final phase's evaluations, marked with their split.
+
+    ``recorded`` holds the ``(genome, split)`` pairs that already have a row (an
+    evaluation the search had made, or one a resumed scheduler made before):
+    there is one row per evaluation, as the evaluation counter counts them.
+    """
+    rows = []
+    seen = set(recorded)
+    for item in choice.evaluated:
+        key = (item.genome.id, item.split)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            HistoryRow.of(
+                campaign, generation, item.genome.id, item.evaluation, ts, split=item.split
+            )
+        )
+    return rows

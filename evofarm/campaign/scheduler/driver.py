@@ -283,7 +283,11 @@ class _Driver:
         )
         if choice is None:
             return
-        rows = final.history_rows(self.campaign_id, state.generation, choice, time.time())
+        recorded = {
+            (str(row.get("genome")), str(row.get("split", "train")))
+            for row in self.store.read_history(self.campaign_id)
+        }
+        rows = final.history_rows(self.campaign_id, state.generation, choice, time.time(), recorded)
         self.store.append_history(self.campaign_id, [r.model_dump(mode="json") for r in rows])
         self.store.update_info(
             self.campaign_id, {final.INFO_FINAL: final.encode(final.final_doc(choice))}
