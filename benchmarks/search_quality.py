@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="*", default=None)
     parser.add_argument(
         "--tasks-dir",
-        type=Path,
+        type=lambda text: Path(text).resolve(),
         default=TASKS,
         help="where the NAME.yaml / NAME.heldout.yaml pairs are (e.g. tasks/unseen)",
     )
