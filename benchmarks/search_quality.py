@@ -31,8 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evofarm.campaign.loop import run_in_process
-
+from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.spec import load_campaign
 from evofarm.errors import FarmError
 
@@ -40,24 +39,26 @@ TASKS = Path(__file__).resolve().parent / "tasks"
 SEED = TASKS / "seed.yaml"
 
 
-def task_names() -> list[str]:
-    """Every task with a training and a held-out suite, sorted."""
+def task_names(tasks_dir: Path = TASKS) -> list[str]:
+    """Every task with a training and a held-out suite in ``tasks_dir``, sorted."""
     return sorted(
         p.name.removesuffix(".yaml")
-        for p in TASKS.glob("*.yaml")
+        for p in tasks_dir.glob("*.yaml")
         if not p.name.endswith(".heldout.yaml")
         and p != SEED
-        and (TASKS / (p.name.removesuffix(".yaml") + ".heldout.yaml")).exists()
+        and (tasks_dir / (p.name.removesuffix(".yaml") + ".heldout.yaml")).exists()
     )
 
 
-def campaign_text(task: str, mode: str, evaluations: int, seed: int) -> str:
+def campaign_text(
+    task: str, mode: str, evaluations: int, seed: int, tasks_dir: Path = TASKS
+) -> str:
     """A campaign on the task's training suite: default evolution, equal budget."""
     return json.dumps(
         {
             "name": f"bench-{task}",
             "seeds": [str(SEED)],
-            "suite": str(TASKS / f"{task}.yaml"),
+            "suite": str(tasks_dir / f"{task}.yaml"),
             "evolution": {
                 "seed": seed,
                 "selection": mode,
@@ -69,7 +70,7 @@ def campaign_text(task: str, mode: str, evaluations: int, seed: int) -> str:
     )
 
 
-def judge_held_out(best: Path, task: str) -> dict[str, Any]:
+def judge_held_out(best: Path, task: str, tasks_dir: Path = TASKS) -> dict[str, Any]:
     """``evofarm judge BEST --suite NAME.heldout.yaml --json``, parsed."""
     done = subprocess.run(
         [
@@ -79,7 +80,7 @@ def judge_held_out(best: Path, task: str) -> dict[str, Any]:
             "judge",
             str(best),
             "--suite",
-            str(TASKS / f"{task}.heldout.yaml"),
+            str(tasks_dir / f"{task}.heldout.yaml"),
             "--json",
         ],
         capture_output=True,
@@ -92,11 +93,13 @@ def judge_held_out(best: Path, task: str) -> dict[str, Any]:
     return result
 
 
-def run_task(task: str, mode: str, evaluations: int, seed: int) -> dict[str, Any]:
+def run_task(
+    task: str, mode: str, evaluations: int, seed: int, tasks_dir: Path = TASKS
+) -> dict[str, Any]:
     """Evolve one task under one mode and judge its winner on the held-out cases."""
     with tempfile.TemporaryDirectory(prefix="evofarm-bench-") as tmp:
         campaign = Path(tmp) / "campaign.yaml"
-        campaign.write_text(campaign_text(task, mode, evaluations, seed))
+        campaign.write_text(campaign_text(task, mode, evaluations, seed, tasks_dir))
         try:
             spec = load_campaign(campaign)
         except FarmError as exc:
@@ -104,7 +107,7 @@ def run_task(task: str, mode: str, evaluations: int, seed: int) -> dict[str, Any
         out = Path(tmp) / "out"
         started = time.perf_counter()
         result = run_in_process(spec, out_dir=out)
-        held = judge_held_out(out / "best.yaml", task)
+        held = judge_held_out(out / "best.yaml", task, tasks_dir)
         return {
             "train_fitness": result.summary.best.fitness,
             "evaluations": result.summary.evaluations,
@@ -123,11 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluations", type=int, default=800)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tasks", nargs="*", default=None)
+    parser.add_argument(
+        "--tasks-dir",
+        type=lambda text: Path(text).resolve(),
+        default=TASKS,
+        help="where the NAME.yaml / NAME.heldout.yaml pairs are (e.g. tasks/unseen)",
+    )
     args = parser.parse_args(argv)
-    tasks = args.tasks or task_names()
+    tasks = args.tasks or task_names(args.tasks_dir)
     per_task: dict[str, dict[str, Any]] = {}
     for task in tasks:
-        per_task[task] = {m: run_task(task, m, args.evaluations, args.seed) for m in args.modes}
+        per_task[task] = {
+            m: run_task(task, m, args.evaluations, args.seed, args.tasks_dir) for m in args.modes
+        }
         print(json.dumps({"progress": task, **per_task[task]}), file=sys.stderr, flush=True)
     rates = {
         m: sum(1 for t in tasks if per_task[t][m].get("solved")) / len(tasks) for m in args.modes
@@ -140,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "tasks": len(tasks),
+                "tasks_dir": str(args.tasks_dir),
                 "evaluations": args.evaluations,
                 "seed": args.seed,
                 "solve_rate": rates,

@@ -5,12 +5,16 @@ stored as JSON holding everything they need: the validated spec, the task suite
 (cases and checks), the seed and the ids of the generation-0 genomes (which are
 stored as genomes themselves). Workers cache the decoded bundle per campaign;
 it never changes after submission.
+
+The decoded :class:`Campaign` splits the suite: ``suite``/``suite_id`` are the
+training cases (all that breeding and selection ever see), ``held_out`` the
+validation cases the final phase evaluates (None without a split).
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,24 @@ class Campaign:
     seed_genomes: tuple[str, ...]
     suite_id: str
     fidelity: str
+    held_out: TaskSuite | None = None
+
+    def for_split(self, split: str) -> Campaign:
+        """This campaign with ``suite``/``suite_id`` the ``split`` cases (``train``/``validation``).
+
+        Raises:
+            StoreError: ``validation`` asked of a campaign without held-out cases.
+        """
+        if split == "train":
+            return self
+        if split != "validation" or self.held_out is None:
+            raise StoreError(f"campaign {self.id!r} has no {split!r} cases")
+        return replace(self, suite=self.held_out, suite_id=self.held_out.id, held_out=None)
+
+    @property
+    def validation_id(self) -> str | None:
+        """The id of the held-out suite (evaluation keys of the final phase), or None."""
+        return self.held_out.id if self.held_out is not None else None
 
 
 def fidelity_key(fidelity: float) -> str:
@@ -70,7 +92,7 @@ def build_bundle(spec: CampaignSpec, seed: int) -> tuple[Bundle, list[Genome]]:
         seed=seed,
         base_dir=str(spec.base_dir),
         seed_genomes=[g.id for g in genomes],
-        suite_id=suite.id,
+        suite_id=suite.training().id,
         fidelity=fidelity_key(spec.fidelity),
     )
     return bundle, genomes
@@ -91,11 +113,12 @@ def decode(campaign: str, doc: JSONDoc) -> Campaign:
     return Campaign(
         id=campaign,
         spec=spec,
-        suite=suite,
+        suite=suite.training(),
         seed=bundle.seed,
         seed_genomes=tuple(bundle.seed_genomes),
         suite_id=bundle.suite_id,
         fidelity=bundle.fidelity,
+        held_out=suite.held_out(),
     )
 
 

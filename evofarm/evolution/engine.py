@@ -210,16 +210,17 @@ def member_of(
             decided and then fills them for those kept (see :func:`_with_genes`).
     """
     cases = sorted(evaluation.cases, key=_CASE_ID)
+    size = genome.traits.step_count + genome.traits.transform_ops
     return Member(
         id=genome.id,
         fitness=evaluation.score,
-        objectives=fitness.oriented(evaluation.objectives),
+        objectives=fitness.oriented(evaluation.objectives, size=size),
         passed="".join(
             ["1" if c.total_checks and c.passed_checks == c.total_checks else "0" for c in cases]
         ),
         genes=genome.genes if genes else (),
         generation=genome.generation,
-        size=genome.traits.step_count + genome.traits.transform_ops,
+        size=size,
         similarity=case_similarity(evaluation),
     )
 

@@ -26,7 +26,8 @@ Dimensions (META-PIPELINE), all in [0, 1], higher is better:
 Objectives (raw values; directions in
 :data:`~evofarm.fitness.scoring.OBJECTIVE_DIRECTIONS`): ``quality`` (test
 rate), ``fitness`` (score), ``tokens``, ``latency`` (ms) and ``cost`` (USD),
-each a mean per case. An evaluation whose outcome is not ``ok`` gets
+each a mean per case (the genome's ``size`` objective is added by selection,
+:func:`~evofarm.evolution.engine.member_of`). An evaluation whose outcome is not ``ok`` gets
 :data:`WORST` for the minimised objectives, so a candidate that crashes
 instantly does not look optimal on tokens and latency to NSGA-II.
 """

@@ -38,7 +38,8 @@ from evofarm.fitness.errors import FitnessInputError
 
 DEFAULT_WEIGHTS: tuple[float, float, float] = (0.5, 0.25, 0.25)
 
-ObjectiveName = Literal["quality", "fitness", "tokens", "latency", "cost"]
+ObjectiveName = Literal["quality", "fitness", "tokens", "latency", "cost", "size"]
+"""``size`` describes the genome, not its evaluation: selection supplies it."""
 
 #: Direction of each objective: +1 maximised, -1 minimised.
 OBJECTIVE_DIRECTIONS: dict[str, int] = {
@@ -47,6 +48,7 @@ OBJECTIVE_DIRECTIONS: dict[str, int] = {
     "tokens": -1,
     "latency": -1,
     "cost": -1,
+    "size": -1,
 }
 
 Band = Literal["log_only", "tune_lightly", "rewrite", "redesign"]
@@ -208,10 +210,21 @@ class FitnessConfig(BaseModel):
         """The configured formula applied to the three terms."""
         return judge_fitness(test_rate, gates, efficiency, self.weights.as_tuple())
 
-    def oriented(self, objectives: dict[str, float]) -> tuple[float, ...]:
+    def oriented(
+        self, objectives: dict[str, float], *, size: int | None = None
+    ) -> tuple[float, ...]:
         """The configured objectives in order, negated where minimised (higher is better).
 
+        Args:
+            objectives: an evaluation's objectives.
+            size: the genome's structural size (steps plus transform ops), for
+                the ``size`` objective (parsimony as an NSGA-II objective).
+
         Raises:
-            KeyError: an evaluation lacks a configured objective.
+            KeyError: an evaluation lacks a configured objective, or ``size``
+                is configured and not given.
         """
-        return tuple(OBJECTIVE_DIRECTIONS[name] * objectives[name] for name in self.objectives)
+        values = dict(objectives)
+        if size is not None:
+            values["size"] = float(size)
+        return tuple(OBJECTIVE_DIRECTIONS[name] * values[name] for name in self.objectives)

@@ -15,6 +15,13 @@ The models (:class:`TaskSuite`, :class:`Case`, :class:`Budgets`) live in
         inputs: {text: "a b c"}
         checks:
           - {type: numeric, value: 3, path: steps.count.result}
+    split: {validation: 0.3, seed: 7}   # optional: hold out 30 % of the cases
+    # or, instead of split, explicit held-out cases:
+    # validation:
+    #   - {id: held, inputs: {...}, checks: [...]}
+
+A held-out split is never shown to selection: campaigns evolve on
+``suite.training()`` and choose their winner on ``suite.held_out()``.
 
 **JSONL** (``.jsonl``): one JSON object per line. The first non-blank line
 may be a header ``{"suite": {...}}`` holding the suite-level keys (name,

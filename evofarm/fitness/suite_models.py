@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -64,6 +65,20 @@ class Case(BaseModel):
         return data
 
 
+class Split(BaseModel):
+    """A held-out split drawn from the suite's cases.
+
+    ``validation`` is the share of cases held out (at least one case on each
+    side); ``seed`` fixes which: the same suite and seed hold out the same
+    cases on every machine.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    validation: float = Field(gt=0, lt=1)
+    seed: int = 0
+
+
 def unknown_custom_checks(suite: TaskSuite) -> list[tuple[tuple[str | int, ...], str]]:
     """Custom checks naming no registered predicate, as (key path, message) pairs."""
     known = set(registered_names())
@@ -99,6 +114,11 @@ class TaskSuite(BaseModel):
             (``required`` is forced true).
         cases: at least one; ids unique; every case has at least one check
             counting the suite-wide ones.
+        split: hold out a seeded share of ``cases`` for validation, or
+        validation: explicit held-out cases (not both). Selection sees only
+            :meth:`training`; the campaign's winner is chosen on
+            :meth:`held_out`. Without either, :meth:`training` is the suite
+            itself (same id) and there is no held-out suite.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -110,6 +130,8 @@ class TaskSuite(BaseModel):
     budgets: Budgets = Field(default_factory=Budgets)
     required_checks: list[Check] = Field(default_factory=list)
     cases: list[Case] = Field(min_length=1)
+    split: Split | None = None
+    validation: list[Case] = Field(default_factory=list)
 
     @field_validator("predicates")
     @classmethod
@@ -129,13 +151,27 @@ class TaskSuite(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> TaskSuite:
         seen: set[str] = set()
-        for i, case in enumerate(self.cases):
-            if case.id in seen:
-                raise LocatedValueError(("cases", i, "id"), f"duplicate case id {case.id!r}")
-            seen.add(case.id)
-            if not case.checks and not self.required_checks:
+        for field, cases in (("cases", self.cases), ("validation", self.validation)):
+            for i, case in enumerate(cases):
+                if case.id in seen:
+                    raise LocatedValueError((field, i, "id"), f"duplicate case id {case.id!r}")
+                seen.add(case.id)
+                if not case.checks and not self.required_checks:
+                    raise LocatedValueError(
+                        (field, i),
+                        f"case {case.id!r} has no checks and the suite no required_checks",
+                    )
+        if self.split is not None:
+            if self.validation:
                 raise LocatedValueError(
-                    ("cases", i), f"case {case.id!r} has no checks and the suite no required_checks"
+                    ("validation",), "give either 'split' or explicit 'validation' cases, not both"
+                )
+            held = _held_out_count(len(self.cases), self.split.validation)
+            if held < 1 or held >= len(self.cases):
+                raise LocatedValueError(
+                    ("split", "validation"),
+                    f"holding out {self.split.validation} of {len(self.cases)} cases leaves "
+                    f"{'no validation' if held < 1 else 'no training'} case",
                 )
         problems = unknown_custom_checks(self)
         if problems:
@@ -154,6 +190,50 @@ class TaskSuite(BaseModel):
         )
         return "s-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
+    @property
+    def has_held_out(self) -> bool:
+        """Whether the suite declares held-out cases (``split`` or ``validation``)."""
+        return self.split is not None or bool(self.validation)
+
+    def held_out_ids(self) -> list[str]:
+        """The ids of the held-out cases, sorted (empty without a split).
+
+        A ``split`` shuffles the sorted case ids with its seed, so which cases
+        are held out depends on the ids and the seed only, not on file order.
+        """
+        if self.split is None:
+            return sorted(c.id for c in self.validation)
+        ids = sorted(c.id for c in self.cases)
+        random.Random(self.split.seed).shuffle(ids)
+        return sorted(ids[: _held_out_count(len(ids), self.split.validation)])
+
+    def training(self) -> TaskSuite:
+        """The suite selection sees: the cases that are not held out.
+
+        Returns ``self`` (same id) when nothing is held out, so suites without
+        a split keep their evaluations and ids.
+        """
+        if not self.has_held_out:
+            return self
+        held = set(self.held_out_ids())
+        cases = [c for c in self.cases if c.id not in held]
+        return self.model_copy(update={"cases": cases, "split": None, "validation": []})
+
+    def held_out(self) -> TaskSuite | None:
+        """The validation suite (the held-out cases, same checks and budgets), or None.
+
+        Its id differs from :meth:`training`'s, so evaluations cached by
+        (genome, suite, fidelity) never mix the two.
+        """
+        if not self.has_held_out:
+            return None
+        if self.split is None:
+            cases = list(self.validation)
+        else:
+            held = set(self.held_out_ids())
+            cases = [c for c in self.cases if c.id in held]
+        return self.model_copy(update={"cases": cases, "split": None, "validation": []})
+
     def checks_for(self, case: Case) -> list[CheckBase]:
         """The checks run on ``case``: its own, then the suite-wide required ones."""
         return [*case.checks, *self.required_checks]
@@ -168,3 +248,8 @@ class TaskSuite(BaseModel):
             if case.id == case_id:
                 return case
         raise UnknownCase(case_id)
+
+
+def _held_out_count(cases: int, share: float) -> int:
+    """How many of ``cases`` a split of ``share`` holds out (rounded half up)."""
+    return int(cases * share + 0.5)

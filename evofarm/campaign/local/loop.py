@@ -13,17 +13,24 @@ suite and fidelity), select, record. It enforces the campaign's budgets:
 It stops early (status ``completed``) once the best fitness reaches
 ``evolution.target_fitness``. Budget stops have status ``stopped`` and the
 budget's name in the reason.
+
+Selection sees only the suite's training cases (``suite.training()``). When
+the search ends (completed, or stopped by a budget), the final phase
+(:mod:`evofarm.evolution.final_choice`) chooses the winner on the held-out
+cases and simplifies it, with the same evaluators; its evaluations are extra
+to ``max_evaluations`` (at most ``FINALISTS + 2``) and are counted in the
+summary's ``evaluations``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
-from evofarm.campaign.reports import outputs
+from evofarm.campaign.reports import final, outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.evolution.engine import (
@@ -39,6 +46,7 @@ from evofarm.evolution.engine import (
     to_evaluate,
 )
 from evofarm.evolution.examples import Example, examples_of
+from evofarm.evolution.final_choice import FinalChoice, SplitName, choose_final
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
@@ -77,6 +85,7 @@ class _Run:
     spec: CampaignSpec
     seed: int
     evaluator: Evaluator
+    validation_evaluator: Evaluator | None
     out_dir: Path | None
     clock: Callable[[], float]
     started: float
@@ -86,6 +95,8 @@ class _Run:
     cost_usd: float = 0.0
     examples: list[Example] = field(default_factory=list)
     material: Material = field(default_factory=Material)
+    #: Evaluations on the held-out cases (the final phase's; never seen by selection).
+    validation_evaluations: int = 0
 
     @property
     def campaign(self) -> str:
@@ -107,6 +118,27 @@ class _Run:
             )
         if self.out_dir is not None:
             outputs.append_history(self.out_dir, rows)
+
+    def evaluate_final(self, genomes: Sequence[Genome], split: SplitName) -> dict[str, Evaluation]:
+        """The final phase's evaluator: training through the loop's, validation held out."""
+        evaluator = self.evaluator if split == "train" else self.validation_evaluator
+        assert evaluator is not None, "validation asked for a suite without held-out cases"
+        found: dict[str, Evaluation] = {}
+        for genome in genomes:
+            if split == "train" and genome.id in self.evaluations:
+                found[genome.id] = self.evaluations[genome.id]
+                continue
+            evaluation = evaluator(genome)
+            found[genome.id] = evaluation
+            if split == "train":
+                # A training evaluation is one like any other (the simplified winner's).
+                self.genomes.setdefault(genome.id, genome)
+                self.evaluations[genome.id] = evaluation
+            else:
+                self.validation_evaluations += 1
+            self.tokens += evaluation.tokens
+            self.cost_usd += evaluation.cost_usd
+        return found
 
     def budget_crossed(self) -> str | None:
         budgets = self.spec.budgets
@@ -229,6 +261,7 @@ def run_in_process(
     out_dir: Path | None = None,
     progress: ProgressFn | None = None,
     evaluator: Evaluator | None = None,
+    validation_evaluator: Evaluator | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> CampaignResult:
     """Run a whole campaign in this process and (optionally) write its outputs.
@@ -238,8 +271,11 @@ def run_in_process(
         seed: Overrides ``spec.evolution.seed``.
         out_dir: Where to write summary.json, best.yaml and the histories.
         progress: Called after the seeds and after every generation.
-        evaluator: Evaluates one genome; by default the campaign's suite is run
-            in-process with the campaign's providers and limits.
+        evaluator: Evaluates one genome on the training cases; by default the
+            campaign's training suite is run in-process with the campaign's
+            providers and limits.
+        validation_evaluator: Evaluates one genome on the held-out cases (only
+            used when the suite has some); by default as ``evaluator``'s default.
         clock: Monotonic clock (seconds), for the wall-time budget.
 
     Raises:
@@ -248,11 +284,15 @@ def run_in_process(
     seed = spec.evolution.seed if seed is None else seed
     seeds = spec.load_seeds()
     suite = spec.load_suite()
-    examples = examples_of(suite)
+    training, held_out = suite.training(), suite.held_out()
+    examples = examples_of(training)
+    if held_out is not None and validation_evaluator is None:
+        validation_evaluator = make_evaluator(spec, held_out)
     run = _Run(
         spec=spec,
         seed=seed,
-        evaluator=evaluator or make_evaluator(spec, suite),
+        evaluator=evaluator or make_evaluator(spec, training),
+        validation_evaluator=validation_evaluator if held_out is not None else None,
         out_dir=out_dir,
         clock=clock,
         started=clock(),
@@ -294,24 +334,48 @@ def run_in_process(
     return _finish(run, state, status, reason)
 
 
+def _final_phase(run: _Run, state: EvolutionState) -> FinalChoice | None:
+    recorded = {(gid, "train") for gid in run.evaluations}
+    choice = choose_final(
+        state,
+        run.genomes,
+        run.evaluations,
+        run.evaluate_final,
+        held_out=run.validation_evaluator is not None,
+    )
+    if choice is not None:
+        run.genomes.setdefault(choice.winner.id, choice.winner)
+        if run.out_dir is not None:
+            rows = final.history_rows(run.campaign, state.generation, choice, time.time(), recorded)
+            outputs.append_history(run.out_dir, rows)
+    return choice
+
+
 def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str) -> CampaignResult:
     best_member = state.best if state else None
     best = run.genomes[best_member.id] if best_member else None
+    best_ref = BestRef(
+        genome=best_member.id if best_member else None,
+        fitness=best_member.fitness if best_member else None,
+    )
+    # The farm runs the final phase on the same endings (see the scheduler's driver).
+    if state is not None and (status == "completed" or reason.startswith("budget exceeded")):
+        choice = _final_phase(run, state)
+        if choice is not None:
+            best = choice.winner
+            best_ref = final.best_ref(final.final_doc(choice))
     summary = Summary(
         campaign=run.campaign,
         status=status,
         reason=reason,
         seed=run.seed,
         generations=state.generation if state else 0,
-        evaluations=len(run.evaluations),
-        best=BestRef(
-            genome=best_member.id if best_member else None,
-            fitness=best_member.fitness if best_member else None,
-        ),
+        evaluations=len(run.evaluations) + run.validation_evaluations,
+        best=best_ref,
         tokens=run.tokens,
         cost_usd=round(run.cost_usd, 6),
         wall_s=round(run.clock() - run.started, 3),
-        approval=run.spec.approval.decide(best_member.fitness if best_member else None),
+        approval=run.spec.approval.decide(best_ref.fitness),
     )
     if run.out_dir is not None:
         outputs.write_summary(run.out_dir, summary)

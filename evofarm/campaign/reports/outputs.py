@@ -3,11 +3,16 @@
 ``--out DIR`` holds:
 
 * ``summary.json``: ``{"campaign", "status", "reason", "seed", "generations",
-  "evaluations", "best": {"genome", "fitness"}, "tokens", "cost_usd", "wall_s",
-  "approval"}``;
+  "evaluations", "best": {"genome", "fitness", "validation", "chosen"}, "tokens",
+  "cost_usd", "wall_s", "approval"}``. ``best.fitness`` is the winner's fitness
+  on the training cases, ``best.validation`` on the suite's held-out cases
+  (None without a split); ``best.chosen`` is the archive genome the winner was
+  chosen as, when the winner is its simplified form (else None).
+  ``evaluations`` counts every evaluation, the final phase's included;
 * ``best.yaml``: the best pipeline as canonical pipeline_ex YAML (loadable);
-* ``fitness-history.jsonl``: one row per evaluated genome: ``ts, campaign,
-  generation, genome, fitness, tokens, time_ms, tests_passed, tests_total``;
+* ``fitness-history.jsonl``: one row per evaluation: ``ts, campaign,
+  generation, genome, fitness, tokens, time_ms, tests_passed, tests_total,
+  split`` (``train`` or ``validation``: which cases it ran on);
 * ``generations.jsonl``: one row per generation: best fitness, evaluations, the
   meta-metrics and each operator's success rate.
 
@@ -38,13 +43,18 @@ GENERATIONS = "generations.jsonl"
 Status = Literal["completed", "stopped", "killed", "failed"]
 
 
+SplitName = Literal["train", "validation"]
+
+
 class BestRef(BaseModel):
-    """The winner: its genome id and fitness."""
+    """The winner: its genome id, training and validation fitness (see module docs)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     genome: str | None
     fitness: float | None
+    validation: float | None = None
+    chosen: str | None = None
 
 
 class Summary(BaseModel):
@@ -79,12 +89,20 @@ class HistoryRow(BaseModel):
     time_ms: float
     tests_passed: int
     tests_total: int
+    split: SplitName = "train"
 
     @classmethod
     def of(
-        cls, campaign: str, generation: int, genome: str, evaluation: Evaluation, ts: float
+        cls,
+        campaign: str,
+        generation: int,
+        genome: str,
+        evaluation: Evaluation,
+        ts: float,
+        *,
+        split: SplitName = "train",
     ) -> HistoryRow:
-        """The row for ``evaluation`` of ``genome``."""
+        """The row for ``evaluation`` of ``genome`` on the ``split`` cases."""
         return cls(
             ts=ts,
             campaign=campaign,
@@ -95,6 +113,7 @@ class HistoryRow(BaseModel):
             time_ms=evaluation.time_ms,
             tests_passed=evaluation.tests_passed,
             tests_total=evaluation.tests_total,
+            split=split,
         )
 
 

@@ -17,7 +17,7 @@ from typing import Any, cast
 from evofarm.campaign.budgets import MICRO
 from evofarm.campaign.bundle import decode
 from evofarm.campaign.lifecycle import ENDED, require
-from evofarm.campaign.reports import outputs
+from evofarm.campaign.reports import final, outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Summary
 from evofarm.campaign.scheduler.checkpoints import INFO_BEST, INFO_GENERATION, INFO_WALL, TIMING
 from evofarm.campaign.worker.work import BREED, load_genomes
@@ -99,7 +99,8 @@ def best_pipeline(store: PopulationStore, campaign: str) -> Pipeline:
         CampaignStateError: no such campaign, or nothing evaluated yet.
     """
     require(store, campaign)
-    best = best_genome_id(store, campaign)
+    decided = final.decode(store.get_info(campaign, final.INFO_FINAL))
+    best = (decided.genome, decided.fitness) if decided else best_genome_id(store, campaign)
     if best is None:
         raise CampaignStateError(f"campaign {campaign!r} has no evaluated genome yet")
     return load_genomes(store, campaign, [best[0]])[best[0]].to_pipeline()
@@ -117,7 +118,11 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
     decoded = decode(campaign, record.spec)
     snap = snapshot(store, campaign)
     best = best_genome_id(store, campaign)
-    fitness = best[1] if best else None
+    best_ref = BestRef(genome=best[0] if best else None, fitness=best[1] if best else None)
+    # The final phase's decision (winner chosen on validation, simplified) wins.
+    decided = final.decode(store.get_info(campaign, final.INFO_FINAL))
+    if decided is not None:
+        best_ref = final.best_ref(decided)
     return Summary(
         campaign=campaign,
         status=cast(outputs.Status, record.status),
@@ -125,11 +130,11 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
         seed=decoded.seed,
         generations=snap.generation,
         evaluations=snap.evaluations,
-        best=BestRef(genome=best[0] if best else None, fitness=fitness),
+        best=best_ref,
         tokens=snap.tokens,
         cost_usd=round(snap.cost_usd, 6),
         wall_s=round(snap.wall_s, 3),
-        approval=decoded.spec.approval.decide(fitness),
+        approval=decoded.spec.approval.decide(best_ref.fitness),
     )
 
 

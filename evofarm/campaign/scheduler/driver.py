@@ -15,6 +15,12 @@ there were and however often the scheduler was interrupted:
    the campaign's event list (BLPOP), never busy-polls, uses no chords.
 4. ``select`` gives the next state, checkpointed with that generation's
    fitness-history rows in one atomic step.
+5. When the search ends (completed, or stopped by a budget) the final phase
+   (:mod:`evofarm.evolution.final_choice`) sends the finalists' validation
+   evaluations and the simplified winner's as ordinary evaluate tasks, records
+   its decision in the campaign info (:data:`~evofarm.campaign.reports.final.INFO_FINAL`)
+   and its history rows (marked ``split``); a resumed scheduler that finds the
+   decision does not redo it.
 
 The scheduler keeps nothing Redis does not: restarted, it re-plans the
 generation after the last checkpoint (planning is deterministic), reuses every
@@ -33,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -41,6 +47,7 @@ from pydantic import ValidationError
 from evofarm.campaign import budgets, lifecycle
 from evofarm.campaign.bundle import Campaign, decode
 from evofarm.campaign.lifecycle import Status
+from evofarm.campaign.reports import final
 from evofarm.campaign.scheduler.checkpoints import (
     INFO_BEST,
     INFO_GENERATION,
@@ -63,6 +70,9 @@ from evofarm.evolution.engine import (
     select,
     to_evaluate,
 )
+from evofarm.evolution.final_choice import SplitName, choose_final, finalists
+from evofarm.evolution.genome import Genome
+from evofarm.fitness.evaluation import Evaluation
 from evofarm.store.base import PopulationStore
 
 __all__ = [
@@ -213,11 +223,75 @@ class _Driver:
             while True:
                 ended = self._between_generations(state)
                 if ended is not None:
+                    self._final_phase(state, *ended)
                     return self._end(*ended, state.generation)
                 state = self._generation(state)
         except Ended as ended:
             generation = state.generation if state else 0
+            if state is not None and ended.status == Status.STOPPED:
+                # The evaluation cap ends the search between generations, as in the loop.
+                try:
+                    self._final_phase(state, ended.status, ended.reason)
+                except Ended as again:
+                    return self._end(again.status, again.reason, generation)
             return self._end(ended.status, ended.reason, generation)
+
+    def _final_phase(self, state: EvolutionState, status: Status, reason: str) -> None:
+        """Choose the winner on the held-out cases and simplify it, on the farm.
+
+        Runs on the endings the in-process loop runs it on (completed, or a
+        budget stop); done once per campaign (the decision is kept in the info).
+
+        Raises:
+            Ended: the campaign was killed or cancelled meanwhile.
+        """
+        if status != Status.COMPLETED and not reason.startswith("budget exceeded"):
+            return
+        if final.decode(self.store.get_info(self.campaign_id, final.INFO_FINAL)) is not None:
+            return
+        self.checkpoints.flush()
+        campaign, scheduler = self.campaign, self.scheduler
+        held_out = campaign.held_out is not None
+        trackers: dict[SplitName, WorkTracker] = {"train": self.tracker}
+        waiters: dict[SplitName, Waiter] = {"train": self.waiter}
+        if held_out:
+            tracker = WorkTracker(
+                self.store, scheduler.dispatcher, campaign.for_split("validation"), scheduler.clock
+            )
+            options = scheduler.options
+            trackers["validation"] = tracker
+            waiters["validation"] = Waiter(
+                tracker, scheduler.lease, scheduler.check_alive, options.wait_s, options.stall_s
+            )
+
+        def evaluate(genomes: Sequence[Genome], split: SplitName) -> dict[str, Evaluation]:
+            for genome in genomes:
+                self.store.put_genome(self.campaign_id, genome.model_dump(mode="json"))
+            ids = [g.id for g in genomes]
+            pending = Pending()
+            trackers[split].send_evaluations(pending, ids, state.generation)
+            waiters[split].wait(pending, state.generation, pipelined=True)
+            return trackers[split].evaluations(ids)
+
+        ids = [m.id for m in finalists(state, held_out)]
+        choice = choose_final(
+            state,
+            self.tracker.genomes(ids),
+            self.tracker.evaluations(ids),
+            evaluate,
+            held_out=held_out,
+        )
+        if choice is None:
+            return
+        recorded = {
+            (str(row.get("genome")), str(row.get("split", "train")))
+            for row in self.store.read_history(self.campaign_id)
+        }
+        rows = final.history_rows(self.campaign_id, state.generation, choice, time.time(), recorded)
+        self.store.append_history(self.campaign_id, [r.model_dump(mode="json") for r in rows])
+        self.store.update_info(
+            self.campaign_id, {final.INFO_FINAL: final.encode(final.final_doc(choice))}
+        )
 
     def _between_generations(self, state: EvolutionState) -> tuple[Status, str] | None:
         """Whether (and how) the campaign ends before the next generation.

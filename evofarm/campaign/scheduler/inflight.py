@@ -177,6 +177,8 @@ class WorkTracker:
             return
         doc = event.get("evaluation")
         if isinstance(doc, dict):
+            if doc.get("suite_id") != self.campaign.suite_id:
+                return  # the same genome on the other split (the final phase)
             self._eval_cache[gid] = Evaluation.model_validate(doc)
         self.known.add(gid)
         del pending.evals[gid]

@@ -201,6 +201,9 @@ def evaluate(
     if not _active(store, request.campaign):
         return {"skipped": "campaign ended"}
     campaign = cache.get(store, request.campaign)
+    # The final phase asks for the held-out cases by their suite id.
+    if request.suite_id == campaign.validation_id:
+        campaign = campaign.for_split("validation")
     if (request.suite_id, request.fidelity) != (campaign.suite_id, campaign.fidelity):
         raise StoreError(
             f"evaluation request for suite {request.suite_id}@{request.fidelity} does not "

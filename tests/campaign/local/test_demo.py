@@ -9,6 +9,7 @@ import pytest
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.spec import load_campaign
 from evofarm.evolution.engine import initial_genomes
+from evofarm.evolution.simplify import simplify
 
 DEMO = Path(__file__).resolve().parents[3] / "pipelines" / "campaigns" / "demo.yaml"
 CASES = 24
@@ -43,3 +44,8 @@ def test_demo_reaches_the_bar(seed: int) -> None:
     best = result.best
     assert best is not None
     assert {s["type"] for s in best.pipeline["steps"]} <= {"transform", "test_echo"}
+    # best.yaml is the simplified winner: no dead step, no no-op or repeated op left
+    # (seed 1's archive best carried a dead ``clean_date_2`` before simplification).
+    assert summary.best.genome == best.id
+    assert not simplify(best.pipeline).changed
+    assert "clean_date_2" not in {s["name"] for s in best.pipeline["steps"]}

@@ -78,7 +78,8 @@ def test_outputs_are_written(tmp_path: Path) -> None:
     }
     assert summary["status"] == "completed" and summary["generations"] == 3
     assert summary["seed"] == 2
-    assert set(summary["best"]) == {"genome", "fitness"}
+    assert set(summary["best"]) == {"genome", "fitness", "validation", "chosen"}
+    assert summary["best"]["validation"] is None  # the demo's suite has no split
     rows = [
         json.loads(line) for line in (tmp_path / "fitness-history.jsonl").read_text().splitlines()
     ]
@@ -93,7 +94,9 @@ def test_outputs_are_written(tmp_path: Path) -> None:
         "time_ms",
         "tests_passed",
         "tests_total",
+        "split",
     }
+    assert {r["split"] for r in rows} == {"train"}
     assert rows[0]["generation"] == 0 and rows[0]["tests_total"] == 96
     best = load_pipeline(tmp_path / "best.yaml")
     assert Genome.from_pipeline(best).id == summary["best"]["genome"]
