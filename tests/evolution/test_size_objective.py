@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from evofarm.campaign.local.loop import run_in_process
@@ -12,7 +14,8 @@ from evofarm.fitness.records import CaseResult, aggregate
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.fitness.suite import Budgets
 from evofarm.pipeline.loader import pipeline_from_data
-from tests.campaign.local.test_loop import DEMO
+
+DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "campaigns" / "demo.yaml"
 
 
 def genome(ops: int) -> Genome:
