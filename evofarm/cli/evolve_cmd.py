@@ -54,6 +54,7 @@ def evolve_command(
     pipeline: Annotated[
         Path | None, typer.Argument(help="The pipeline YAML file to evolve.", dir_okay=False)
     ] = None,
+    *,
     suite: Annotated[
         Path | None, typer.Option("--suite", help="The task suite (YAML or JSONL).")
     ] = None,
