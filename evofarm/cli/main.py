@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from evofarm.cli import (
+    approve_cmd,
     campaign_cmd,
     evolve_cmd,
     farm_campaign,
@@ -26,6 +27,7 @@ farm_campaign.register(app)
 campaign_cmd.register(app)
 judge_cmd.register(app)
 evolve_cmd.register(app)
+approve_cmd.register(app)
 
 
 def main() -> None:
