@@ -26,7 +26,6 @@ from evofarm.campaign.spec import CampaignSpec
 from evofarm.errors import UserInputError
 from evofarm.fitness.evaluate import CaseFailed, evaluate_pipeline, select_cases
 from evofarm.fitness.pipeline_executor_step import (
-    DEFAULT_SUITES_DIR,
     MAX_NESTING,
     refused,
     result_of,
@@ -161,17 +160,9 @@ class SandboxScorer:
         return run
 
 
-def suites_dir_for(spec: CampaignSpec, settings: Settings) -> Path:
-    """Where a campaign's nested evaluations resolve suite names (see ``Settings.suites_dir``)."""
-    if settings.suites_dir is not None:
-        return settings.suites_dir
-    folder = spec.suite_path.parent
-    return folder if folder.is_dir() else DEFAULT_SUITES_DIR
-
-
 def nested_scorer(spec: CampaignSpec, providers: ProviderSet, concurrency: int) -> SandboxScorer:
     """The scorer serving a campaign's sandboxed ``pipeline_executor`` steps (depth 0)."""
-    from evofarm.campaign.candidate_runtime import run_limits  # noqa: PLC0415
+    from evofarm.campaign.candidate_runtime import run_limits, suites_dir_for  # noqa: PLC0415
 
     setup = ScorerSetup(
         suites_dir=suites_dir_for(spec, providers.settings),
