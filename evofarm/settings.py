@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # a provider not named here is not limited.
     provider_rpm: dict[str, float] = Field(default_factory=dict)
 
+    # Agent workflow (issue 10): where a worker resolves the suite names that
+    # sandboxed `pipeline_executor` steps ask it to score on; unset: the
+    # campaign suite's folder, else pipelines/suites below the working directory.
+    suites_dir: Path | None = None
+
     # Replay provider.
     replay_cassette: Path | None = None
     replay_mode: str = "replay"  # replay | record | replay_or_record

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from evofarm.campaign.provider_stack import provider_wrapper
 from evofarm.campaign.spec import CampaignSpec
+from evofarm.fitness.pipeline_executor_step import DEFAULT_SUITES_DIR
 from evofarm.fitness.suite import Case
 from evofarm.pipeline.runtime import RunLimits, Runtime
 from evofarm.providers.registry import ProviderSet
@@ -63,6 +64,18 @@ def provider_set(spec: CampaignSpec, settings: Settings | None = None) -> Provid
     return base.with_overrides(overrides).locked()
 
 
+def suites_dir_for(spec: CampaignSpec, settings: Settings) -> Path:
+    """Where a campaign's ``pipeline_executor`` steps resolve suite names.
+
+    ``EVOFARM_SUITES_DIR`` when set, else the folder of the campaign's suite
+    file, else ``pipelines/suites`` below the working directory.
+    """
+    if settings.suites_dir is not None:
+        return settings.suites_dir
+    folder = spec.suite_path.parent
+    return folder if folder.is_dir() else DEFAULT_SUITES_DIR
+
+
 def runtime_factory(spec: CampaignSpec) -> Callable[[Case], Runtime]:
     """A thread-safe ``(case) -> Runtime`` for evaluating candidates of ``spec``."""
     providers = provider_set(spec)
@@ -74,6 +87,7 @@ def runtime_factory(spec: CampaignSpec) -> Callable[[Case], Runtime]:
         strict=True,
         workspace=Path(root.name) / "workspace",
         base_dir=spec.seed_paths[0].parent,
+        suites_dir=suites_dir_for(spec, providers.settings),
     )
 
     def make(case: Case) -> Runtime:

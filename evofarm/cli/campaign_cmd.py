@@ -17,11 +17,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from evofarm.campaign.approval import record_local_run
 from evofarm.campaign.local.loop import Progress as LoopProgress
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.reports.outputs import Summary
 from evofarm.campaign.spec import load_campaign
 from evofarm.cli.output import friendly_errors
+from evofarm.settings import get_settings
 
 CampaignFile = Annotated[
     Path, typer.Argument(help="Campaign YAML file.", dir_okay=False, show_default=False)
@@ -73,6 +75,10 @@ def run_here(campaign_file: Path, *, seed: int | None, out: Path | None) -> Summ
             bar.update(task, completed=p.generation, best=p.best_fitness, evals=p.evaluations)
 
         result = run_in_process(spec, seed=seed, out_dir=out, progress=update)
+    best = result.best.to_pipeline() if result.best else None
+    run_id = record_local_run(get_settings().state_dir, result.summary, best, out)
+    if result.summary.approval == "pending":
+        console.print(f"winner pending approval: evofarm approve {run_id} (or reject)")
     return result.summary
 
 

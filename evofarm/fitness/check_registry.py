@@ -29,9 +29,7 @@ from evofarm.registry import ExtensionError, Registry, UnknownExtension
 
 C = TypeVar("C", bound=CheckBase)
 
-CHECKS: Registry[type[CheckBase]] = Registry(
-    "check", "evofarm.checks", ("evofarm.fitness.checks",)
-)
+CHECKS: Registry[type[CheckBase]] = Registry("check", "evofarm.checks", ("evofarm.fitness.checks",))
 """Check type name -> its model class."""
 
 

@@ -19,6 +19,11 @@ The step's model is :class:`~evofarm.pipeline.schema.PipelineExecutorStep`
 A produced pipeline that does not load or validate is not a failure of the
 meta-pipeline: it scores 0 with the reason, so a genesis loop can go on. A bad
 ``suite`` or ``fidelity`` *is* the meta-pipeline's fault and fails the step.
+In a sandboxed child the runtime carries a ``scorer`` (the pipe to the
+worker) and no suite is readable: the step validates the produced pipeline
+here, then the worker evaluates it on the named suite (in a sandbox of its
+own) and returns only the scores and the usage, which is charged to the step.
+
 The nested runs use the outer run's providers, limits and python runner,
 strict templates, a workspace below the outer one and at most the time left in
 the outer run; their tokens and cost are added to this step's usage.
@@ -47,7 +52,7 @@ from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.fitness.suite import TaskSuite, load_suite, resolve_suite
 from evofarm.pipeline.context import StepContext
-from evofarm.pipeline.loader import load_pipeline_text, pipeline_from_data
+from evofarm.pipeline.loader import load_pipeline_text, pipeline_from_data, pipeline_to_data
 from evofarm.pipeline.runtime import Runtime
 from evofarm.pipeline.schema import Pipeline, PipelineExecutorStep
 from evofarm.pipeline.step_types import StepType, register_step_type
@@ -92,7 +97,7 @@ def _fidelity(raw: Any, step_name: str) -> float:
     return value
 
 
-def _with_inputs(suite: TaskSuite, extra: dict[str, Any]) -> TaskSuite:
+def with_inputs(suite: TaskSuite, extra: dict[str, Any]) -> TaskSuite:
     if not extra:
         return suite
     cases = [c.model_copy(update={"inputs": {**extra, **c.inputs}}) for c in suite.cases]
@@ -109,7 +114,7 @@ def _charge(meter: UsageMeter, evaluation: Evaluation) -> None:
     meter.add(nested)
 
 
-def _result(evaluation: Evaluation) -> dict[str, Any]:
+def result_of(evaluation: Evaluation) -> dict[str, Any]:
     return {
         "fitness": evaluation.score,
         "passed": evaluation.tests_passed,
@@ -119,7 +124,7 @@ def _result(evaluation: Evaluation) -> dict[str, Any]:
     }
 
 
-def _refused(reason: str, outcome: str) -> dict[str, Any]:
+def refused(reason: str, outcome: str) -> dict[str, Any]:
     return {"fitness": 0.0, "passed": 0, "total": 0, "reason": reason, "outcome": outcome}
 
 
@@ -156,8 +161,10 @@ class PipelineExecutor:
         if not isinstance(step, PipelineExecutorStep):
             raise StepFailed(f"not a pipeline_executor step: {type(step).__name__}", step.name)
         name = str(ctx.resolve(step.suite))
+        if ctx.runtime.scorer is not None:
+            return self._remote(step, ctx, name)
         try:
-            suite = _with_inputs(
+            suite = with_inputs(
                 self.suite(name, ctx.runtime.suites_dir), dict(ctx.resolve(step.inputs or {}))
             )
         except SuiteError as exc:
@@ -166,11 +173,11 @@ class PipelineExecutor:
         outer = ctx.runtime
         depth = outer.evaluation_depth
         if depth >= MAX_NESTING:
-            return _refused(f"evaluations nest at most {MAX_NESTING} deep", "limit_exceeded")
+            return refused(f"evaluations nest at most {MAX_NESTING} deep", "limit_exceeded")
         try:
             candidate = _load_candidate(_source_value(step, ctx), step.name)
         except UserInputError as exc:
-            return _refused(str(exc), "invalid")
+            return refused(str(exc), "invalid")
         remaining = max(0.001, ctx.shared.remaining_s())
         inner = dataclasses.replace(
             outer,
@@ -184,7 +191,28 @@ class PipelineExecutor:
             candidate, suite, inner=inner, depth=depth, step_name=step.name, fidelity=fidelity
         )
         _charge(ctx.meter, evaluation)
-        return _result(evaluation)
+        return result_of(evaluation)
+
+    def _remote(self, step: PipelineExecutorStep, ctx: StepContext, name: str) -> dict[str, Any]:
+        """Score through the runtime's scorer (a sandboxed child: no suite is readable here)."""
+        scorer = ctx.runtime.scorer
+        assert scorer is not None  # checked by the caller
+        fidelity = _fidelity(ctx.resolve(step.fidelity), step.name)
+        if ctx.runtime.evaluation_depth >= MAX_NESTING:
+            return refused(f"evaluations nest at most {MAX_NESTING} deep", "limit_exceeded")
+        try:
+            candidate = _load_candidate(_source_value(step, ctx), step.name)
+        except UserInputError as exc:
+            return refused(str(exc), "invalid")
+        extra = dict(ctx.resolve(step.inputs or {}))
+        reply = scorer(pipeline_to_data(candidate), name, fidelity, extra)
+        usage = reply.get("usage") or {}
+        nested = UsageMeter()
+        nested.input_tokens = int(usage.get("input_tokens", 0))
+        nested.output_tokens = int(usage.get("output_tokens", 0))
+        nested.cost_usd = float(usage.get("cost_usd", 0.0))
+        ctx.meter.add(nested)
+        return {k: reply.get(k) for k in ("fitness", "passed", "total", "reason", "outcome")}
 
     def _evaluate(
         self,

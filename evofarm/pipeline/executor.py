@@ -135,8 +135,6 @@ def _totals(trace: RunTrace, elapsed_s: float) -> Usage:
     )
 
 
-
-
 def _call_with_timeout(
     fn: Callable[[], T],
     shared: RunShared,

@@ -73,6 +73,8 @@ CONDITION_ROOTS: Final = frozenset(
         "config",
     }
 )
+
+
 def names_in(steps: list[Any]) -> Iterator[str]:
     """Names of ``steps`` and of the steps in their loop bodies (not nested pipelines)."""
     for step in steps:

@@ -26,6 +26,16 @@ It raises :class:`~evofarm.errors.StepFailed` or
 :class:`~evofarm.errors.LimitExceeded` when the code fails or is stopped.
 """
 
+NestedScorer = Callable[[dict[str, Any], str, float, dict[str, Any]], dict[str, Any]]
+"""``(pipeline_data, suite_name, fidelity, inputs) -> result``: scores a pipeline elsewhere.
+
+Set in a sandboxed child, where no suite is readable: ``pipeline_executor`` then
+asks its worker to evaluate the pipeline on the named suite and gets back only
+the scores (``fitness, passed, total, reason, outcome``, and ``usage``). It
+raises :class:`~evofarm.errors.StepFailed` when the worker refuses (unknown
+suite, cap reached, no scorer).
+"""
+
 
 class RunLimits(BaseModel):
     """Bounds one run may not cross; each breach is a ``LimitExceeded`` naming it.
@@ -70,6 +80,8 @@ class Runtime:
             run (0 at the top); carried here so every derived runtime keeps it.
         suites_dir: Where ``pipeline_executor`` steps resolve suite names; None
             means ``pipelines/suites`` below the working directory.
+        scorer: When set, ``pipeline_executor`` scores through it instead of
+            reading suites (the sandbox's pipe to its worker).
     """
 
     providers: ProviderSlots
@@ -80,3 +92,4 @@ class Runtime:
     python_runner: PythonRunner | None = None
     evaluation_depth: int = 0
     suites_dir: Path | None = None
+    scorer: NestedScorer | None = None

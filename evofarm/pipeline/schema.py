@@ -149,6 +149,7 @@ class Pipeline(StrictModel):
     providers: dict[str, ProviderMapping] | None = None
     steps: list[Step] = Field(min_length=1)
 
+
 class PipelineStep(StepBase):
     """``pipeline``: run a nested pipeline from ``pipeline_file`` or inline ``pipeline``."""
 

@@ -24,9 +24,7 @@ from evofarm.pipeline.step_types import STEP_REGISTRY
 CONDITION_KEYS: Final = frozenset({"condition", "break_condition", "continue_condition"})
 
 #: Keys of a step whose strings are not templates evaluated against earlier steps.
-NON_TEMPLATE_KEYS: Final = frozenset(
-    {"name", "description", "steps", "pipeline", *CONDITION_KEYS}
-)
+NON_TEMPLATE_KEYS: Final = frozenset({"name", "description", "steps", "pipeline", *CONDITION_KEYS})
 
 #: Where a step keeps its prompt parts.
 PROMPT_KEY: Final = "prompt"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from evofarm.campaign.approval import stored_decision
 from evofarm.campaign.budgets import MICRO
 from evofarm.campaign.bundle import decode
 from evofarm.campaign.lifecycle import ENDED, require
@@ -123,6 +124,7 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
     decided = final.decode(store.get_info(campaign, final.INFO_FINAL))
     if decided is not None:
         best_ref = final.best_ref(decided)
+    decision = stored_decision(record)  # a human's approve/reject wins over the policy
     return Summary(
         campaign=campaign,
         status=cast(outputs.Status, record.status),
@@ -134,7 +136,7 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
         tokens=snap.tokens,
         cost_usd=round(snap.cost_usd, 6),
         wall_s=round(snap.wall_s, 3),
-        approval=decoded.spec.approval.decide(best_ref.fitness),
+        approval=decision.state if decision else decoded.spec.approval.decide(best_ref.fitness),
     )
 
 

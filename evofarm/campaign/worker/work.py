@@ -299,6 +299,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
     import threading  # noqa: PLC0415
 
     from evofarm.campaign.candidate_runtime import provider_set, run_limits  # noqa: PLC0415
+    from evofarm.campaign.worker.nested import nested_scorer  # noqa: PLC0415
     from evofarm.fitness.evaluate import CaseFailed, select_cases  # noqa: PLC0415
     from evofarm.providers.registry import ProviderSet  # noqa: PLC0415
     from evofarm.sandbox.parent.batch import CaseReport, run_pipeline_batch_sandboxed  # noqa: PLC0415
@@ -340,6 +341,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
                             base_dir=base_dir,
                             settings=providers.settings,
                             source=f"genome {genome.id[:12]}",
+                            scorer=nested_scorer(spec, providers, max_workers),
                         ).cases
                     except Exception as exc:
                         batch.append(exc)

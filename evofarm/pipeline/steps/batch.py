@@ -132,5 +132,6 @@ def parallel_claude(step: ParallelClaudeStep, ctx: StepContext) -> Any:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
+
 register_step_type(StepType("claude_batch", ClaudeBatchStep, claude_batch))
 register_step_type(StepType("parallel_claude", ParallelClaudeStep, parallel_claude))

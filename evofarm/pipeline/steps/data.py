@@ -277,6 +277,7 @@ def python(step: PythonStep, ctx: StepContext) -> Any:
         )
     return runner(step.code, ctx.resolve(step.input))
 
+
 register_step_type(StepType("data_transform", DataTransformStep, data_transform, inline=True))
 register_step_type(StepType("transform", TransformStep, transform, inline=True))
 register_step_type(StepType("python", PythonStep, python))

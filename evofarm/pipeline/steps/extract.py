@@ -108,4 +108,5 @@ def claude_extract(step: ClaudeExtractStep, ctx: StepContext) -> Any:
         result["metadata"] = {"format": fmt, "model": response.model, "characters": len(text)}
     return result
 
+
 register_step_type(StepType("claude_extract", ClaudeExtractStep, claude_extract))

@@ -255,4 +255,5 @@ def file_ops(step: FileOpsStep, ctx: StepContext) -> Any:
         result = {"operation": operation, **result}
     return result
 
+
 register_step_type(StepType("file_ops", FileOpsStep, file_ops))

@@ -230,4 +230,5 @@ def _result_of(frame: Frame, name: str) -> Any:
     record = frame.records.get(name)
     return None if record is None else record.result
 
+
 register_step_type(StepType("for_loop", ForLoopStep, for_loop, bodies=("steps",)))

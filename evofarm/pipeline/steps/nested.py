@@ -139,5 +139,6 @@ def conditional_deploy(step: ConditionalDeployStep, ctx: StepContext) -> Any:
         "steps": len(candidate.steps),
     }
 
+
 register_step_type(StepType("pipeline", PipelineStep, pipeline_step))
 register_step_type(StepType("conditional_deploy", ConditionalDeployStep, conditional_deploy))

@@ -87,4 +87,3 @@ def get_step_impl(step: StepBase) -> Any:
 def registered_types() -> frozenset[str]:
     """Every registered step type."""
     return frozenset(STEP_REGISTRY.names())
-

@@ -19,6 +19,8 @@ from evofarm.pipeline.runtime import RunLimits, Runtime
 from evofarm.providers.base import Provider
 from evofarm.providers.registry import ProviderSet
 from evofarm.sandbox.child.candidate import InChildPythonRunner
+from evofarm.sandbox.child.proxy import PipeProvider
+from evofarm.sandbox.child.score_proxy import PipeScorer
 from evofarm.sandbox.wire.job import PipelineJob
 from evofarm.settings import Settings
 
@@ -30,7 +32,7 @@ SHAREABLE_SETTINGS = (
     "default_claude_model",
     "default_gemini_model",
 )
-OPTION_KEYS = frozenset({"strict", "base_dir", "limits", "settings"})
+OPTION_KEYS = frozenset({"strict", "base_dir", "limits", "settings", "evaluation_depth"})
 
 
 def job_options(
@@ -39,9 +41,16 @@ def job_options(
     base_dir: Path | None = None,
     limits: RunLimits | None = None,
     settings: Settings | None = None,
+    evaluation_depth: int = 0,
 ) -> dict[str, Any]:
-    """Options for a :class:`PipelineJob`, built on the worker's side."""
+    """Options for a :class:`PipelineJob`, built on the worker's side.
+
+    ``evaluation_depth`` is how many ``pipeline_executor`` evaluations enclose
+    the job (the worker's count: the child's word on it is never asked).
+    """
     options: dict[str, Any] = {"strict": strict}
+    if evaluation_depth:
+        options["evaluation_depth"] = evaluation_depth
     if base_dir is not None:
         options["base_dir"] = str(base_dir.resolve())
     if limits is not None:
@@ -69,6 +78,9 @@ def job_runtime(options: dict[str, Any], provider: Provider, workdir: str) -> Ru
         workspace=Path(workdir) / "workspace",
         base_dir=Path(options.get("base_dir", workdir)),
         python_runner=InChildPythonRunner(),
+        evaluation_depth=int(options.get("evaluation_depth", 0)),
+        # No suite is readable here: pipeline_executor asks the worker to score.
+        scorer=PipeScorer(provider) if isinstance(provider, PipeProvider) else None,
     )
 
 

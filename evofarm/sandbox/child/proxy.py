@@ -78,15 +78,26 @@ class PipeProvider:
             ProviderError: (or the subclass the parent named) the parent's
                 provider failed or refused the call, or the pipe was lost.
         """
-        with self._cond:
-            self._next_id += 1
-            call_id = self._next_id
-        self._out.send({"type": "llm", "id": call_id, "request": request.model_dump(mode="json")})
-        reply = self._await(call_id)
+        reply = self.call({"type": "llm", "request": request.model_dump(mode="json")})
         if reply.get("type") == "llm_error":
             cls = _FORWARDABLE.get(str(reply.get("error")), errors.ProviderError)
             raise cls(str(reply.get("message", "LLM call refused")))
         return LLMResponse.model_validate(reply.get("response"))
+
+    def call(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send ``message`` (without ``id``: one is given) and return the parent's reply.
+
+        Other request types than ``llm`` (the ``score`` requests of
+        :mod:`evofarm.sandbox.child.score_proxy`) share the same id space and pipe.
+
+        Raises:
+            ProviderError: the pipe was lost.
+        """
+        with self._cond:
+            self._next_id += 1
+            call_id = self._next_id
+        self._out.send({**message, "id": call_id})
+        return self._await(call_id)
 
     def _await(self, call_id: int) -> dict[str, Any]:
         """The reply to ``call_id``: wait for it, or read the pipe while no one else does."""

@@ -44,6 +44,7 @@ from evofarm.sandbox.child.isolation import DEFAULT_HIDDEN
 from evofarm.sandbox.child.pipeline_job import job_options
 from evofarm.sandbox.limits import SandboxLimits
 from evofarm.sandbox.parent.runner import run_sandboxed
+from evofarm.sandbox.parent.score_relay import WorkerScorer
 from evofarm.sandbox.wire.job import PipelineBatchJob
 from evofarm.sandbox.wire.outcome import Outcome, SandboxResult
 from evofarm.settings import Settings, get_settings
@@ -113,6 +114,8 @@ def run_pipeline_batch_sandboxed(
     settings: Settings | None = None,
     source: str = "<pipeline>",
     namespaces: bool = True,
+    scorer: WorkerScorer | None = None,
+    evaluation_depth: int = 0,
 ) -> BatchResult:
     """Run ``pipeline`` on every case in one fresh sandbox.
 
@@ -128,6 +131,9 @@ def run_pipeline_batch_sandboxed(
         settings: the worker's settings (model names cross; ``state_dir`` is hidden).
         source: names the pipeline in error messages.
         namespaces: ``False`` forces the degraded mode.
+        scorer: serves the child's ``pipeline_executor`` steps (see
+            :mod:`evofarm.sandbox.parent.score_relay`); ``None`` refuses them.
+        evaluation_depth: evaluations enclosing this one (the nested scorer's depth).
 
     Returns:
         One :class:`CaseReport` per case id, and the sandbox's result.
@@ -142,7 +148,13 @@ def run_pipeline_batch_sandboxed(
         cases=tuple((case_id, dict(inputs)) for case_id, inputs in cases),
         concurrency=concurrency,
         source=source,
-        options=job_options(strict=strict, base_dir=base_dir, limits=run_limits, settings=settings),
+        options=job_options(
+            strict=strict,
+            base_dir=base_dir,
+            limits=run_limits,
+            settings=settings,
+            evaluation_depth=evaluation_depth,
+        ),
     )
     expose = (str(base_dir.resolve()),) if base_dir is not None else ()
     hidden = (*DEFAULT_HIDDEN, str(settings.state_dir.resolve()))
@@ -153,6 +165,7 @@ def run_pipeline_batch_sandboxed(
         namespaces=namespaces,
         hidden=hidden,
         expose=expose,
+        scorer=scorer,
     )
     reported: dict[str, Any] = (result.value or {}).get("cases", {})
     reports: dict[str, CaseReport] = {}

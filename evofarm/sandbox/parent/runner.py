@@ -32,6 +32,7 @@ from evofarm.sandbox.child.isolation import DEFAULT_HIDDEN
 from evofarm.sandbox.child.zygote import get_zygote
 from evofarm.sandbox.limits import SandboxLimits
 from evofarm.sandbox.parent.llm_relay import LLMRelay
+from evofarm.sandbox.parent.score_relay import ScoreRelay, WorkerScorer
 from evofarm.sandbox.wire import channel
 from evofarm.sandbox.wire.codes import EXIT_MEMORY
 from evofarm.sandbox.wire.job import AnyJob, PipelineBatchJob
@@ -55,6 +56,7 @@ def run_sandboxed(
     namespaces: bool = True,
     hidden: tuple[str, ...] = DEFAULT_HIDDEN,
     expose: tuple[str, ...] = (),
+    scorer: WorkerScorer | None = None,
 ) -> SandboxResult:
     """Run ``job`` in a fresh sandbox and classify how it ended.
 
@@ -68,6 +70,9 @@ def run_sandboxed(
         hidden: directories shown empty to the child in full isolation.
         expose: directories below ``hidden`` ones that the child must still
             read (e.g. a pipeline's ``base_dir``); always read-only.
+        scorer: evaluates the pipelines the child's ``pipeline_executor`` steps
+            ask about (:mod:`evofarm.sandbox.parent.score_relay`); ``None``
+            refuses them.
 
     Returns:
         The :class:`SandboxResult`; every outcome of the candidate is data.
@@ -111,6 +116,7 @@ def run_sandboxed(
         session = _Session(
             limits=limits,
             llm=llm,
+            scorer=scorer,
             from_child=from_child,
             to_child=to_child,
             status=status_r,
@@ -141,6 +147,7 @@ class _Session:
         limits: SandboxLimits,
         llm: Provider | None,
         from_child: int,
+        scorer: WorkerScorer | None = None,
         to_child: int,
         status: int,
         supervisor: int,
@@ -168,6 +175,8 @@ class _Session:
         self.relay = LLMRelay(llm, limits.max_llm_calls, self.usage)
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.relay.wake_fd, selectors.EVENT_READ)
+        self.scores = ScoreRelay(scorer, self.usage)
+        self.selector.register(self.scores.read_fd, selectors.EVENT_READ)
         self.reading = {from_child, status}
         for fd in self.reading:
             os.set_blocking(fd, False)
@@ -205,6 +214,8 @@ class _Session:
                     self._flush()
                 elif key.fd == self.relay.wake_fd:
                     self._collect_llm()
+                elif key.fd == self.scores.read_fd:
+                    self._collect_scores()
                 elif events & selectors.EVENT_READ:
                     self._read(key.fd)
         if self.infra is not None:
@@ -293,6 +304,8 @@ class _Session:
             self.report = message
         elif kind == "llm":
             self._serve_llm(message)
+        elif kind == "score":
+            self._serve_score(message)
         elif kind == "case" and self.expected is not None and self.report is None:
             self._on_case(message)
         else:
@@ -328,6 +341,21 @@ class _Session:
         except Exception as exc:  # infrastructure: re-raised once the sandbox is down
             self.infra = exc
             self._stop(Outcome.CRASHED, f"the worker's provider failed: {exc}")
+            return
+        for reply in replies:
+            self._send(reply)
+
+    def _serve_score(self, message: dict[str, Any]) -> None:
+        reply = self.scores.submit(message)
+        if reply is not None:
+            self._send(reply)
+
+    def _collect_scores(self) -> None:
+        try:
+            replies = self.scores.ready()
+        except Exception as exc:  # infrastructure: re-raised once the sandbox is down
+            self.infra = exc
+            self._stop(Outcome.CRASHED, f"the worker's nested evaluation failed: {exc}")
             return
         for reply in replies:
             self._send(reply)
@@ -401,6 +429,7 @@ class _Session:
             self._kill()
         self.selector.close()
         self.relay.close()
+        self.scores.close()
         for fd in (self.from_child, self.to_child, self.status, self.init_fd, self.supervisor_fd):
             if fd is not None and fd >= 0:
                 with contextlib.suppress(OSError):
