@@ -464,11 +464,14 @@ def to_evaluate(results: Sequence[BreedResult], known: Iterable[str] = ()) -> li
 
 
 def _survival(
-    state: EvolutionState, offspring: list[Member], config: EvolutionConfig
+    state: EvolutionState,
+    offspring: list[Member],
+    slots: Mapping[str, int],
+    config: EvolutionConfig,
 ) -> tuple[list[Member], Memo]:
     rng = rng_for(state.seed, state.generation + 1, "survive")
-    survival = strategy_of(config).survive(
-        list(state.population), offspring, config, rng, state.strategy_state
+    survival = strategy_of(config).survive_slotted(
+        list(state.population), offspring, config, rng, state.strategy_state, slots=slots
     )
     return survival.population, survival.memo
 
@@ -497,19 +500,24 @@ def select(
     ordered = sorted(results, key=lambda r: r.slot)
     parent_ids = {m.id for m in state.population}
     offspring_ids: list[str] = []
+    slots: dict[str, int] = {}
     duplicates = discarded = 0
     for result in ordered:
         if result.genome is None:
             discarded += 1
-        elif result.genome in parent_ids or result.genome in offspring_ids:
+        elif result.genome in parent_ids or result.genome in slots:
             duplicates += 1
         else:
             offspring_ids.append(result.genome)
+            slots[result.genome] = result.slot
     # Genes (hashes of every step) are the costliest field and no ranking reads
     # them: compute them only for the offspring that survive or enter the archive.
-    offspring = _members(offspring_ids, genomes, evaluations, spec.fitness, genes=False)
+    strategy = strategy_of(config)
+    offspring = _members(
+        offspring_ids, genomes, evaluations, spec.fitness, genes=strategy.needs_genes
+    )
     partial = {m.id: m for m in offspring}
-    survivors, memo = _survival(state, offspring, config)
+    survivors, memo = _survival(state, offspring, slots, config)
     archive = _archive(state.archive, offspring, config.archive_size)
     completed: dict[str, Member] = {}
     survivors = _with_genes(survivors, partial, genomes, completed)
