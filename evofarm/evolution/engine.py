@@ -196,8 +196,27 @@ def initial_genomes(seeds: Iterable[Pipeline]) -> list[Genome]:
 _CASE_ID = attrgetter("case_id")
 
 
+def descriptors_of(genome: Genome, evaluation: Evaluation) -> dict[str, float]:
+    """A genome's behaviour descriptors: ``steps``, ``tokens``, ``cost``, ``latency``.
+
+    ``latency`` is the evaluation's ``latency`` objective (milliseconds), so a
+    grid over it is reproducible only with a deterministic evaluator.
+    """
+    return {
+        "steps": float(genome.traits.step_count),
+        "tokens": float(evaluation.tokens),
+        "cost": round(evaluation.cost_usd, 9),
+        "latency": float(evaluation.objectives.get("latency", evaluation.time_ms)),
+    }
+
+
 def member_of(
-    genome: Genome, evaluation: Evaluation, fitness: FitnessConfig, *, genes: bool = True
+    genome: Genome,
+    evaluation: Evaluation,
+    fitness: FitnessConfig,
+    *,
+    genes: bool = True,
+    descriptors: bool = False,
 ) -> Member:
     """The selection record of an evaluated genome.
 
@@ -208,6 +227,7 @@ def member_of(
         genes: Whether to fill ``Member.genes``. No ranking reads genes, so
             :func:`select` leaves them out of offspring until survival is
             decided and then fills them for those kept (see :func:`_with_genes`).
+        descriptors: Whether to fill ``Member.descriptors`` (:func:`descriptors_of`).
     """
     cases = sorted(evaluation.cases, key=_CASE_ID)
     return Member(
@@ -221,6 +241,7 @@ def member_of(
         generation=genome.generation,
         size=genome.traits.step_count + genome.traits.transform_ops,
         similarity=case_similarity(evaluation),
+        descriptors=descriptors_of(genome, evaluation) if descriptors else {},
     )
 
 
@@ -269,11 +290,15 @@ def _members(
     fitness: FitnessConfig,
     *,
     genes: bool = True,
+    descriptors: bool = False,
 ) -> list[Member]:
     missing = [i for i in ids if i not in genomes or i not in evaluations]
     if missing:
         raise MissingGenome(f"no genome or evaluation for {', '.join(sorted(missing)[:3])}")
-    return [member_of(genomes[i], evaluations[i], fitness, genes=genes) for i in ids]
+    return [
+        member_of(genomes[i], evaluations[i], fitness, genes=genes, descriptors=descriptors)
+        for i in ids
+    ]
 
 
 def _with_genes(
@@ -322,10 +347,15 @@ def seed_state(
     if not genomes:
         raise EngineInputError("a campaign needs at least one seed pipeline")
     config = spec.evolution
+    strategy = strategy_of(config)
     members = _members(
-        sorted({g.id for g in genomes}), {g.id: g for g in genomes}, evaluations, spec.fitness
+        sorted({g.id for g in genomes}),
+        {g.id: g for g in genomes},
+        evaluations,
+        spec.fitness,
+        descriptors=strategy.needs_descriptors,
     )
-    seeded = strategy_of(config).seed(members, config)
+    seeded = strategy.seed(members, config)
     archive = _archive([], members, config.archive_size)
     return EvolutionState(
         campaign=campaign,
@@ -514,7 +544,12 @@ def select(
     # them: compute them only for the offspring that survive or enter the archive.
     strategy = strategy_of(config)
     offspring = _members(
-        offspring_ids, genomes, evaluations, spec.fitness, genes=strategy.needs_genes
+        offspring_ids,
+        genomes,
+        evaluations,
+        spec.fitness,
+        genes=strategy.needs_genes,
+        descriptors=strategy.needs_descriptors,
     )
     partial = {m.id: m for m in offspring}
     survivors, memo = _survival(state, offspring, slots, config)

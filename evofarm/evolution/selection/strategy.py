@@ -119,6 +119,7 @@ class SelectionStrategy(ABC):
         name: The name campaigns use (``evolution.selection``); set on registration.
         options_model: The pydantic model of ``evolution.selection_options``.
         needs_genes: Whether :meth:`survive` reads the offspring's genes.
+        needs_descriptors: Whether the strategy reads members' descriptors.
     """
 
     name: ClassVar[str] = ""
@@ -127,6 +128,8 @@ class SelectionStrategy(ABC):
     """Whether :meth:`survive` reads ``Member.genes`` of the offspring (novelty):
     the engine leaves genes out of offspring records otherwise, since they are
     the costliest field."""
+    needs_descriptors: ClassVar[bool] = False
+    """Whether the strategy reads ``Member.descriptors`` (left empty otherwise)."""
 
     def validate_options(self, options: Mapping[str, JsonValue]) -> None:
         """Check ``evolution.selection_options`` for this strategy.
