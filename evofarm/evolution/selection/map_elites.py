@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
-from itertools import pairwise
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
