@@ -47,7 +47,7 @@ often the campaign was interrupted. One campaign is driven like this::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Literal, Protocol
@@ -145,6 +145,8 @@ class Counters(BaseModel):
     offspring: int = 0
     duplicates: int = 0
     discarded: int = 0
+    culled: int = Field(default=0, ge=0, exclude_if=lambda v: v == 0)
+    """Offspring the nursery stopped before full evaluation (left out of the JSON when 0)."""
 
 
 class EvolutionState(BaseModel):
@@ -512,6 +514,8 @@ def select(
     genomes: Mapping[str, Genome],
     evaluations: Mapping[str, Evaluation],
     spec: EngineSpec,
+    *,
+    culled: Collection[str] = (),
 ) -> EvolutionState:
     """Tell the engine a generation's outcome; return the next checkpoint.
 
@@ -519,8 +523,10 @@ def select(
         state: The checkpoint the generation was planned from.
         results: One result per planned task, in any order.
         genomes: At least every offspring genome named by ``results``.
-        evaluations: At least one evaluation per offspring id.
+        evaluations: At least one full evaluation per offspring id not in ``culled``.
         spec: The campaign.
+        culled: Offspring ids the nursery stopped (:mod:`~evofarm.evolution.nursery`):
+            counted in ``Counters.culled``, never selected or archived.
 
     Raises:
         MissingGenome: An offspring has no genome or no evaluation (a ``KeyError``).
@@ -531,10 +537,12 @@ def select(
     parent_ids = {m.id for m in state.population}
     offspring_ids: list[str] = []
     slots: dict[str, int] = {}
-    duplicates = discarded = 0
+    duplicates = discarded = stopped = 0
     for result in ordered:
         if result.genome is None:
             discarded += 1
+        elif result.genome in culled and result.genome not in parent_ids:
+            stopped += 1
         elif result.genome in parent_ids or result.genome in slots:
             duplicates += 1
         else:
@@ -563,6 +571,7 @@ def select(
             "offspring": state.counters.offspring + len(offspring_ids),
             "duplicates": state.counters.duplicates + duplicates,
             "discarded": state.counters.discarded + discarded,
+            "culled": state.counters.culled + stopped,
         }
     )
     return EvolutionState(

@@ -22,7 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
+from evofarm.campaign.local.evaluator import (
+    Evaluator,
+    StagedEvaluator,
+    make_evaluator,
+    make_staged_evaluator,
+)
+from evofarm.campaign.local.nursery import run_nursery
 from evofarm.campaign.reports import outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
 from evofarm.campaign.spec import CampaignSpec
@@ -38,6 +44,7 @@ from evofarm.evolution.engine import (
     select,
     to_evaluate,
 )
+from evofarm.evolution.errors import EngineInputError
 from evofarm.evolution.examples import Example, examples_of
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.material import Material, material_of
@@ -70,6 +77,8 @@ class CampaignResult:
     best: Genome | None
     genomes: dict[str, Genome] = field(default_factory=dict)
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    case_runs: int = 0
+    """Cases actually run, partial (nursery) evaluations included."""
 
 
 @dataclass
@@ -86,16 +95,42 @@ class _Run:
     cost_usd: float = 0.0
     examples: list[Example] = field(default_factory=list)
     material: Material = field(default_factory=Material)
+    staged: StagedEvaluator | None = None
+    partials: dict[str, Evaluation] = field(default_factory=dict)
+    case_runs: int = 0
 
     @property
     def campaign(self) -> str:
         return self.spec.name
 
     def evaluate(self, ids: list[str], generation: int) -> None:
-        rows = []
+        done = {}
         for genome_id in ids:
+            done[genome_id] = self.evaluator(self.genomes[genome_id])
+            self.case_runs += len(done[genome_id].cases)
+        self.record(done, generation)
+
+    def nurse(self, ids: list[str], generation: int) -> list[str]:
+        """Evaluate ``ids`` through the nursery; return the culled ids."""
+        nursery = self.spec.evolution.nursery
+        assert nursery is not None and self.staged is not None  # checked by the caller
+        outcome = run_nursery(
+            ids,
+            self.genomes,
+            nursery,
+            full_fidelity=self.spec.fidelity,
+            fitness=self.spec.fitness,
+            evaluate=self.staged,
+            partials=self.partials,
+        )
+        self.case_runs += outcome.case_runs
+        self.record(outcome.full, generation)
+        return outcome.culled
+
+    def record(self, done: dict[str, Evaluation], generation: int) -> None:
+        rows = []
+        for genome_id, evaluation in done.items():
             genome = self.genomes[genome_id]
-            evaluation = self.evaluator(genome)
             self.evaluations[genome_id] = evaluation
             self.genomes[genome_id] = genome.model_copy(
                 update={"fitness_score": evaluation.score, "objectives": evaluation.objectives}
@@ -187,9 +222,13 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
     stop = run.evaluations_exceeded(len(new_ids))
     if stop is not None:
         return None, stop
-    run.evaluate(new_ids, state.generation + 1)
+    culled: list[str] = []
+    if run.spec.evolution.nursery is not None:
+        culled = run.nurse(new_ids, state.generation + 1)
+    else:
+        run.evaluate(new_ids, state.generation + 1)
     offspring_genomes = {i: run.genomes[i] for i in {r.genome for r in results if r.genome}}
-    next_state = select(state, results, offspring_genomes, run.evaluations, run.spec)
+    next_state = select(state, results, offspring_genomes, run.evaluations, run.spec, culled=culled)
     if run.out_dir is not None:
         metrics = generation_metrics(
             generation=next_state.generation,
@@ -230,6 +269,7 @@ def run_in_process(
     progress: ProgressFn | None = None,
     evaluator: Evaluator | None = None,
     clock: Callable[[], float] = time.monotonic,
+    staged_evaluator: StagedEvaluator | None = None,
 ) -> CampaignResult:
     """Run a whole campaign in this process and (optionally) write its outputs.
 
@@ -241,9 +281,14 @@ def run_in_process(
         evaluator: Evaluates one genome; by default the campaign's suite is run
             in-process with the campaign's providers and limits.
         clock: Monotonic clock (seconds), for the wall-time budget.
+        staged_evaluator: Evaluates at a fidelity reusing earlier case results,
+            for campaigns with ``evolution.nursery``; by default the campaign's
+            suite in-process (only when ``evaluator`` is not given either).
 
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
+        EngineInputError: the campaign has a nursery and a custom ``evaluator``
+            came without a ``staged_evaluator``.
     """
     seed = spec.evolution.seed if seed is None else seed
     seeds = spec.load_seeds()
@@ -257,7 +302,12 @@ def run_in_process(
         clock=clock,
         started=clock(),
         examples=examples,
+        staged=staged_evaluator,
     )
+    if spec.evolution.nursery is not None and run.staged is None:
+        if evaluator is not None:
+            raise EngineInputError("a campaign with a nursery needs a staged_evaluator too")
+        run.staged = make_staged_evaluator(spec, suite)
     if out_dir is not None:
         outputs.reset(out_dir)
     status: Status = "completed"
@@ -318,5 +368,10 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         if best is not None:
             outputs.write_best(run.out_dir, best.to_pipeline())
     return CampaignResult(
-        summary=summary, state=state, best=best, genomes=run.genomes, evaluations=run.evaluations
+        summary=summary,
+        state=state,
+        best=best,
+        genomes=run.genomes,
+        evaluations=run.evaluations,
+        case_runs=run.case_runs,
     )
