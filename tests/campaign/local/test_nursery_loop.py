@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from evofarm.campaign import control
 from evofarm.campaign.candidate_runtime import runtime_factory
 from evofarm.campaign.local.evaluator import make_evaluator
 from evofarm.campaign.local.loop import run_in_process
@@ -20,6 +21,7 @@ from evofarm.fitness.records import Evaluation
 from evofarm.fitness.runner import default_case_runner, evaluate_pipeline
 from evofarm.fitness.suite_models import Case
 from evofarm.pipeline.schema import Pipeline
+from evofarm.store.memory import MemoryStore
 
 DEMO = Path(__file__).resolve().parents[3] / "pipelines" / "campaigns" / "demo.yaml"
 STAGES = {"stages": [{"fraction": 0.2, "promote": 0.5}, {"fraction": 0.5, "promote": 0.5}]}
@@ -99,3 +101,9 @@ def test_the_nursery_key_is_validated_in_a_campaign_file(tmp_path: Path) -> None
         load_campaign(bad)
     bad.write_text(bad.read_text().replace("[{fraction: 0.5, promote: 0.5}, ", "["))
     assert load_campaign(bad).evolution.nursery is not None
+
+
+def test_the_farm_refuses_a_nursery_campaign_rather_than_ignore_it() -> None:
+    with pytest.raises(CampaignSpecError, match="in-process only") as info:
+        control.submit(MemoryStore(), _spec(STAGES))
+    assert info.value.location.key == "evolution.nursery"
