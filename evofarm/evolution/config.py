@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from evofarm.evolution.crossover import CROSSOVERS
+from evofarm.evolution.noise import NoiseConfig
 from evofarm.evolution.nursery import NurseryConfig
 from evofarm.evolution.operators.registry import OPERATORS, registered_operators
 from evofarm.evolution.selection.registry import SELECTION_STRATEGIES
@@ -64,6 +65,9 @@ class EvolutionConfig(BaseModel):
         nursery: Staged evaluation of new offspring before full evaluation
             (:mod:`~evofarm.evolution.nursery`); None: every child is fully
             evaluated. Left out of the JSON when None.
+        noise: Noise-aware acceptance for stochastic evaluators
+            (:mod:`~evofarm.evolution.noise`); None: one evaluation per genome
+            is trusted. Left out of the JSON when None.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -87,6 +91,7 @@ class EvolutionConfig(BaseModel):
     target_fitness: float | None = Field(default=None, ge=0, le=1)
     archive_size: int = Field(default=10, ge=1)
     nursery: NurseryConfig | None = Field(default=None, exclude_if=lambda v: v is None)
+    noise: NoiseConfig | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("operators")
     @classmethod

@@ -28,6 +28,7 @@ from evofarm.campaign.local.evaluator import (
     make_evaluator,
     make_staged_evaluator,
 )
+from evofarm.campaign.local.noise import NoisyAcceptance
 from evofarm.campaign.local.nursery import run_nursery
 from evofarm.campaign.reports import outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
@@ -98,6 +99,7 @@ class _Run:
     staged: StagedEvaluator | None = None
     partials: dict[str, Evaluation] = field(default_factory=dict)
     case_runs: int = 0
+    noise: NoisyAcceptance | None = None
 
     @property
     def campaign(self) -> str:
@@ -132,6 +134,8 @@ class _Run:
         for genome_id, evaluation in done.items():
             genome = self.genomes[genome_id]
             self.evaluations[genome_id] = evaluation
+            if self.noise is not None:
+                self.noise.record(genome_id, evaluation)
             self.genomes[genome_id] = genome.model_copy(
                 update={"fitness_score": evaluation.score, "objectives": evaluation.objectives}
             )
@@ -153,6 +157,17 @@ class _Run:
         if budgets.max_wall_s is not None and elapsed >= budgets.max_wall_s:
             return f"budget exceeded: wall time ({elapsed:.1f}s >= {budgets.max_wall_s}s)"
         return None
+
+    def settle(self, state: EvolutionState) -> EvolutionState:
+        """Noise-aware acceptance after a generation (identity without ``evolution.noise``)."""
+        if self.noise is None:
+            return state
+        before = self.noise.case_runs
+        settled = self.noise.settle(state, self.genomes, self.spec.evolution, self.spec.fitness)
+        self.case_runs += self.noise.case_runs - before
+        for gid in self.noise.samples:
+            self.evaluations[gid] = self.noise.mean(gid)
+        return settled
 
     def evaluations_exceeded(self, more: int) -> str | None:
         cap = self.spec.budgets.max_evaluations
@@ -228,7 +243,9 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
     else:
         run.evaluate(new_ids, state.generation + 1)
     offspring_genomes = {i: run.genomes[i] for i in {r.genome for r in results if r.genome}}
-    next_state = select(state, results, offspring_genomes, run.evaluations, run.spec, culled=culled)
+    next_state = run.settle(
+        select(state, results, offspring_genomes, run.evaluations, run.spec, culled=culled)
+    )
     if run.out_dir is not None:
         metrics = generation_metrics(
             generation=next_state.generation,
@@ -308,6 +325,8 @@ def run_in_process(
         if evaluator is not None:
             raise EngineInputError("a campaign with a nursery needs a staged_evaluator too")
         run.staged = make_staged_evaluator(spec, suite)
+    if spec.evolution.noise is not None:
+        run.noise = NoisyAcceptance(spec.evolution.noise, run.evaluator)
     if out_dir is not None:
         outputs.reset(out_dir)
     status: Status = "completed"
@@ -321,7 +340,9 @@ def run_in_process(
         status, reason = "stopped", stop
     else:
         run.evaluate([g.id for g in first], 0)
-        state = seed_state(spec, spec.name, seed, list(run.genomes.values()), run.evaluations)
+        state = run.settle(
+            seed_state(spec, spec.name, seed, list(run.genomes.values()), run.evaluations)
+        )
         if progress:
             progress(run.progress(state))
     while state is not None and status == "completed":
