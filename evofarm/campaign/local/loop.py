@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evofarm.campaign import memory
 from evofarm.campaign.local.evaluator import (
     Evaluator,
     StagedEvaluator,
@@ -51,6 +52,7 @@ from evofarm.evolution.genome import Genome
 from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
+from evofarm.store.collective import CollectiveMemory
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,7 @@ def run_in_process(
     evaluator: Evaluator | None = None,
     clock: Callable[[], float] = time.monotonic,
     staged_evaluator: StagedEvaluator | None = None,
+    collective: CollectiveMemory | None = None,
 ) -> CampaignResult:
     """Run a whole campaign in this process and (optionally) write its outputs.
 
@@ -301,6 +304,9 @@ def run_in_process(
         staged_evaluator: Evaluates at a fidelity reusing earlier case results,
             for campaigns with ``evolution.nursery``; by default the campaign's
             suite in-process (only when ``evaluator`` is not given either).
+        collective: The collective memory: offered to operators when the
+            campaign sets ``memory.use``; its winner and failures are mined
+            into it at the end unless ``memory.contribute`` is false.
 
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
@@ -333,7 +339,9 @@ def run_in_process(
     reason = f"ran {spec.evolution.generations} generations"
     state: EvolutionState | None = None
     first = initial_genomes(seeds)
-    run.material = material_of(examples, [g.pipeline for g in first])
+    run.material = memory.offer(
+        collective, spec, material_of(examples, [g.pipeline for g in first])
+    )
     run.genomes.update({g.id: g for g in first})
     stop = run.evaluations_exceeded(len(first))
     if stop is not None:
@@ -362,7 +370,9 @@ def run_in_process(
         state = next_state
         if progress:
             progress(run.progress(state))
-    return _finish(run, state, status, reason)
+    result = _finish(run, state, status, reason)
+    memory.contribute(collective, spec, spec.name, result.best, run.evaluations)
+    return result
 
 
 def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str) -> CampaignResult:
