@@ -10,7 +10,10 @@ Definitions:
 
 * ``slots`` (the total concurrency): simulated calls the farm can wait on at
   once = workers x pool threads per worker x case concurrency.
-* ``ideal_s`` = total simulated latency (evaluations x cases x latency) / slots;
+* ``--latency uniform`` waits ``--latency-ms`` per call; ``lognormal`` draws
+  each call's wait (median ``--latency-ms``, p99/p50 = 10) from a seeded hash
+  of (genome, case), so reruns wait the same.
+* ``ideal_s`` = total simulated latency (the sum of every evaluated case's wait) / slots;
   ``efficiency`` = ideal_s / actual_s, where actual_s runs from the first task
   sent to the campaign's end (seed evaluation, breeding, selection and
   checkpoints all count against the farm).
@@ -45,6 +48,7 @@ from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.session import Farm, connect_farm
 from evofarm.fitness.evaluate import select_cases
+from evofarm.testing.synthetic_eval import LATENCY_DIST_ENV, case_latency
 
 DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "campaigns" / "demo.yaml"
 
@@ -70,7 +74,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--population", type=int, default=256)
     parser.add_argument("--generations", type=int, default=3)
-    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="(median) per case")
+    parser.add_argument(
+        "--latency",
+        default="uniform",
+        choices=["uniform", "lognormal"],
+        help="uniform: every call waits --latency-ms; lognormal: median --latency-ms, "
+        "p99/p50 = 10, seeded draws keyed by genome and case",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pool", default="threads", choices=["threads", "prefork"])
     parser.add_argument("--concurrency", type=int, default=8, help="pool size per worker")
@@ -85,6 +96,7 @@ def main() -> None:
         "EVOFARM_EVALUATOR": "evofarm.testing.synthetic_eval:factory",
         "EVOFARM_SYNTHETIC_LATENCY_S": str(args.latency_ms / 1000),
         "EVOFARM_CASE_CONCURRENCY": str(args.case_concurrency),
+        LATENCY_DIST_ENV: args.latency,
     }
     with (
         tempfile.TemporaryDirectory(prefix="evofarm-bench-") as tmp,
@@ -102,12 +114,17 @@ def main() -> None:
         actual_s = time.perf_counter() - started
         counters = store.counters(campaign_id)
         checkpoint = store.load_checkpoint(campaign_id)
+        evaluated = sorted({k.genome_id for k in store.evaluation_keys(campaign_id)})
         farm.close()
 
     evaluations = counters.get("evaluations", 0)
     breed_tasks = checkpoint.state["counters"]["tasks"] if checkpoint else 0
     slots = args.workers * args.concurrency * min(args.case_concurrency, cases)
-    total_latency_s = evaluations * cases * args.latency_ms / 1000
+    case_ids = [c.id for c in select_cases(spec.load_suite(), spec.fidelity)]
+    median_s = args.latency_ms / 1000
+    total_latency_s = sum(
+        case_latency(g, c, median_s, args.latency) for g in evaluated for c in case_ids
+    )
     ideal_s = total_latency_s / slots
     tasks = evaluations + breed_tasks
     turnarounds = scheduler.turnarounds_ms
@@ -134,6 +151,7 @@ def main() -> None:
                     "population": args.population,
                     "generations": args.generations,
                     "latency_ms": args.latency_ms,
+                    "latency": args.latency,
                     "workers": args.workers,
                     "pool": args.pool,
                     "concurrency": args.concurrency,

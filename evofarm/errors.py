@@ -1,4 +1,4 @@
-"""The one exception tree of evofarm.
+r"""The one exception tree of evofarm.
 
 Every error evofarm raises on purpose derives from :class:`FarmError`, so the
 CLI can turn any of them into one clear line and never show a traceback::

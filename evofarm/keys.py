@@ -1,8 +1,9 @@
 """Every Redis key name evofarm uses, in one place.
 
 Per-campaign keys live under ``evofarm:c:{campaign}:``, so campaigns sharing one
-Redis never collide and one campaign can be listed or purged by prefix. The only
-global key is the campaign index. Celery's own
+Redis never collide and one campaign can be listed or purged by prefix. The
+global keys are the campaign index and the collective memory's
+(``evofarm:memory:*``, shared by all campaigns). Celery's own
 broker keys are kombu's and are not listed here.
 
 Campaign ids are validated (:func:`check_campaign_id`) so no id can contain the
@@ -47,6 +48,31 @@ def _part(value: str | int, what: str) -> str:
 def campaign_index() -> str:
     """Sorted set: campaign id -> creation time (seconds since the epoch)."""
     return f"{ROOT}:campaigns"
+
+
+def memory_patterns() -> str:
+    """Hash: pattern key -> the pattern's first record (collective memory, all campaigns)."""
+    return f"{ROOT}:memory:patterns"
+
+
+def memory_pattern_winners() -> str:
+    """Hash: pattern key -> further campaign winners that contained it."""
+    return f"{ROOT}:memory:pattern-winners"
+
+
+def memory_gallery() -> str:
+    """List: pattern keys in order of first appearance (the innovation gallery)."""
+    return f"{ROOT}:memory:gallery"
+
+
+def memory_failures() -> str:
+    """Hash: failure key -> the failure's first record (the failure museum)."""
+    return f"{ROOT}:memory:failures"
+
+
+def memory_failure_counts() -> str:
+    """Hash: failure key -> times recorded."""
+    return f"{ROOT}:memory:failure-counts"
 
 
 # ---- per campaign -------------------------------------------------------------

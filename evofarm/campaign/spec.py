@@ -143,6 +143,25 @@ class ApprovalPolicy(BaseModel):
         return "approved" if fitness is not None and fitness >= self.min_fitness else "rejected"
 
 
+# ---- issue 16 (scale): the collective memory ------------------------------------
+
+
+class MemoryUse(BaseModel):
+    """``memory:``: how a campaign uses the collective memory across campaigns.
+
+    Attributes:
+        use: Offer remembered winner fragments to feature insertion.
+        offer: How many fragments are offered (most winners first).
+        contribute: Mine this campaign's winner (and failures) when it ends.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    use: bool = False
+    offer: int = Field(default=16, ge=1, le=256)
+    contribute: bool = True
+
+
 class CampaignSpec(BaseModel):
     """A validated campaign (see module docs). Paths are kept as written."""
 
@@ -163,6 +182,7 @@ class CampaignSpec(BaseModel):
     budgets: CampaignBudgets = Field(default_factory=CampaignBudgets)
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    memory: MemoryUse = Field(default_factory=MemoryUse, exclude_if=lambda m: m == MemoryUse())
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 

@@ -11,6 +11,7 @@ from evofarm.cli import (
     farm_campaign,
     farm_cmd,
     judge_cmd,
+    memory_cmd,
     pipeline_cmd,
 )
 
@@ -28,6 +29,7 @@ campaign_cmd.register(app)
 judge_cmd.register(app)
 evolve_cmd.register(app)
 approve_cmd.register(app)
+memory_cmd.register(app)
 
 
 def main() -> None:

@@ -20,6 +20,8 @@ from pydantic import (
 )
 
 from evofarm.evolution.crossover import CROSSOVERS
+from evofarm.evolution.noise import NoiseConfig
+from evofarm.evolution.nursery import NurseryConfig
 from evofarm.evolution.operators.registry import OPERATORS, registered_operators
 from evofarm.evolution.selection.registry import SELECTION_STRATEGIES
 from evofarm.registry import UnknownExtension
@@ -60,6 +62,12 @@ class EvolutionConfig(BaseModel):
         max_steps: Top-level step limit for offspring (operators and repair).
         target_fitness: Stop once the best fitness reaches this (None: never).
         archive_size: Size of the hall of fame kept in the checkpoint.
+        nursery: Staged evaluation of new offspring before full evaluation
+            (:mod:`~evofarm.evolution.nursery`); None: every child is fully
+            evaluated. Left out of the JSON when None.
+        noise: Noise-aware acceptance for stochastic evaluators
+            (:mod:`~evofarm.evolution.noise`); None: one evaluation per genome
+            is trusted. Left out of the JSON when None.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -82,6 +90,8 @@ class EvolutionConfig(BaseModel):
     max_steps: int = Field(default=12, ge=1, le=200)
     target_fitness: float | None = Field(default=None, ge=0, le=1)
     archive_size: int = Field(default=10, ge=1)
+    nursery: NurseryConfig | None = Field(default=None, exclude_if=lambda v: v is None)
+    noise: NoiseConfig | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("operators")
     @classmethod

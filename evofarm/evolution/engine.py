@@ -47,7 +47,7 @@ often the campaign was interrupted. One campaign is driven like this::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Literal, Protocol
@@ -145,6 +145,8 @@ class Counters(BaseModel):
     offspring: int = 0
     duplicates: int = 0
     discarded: int = 0
+    culled: int = Field(default=0, ge=0, exclude_if=lambda v: v == 0)
+    """Offspring the nursery stopped before full evaluation (left out of the JSON when 0)."""
 
 
 class EvolutionState(BaseModel):
@@ -196,8 +198,27 @@ def initial_genomes(seeds: Iterable[Pipeline]) -> list[Genome]:
 _CASE_ID = attrgetter("case_id")
 
 
+def descriptors_of(genome: Genome, evaluation: Evaluation) -> dict[str, float]:
+    """A genome's behaviour descriptors: ``steps``, ``tokens``, ``cost``, ``latency``.
+
+    ``latency`` is the evaluation's ``latency`` objective (milliseconds), so a
+    grid over it is reproducible only with a deterministic evaluator.
+    """
+    return {
+        "steps": float(genome.traits.step_count),
+        "tokens": float(evaluation.tokens),
+        "cost": round(evaluation.cost_usd, 9),
+        "latency": float(evaluation.objectives.get("latency", evaluation.time_ms)),
+    }
+
+
 def member_of(
-    genome: Genome, evaluation: Evaluation, fitness: FitnessConfig, *, genes: bool = True
+    genome: Genome,
+    evaluation: Evaluation,
+    fitness: FitnessConfig,
+    *,
+    genes: bool = True,
+    descriptors: bool = False,
 ) -> Member:
     """The selection record of an evaluated genome.
 
@@ -208,6 +229,7 @@ def member_of(
         genes: Whether to fill ``Member.genes``. No ranking reads genes, so
             :func:`select` leaves them out of offspring until survival is
             decided and then fills them for those kept (see :func:`_with_genes`).
+        descriptors: Whether to fill ``Member.descriptors`` (:func:`descriptors_of`).
     """
     cases = sorted(evaluation.cases, key=_CASE_ID)
     size = genome.traits.step_count + genome.traits.transform_ops
@@ -222,6 +244,7 @@ def member_of(
         generation=genome.generation,
         size=size,
         similarity=case_similarity(evaluation),
+        descriptors=descriptors_of(genome, evaluation) if descriptors else {},
     )
 
 
@@ -270,11 +293,15 @@ def _members(
     fitness: FitnessConfig,
     *,
     genes: bool = True,
+    descriptors: bool = False,
 ) -> list[Member]:
     missing = [i for i in ids if i not in genomes or i not in evaluations]
     if missing:
         raise MissingGenome(f"no genome or evaluation for {', '.join(sorted(missing)[:3])}")
-    return [member_of(genomes[i], evaluations[i], fitness, genes=genes) for i in ids]
+    return [
+        member_of(genomes[i], evaluations[i], fitness, genes=genes, descriptors=descriptors)
+        for i in ids
+    ]
 
 
 def _with_genes(
@@ -323,10 +350,15 @@ def seed_state(
     if not genomes:
         raise EngineInputError("a campaign needs at least one seed pipeline")
     config = spec.evolution
+    strategy = strategy_of(config)
     members = _members(
-        sorted({g.id for g in genomes}), {g.id: g for g in genomes}, evaluations, spec.fitness
+        sorted({g.id for g in genomes}),
+        {g.id: g for g in genomes},
+        evaluations,
+        spec.fitness,
+        descriptors=strategy.needs_descriptors,
     )
-    seeded = strategy_of(config).seed(members, config)
+    seeded = strategy.seed(members, config)
     archive = _archive([], members, config.archive_size)
     return EvolutionState(
         campaign=campaign,
@@ -465,11 +497,14 @@ def to_evaluate(results: Sequence[BreedResult], known: Iterable[str] = ()) -> li
 
 
 def _survival(
-    state: EvolutionState, offspring: list[Member], config: EvolutionConfig
+    state: EvolutionState,
+    offspring: list[Member],
+    slots: Mapping[str, int],
+    config: EvolutionConfig,
 ) -> tuple[list[Member], Memo]:
     rng = rng_for(state.seed, state.generation + 1, "survive")
-    survival = strategy_of(config).survive(
-        list(state.population), offspring, config, rng, state.strategy_state
+    survival = strategy_of(config).survive_slotted(
+        list(state.population), offspring, config, rng, state.strategy_state, slots=slots
     )
     return survival.population, survival.memo
 
@@ -480,6 +515,8 @@ def select(
     genomes: Mapping[str, Genome],
     evaluations: Mapping[str, Evaluation],
     spec: EngineSpec,
+    *,
+    culled: Collection[str] = (),
 ) -> EvolutionState:
     """Tell the engine a generation's outcome; return the next checkpoint.
 
@@ -487,8 +524,10 @@ def select(
         state: The checkpoint the generation was planned from.
         results: One result per planned task, in any order.
         genomes: At least every offspring genome named by ``results``.
-        evaluations: At least one evaluation per offspring id.
+        evaluations: At least one full evaluation per offspring id not in ``culled``.
         spec: The campaign.
+        culled: Offspring ids the nursery stopped (:mod:`~evofarm.evolution.nursery`):
+            counted in ``Counters.culled``, never selected or archived.
 
     Raises:
         MissingGenome: An offspring has no genome or no evaluation (a ``KeyError``).
@@ -498,19 +537,31 @@ def select(
     ordered = sorted(results, key=lambda r: r.slot)
     parent_ids = {m.id for m in state.population}
     offspring_ids: list[str] = []
-    duplicates = discarded = 0
+    slots: dict[str, int] = {}
+    duplicates = discarded = stopped = 0
     for result in ordered:
         if result.genome is None:
             discarded += 1
-        elif result.genome in parent_ids or result.genome in offspring_ids:
+        elif result.genome in culled and result.genome not in parent_ids:
+            stopped += 1
+        elif result.genome in parent_ids or result.genome in slots:
             duplicates += 1
         else:
             offspring_ids.append(result.genome)
+            slots[result.genome] = result.slot
     # Genes (hashes of every step) are the costliest field and no ranking reads
     # them: compute them only for the offspring that survive or enter the archive.
-    offspring = _members(offspring_ids, genomes, evaluations, spec.fitness, genes=False)
+    strategy = strategy_of(config)
+    offspring = _members(
+        offspring_ids,
+        genomes,
+        evaluations,
+        spec.fitness,
+        genes=strategy.needs_genes,
+        descriptors=strategy.needs_descriptors,
+    )
     partial = {m.id: m for m in offspring}
-    survivors, memo = _survival(state, offspring, config)
+    survivors, memo = _survival(state, offspring, slots, config)
     archive = _archive(state.archive, offspring, config.archive_size)
     completed: dict[str, Member] = {}
     survivors = _with_genes(survivors, partial, genomes, completed)
@@ -521,6 +572,7 @@ def select(
             "offspring": state.counters.offspring + len(offspring_ids),
             "duplicates": state.counters.duplicates + duplicates,
             "discarded": state.counters.discarded + discarded,
+            "culled": state.counters.culled + stopped,
         }
     )
     return EvolutionState(

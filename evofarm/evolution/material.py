@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from evofarm.evolution.examples import Example
 
@@ -48,6 +48,10 @@ class Material(BaseModel):
         words: Words occurring in the expected output of several examples but
             not in their inputs (constants a format or prefix may need).
         lengths: Lengths of expected outputs, most frequent first.
+        patterns: Operation fragments from the collective memory (winners of
+            earlier campaigns, :func:`~evofarm.evolution.memory.offered_fragments`)
+            that feature insertion may splice in; empty unless the campaign
+            opts in with ``memory.use``, and then left out of nothing else.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -56,6 +60,7 @@ class Material(BaseModel):
     literals: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
     lengths: tuple[int, ...] = ()
+    patterns: tuple[tuple[JsonValue, ...], ...] = ()
 
     @property
     def strings(self) -> tuple[str, ...]:

@@ -309,6 +309,7 @@ def evaluate_pipeline(
     genome_id: str | None = None,
     judge: Provider | None = None,
     limits: PipelineLimits | None = None,
+    reuse: Sequence[CaseResult] = (),
 ) -> Evaluation:
     """Evaluate ``pipeline`` on ``suite`` at ``fidelity``.
 
@@ -325,6 +326,9 @@ def evaluate_pipeline(
         judge: provider for ``llm_judge`` checks (their default model is
             ``config.judge_model``).
         limits: validation limits (step count, nesting, ...); default limits.
+        reuse: case results of this pipeline from an earlier, lower-fidelity
+            evaluation (the nursery): cases among them are not run again, their
+            results are scored with the new ones.
 
     Returns:
         The evaluation; candidate faults are inside it (``outcome``, ``reason``).
@@ -359,12 +363,16 @@ def evaluate_pipeline(
     def one(case: Case) -> CaseResult:
         return run_case(pipeline, case, suite, runner, config=config, judge=judge)
 
-    if max_workers == 1 or len(cases) == 1:
-        results = [one(c) for c in cases]
+    done = {r.case_id: r for r in reuse}
+    todo = [c for c in cases if c.id not in done]
+    if max_workers == 1 or len(todo) <= 1:
+        fresh = [one(c) for c in todo]
     else:
-        with ThreadPoolExecutor(max_workers=min(max_workers, len(cases))) as pool:
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(todo))) as pool:
             # map() yields in submission order, i.e. case-id order.
-            results = list(pool.map(one, cases))
+            fresh = list(pool.map(one, todo))
+    ran = {r.case_id: r for r in fresh}
+    results = [done[c.id] if c.id in done else ran[c.id] for c in cases]
     return aggregate(
         results,
         suite_id=suite.id,

@@ -8,16 +8,19 @@ evaluator does. Scores come from the SHA-256 of (genome id, case id), so every
 process computes the same evaluation for the same genome.
 
 The farm's workers use it with ``EVOFARM_EVALUATOR=evofarm.testing.synthetic_eval:factory``
-(latency from ``EVOFARM_SYNTHETIC_LATENCY_S``); the in-process loop with
+(latency from ``EVOFARM_SYNTHETIC_LATENCY_S``, its distribution from
+``EVOFARM_SYNTHETIC_LATENCY_DIST``: :func:`case_latency`); the in-process loop with
 :func:`loop_evaluator`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from statistics import NormalDist
 
 from evofarm.campaign.bundle import Campaign
 from evofarm.campaign.local.evaluator import Evaluator
@@ -29,11 +32,37 @@ from evofarm.fitness.evaluation import CaseResult, Evaluation, aggregate
 from evofarm.fitness.suite import TaskSuite
 
 LATENCY_ENV = "EVOFARM_SYNTHETIC_LATENCY_S"
+LATENCY_DIST_ENV = "EVOFARM_SYNTHETIC_LATENCY_DIST"
+"""``uniform`` (every call waits the configured latency) or ``lognormal``."""
+#: Lognormal spread giving p99/p50 = 10: sigma = ln(10) / z(0.99).
+LOGNORMAL_SIGMA = math.log(10) / NormalDist().inv_cdf(0.99)
+#: Quantiles a lognormal draw is clipped to (at most ~26x the median).
+_CLIP = 0.0005
 #: Checks per synthetic case (so scores take a few distinct values per case).
 CHECKS = 4
 
 
+def case_latency(genome_id: str, case_id: str, median_s: float, dist: str = "uniform") -> float:
+    """The simulated latency of one case: fixed, or a lognormal draw keyed by genome and case.
+
+    ``lognormal`` has median ``median_s`` and p99/p50 = 10; the draw is a pure
+    function of (genome, case), so a rerun waits exactly as long.
+    """
+    if dist != "lognormal" or median_s <= 0:
+        return median_s
+    digest = hashlib.sha256(f"latency|{genome_id}|{case_id}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    z = NormalDist().inv_cdf(min(1 - _CLIP, max(_CLIP, u)))
+    return median_s * math.exp(LOGNORMAL_SIGMA * z)
+
+
+def configured_distribution() -> str:
+    """The latency distribution from the environment (``uniform`` by default)."""
+    return os.environ.get(LATENCY_DIST_ENV, "uniform") or "uniform"
+
+
 def _case(genome_id: str, case_id: str, latency_s: float) -> CaseResult:
+    latency_s = case_latency(genome_id, case_id, latency_s, configured_distribution())
     if latency_s > 0:
         time.sleep(latency_s)  # the simulated LLM call
     digest = int(hashlib.sha256(f"{genome_id}|{case_id}".encode()).hexdigest()[:8], 16)

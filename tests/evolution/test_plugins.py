@@ -30,7 +30,7 @@ from evofarm.registry import import_plugins
 
 from .test_engine import fake_evaluate, spec_with
 
-PLUGIN = '''
+PLUGIN = """
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -69,7 +69,7 @@ class LengthCheck(CheckBase):
     def test(self, value: Any, ctx: Any) -> tuple[bool, str, float | None]:
         CALLS["check"] += 1
         return len(str(value)) <= self.max, f"{len(str(value))} chars", None
-'''
+"""
 
 
 @pytest.fixture

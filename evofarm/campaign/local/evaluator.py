@@ -21,6 +21,11 @@ from evofarm.fitness.suite import TaskSuite
 Evaluator = Callable[[Genome], Evaluation]
 """Evaluates one genome (deterministically, for a deterministic pipeline)."""
 
+StagedEvaluator = Callable[[Genome, float, Evaluation | None], Evaluation]
+"""Evaluates one genome at a fidelity, reusing the case results of an earlier
+(partial) evaluation of it: the nursery's evaluator. Cases the earlier
+evaluation ran are not run again."""
+
 
 def make_evaluator(spec: CampaignSpec, suite: TaskSuite) -> Evaluator:
     """The default evaluator of ``spec`` on ``suite`` (see module docs)."""
@@ -34,6 +39,24 @@ def make_evaluator(spec: CampaignSpec, suite: TaskSuite) -> Evaluator:
             fidelity=spec.fidelity,
             config=spec.fitness,
             genome_id=genome.id,
+        )
+
+    return evaluate
+
+
+def make_staged_evaluator(spec: CampaignSpec, suite: TaskSuite) -> StagedEvaluator:
+    """The default nursery evaluator of ``spec`` on ``suite`` (see :data:`StagedEvaluator`)."""
+    factory = runtime_factory(spec)
+
+    def evaluate(genome: Genome, fidelity: float, earlier: Evaluation | None) -> Evaluation:
+        return evaluate_pipeline(
+            genome.to_pipeline(),
+            suite,
+            runtime_factory=factory,
+            fidelity=fidelity,
+            config=spec.fitness,
+            genome_id=genome.id,
+            reuse=earlier.cases if earlier is not None else (),
         )
 
     return evaluate

@@ -29,7 +29,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
+from evofarm.campaign import memory
+from evofarm.campaign.local.evaluator import (
+    Evaluator,
+    StagedEvaluator,
+    make_evaluator,
+    make_staged_evaluator,
+)
+from evofarm.campaign.local.noise import NoisyAcceptance
+from evofarm.campaign.local.nursery import run_nursery
 from evofarm.campaign.reports import final, outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
 from evofarm.campaign.spec import CampaignSpec
@@ -45,12 +53,14 @@ from evofarm.evolution.engine import (
     select,
     to_evaluate,
 )
+from evofarm.evolution.errors import EngineInputError
 from evofarm.evolution.examples import Example, examples_of
 from evofarm.evolution.final_choice import FinalChoice, SplitName, choose_final
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
+from evofarm.store.collective import CollectiveMemory
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,8 @@ class CampaignResult:
     best: Genome | None
     genomes: dict[str, Genome] = field(default_factory=dict)
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    case_runs: int = 0
+    """Cases actually run, partial (nursery) evaluations included."""
 
 
 @dataclass
@@ -97,17 +109,46 @@ class _Run:
     material: Material = field(default_factory=Material)
     #: Evaluations on the held-out cases (the final phase's; never seen by selection).
     validation_evaluations: int = 0
+    staged: StagedEvaluator | None = None
+    partials: dict[str, Evaluation] = field(default_factory=dict)
+    case_runs: int = 0
+    noise: NoisyAcceptance | None = None
 
     @property
     def campaign(self) -> str:
         return self.spec.name
 
     def evaluate(self, ids: list[str], generation: int) -> None:
-        rows = []
+        done = {}
         for genome_id in ids:
+            done[genome_id] = self.evaluator(self.genomes[genome_id])
+            self.case_runs += len(done[genome_id].cases)
+        self.record(done, generation)
+
+    def nurse(self, ids: list[str], generation: int) -> list[str]:
+        """Evaluate ``ids`` through the nursery; return the culled ids."""
+        nursery = self.spec.evolution.nursery
+        assert nursery is not None and self.staged is not None  # checked by the caller
+        outcome = run_nursery(
+            ids,
+            self.genomes,
+            nursery,
+            full_fidelity=self.spec.fidelity,
+            fitness=self.spec.fitness,
+            evaluate=self.staged,
+            partials=self.partials,
+        )
+        self.case_runs += outcome.case_runs
+        self.record(outcome.full, generation)
+        return outcome.culled
+
+    def record(self, done: dict[str, Evaluation], generation: int) -> None:
+        rows = []
+        for genome_id, evaluation in done.items():
             genome = self.genomes[genome_id]
-            evaluation = self.evaluator(genome)
             self.evaluations[genome_id] = evaluation
+            if self.noise is not None:
+                self.noise.record(genome_id, evaluation)
             self.genomes[genome_id] = genome.model_copy(
                 update={"fitness_score": evaluation.score, "objectives": evaluation.objectives}
             )
@@ -150,6 +191,17 @@ class _Run:
         if budgets.max_wall_s is not None and elapsed >= budgets.max_wall_s:
             return f"budget exceeded: wall time ({elapsed:.1f}s >= {budgets.max_wall_s}s)"
         return None
+
+    def settle(self, state: EvolutionState) -> EvolutionState:
+        """Noise-aware acceptance after a generation (identity without ``evolution.noise``)."""
+        if self.noise is None:
+            return state
+        before = self.noise.case_runs
+        settled = self.noise.settle(state, self.genomes, self.spec.evolution, self.spec.fitness)
+        self.case_runs += self.noise.case_runs - before
+        for gid in self.noise.samples:
+            self.evaluations[gid] = self.noise.mean(gid)
+        return settled
 
     def evaluations_exceeded(self, more: int) -> str | None:
         cap = self.spec.budgets.max_evaluations
@@ -219,9 +271,15 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
     stop = run.evaluations_exceeded(len(new_ids))
     if stop is not None:
         return None, stop
-    run.evaluate(new_ids, state.generation + 1)
+    culled: list[str] = []
+    if run.spec.evolution.nursery is not None:
+        culled = run.nurse(new_ids, state.generation + 1)
+    else:
+        run.evaluate(new_ids, state.generation + 1)
     offspring_genomes = {i: run.genomes[i] for i in {r.genome for r in results if r.genome}}
-    next_state = select(state, results, offspring_genomes, run.evaluations, run.spec)
+    next_state = run.settle(
+        select(state, results, offspring_genomes, run.evaluations, run.spec, culled=culled)
+    )
     if run.out_dir is not None:
         metrics = generation_metrics(
             generation=next_state.generation,
@@ -263,6 +321,8 @@ def run_in_process(
     evaluator: Evaluator | None = None,
     validation_evaluator: Evaluator | None = None,
     clock: Callable[[], float] = time.monotonic,
+    staged_evaluator: StagedEvaluator | None = None,
+    collective: CollectiveMemory | None = None,
 ) -> CampaignResult:
     """Run a whole campaign in this process and (optionally) write its outputs.
 
@@ -277,9 +337,17 @@ def run_in_process(
         validation_evaluator: Evaluates one genome on the held-out cases (only
             used when the suite has some); by default as ``evaluator``'s default.
         clock: Monotonic clock (seconds), for the wall-time budget.
+        staged_evaluator: Evaluates at a fidelity reusing earlier case results,
+            for campaigns with ``evolution.nursery``; by default the campaign's
+            suite in-process (only when ``evaluator`` is not given either).
+        collective: The collective memory: offered to operators when the
+            campaign sets ``memory.use``; its winner and failures are mined
+            into it at the end unless ``memory.contribute`` is false.
 
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
+        EngineInputError: the campaign has a nursery and a custom ``evaluator``
+            came without a ``staged_evaluator``.
     """
     seed = spec.evolution.seed if seed is None else seed
     seeds = spec.load_seeds()
@@ -297,21 +365,32 @@ def run_in_process(
         clock=clock,
         started=clock(),
         examples=examples,
+        staged=staged_evaluator,
     )
+    if spec.evolution.nursery is not None and run.staged is None:
+        if evaluator is not None:
+            raise EngineInputError("a campaign with a nursery needs a staged_evaluator too")
+        run.staged = make_staged_evaluator(spec, suite)
+    if spec.evolution.noise is not None:
+        run.noise = NoisyAcceptance(spec.evolution.noise, run.evaluator)
     if out_dir is not None:
         outputs.reset(out_dir)
     status: Status = "completed"
     reason = f"ran {spec.evolution.generations} generations"
     state: EvolutionState | None = None
     first = initial_genomes(seeds)
-    run.material = material_of(examples, [g.pipeline for g in first])
+    run.material = memory.offer(
+        collective, spec, material_of(examples, [g.pipeline for g in first])
+    )
     run.genomes.update({g.id: g for g in first})
     stop = run.evaluations_exceeded(len(first))
     if stop is not None:
         status, reason = "stopped", stop
     else:
         run.evaluate([g.id for g in first], 0)
-        state = seed_state(spec, spec.name, seed, list(run.genomes.values()), run.evaluations)
+        state = run.settle(
+            seed_state(spec, spec.name, seed, list(run.genomes.values()), run.evaluations)
+        )
         if progress:
             progress(run.progress(state))
     while state is not None and status == "completed":
@@ -331,7 +410,9 @@ def run_in_process(
         state = next_state
         if progress:
             progress(run.progress(state))
-    return _finish(run, state, status, reason)
+    result = _finish(run, state, status, reason)
+    memory.contribute(collective, spec, spec.name, result.best, run.evaluations)
+    return result
 
 
 def _final_phase(run: _Run, state: EvolutionState) -> FinalChoice | None:
@@ -382,5 +463,10 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         if best is not None:
             outputs.write_best(run.out_dir, best.to_pipeline())
     return CampaignResult(
-        summary=summary, state=state, best=best, genomes=run.genomes, evaluations=run.evaluations
+        summary=summary,
+        state=state,
+        best=best,
+        genomes=run.genomes,
+        evaluations=run.evaluations,
+        case_runs=run.case_runs,
     )

@@ -2,8 +2,9 @@
 
 Four kinds, chosen among those that apply:
 
-* an operation into a ``transform`` step: any transform operation with
-  parameters generated from the campaign's material
+* an operation into a ``transform`` step: a fragment remembered from earlier
+  campaigns' winners (when the campaign opts in to the collective memory), or
+  any transform operation with parameters generated from the campaign's material
   (:func:`~evofarm.evolution.operators.op_factory.random_fragment`; LLM clean-ups
   too when the step reads an LLM step), or one copied from a donor's transform step;
 * a whole step copied from a donor (a fitter genome), under a fresh name if
@@ -63,6 +64,14 @@ def _fragment(
     ]
     if borrowed and rng.random() < 0.25:
         return rng.choice(borrowed)
+    # Collective memory (opt-in): no draw at all without patterns, so campaigns
+    # that do not use it keep their results draw for draw.
+    remembered = context.material.patterns
+    if remembered and rng.random() < 0.3:
+        index = rng.randrange(len(remembered))
+        return f"pattern {index + 1} from memory", [
+            dict(op) for op in remembered[index] if isinstance(op, dict)
+        ]
     if reads_llm and rng.random() < 0.3:
         label, ops = rng.choice(library.LLM_CLEANUPS)
         return label, [dict(op) for op in ops]

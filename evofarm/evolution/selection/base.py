@@ -37,6 +37,11 @@ class Member(BaseModel):
             :func:`~evofarm.evolution.engine.member_of`). Never part of the
             fitness: the second sort key, so candidates failing the same cases
             are ranked by how close they came.
+        descriptors: Behaviour descriptors (``steps``, ``tokens``, ``cost``,
+            ``latency``) for strategies that place genomes in a grid
+            (``map_elites``); filled only when the strategy asks
+            (``SelectionStrategy.needs_descriptors``) and left out of the
+            JSON when empty, so other checkpoints are unchanged.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -49,6 +54,7 @@ class Member(BaseModel):
     generation: int = 0
     size: int = 0
     similarity: float = 0.0
+    descriptors: dict[str, float] = Field(default_factory=dict, exclude_if=lambda d: not d)
 
 
 def by_fitness(member: Member) -> tuple[float | str, ...]:

@@ -26,7 +26,14 @@ S = TypeVar("S", bound=type[SelectionStrategy])
 
 BUILTIN_MODULES = tuple(
     f"evofarm.evolution.selection.{name}"
-    for name in ("tournament", "mu_plus_lambda", "mu_comma_lambda", "nsga2", "random_search")
+    for name in (
+        "tournament",
+        "mu_plus_lambda",
+        "mu_comma_lambda",
+        "nsga2",
+        "random_search",
+        "islands",
+    )
 )
 """Modules that register the built-in strategies."""
 

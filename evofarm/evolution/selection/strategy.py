@@ -118,10 +118,18 @@ class SelectionStrategy(ABC):
     Attributes:
         name: The name campaigns use (``evolution.selection``); set on registration.
         options_model: The pydantic model of ``evolution.selection_options``.
+        needs_genes: Whether :meth:`survive` reads the offspring's genes.
+        needs_descriptors: Whether the strategy reads members' descriptors.
     """
 
     name: ClassVar[str] = ""
     options_model: ClassVar[type[BaseModel]] = NoOptions
+    needs_genes: ClassVar[bool] = False
+    """Whether :meth:`survive` reads ``Member.genes`` of the offspring (novelty):
+    the engine leaves genes out of offspring records otherwise, since they are
+    the costliest field."""
+    needs_descriptors: ClassVar[bool] = False
+    """Whether the strategy reads ``Member.descriptors`` (left empty otherwise)."""
 
     def validate_options(self, options: Mapping[str, JsonValue]) -> None:
         """Check ``evolution.selection_options`` for this strategy.
@@ -165,6 +173,26 @@ class SelectionStrategy(ABC):
     ) -> Survival:
         """The next population and memo (default: :meth:`survivors`, memo unchanged)."""
         return Survival(self.survivors(parents, offspring, config, rng), dict(memo))
+
+    def survive_slotted(
+        self,
+        parents: Sequence[Member],
+        offspring: Sequence[Member],
+        config: EvolutionConfig,
+        rng: random.Random,
+        memo: Memo,
+        *,
+        slots: Mapping[str, int],
+    ) -> Survival:
+        """What the engine calls: :meth:`survive` with each offspring's first slot.
+
+        ``slots`` maps every offspring id to the lowest slot that bred it, so a
+        strategy whose slots mean something (islands: slot ``s`` is bred on
+        island ``s % n``) can place each child where it was bred. The default
+        ignores it and calls :meth:`survive`.
+        """
+        del slots
+        return self.survive(parents, offspring, config, rng, memo)
 
     @abstractmethod
     def survivors(

@@ -1,0 +1,160 @@
+"""The nursery: case runs to reach the best of a fully evaluated campaign.
+
+For each seed, the demo campaign (``pipelines/campaigns/demo.yaml``, 24 cases,
+no LLM) runs in-process twice with the same settings and seed: once evaluating
+every child on every case, once with ``evolution.nursery`` (default stages
+0.2/0.5 then 0.5/0.5: a child runs 5 cases, the best half 7 more, the best
+quarter of the cohort all 24). Both stop at the same generation count (no
+target fitness), so they are comparable.
+
+``case_runs_ratio`` is the case runs the nursery campaign spent until it first
+fully evaluated a genome at least as fit as the full campaign's best, over the
+full campaign's case runs; ``same_best`` says the nursery campaign's final
+best has the full campaign's best fitness. ``to_best_ratio`` is the stricter
+figure: over the case runs the full campaign itself needed to first reach its
+best; ``total_case_runs_ratio`` compares whole campaigns. Prints one JSON object (per seed
+and the mean ratio).
+
+Usage::
+
+    python benchmarks/nursery.py [--seeds 1 2 3] [--generations 25]
+        [--stages 0.2:0.5 0.5:0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from evofarm.campaign.local.evaluator import make_evaluator, make_staged_evaluator
+from evofarm.campaign.local.loop import run_in_process
+from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.evolution.genome import Genome
+from evofarm.evolution.nursery import NurseryConfig, NurseryStage
+from evofarm.fitness.records import Evaluation
+
+DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "campaigns" / "demo.yaml"
+
+
+def _spec(generations: int, nursery: NurseryConfig | None) -> CampaignSpec:
+    spec = load_campaign(DEMO)
+    evolution = spec.evolution.model_copy(
+        update={"generations": generations, "target_fitness": None, "nursery": nursery}
+    )
+    budgets = spec.budgets.model_copy(update={"max_evaluations": None, "max_wall_s": None})
+    return spec.model_copy(update={"evolution": evolution, "budgets": budgets})
+
+
+def _full(spec: CampaignSpec, seed: int) -> dict[str, Any]:
+    suite = spec.load_suite()
+    plain = make_evaluator(spec, suite)
+    scores: list[tuple[int, float]] = []
+
+    def recording(genome: Genome) -> Evaluation:
+        evaluation = plain(genome)
+        scores.append((len(evaluation.cases), evaluation.score))
+        return evaluation
+
+    result = run_in_process(spec, seed=seed, evaluator=recording)
+    best = result.summary.best.fitness or 0.0
+    spent, to_best = 0, None
+    for cases, score in scores:
+        spent += cases
+        if to_best is None and score >= best:
+            to_best = spent
+    return {
+        "best": result.summary.best.fitness,
+        "genome": result.summary.best.genome,
+        "case_runs": result.case_runs,
+        "case_runs_to_best": to_best,
+        "evaluations": result.summary.evaluations,
+    }
+
+
+def _nursery(spec: CampaignSpec, seed: int, target: float) -> dict[str, Any]:
+    suite = spec.load_suite()
+    staged = make_staged_evaluator(spec, suite)
+    runs = {"total": 0, "at_target": None}
+
+    def counting(genome: Genome, fidelity: float, earlier: Evaluation | None) -> Evaluation:
+        evaluation = staged(genome, fidelity, earlier)
+        before = {c.case_id for c in earlier.cases} if earlier else set()
+        runs["total"] = int(runs["total"] or 0) + sum(
+            1 for c in evaluation.cases if c.case_id not in before
+        )
+        full = fidelity >= spec.fidelity
+        if full and runs["at_target"] is None and evaluation.score >= target:
+            runs["at_target"] = runs["total"]
+        return evaluation
+
+    def seeds(genome: Genome) -> Evaluation:
+        return counting(genome, spec.fidelity, None)
+
+    result = run_in_process(spec, seed=seed, evaluator=seeds, staged_evaluator=counting)
+    assert result.state is not None
+    return {
+        "best": result.summary.best.fitness,
+        "genome": result.summary.best.genome,
+        "case_runs": result.case_runs,
+        "case_runs_to_best": runs["at_target"],
+        "evaluations": result.summary.evaluations,
+        "culled": result.state.counters.culled,
+    }
+
+
+def main() -> None:
+    """Run the comparison and print JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--generations", type=int, default=25)
+    parser.add_argument("--stages", nargs="+", default=["0.2:0.5", "0.5:0.5"])
+    args = parser.parse_args()
+    stages = [NurseryStage(fraction=float(a), promote=float(b)) for a, b in
+              (s.split(":") for s in args.stages)]  # fmt: skip
+    nursery = NurseryConfig(stages=stages)
+    rows = []
+    started = time.perf_counter()
+    for seed in args.seeds:
+        full = _full(_spec(args.generations, None), seed)
+        staged = _nursery(_spec(args.generations, nursery), seed, full["best"])
+        reached = staged["case_runs_to_best"]
+        rows.append(
+            {
+                "seed": seed,
+                "full": full,
+                "nursery": staged,
+                "case_runs_ratio": None
+                if reached is None
+                else round(reached / full["case_runs"], 4),
+                "to_best_ratio": None
+                if reached is None
+                else round(reached / full["case_runs_to_best"], 4),
+                "total_case_runs_ratio": round(staged["case_runs"] / full["case_runs"], 4),
+                "same_best": staged["best"] == full["best"],
+            }
+        )
+    ratios = [r["case_runs_ratio"] for r in rows if r["case_runs_ratio"] is not None]
+    to_best = [r["to_best_ratio"] for r in rows if r["to_best_ratio"] is not None]
+    print(
+        json.dumps(
+            {
+                "benchmark": "nursery",
+                "campaign": "demo",
+                "generations": args.generations,
+                "stages": [s.model_dump() for s in stages],
+                "runs": rows,
+                "case_runs_ratio": round(sum(ratios) / len(ratios), 4) if ratios else None,
+                "to_best_ratio": round(sum(to_best) / len(to_best), 4) if to_best else None,
+                "same_best": all(r["same_best"] for r in rows),
+                "wall_s": round(time.perf_counter() - started, 2),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Noise-aware acceptance: a noisy campaign must not crown a lucky genome."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+
+import pytest
+
+from evofarm.campaign.local.loop import run_in_process
+from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.evolution.genome import Genome
+from evofarm.evolution.noise import NoiseConfig, beats, case_means, t_critical
+from evofarm.fitness.records import CaseResult, Evaluation, aggregate
+from evofarm.fitness.scoring import FitnessConfig
+from evofarm.fitness.suite import Budgets
+
+DEMO = Path(__file__).resolve().parents[3] / "pipelines" / "campaigns" / "demo.yaml"
+CASES = 12
+
+
+def _evaluation(rates: list[float], rng: random.Random, gid: str = "g") -> Evaluation:
+    """Each case's 4 checks pass independently with the case's true rate."""
+    cases = []
+    for i, rate in enumerate(rates):
+        passed = sum(rng.random() < rate for _ in range(4))
+        cases.append(CaseResult(case_id=f"c{i:02d}", passed_checks=passed, total_checks=4,
+                                required_passed=int(passed == 4), required_total=1,
+                                efficiency=1.0))  # fmt: skip
+    return aggregate(cases, suite_id="s", budgets=Budgets(), config=FitnessConfig(),
+                     fidelity=1.0, genome_id=gid)  # fmt: skip
+
+
+class Noisy:
+    """A stochastic evaluator: true quality per genome, a fresh draw per call."""
+
+    def __init__(self, seed_id: str, better_share: int, seed: int) -> None:
+        self.seed_id, self.share, self.rng = seed_id, better_share, random.Random(seed)
+
+    def quality(self, genome: Genome) -> float:
+        digest = int(hashlib.sha256(genome.id.encode()).hexdigest()[:8], 16)
+        if genome.id == self.seed_id or not self.share or digest % self.share:
+            return 0.5
+        return 0.9
+
+    def __call__(self, genome: Genome) -> Evaluation:
+        return _evaluation([self.quality(genome)] * CASES, self.rng, genome.id)
+
+
+def _spec(noise: NoiseConfig | None) -> CampaignSpec:
+    spec = load_campaign(DEMO)
+    evolution = spec.evolution.model_copy(
+        update={"generations": 8, "target_fitness": None, "noise": noise}
+    )
+    budgets = spec.budgets.model_copy(update={"max_evaluations": None, "max_wall_s": None})
+    return spec.model_copy(update={"evolution": evolution, "budgets": budgets})
+
+
+def _seed_id(spec: CampaignSpec) -> str:
+    return Genome.from_pipeline(spec.load_seeds()[0]).id
+
+
+def test_the_tests_tell_a_real_difference_from_noise() -> None:
+    rng = random.Random(0)
+    same = [_evaluation([0.5] * CASES, rng) for _ in range(4)]
+    other = [_evaluation([0.5] * CASES, rng) for _ in range(4)]
+    better = [_evaluation([0.9] * CASES, rng) for _ in range(3)]
+    for test in ("paired_t", "lcb"):
+        config = NoiseConfig(test=test)
+        assert beats(better, same, config)
+        assert not beats(same, better, config)
+    assert not beats(other, same, NoiseConfig(confidence=0.99))
+    assert not beats(better[:1], same, NoiseConfig(test="lcb"))  # one sample: no bound
+    assert t_critical(0.95, 1000) == pytest.approx(1.645, abs=0.01)
+    assert t_critical(0.95, 10) == pytest.approx(1.812, abs=0.01)
+    assert set(case_means(same)) == {f"c{i:02d}" for i in range(CASES)}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_noisy_campaign_does_not_crown_a_lucky_genome(seed: int) -> None:
+    rng = random.Random(99)
+    true = sum(_evaluation([0.5] * CASES, rng).score for _ in range(400)) / 400
+    plain_spec = _spec(None)
+    seed_id = _seed_id(plain_spec)
+    plain = run_in_process(plain_spec, seed=seed, evaluator=Noisy(seed_id, 0, seed))
+    # Every genome is truly equal: the plain campaign crowns a lucky draw.
+    assert plain.summary.best.fitness is not None
+    assert plain.summary.best.fitness - true > 0.05
+    aware_spec = _spec(NoiseConfig(samples=5, elites=2, confidence=0.99))
+    aware = run_in_process(aware_spec, seed=seed, evaluator=Noisy(seed_id, 0, seed))
+    # No challenger beat the first champion (the seed), whose mean is honest.
+    assert aware.summary.best.genome == seed_id
+    assert aware.summary.best.fitness is not None
+    assert abs(aware.summary.best.fitness - true) < 0.04
+    assert aware.state is not None and aware.state.archive[0].id == seed_id
+    assert aware.case_runs > len(aware.evaluations) * CASES  # elites were re-evaluated
+
+
+def test_a_truly_better_genome_is_crowned() -> None:
+    spec = _spec(NoiseConfig(samples=4, test="paired_t"))
+    seed_id = _seed_id(spec)
+    noisy = Noisy(seed_id, 3, 5)
+    result = run_in_process(spec, seed=3, evaluator=noisy)
+    assert result.best is not None and noisy.quality(result.best) == 0.9
