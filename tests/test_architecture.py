@@ -25,7 +25,18 @@ ALLOWED: dict[str, set[str]] = {
     "fitness": {"errors", "registry", "settings", "providers", "pipeline"},
     "sandbox": {"errors", "registry", "settings", "providers", "pipeline", "evofarm"},
     "evolution": {"errors", "registry", "settings", "pipeline", "fitness"},
-    "store": {"errors", "registry", "settings", "keys", "evofarm"},
+    # DESIGN draws evolution <- store: the collective memory stores mined patterns.
+    "store": {
+        "errors",
+        "registry",
+        "settings",
+        "keys",
+        "evofarm",
+        "providers",
+        "pipeline",
+        "fitness",
+        "evolution",
+    },
 }
 #: What the pure domain must never import (it is tested without them).
 PURE = {"pipeline", "fitness", "evolution", "providers"}
