@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
@@ -201,20 +202,25 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
         )
         outputs.append_generation(
             run.out_dir,
-            {
-                "campaign": run.campaign,
-                "generation": next_state.generation,
-                "best": next_state.best.id if next_state.best else None,
-                "best_fitness": next_state.best_history[-1],
-                "evaluations": len(run.evaluations),
-                "metrics": metrics.model_dump(mode="json"),
-                "operators": {
-                    name: {"attempts": s.attempts, "success_rate": round(s.success_rate, 4)}
-                    for name, s in next_state.operator_stats.items()
-                },
-            },
+            outputs.generation_row(run.campaign, next_state, len(run.evaluations), metrics),
         )
     return next_state, None
+
+
+def _seed_row(run: _Run, state: EvolutionState, seeds: list[dict[str, Any]]) -> None:
+    """Generation 0's ``generations.jsonl`` row: the evaluated seeds."""
+    assert run.out_dir is not None
+    metrics = generation_metrics(
+        generation=0,
+        genomes=seeds,
+        elapsed_s=run.clock() - run.started,
+        archive=[],
+        lineage=[],
+        best_history=state.best_history,
+    )
+    outputs.append_generation(
+        run.out_dir, outputs.generation_row(run.campaign, state, len(run.evaluations), metrics)
+    )
 
 
 def _target_reached(spec: CampaignSpec, state: EvolutionState) -> bool:
@@ -272,6 +278,8 @@ def run_in_process(
     else:
         run.evaluate([g.id for g in first], 0)
         state = seed_state(spec, spec.name, seed, list(run.genomes.values()), run.evaluations)
+        if out_dir is not None:
+            _seed_row(run, state, [g.pipeline for g in run.genomes.values()])
         if progress:
             progress(run.progress(state))
     while state is not None and status == "completed":

@@ -8,8 +8,13 @@
 * ``best.yaml``: the best pipeline as canonical pipeline_ex YAML (loadable);
 * ``fitness-history.jsonl``: one row per evaluated genome: ``ts, campaign,
   generation, genome, fitness, tokens, time_ms, tests_passed, tests_total``;
-* ``generations.jsonl``: one row per generation: best fitness, evaluations, the
-  meta-metrics and each operator's success rate.
+* ``generations.jsonl``: one row per generation from generation 0 (the seeds):
+  best fitness, evaluations, the meta-metrics and, per operator, ``attempts``
+  and ``valid_child_rate`` (the share of attempts that gave a valid child;
+  ``success_rate`` is the same figure under its old name).
+
+``tests_passed``/``tests_total`` in the fitness history count *checks* over all
+cases (a case with three checks counts three), not cases.
 
 Writers create ``DIR`` if needed. ``summary.json`` and ``best.yaml`` are written
 atomically (temp file + rename), so a reader never sees half a file.
@@ -26,7 +31,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from evofarm.evolution.engine import EvolutionState
 from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.metrics import GenerationMetrics
 from evofarm.pipeline.loader import dump_pipeline
 from evofarm.pipeline.schema import Pipeline
 
@@ -96,6 +103,28 @@ class HistoryRow(BaseModel):
             tests_passed=evaluation.tests_passed,
             tests_total=evaluation.tests_total,
         )
+
+
+def generation_row(
+    campaign: str, state: EvolutionState, evaluations: int, metrics: GenerationMetrics
+) -> dict[str, Any]:
+    """The ``generations.jsonl`` row after ``state`` (the loop and the farm write the same)."""
+    return {
+        "campaign": campaign,
+        "generation": state.generation,
+        "best": state.best.id if state.best else None,
+        "best_fitness": state.best_history[-1] if state.best_history else None,
+        "evaluations": evaluations,
+        "metrics": metrics.model_dump(mode="json"),
+        "operators": {
+            name: {
+                "attempts": s.attempts,
+                "valid_child_rate": round(s.success_rate, 4),
+                "success_rate": round(s.success_rate, 4),
+            }
+            for name, s in state.operator_stats.items()
+        },
+    }
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -18,6 +18,7 @@ from evofarm.campaign.budgets import MICRO
 from evofarm.campaign.bundle import decode
 from evofarm.campaign.lifecycle import ENDED, require
 from evofarm.campaign.reports import outputs
+from evofarm.campaign.reports.lineage import lineage_graph
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Summary
 from evofarm.campaign.scheduler.checkpoints import INFO_BEST, INFO_GENERATION, INFO_WALL, TIMING
 from evofarm.campaign.worker.work import BREED, load_genomes
@@ -136,7 +137,7 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
 def generation_rows(store: PopulationStore, campaign: str) -> list[dict[str, Any]]:
     """The rows of ``generations.jsonl``, rebuilt from the store as the loop writes them.
 
-    One row per generation after the seeds: best genome and fitness, evaluations
+    One row per generation from the seeds (generation 0): best genome and fitness, evaluations
     so far, the meta-metrics (innovation against every earlier genome,
     reusability from the lineage, self-improvement velocity, the generation's
     wall time) and each operator's success rate. Reads every genome once.
@@ -152,9 +153,9 @@ def generation_rows(store: PopulationStore, campaign: str) -> list[dict[str, Any
         score[str(row["genome"])] = float(row["fitness"])
     ids = sorted(store.genome_ids(campaign))
     docs = {gid: doc for gid, doc in zip(ids, store.get_genomes(campaign, ids), strict=True) if doc}
-    evaluations = len(new_by_generation[0])
+    evaluations = 0
     rows: list[dict[str, Any]] = []
-    for generation in range(1, final.generation + 1):
+    for generation in range(final.generation + 1):
         checkpoint = store.load_checkpoint(campaign, generation)
         if checkpoint is None:
             continue
@@ -191,20 +192,7 @@ def generation_rows(store: PopulationStore, campaign: str) -> list[dict[str, Any
             lineage=lineage,
             best_history=state.best_history,
         )
-        rows.append(
-            {
-                "campaign": campaign,
-                "generation": generation,
-                "best": state.best.id if state.best else None,
-                "best_fitness": state.best_history[-1],
-                "evaluations": evaluations,
-                "metrics": metrics.model_dump(mode="json"),
-                "operators": {
-                    name: {"attempts": s.attempts, "success_rate": round(s.success_rate, 4)}
-                    for name, s in state.operator_stats.items()
-                },
-            }
-        )
+        rows.append(outputs.generation_row(campaign, state, evaluations, metrics))
     return rows
 
 
@@ -226,6 +214,9 @@ def write_outputs(store: PopulationStore, campaign: str, out_dir: Path) -> Summa
 def export(store: PopulationStore, campaign: str, out_dir: Path) -> tuple[Path, Path]:
     """Write the fitness history (JSONL) and the lineage (JSON); return both paths.
 
+    ``lineage.json`` is ``{"campaign", "nodes", "edges"}``, the DAG of
+    :func:`evofarm.campaign.reports.lineage.lineage_graph`.
+
     Raises:
         CampaignStateError: no such campaign.
     """
@@ -237,9 +228,6 @@ def export(store: PopulationStore, campaign: str, out_dir: Path) -> tuple[Path, 
         out_dir, (HistoryRow.model_validate(r) for r in store.read_history(campaign))
     )
     lineage = out_dir / "lineage.json"
-    edges = store.lineage(campaign)
-    edges.sort(key=lambda e: (e.get("generation", 0), str(e.get("child")), str(e.get("parent"))))
-    lineage.write_text(
-        json.dumps({"campaign": campaign, "edges": edges}, indent=2) + "\n", encoding="utf-8"
-    )
+    graph = lineage_graph(store, campaign)
+    lineage.write_text(json.dumps({"campaign": campaign, **graph}, indent=2) + "\n", encoding="utf-8")
     return history, lineage
