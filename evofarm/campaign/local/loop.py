@@ -20,8 +20,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
 from evofarm.campaign.reports import outputs

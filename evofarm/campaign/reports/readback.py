@@ -229,5 +229,6 @@ def export(store: PopulationStore, campaign: str, out_dir: Path) -> tuple[Path, 
     )
     lineage = out_dir / "lineage.json"
     graph = lineage_graph(store, campaign)
-    lineage.write_text(json.dumps({"campaign": campaign, **graph}, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps({"campaign": campaign, **graph}, indent=2) + "\n"
+    lineage.write_text(text, encoding="utf-8")
     return history, lineage

@@ -43,8 +43,7 @@ def test_a_parent_from_the_same_or_a_later_generation_is_dropped() -> None:
 
 
 def test_operator_names_and_first_fitness() -> None:
-    assert operator_of({"mutations": [{"operator": "a"}, {"operator": "b"}, {"operator": "a"}]}) == (
-        "a+b"
-    )
+    chained = {"mutations": [{"operator": "a"}, {"operator": "b"}, {"operator": "a"}]}
+    assert operator_of(chained) == "a+b"
     rows = [{"genome": "g", "fitness": 0.5}, {"genome": "g", "fitness": 0.9}]
     assert first_fitness(rows) == {"g": 0.5}
