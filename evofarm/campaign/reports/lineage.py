@@ -49,9 +49,7 @@ def build_graph(
         generation = int(doc.get("generation", 0))
         operator = operator_of(doc)
         parents = [str(p) for p in dict.fromkeys(doc.get("parents", []) or [])]
-        kept = [
-            p for p in parents if p in docs and int(docs[p].get("generation", 0)) < generation
-        ]
+        kept = [p for p in parents if p in docs and int(docs[p].get("generation", 0)) < generation]
         nodes.append(
             {
                 "id": gid,
