@@ -80,7 +80,7 @@ def campaign(campaign_id: str) -> str:
 <section><h2>Resource use</h2><div id="resources" class="chart"></div></section>
 <section class="split"><div><h2>Failure museum</h2><div id="museum"></div></div>
   <div><h2>Innovation gallery</h2><table id="gallery"><thead><tr><th>generation</th>
-  <th>genome</th><th>new step</th><th>type</th><th>operator</th><th>fitness</th></tr>
+  <th>genome</th><th>step</th><th>new pattern</th><th>operator</th><th>fitness</th></tr>
   </thead><tbody></tbody></table></div></section>
 """
     page = _page(campaign_id, body)

@@ -21,7 +21,6 @@ from evofarm.campaign.reports.lineage import ancestry, build_graph, first_fitnes
 from evofarm.campaign.reports.readback import best_genome_id, snapshot
 from evofarm.errors import CampaignStateError
 from evofarm.evolution.engine import EvolutionState
-from evofarm.evolution.genes import step_gene
 from evofarm.pipeline.loader import dump_pipeline, pipeline_from_data
 from evofarm.store.base import COUNTER_FAILURES, EvalKey, PopulationStore
 
@@ -256,11 +255,25 @@ def museum(store: PopulationStore, campaign: str) -> JSON:
     return dict(sorted(groups.items()))
 
 
+def pattern_of(step: Mapping[str, Any]) -> str:
+    """A step's pattern: its type, with its operation names (transform) or model (LLM).
+
+    Coarser than a gene (prompt text and parameters are left out), so a
+    pattern is a kind of step worth noticing when it first appears.
+    """
+    kind = str(step.get("type", "?"))
+    ops = step.get("operations")
+    if isinstance(ops, list):
+        names = [str(o.get("op", "?")) if isinstance(o, Mapping) else "?" for o in ops]
+        return f"{kind}[{' > '.join(names)}]"
+    model = step.get("model")
+    return f"{kind}({model})" if model else kind
+
+
 def gallery(store: PopulationStore, campaign: str) -> list[JSON]:
     """The innovation gallery: the first genome to carry each new step pattern.
 
-    A pattern is a top-level step's gene (its type and shape, see
-    :func:`evofarm.evolution.genes.step_gene`); the seeds' patterns are the
+    Patterns are :func:`pattern_of` top-level steps; the seeds' patterns are the
     baseline, so only patterns evolution introduced are listed, oldest first.
     """
     docs = _genome_docs(store, campaign)
@@ -270,10 +283,10 @@ def gallery(store: PopulationStore, campaign: str) -> list[JSON]:
     for gid, doc in sorted(docs.items(), key=lambda kv: (int(kv[1].get("generation", 0)), kv[0])):
         generation = int(doc.get("generation", 0))
         for step in doc["pipeline"].get("steps", []):
-            gene = step_gene(step)
-            if gene in seen:
+            pattern = pattern_of(step)
+            if pattern in seen:
                 continue
-            seen.add(gene)
+            seen.add(pattern)
             if generation == 0:
                 continue
             found.append(
@@ -281,7 +294,7 @@ def gallery(store: PopulationStore, campaign: str) -> list[JSON]:
                     "genome": gid,
                     "generation": generation,
                     "step": step.get("name"),
-                    "type": step.get("type"),
+                    "pattern": pattern,
                     "operator": operator_of(doc),
                     "fitness": fitness.get(gid),
                 }

@@ -145,3 +145,18 @@ def test_metrics_in_prometheus_text(
         assert family in text, family
     assert f'evofarm_generation{{campaign="{done}"}} 3.0' in text
     assert f'evofarm_tokens_total{{campaign="{done}",role="candidate"}}' in text
+
+
+def test_gallery_lists_each_new_pattern_once(farm_store: tuple[MemoryStore, str, str]) -> None:
+    from evofarm.dashboard import views  # noqa: PLC0415
+
+    store, done, _ = farm_store
+    found = views.gallery(store, done)
+    patterns = [g["pattern"] for g in found]
+    assert len(patterns) == len(set(patterns))
+    seeds = [d for d in store.get_genomes(done, sorted(store.genome_ids(done))) if d]
+    seed_patterns = {
+        views.pattern_of(s) for d in seeds if d["generation"] == 0 for s in d["pipeline"]["steps"]
+    }
+    assert not seed_patterns & set(patterns)
+    assert all(g["generation"] > 0 for g in found)

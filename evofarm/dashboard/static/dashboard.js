@@ -209,7 +209,7 @@ async function campaignPage(campaign, state) {
     return div;
   }) : [el("p", { class: "muted" }, "no failed candidate")]));
   fillRows(document.querySelector("#gallery tbody"), gallery.map((g) => [g.generation,
-    g.genome.slice(0, 12), g.step, g.type, g.operator, fmt(g.fitness)]));
+    g.genome.slice(0, 12), g.step, g.pattern, g.operator, fmt(g.fitness)]));
   return d.status === "running" || d.status === "submitted";
 }
 
