@@ -13,9 +13,13 @@ result (:mod:`evofarm.campaign.reports.anomaly_events`).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from evofarm.evolution.engine import EvolutionState
+from evofarm.evolution.genes import step_gene
 
 
 @dataclass(frozen=True)
@@ -185,3 +189,58 @@ def detect(s: Signals, thresholds: Thresholds | None = None) -> list[Anomaly]:
             tail = f" ({count} tasks waiting)" if count else ""
             found.append(("no_worker", f"no worker is consuming queue {queue}{tail}"))
     return [Anomaly(kind, s.generation, message) for kind, message in found]
+
+
+def _operator_counts(state: EvolutionState | None) -> dict[str, tuple[int, int]]:
+    if state is None:
+        return {}
+    return {n: (s.attempts, s.applied + s.repaired) for n, s in state.operator_stats.items()}
+
+
+def signals_of(
+    history: Sequence[Mapping[str, Any]],
+    state: EvolutionState,
+    before: EvolutionState | None,
+    steps_of: Callable[[str], Sequence[Mapping[str, Any]]],
+    *,
+    workers_online: int | None = None,
+    queued: Mapping[str, int] | None = None,
+    now: float | None = None,
+) -> Signals:
+    """The signals after ``state``'s generation.
+
+    Args:
+        history: fitness-history rows (``generation, fitness, tokens, time_ms, ts``).
+        state: the generation's checkpoint; ``before`` the previous one.
+        steps_of: a population member's top-level steps, by genome id.
+        workers_online, queued: what the broker says, if asked.
+        now: the wall clock (seconds since the epoch) for the idle time.
+    """
+    generation = state.generation
+    by_generation: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in history:
+        by_generation[int(row["generation"])].append(row)
+    span = range(generation + 1)
+    scores = [[float(r["fitness"]) for r in by_generation.get(g, [])] for g in span]
+    tokens = [[int(r["tokens"]) for r in by_generation.get(g, [])] for g in span]
+    members = [m.id for m in state.population]
+    times = [float(r["time_ms"]) / 1000 for r in history]
+    last = max((float(r["ts"]) for r in history), default=None)
+    return Signals(
+        generation=generation,
+        generation_best=[max(s) if s else None for s in scores],
+        median=[statistics.median(s) if s else None for s in scores],
+        population=members,
+        population_genes=[[step_gene(s) for s in steps_of(m)] for m in members],
+        operators_before=_operator_counts(before),
+        operators_now=_operator_counts(state),
+        tokens_per_eval=[statistics.fmean(t) if t else None for t in tokens],
+        idle_s=None if last is None or now is None else max(0.0, now - last),
+        median_eval_s=statistics.median(times) if times else None,
+        workers_online=workers_online,
+        queued=dict(queued or {}),
+    )
+
+
+#: Kinds only a live reader can see (between generations); a generation hook skips them.
+LIVE_KINDS = frozenset({"stalled", "no_worker"})

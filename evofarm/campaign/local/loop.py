@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evofarm.campaign.anomalies import LIVE_KINDS, detect, signals_of
 from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
 from evofarm.campaign.reports import outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
@@ -71,6 +72,7 @@ class CampaignResult:
     best: Genome | None
     genomes: dict[str, Genome] = field(default_factory=dict)
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -87,6 +89,8 @@ class _Run:
     cost_usd: float = 0.0
     examples: list[Example] = field(default_factory=list)
     material: Material = field(default_factory=Material)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def campaign(self) -> str:
@@ -106,8 +110,22 @@ class _Run:
             rows.append(
                 HistoryRow.of(self.campaign, generation, genome_id, evaluation, time.time())
             )
+        self.history.extend(r.model_dump(mode="json") for r in rows)
         if self.out_dir is not None:
             outputs.append_history(self.out_dir, rows)
+
+    def check_anomalies(self, state: EvolutionState, before: EvolutionState | None) -> None:
+        """The per-generation anomaly hook (the scheduler's twin): detect, keep, write."""
+        found = [
+            a.to_json()
+            for a in detect(
+                signals_of(self.history, state, before, lambda g: self.genomes[g].pipeline["steps"])
+            )
+            if a.kind not in LIVE_KINDS
+        ]
+        self.anomalies.extend(found)
+        if self.out_dir is not None and found:
+            outputs.append_anomalies(self.out_dir, found)
 
     def budget_crossed(self) -> str | None:
         budgets = self.spec.budgets
@@ -280,6 +298,7 @@ def run_in_process(
         state = seed_state(spec, spec.name, seed, list(run.genomes.values()), run.evaluations)
         if out_dir is not None:
             _seed_row(run, state, [g.pipeline for g in run.genomes.values()])
+        run.check_anomalies(state, None)
         if progress:
             progress(run.progress(state))
     while state is not None and status == "completed":
@@ -296,7 +315,8 @@ def run_in_process(
         if next_state is None:
             status, reason = "stopped", stop or "stopped"
             break
-        state = next_state
+        state, before = next_state, state
+        run.check_anomalies(state, before)
         if progress:
             progress(run.progress(state))
     return _finish(run, state, status, reason)
@@ -326,5 +346,10 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         if best is not None:
             outputs.write_best(run.out_dir, best.to_pipeline())
     return CampaignResult(
-        summary=summary, state=state, best=best, genomes=run.genomes, evaluations=run.evaluations
+        summary=summary,
+        state=state,
+        best=best,
+        genomes=run.genomes,
+        evaluations=run.evaluations,
+        anomalies=run.anomalies,
     )

@@ -11,27 +11,25 @@ when a reader (``status``, ``watch``, the dashboard) asks.
 
 from __future__ import annotations
 
-import statistics
 import time
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from evofarm.campaign.anomalies import Anomaly, Signals, Thresholds, detect
+from evofarm.campaign.anomalies import (
+    LIVE_KINDS,
+    Anomaly,
+    Signals,
+    Thresholds,
+    detect,
+    signals_of,
+)
 from evofarm.campaign.lifecycle import ACTIVE
 from evofarm.campaign.scheduler.checkpoints import INFO_GENERATION
 from evofarm.evolution.engine import EvolutionState
-from evofarm.evolution.genes import step_gene
 from evofarm.store.base import PopulationStore
 
 #: Task-result kind under which a generation's anomalies are stored.
 ANOMALIES = "anomalies"
-
-
-def _operator_counts(state: EvolutionState | None) -> dict[str, tuple[int, int]]:
-    if state is None:
-        return {}
-    return {n: (s.attempts, s.applied + s.repaired) for n, s in state.operator_stats.items()}
 
 
 def _state(store: PopulationStore, campaign: str, generation: int) -> EvolutionState | None:
@@ -47,37 +45,23 @@ def signals(
     workers_online: int | None = None,
     queued: Mapping[str, int] | None = None,
     now: float | None = None,
-) -> Signals:
-    """The detector's input after ``generation``, read from the store."""
-    by_generation: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    history = store.read_history(campaign)
-    for row in history:
-        by_generation[int(row["generation"])].append(row)
-    span = range(generation + 1)
-    scores = [[float(r["fitness"]) for r in by_generation.get(g, [])] for g in span]
-    tokens = [[int(r["tokens"]) for r in by_generation.get(g, [])] for g in span]
+) -> Signals | None:
+    """The detector's input after ``generation``, read from the store (None: no checkpoint)."""
     state = _state(store, campaign, generation)
+    if state is None:
+        return None
     before = _state(store, campaign, generation - 1) if generation > 0 else None
-    members = [m.id for m in state.population] if state else []
-    docs = store.get_genomes(campaign, sorted(set(members)))
-    genes = {
-        str(d["id"]): [step_gene(s) for s in d["pipeline"].get("steps", [])] for d in docs if d
-    }
-    times = [float(r["time_ms"]) / 1000 for r in history]
-    last = max((float(r["ts"]) for r in history), default=None)
-    return Signals(
-        generation=generation,
-        generation_best=[max(s) if s else None for s in scores],
-        median=[statistics.median(s) if s else None for s in scores],
-        population=members,
-        population_genes=[genes.get(m, []) for m in members],
-        operators_before=_operator_counts(before),
-        operators_now=_operator_counts(state),
-        tokens_per_eval=[statistics.fmean(t) if t else None for t in tokens],
-        idle_s=None if last is None or now is None else max(0.0, now - last),
-        median_eval_s=statistics.median(times) if times else None,
+    members = sorted({m.id for m in state.population})
+    docs = store.get_genomes(campaign, members)
+    steps = {str(d["id"]): list(d["pipeline"].get("steps", [])) for d in docs if d}
+    return signals_of(
+        store.read_history(campaign),
+        state,
+        before,
+        lambda gid: steps.get(gid, []),
         workers_online=workers_online,
-        queued=dict(queued or {}),
+        queued=queued,
+        now=now,
     )
 
 
@@ -89,11 +73,11 @@ def check_generation(
     Raises:
         StoreError: the store failed (the caller decides whether that matters).
     """
-    found = [
-        a
-        for a in detect(signals(store, campaign, generation), thresholds)
-        if a.kind not in {"stalled", "no_worker"}  # live conditions, see :func:`live`
-    ]
+    found_signals = signals(store, campaign, generation)
+    if found_signals is None:
+        return []
+    # stalls and idle queues are live conditions: see :func:`live`
+    found = [a for a in detect(found_signals, thresholds) if a.kind not in LIVE_KINDS]
     store.put_task_result(
         campaign, generation, ANOMALIES, 0, {"anomalies": [a.to_json() for a in found]}
     )
@@ -128,7 +112,7 @@ def live(
     s = signals(
         store, campaign, generation, workers_online=workers_online, queued=queued, now=clock
     )
-    if s.idle_s is None:  # nothing finished yet: idle since submission
+    if s is None or s.idle_s is None:  # nothing finished yet: idle since submission
         record = store.get_campaign(campaign)
         created = record.created_at if record else clock
         s = Signals(

@@ -8,6 +8,8 @@
 * ``best.yaml``: the best pipeline as canonical pipeline_ex YAML (loadable);
 * ``fitness-history.jsonl``: one row per evaluated genome: ``ts, campaign,
   generation, genome, fitness, tokens, time_ms, tests_passed, tests_total``;
+* ``anomalies.jsonl`` (only when one was found): ``kind, generation, message``
+  per anomaly (see :mod:`evofarm.campaign.anomalies`);
 * ``generations.jsonl``: one row per generation from generation 0 (the seeds):
   best fitness, evaluations, the meta-metrics and, per operator, ``attempts``
   and ``valid_child_rate`` (the share of attempts that gave a valid child;
@@ -41,6 +43,7 @@ SUMMARY = "summary.json"
 BEST = "best.yaml"
 HISTORY = "fitness-history.jsonl"
 GENERATIONS = "generations.jsonl"
+ANOMALIES = "anomalies.jsonl"
 
 Status = Literal["completed", "stopped", "killed", "failed"]
 
@@ -170,7 +173,12 @@ def append_generation(out_dir: Path, row: Mapping[str, Any]) -> None:
     _append_jsonl(out_dir / GENERATIONS, [row])
 
 
+def append_anomalies(out_dir: Path, found: Iterable[Mapping[str, Any]]) -> None:
+    """Append anomaly records (``kind, generation, message``) to ``anomalies.jsonl``."""
+    _append_jsonl(out_dir / ANOMALIES, found)
+
+
 def reset(out_dir: Path) -> None:
     """Remove the append-only files of an earlier run in ``out_dir``."""
-    for name in (HISTORY, GENERATIONS):
+    for name in (HISTORY, GENERATIONS, ANOMALIES):
         (out_dir / name).unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from typing import Any, cast
 from evofarm.campaign.budgets import MICRO
 from evofarm.campaign.bundle import decode
 from evofarm.campaign.lifecycle import ENDED, require
-from evofarm.campaign.reports import outputs
+from evofarm.campaign.reports import anomaly_events, outputs
 from evofarm.campaign.reports.lineage import lineage_graph
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Summary
 from evofarm.campaign.scheduler.checkpoints import INFO_BEST, INFO_GENERATION, INFO_WALL, TIMING
@@ -197,7 +197,11 @@ def generation_rows(store: PopulationStore, campaign: str) -> list[dict[str, Any
 
 
 def write_outputs(store: PopulationStore, campaign: str, out_dir: Path) -> Summary:
-    """Write summary.json, best.yaml, fitness-history.jsonl and generations.jsonl."""
+    """Write summary.json, best.yaml, fitness-history.jsonl, generations.jsonl (and anomalies).
+
+    Works for any ended campaign, whoever ran it: everything comes from the store,
+    so it also rebuilds the files of a run whose ``--out`` writer was killed.
+    """
     result = summary(store, campaign)
     outputs.reset(out_dir)
     outputs.append_history(
@@ -205,6 +209,9 @@ def write_outputs(store: PopulationStore, campaign: str, out_dir: Path) -> Summa
     )
     for row in generation_rows(store, campaign):
         outputs.append_generation(out_dir, row)
+    found = anomaly_events.stored(store, campaign)
+    if found:
+        outputs.append_anomalies(out_dir, found)
     if result.best.genome is not None:
         outputs.write_best(out_dir, best_pipeline(store, campaign))
     outputs.write_summary(out_dir, result)
