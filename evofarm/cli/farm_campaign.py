@@ -97,7 +97,19 @@ def run_distributed(
     spec = load_campaign(campaign_file)
     options = scheduler_options(load_farm_settings())
     if is_shared(settings):
+        if workers is not None:
+            raise UserInputError(
+                "--workers starts local workers for the embedded farm only; with "
+                "EVOFARM_BROKER_URL set, start workers on the farm with `evofarm worker`"
+            )
         with shared_farm(settings) as farm:
+            online = celery_fleet(farm.app).workers_online
+            if online == 0:
+                print(
+                    "warning: no worker answers on the shared farm; the campaign waits "
+                    "until one runs (`evofarm worker`)",
+                    file=sys.stderr,
+                )
             campaign = control.submit(farm.store, spec, seed=seed)
             print(campaign)
             return _run_on(farm, campaign, out, options)
