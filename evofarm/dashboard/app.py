@@ -13,6 +13,7 @@ uses: :func:`evofarm.campaign.lifecycle.request_stop` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -27,6 +28,7 @@ from evofarm.dashboard import auth, metrics, pages, views
 from evofarm.dashboard.source import CampaignSource
 from evofarm.errors import CampaignStateError, FarmError
 
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 STATIC = {"dashboard.js": "text/javascript", "style.css": "text/css"}
 
 
@@ -34,9 +36,8 @@ def _asset(name: str) -> str:
     return resources.files("evofarm.dashboard").joinpath("static", name).read_text("utf-8")
 
 
-def create_app(source: CampaignSource, token: str) -> FastAPI:
-    """The dashboard app over ``source``, guarded by ``token``."""
-    app = FastAPI(title="evofarm dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+def _install_auth(app: FastAPI, token: str) -> None:
+    """The token check on every request but ``/login``, and the login form."""
 
     @app.middleware("http")
     async def require_token(
@@ -53,14 +54,6 @@ def create_app(source: CampaignSource, token: str) -> FastAPI:
             return JSONResponse({"error": "a valid dashboard token is required"}, status_code=401)
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
-    @app.exception_handler(CampaignStateError)
-    async def not_found(_request: Request, exc: CampaignStateError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=404)
-
-    @app.exception_handler(FarmError)
-    async def farm_error(_request: Request, exc: FarmError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=503)
-
     @app.get("/login", response_class=HTMLResponse)
     def login_form(next: str = "/", failed: bool = False) -> str:
         return pages.login(next_path=_local(next), failed=failed)
@@ -76,6 +69,26 @@ def create_app(source: CampaignSource, token: str) -> FastAPI:
         response.set_cookie(auth.COOKIE, token, httponly=True, samesite="strict")
         return response
 
+
+def create_app(source: CampaignSource, token: str) -> FastAPI:
+    """The dashboard app over ``source``, guarded by ``token``."""
+    app = FastAPI(title="evofarm dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+    _install_auth(app, token)
+
+    @app.exception_handler(CampaignStateError)
+    async def not_found(_request: Request, exc: CampaignStateError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=404)
+
+    def _known(campaign: str) -> None:
+        # An id that is not even well formed is "no such campaign" here, not a farm failure.
+        if not _ID.match(campaign):
+            raise CampaignStateError(f"no campaign {campaign!r}")
+        lifecycle.require(source.store(campaign), campaign)
+
+    @app.exception_handler(FarmError)
+    async def farm_error(_request: Request, exc: FarmError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=503)
+
     @app.get("/static/{name}")
     def static(name: str) -> Response:
         if name not in STATIC:
@@ -88,7 +101,7 @@ def create_app(source: CampaignSource, token: str) -> FastAPI:
 
     @app.get("/campaigns/{campaign}", response_class=HTMLResponse)
     def campaign_page(campaign: str) -> str:
-        source.store(campaign)  # 404 for an unknown id, before rendering
+        _known(campaign)  # 404 for an unknown id, before rendering
         return pages.campaign(campaign)
 
     @app.get("/api/campaigns")
@@ -109,6 +122,7 @@ def create_app(source: CampaignSource, token: str) -> FastAPI:
 
     @app.get("/api/campaigns/{campaign}")
     def api_campaign(campaign: str) -> dict[str, Any]:
+        _known(campaign)
         store = source.store(campaign)
         detail = views.campaign_detail(store, campaign)
         fleet = source.fleet(campaign) if detail["status"] in lifecycle.ACTIVE else None
@@ -123,6 +137,7 @@ def create_app(source: CampaignSource, token: str) -> FastAPI:
 
     def _read(fn: Callable[[Any, str], Any]) -> Callable[[str], Any]:
         def endpoint(campaign: str) -> Any:
+            _known(campaign)
             return fn(source.store(campaign), campaign)
 
         return endpoint
@@ -140,15 +155,18 @@ def create_app(source: CampaignSource, token: str) -> FastAPI:
 
     @app.get("/api/campaigns/{campaign}/genomes/{genome}")
     def api_genome(campaign: str, genome: str) -> dict[str, Any]:
+        _known(campaign)
         return views.genome_detail(source.store(campaign), campaign, genome)
 
     @app.post("/api/campaigns/{campaign}/stop")
     def api_stop(campaign: str) -> dict[str, Any]:
+        _known(campaign)
         lifecycle.request_stop(source.store(campaign), campaign)
         return {"campaign": campaign, "stop_requested": True}
 
     @app.post("/api/campaigns/{campaign}/kill")
     def api_kill(campaign: str) -> dict[str, Any]:
+        _known(campaign)
         killed = control.kill(source.store(campaign), campaign, source.revoke(campaign))
         return {"campaign": campaign, "killed": killed}
 

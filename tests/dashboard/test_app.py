@@ -160,3 +160,11 @@ def test_gallery_lists_each_new_pattern_once(farm_store: tuple[MemoryStore, str,
     }
     assert not seed_patterns & set(patterns)
     assert all(g["generation"] > 0 for g in found)
+
+
+@pytest.mark.parametrize("campaign", ["no-such-campaign", "bad:id", "-dash"])
+def test_unknown_campaigns_are_404(client: TestClient, campaign: str) -> None:
+    for path in (f"/api/campaigns/{campaign}", f"/api/campaigns/{campaign}/history"):
+        response = client.get(path, headers=HEADERS)
+        assert response.status_code in {404}, (path, response.status_code)
+    assert client.get(f"/campaigns/{campaign}", headers=HEADERS).status_code == 404
