@@ -18,6 +18,9 @@ from typing import Annotated
 import typer
 
 from evofarm.campaign import control, lifecycle
+from evofarm.campaign.bundle import decode
+from evofarm.campaign.reports import anomaly_events
+from evofarm.campaign.reports.progress import budget_use, describe_extra, eta_s
 from evofarm.campaign.reports.readback import (
     Snapshot,
     best_pipeline,
@@ -29,6 +32,7 @@ from evofarm.campaign.scheduler.driver import SchedulerOptions
 from evofarm.campaign.spec import load_campaign
 from evofarm.cli.farm_progress import ProgressView
 from evofarm.cli.output import friendly_errors
+from evofarm.dashboard.source import Fleet, celery_fleet
 from evofarm.errors import CampaignStateError, FarmError, UserInputError
 from evofarm.farm import daemon
 from evofarm.farm.app import load_farm_settings
@@ -45,6 +49,7 @@ from evofarm.farm.session import (
 )
 from evofarm.pipeline.loader import dump_pipeline
 from evofarm.settings import get_settings
+from evofarm.store.base import SharedStore
 
 #: How long ``submit`` waits for an embedded campaign's farm to come up.
 SUBMIT_WAIT_S = 60.0
@@ -92,7 +97,19 @@ def run_distributed(
     spec = load_campaign(campaign_file)
     options = scheduler_options(load_farm_settings())
     if is_shared(settings):
+        if workers is not None:
+            raise UserInputError(
+                "--workers starts local workers for the embedded farm only; with "
+                "EVOFARM_BROKER_URL set, start workers on the farm with `evofarm worker`"
+            )
         with shared_farm(settings) as farm:
+            online = celery_fleet(farm.app).workers_online
+            if online == 0:
+                print(
+                    "warning: no worker answers on the shared farm; the campaign waits "
+                    "until one runs (`evofarm worker`)",
+                    file=sys.stderr,
+                )
             campaign = control.submit(farm.store, spec, seed=seed)
             print(campaign)
             return _run_on(farm, campaign, out, options)
@@ -142,18 +159,65 @@ def submit(
     print(campaign)
 
 
+#: How often ``watch`` asks the broker which workers are online (a ping waits).
+FLEET_EVERY_S = 5.0
+
+
+def _anomaly_lines(
+    store: SharedStore, campaign: str, fleet: Fleet | None
+) -> list[dict[str, object]]:
+    found: list[dict[str, object]] = list(anomaly_events.stored(store, campaign))
+    if fleet is not None:
+        found += anomaly_events.live(
+            store, campaign, workers_online=fleet.workers_online, queued=fleet.queues
+        )
+    return found
+
+
+def _print_new(found: list[dict[str, object]], seen: set[str]) -> None:
+    for anomaly in found:
+        line = (
+            f"anomaly: generation {anomaly['generation']}: {anomaly['kind']}: {anomaly['message']}"
+        )
+        if line not in seen:
+            seen.add(line)
+            print(line, file=sys.stderr)
+
+
 @friendly_errors
-def watch(campaign: CampaignId) -> None:
-    """Follow a campaign's progress until it ends."""
+def watch(
+    campaign: CampaignId,
+    *,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the output files here at the end.")
+    ] = None,
+) -> None:
+    """Follow a campaign until it ends (ETA, budget use, workers, anomalies).
+
+    Exits 0 when it completed or stopped, 1 when it was killed or failed.
+    """
     with campaign_farm(get_settings(), campaign) as farm:
+        record = lifecycle.require(farm.store, campaign)
+        budgets = decode(campaign, record.spec).spec.budgets
+        seen: set[str] = set()
+        fleet: Fleet | None = None
+        asked = 0.0
         snap = snapshot(farm.store, campaign)
         with ProgressView(campaign) as view:
             while snap.status in lifecycle.ACTIVE:
-                view.update(snap)
+                if time.monotonic() - asked >= FLEET_EVERY_S:
+                    fleet, asked = celery_fleet(farm.app), time.monotonic()
+                workers = fleet.workers_online if fleet else None
+                view.update(snap, describe_extra(budgets, snap, workers))
+                _print_new(_anomaly_lines(farm.store, campaign, fleet), seen)
                 time.sleep(0.5)
                 snap = snapshot(farm.store, campaign)
-            view.update(snap)
+            view.update(snap, describe_extra(budgets, snap, None))
+        _print_new(_anomaly_lines(farm.store, campaign, None), seen)
+        if out is not None:
+            write_outputs(farm.store, campaign, out)
     print(_finish_line(snap))
+    raise typer.Exit(0 if snap.status in {"completed", "stopped"} else 1)
 
 
 def _snapshot_dict(snap: Snapshot) -> dict[str, object]:
@@ -177,17 +241,37 @@ def status(
     *,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show one campaign's state and figures."""
+    """Show one campaign's state, figures, budget use and anomalies."""
     with campaign_farm(get_settings(), campaign) as farm:
         snap = snapshot(farm.store, campaign)
+        record = lifecycle.require(farm.store, campaign)
+        budgets = decode(campaign, record.spec).spec.budgets
+        fleet = celery_fleet(farm.app) if snap.status in lifecycle.ACTIVE else None
+        found = _anomaly_lines(farm.store, campaign, fleet)
+    workers = fleet.workers_online if fleet else None
     if as_json:
-        print(json.dumps(_snapshot_dict(snap)))
-    else:
-        best = "-" if snap.best_fitness is None else f"{snap.best_fitness:.4f}"
-        print(f"{snap.campaign}  {snap.status}  {snap.reason}".rstrip())
+        doc = _snapshot_dict(snap)
+        doc.update(
+            budget_use=budget_use(budgets, snap),
+            eta_s=eta_s(snap),
+            workers_online=workers,
+            queues=fleet.queues if fleet else {},
+            anomalies=found,
+        )
+        print(json.dumps(doc))
+        return
+    best = "-" if snap.best_fitness is None else f"{snap.best_fitness:.4f}"
+    print(f"{snap.campaign}  {snap.status}  {snap.reason}".rstrip())
+    print(
+        f"generation {snap.generation}/{snap.generations}  {snap.evaluations} evaluations  "
+        f"best {best}  tokens {snap.tokens}  ${snap.cost_usd:.4f}  {snap.wall_s:.1f}s"
+    )
+    extra = describe_extra(budgets, snap, workers)
+    if extra:
+        print(extra)
+    for anomaly in found:
         print(
-            f"generation {snap.generation}/{snap.generations}  {snap.evaluations} evaluations  "
-            f"best {best}  tokens {snap.tokens}  ${snap.cost_usd:.4f}  {snap.wall_s:.1f}s"
+            f"anomaly: generation {anomaly['generation']}: {anomaly['kind']}: {anomaly['message']}"
         )
 
 
@@ -211,7 +295,10 @@ def list_campaigns(
     *, as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False
 ) -> None:
     """List the farm's campaigns, oldest first."""
-    for snap in _all_snapshots():
+    snaps = _all_snapshots()
+    if not snaps and not as_json:
+        print("no campaigns yet: `evofarm run pipelines/campaigns/demo.yaml` starts one")
+    for snap in snaps:
         if as_json:
             print(json.dumps(_snapshot_dict(snap)))
         else:

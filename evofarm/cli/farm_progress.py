@@ -18,13 +18,14 @@ from rich.progress import (
 from evofarm.campaign.reports.readback import Snapshot
 
 
-def describe(snap: Snapshot, rate: float) -> str:
+def describe(snap: Snapshot, rate: float, extra: str = "") -> str:
     """One line of figures for a snapshot (also used without a terminal)."""
     best = "-" if snap.best_fitness is None else f"{snap.best_fitness:.4f}"
-    return (
+    line = (
         f"gen {snap.generation}/{snap.generations}  {rate:.1f} eval/s  best {best}  "
         f"tokens {snap.tokens}  ${snap.cost_usd:.4f}"
     )
+    return f"{line}  {extra}" if extra else line
 
 
 class ProgressView:
@@ -58,13 +59,13 @@ class ProgressView:
         self._task = self._progress.add_task(self.campaign, total=None, figures="starting")
         return self
 
-    def update(self, snap: Snapshot) -> None:
-        """Show ``snap``."""
+    def update(self, snap: Snapshot, extra: str = "") -> None:
+        """Show ``snap`` (``extra``: more figures, e.g. ETA and budget use)."""
         if self._first_evaluations is None:
             self._first_evaluations = snap.evaluations
         elapsed = max(1e-6, time.monotonic() - self._started)
         rate = (snap.evaluations - self._first_evaluations) / elapsed
-        figures = describe(snap, rate)
+        figures = describe(snap, rate, extra)
         assert self._task is not None
         self._progress.update(
             self._task,

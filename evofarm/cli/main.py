@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from evofarm.cli import (
     approve_cmd,
     campaign_cmd,
+    campaign_validate,
+    dashboard_cmd,
     evolve_cmd,
     farm_campaign,
     farm_cmd,
@@ -23,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(pipeline_cmd.app, name="pipeline")
+app.add_typer(campaign_validate.app, name="campaign")
 farm_cmd.register(app)
 farm_campaign.register(app)
 campaign_cmd.register(app)
@@ -30,6 +35,28 @@ judge_cmd.register(app)
 evolve_cmd.register(app)
 approve_cmd.register(app)
 memory_cmd.register(app)
+dashboard_cmd.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        try:
+            print(f"evofarm {version('evofarm')}")
+        except PackageNotFoundError:  # a source tree that was never installed
+            print("evofarm (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Evolve LLM pipelines on a distributed task-queue farm."""
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from evofarm.campaign.check import looks_like_campaign
 from evofarm.cli.output import EXIT_USER_INPUT, friendly_errors
 from evofarm.pipeline.loader import check_pipeline_file
 
@@ -33,6 +34,13 @@ def validate(
     """Check pipeline files: schema, step types, references and limits."""
     failed = 0
     for path in files:
+        if looks_like_campaign(path):
+            failed += 1
+            typer.echo(
+                f"{path}: this is a campaign file, not a pipeline "
+                f"(check it with `evofarm campaign validate {path}`)"
+            )
+            continue
         report = check_pipeline_file(path)
         if report.ok and report.pipeline is not None:
             typer.echo(f"{path}: OK ({len(report.pipeline.steps)} steps)")

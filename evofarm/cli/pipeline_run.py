@@ -9,8 +9,14 @@ Contract (scripts rely on it)::
   ``gemini``, a plugin's); the names come from the provider registry.
 
 - ``--input k=v``: ``v`` is read as a YAML scalar (``3`` is a number, ``true`` a
-  boolean, anything that is not a scalar stays text); it overrides the same key
-  from ``--inputs-file`` (a YAML or JSON mapping).
+  boolean, anything that is not a scalar stays text), except for an input the
+  pipeline declares with a text default, which stays text (``2021-11-11`` is
+  not a date then); it overrides the same key from ``--inputs-file`` (a YAML or
+  JSON mapping). An input the pipeline does not declare gets a warning on stderr.
+- Human output ends with the run's final output, in full.
+- The workspace: ``--workspace``, else the pipeline's ``workspace_dir``, else
+  ``./workspace`` when a step may write files (``file_ops``, ``output_to_file``,
+  LLM steps); otherwise a temporary directory, removed after the run.
 - ``--json`` prints exactly one JSON object: ``{"pipeline", "status", "error",
   "error_step", "error_type", "limit", "steps": {NAME: {"result", "status",
   "skipped", ...}}, "usage": {...}, "output"}``.
@@ -24,7 +30,9 @@ extend one place.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -72,6 +80,38 @@ def parse_input(item: str) -> tuple[str, Any]:
     if isinstance(value, dict | list) or (value is None and raw.strip() not in ("null", "~")):
         value = raw
     return key.strip(), value
+
+
+def typed_inputs(items: list[str], declared: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``--input`` values, text kept as text for inputs declared with a text default."""
+    values: dict[str, Any] = {}
+    for item in items:
+        key, value = parse_input(item)
+        if isinstance((declared or {}).get(key), str):
+            value = item.partition("=")[2]
+        values[key] = value
+    return values
+
+
+def undeclared(values: dict[str, Any], declared: dict[str, Any] | None) -> list[str]:
+    """Input names the pipeline does not declare (none when it declares no inputs at all)."""
+    if not declared:
+        return []
+    return sorted(k for k in values if k not in declared)
+
+
+def writes_files(pipeline: Pipeline) -> bool:
+    """Whether a step may write into the workspace (so a run needs a real one)."""
+    from evofarm.pipeline.loader import pipeline_to_data  # noqa: PLC0415
+    from evofarm.pipeline.structure import calls_llm, iter_steps  # noqa: PLC0415
+
+    data = pipeline_to_data(pipeline)
+    return any(
+        step.get("type") == "file_ops"
+        or step.get("output_to_file")
+        or calls_llm(str(step.get("type")))
+        for step in iter_steps(data.get("steps", []))
+    )
 
 
 def read_inputs_file(path: Path) -> dict[str, Any]:
@@ -169,6 +209,15 @@ def print_human(trace: RunTrace) -> None:
     )
     if trace.error:
         console.print(f"error: {trace.error}", style="red", markup=False)
+    if trace.status == "completed":
+        output = trace.output
+        text = (
+            output
+            if isinstance(output, str)
+            else json.dumps(output, ensure_ascii=False, default=str, indent=2)
+        )
+        console.print("output:", markup=False)
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @friendly_errors
@@ -214,8 +263,14 @@ def run(
     if provider not in choices:
         raise UserInputError(f"--provider {provider!r}: expected one of {', '.join(choices)}")
     values: dict[str, Any] = read_inputs_file(inputs_file) if inputs_file else {}
-    values.update(parse_input(item) for item in inputs or [])
     pipeline = load_pipeline(file)
+    values.update(typed_inputs(inputs or [], pipeline.inputs))
+    for name in undeclared(values, pipeline.inputs):
+        declared = ", ".join(sorted(pipeline.inputs or {}))
+        typer.echo(
+            f"warning: input {name!r} is not declared by the pipeline (declared: {declared})",
+            err=True,
+        )
     if sandbox:
         from evofarm.sandbox.parent.cli_run import run_file_sandboxed  # noqa: PLC0415
 
@@ -232,14 +287,19 @@ def run(
         if not completed:
             raise typer.Exit(EXIT_FAILURE)
         return
-    options = RunOptions(
-        provider=provider,
-        workspace=workspace,
-        base_dir=base_dir,
-        strict=strict,
-        suites_dir=suites_dir,
-    )
-    trace = run_pipeline(pipeline, values, runtime=build_runtime(pipeline, options))
+    with contextlib.ExitStack() as stack:
+        if workspace is None and not pipeline.workspace_dir and not writes_files(pipeline):
+            workspace = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="evofarm-run-"))
+            )
+        options = RunOptions(
+            provider=provider,
+            workspace=workspace,
+            base_dir=base_dir,
+            strict=strict,
+            suites_dir=suites_dir,
+        )
+        trace = run_pipeline(pipeline, values, runtime=build_runtime(pipeline, options))
     if as_json:
         typer.echo(json.dumps(trace_json(trace), ensure_ascii=False, default=str))
     else:

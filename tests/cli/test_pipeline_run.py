@@ -215,3 +215,48 @@ def test_pipeline_executor_steps_run_from_the_cli(runner: CliRunner, tmp_path: P
     assert code == 0, out
     result = json.loads(out)["steps"]["score"]["result"]
     assert (result["passed"], result["total"], result["outcome"]) == (1, 2, "ok")
+
+
+DECLARED = """\
+name: declared
+inputs:
+  when: ""
+  count: 0
+steps:
+  - name: echo
+    type: test_echo
+    value: "{{inputs.when}} x{{inputs.count}}"
+"""
+
+
+def test_text_inputs_stay_text_and_undeclared_ones_get_a_warning(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    pipeline = tmp_path / "declared.yaml"
+    pipeline.write_text(DECLARED)
+    code, out, err = invoke(
+        runner, tmp_path, str(pipeline), "-i", "when=2021-11-11", "-i", "count=3", "-i", "typo=1"
+    )
+    assert code == 0, out + err
+    assert "warning: input 'typo' is not declared by the pipeline (declared: count, when)" in err
+    # the final output is printed in full after the table
+    assert out.rstrip().splitlines()[-1] == "2021-11-11 x3"
+    assert out.rstrip().splitlines()[-2] == "output:"
+
+
+def test_no_workspace_unless_a_step_writes_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = tmp_path / "declared.yaml"
+    pipeline.write_text(DECLARED)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main.app, ["pipeline", "run", str(pipeline)])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "workspace").exists()
+    writer = tmp_path / "writer.yaml"
+    writer.write_text(
+        "name: writer\nsteps:\n  - {name: e, type: test_echo, value: hi, output_to_file: o.txt}\n"
+    )
+    result = CliRunner().invoke(main.app, ["pipeline", "run", str(writer)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "workspace").is_dir()

@@ -128,8 +128,24 @@ def test_submit_stop_resume_best_export_kill(cli: Cli, tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert (summary["status"], summary["generations"]) == ("completed", 12)
 
-    watched = cli("watch", campaign)
+    watched = cli("watch", campaign, "--out", "watched")
     assert watched.returncode == 0 and "completed" in watched.stdout
+    written = json.loads((tmp_path / "watched/summary.json").read_text())
+    assert {k: v for k, v in written.items() if k != "wall_s"} == {
+        k: v for k, v in summary.items() if k != "wall_s"
+    }
+    rebuilt = cli("outputs", campaign, "-o", "rebuilt")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    for name in ("summary.json", "best.yaml", "fitness-history.jsonl", "generations.jsonl"):
+        assert (tmp_path / "rebuilt" / name).is_file(), name
+    generations = (tmp_path / "rebuilt/generations.jsonl").read_text().splitlines()
+    assert json.loads(generations[0])["generation"] == 0 and len(generations) == 13
+    reported = cli("report", campaign, "-o", "report.html")
+    assert reported.returncode == 0, reported.stderr
+    html = (tmp_path / "report.html").read_text()
+    assert "<svg" in html and campaign in html and "<script" not in html
+    status = cli("status", campaign)
+    assert status.returncode == 0 and "generation 12/12" in status.stdout
     assert cli("best", campaign, "-o", "best.yaml").returncode == 0
     assert load_pipeline(tmp_path / "best.yaml").steps
     exported = cli("export", campaign, "-o", "export")
@@ -146,6 +162,7 @@ def test_submit_stop_resume_best_export_kill(cli: Cli, tmp_path: Path) -> None:
     assert killed.returncode == 0 and other in killed.stdout
     assert _wait_status(cli, other, {"killed"})["status"] == "killed"
     assert cli("kill", other).stdout.strip().endswith("had already ended")
+    assert cli("watch", other).returncode == 1  # a killed campaign is not a success
     deadline = time.monotonic() + 30
     while _farm_pids(tmp_path / "state") and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -28,8 +28,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from evofarm.campaign import memory
+from evofarm.campaign.anomalies import LIVE_KINDS, detect, signals_of
 from evofarm.campaign.local.evaluator import (
     Evaluator,
     StagedEvaluator,
@@ -90,6 +92,7 @@ class CampaignResult:
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
     case_runs: int = 0
     """Cases actually run, partial (nursery) evaluations included."""
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -113,6 +116,8 @@ class _Run:
     partials: dict[str, Evaluation] = field(default_factory=dict)
     case_runs: int = 0
     noise: NoisyAcceptance | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def campaign(self) -> str:
@@ -157,6 +162,7 @@ class _Run:
             rows.append(
                 HistoryRow.of(self.campaign, generation, genome_id, evaluation, time.time())
             )
+        self.history.extend(r.model_dump(mode="json") for r in rows)
         if self.out_dir is not None:
             outputs.append_history(self.out_dir, rows)
 
@@ -180,6 +186,19 @@ class _Run:
             self.tokens += evaluation.tokens
             self.cost_usd += evaluation.cost_usd
         return found
+
+    def check_anomalies(self, state: EvolutionState, before: EvolutionState | None) -> None:
+        """The per-generation anomaly hook (the scheduler's twin): detect, keep, write."""
+        found = [
+            a.to_json()
+            for a in detect(
+                signals_of(self.history, state, before, lambda g: self.genomes[g].pipeline["steps"])
+            )
+            if a.kind not in LIVE_KINDS
+        ]
+        self.anomalies.extend(found)
+        if self.out_dir is not None and found:
+            outputs.append_anomalies(self.out_dir, found)
 
     def budget_crossed(self) -> str | None:
         budgets = self.spec.budgets
@@ -291,20 +310,25 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
         )
         outputs.append_generation(
             run.out_dir,
-            {
-                "campaign": run.campaign,
-                "generation": next_state.generation,
-                "best": next_state.best.id if next_state.best else None,
-                "best_fitness": next_state.best_history[-1],
-                "evaluations": len(run.evaluations),
-                "metrics": metrics.model_dump(mode="json"),
-                "operators": {
-                    name: {"attempts": s.attempts, "success_rate": round(s.success_rate, 4)}
-                    for name, s in next_state.operator_stats.items()
-                },
-            },
+            outputs.generation_row(run.campaign, next_state, len(run.evaluations), metrics),
         )
     return next_state, None
+
+
+def _seed_row(run: _Run, state: EvolutionState, seeds: list[dict[str, Any]]) -> None:
+    """Generation 0's ``generations.jsonl`` row: the evaluated seeds."""
+    assert run.out_dir is not None
+    metrics = generation_metrics(
+        generation=0,
+        genomes=seeds,
+        elapsed_s=run.clock() - run.started,
+        archive=[],
+        lineage=[],
+        best_history=state.best_history,
+    )
+    outputs.append_generation(
+        run.out_dir, outputs.generation_row(run.campaign, state, len(run.evaluations), metrics)
+    )
 
 
 def _target_reached(spec: CampaignSpec, state: EvolutionState) -> bool:
@@ -391,28 +415,40 @@ def run_in_process(
         state = run.settle(
             seed_state(spec, spec.name, seed, list(run.genomes.values()), run.evaluations)
         )
+        if out_dir is not None:
+            _seed_row(run, state, [g.pipeline for g in run.genomes.values()])
+        run.check_anomalies(state, None)
         if progress:
             progress(run.progress(state))
-    while state is not None and status == "completed":
-        if _target_reached(spec, state):
-            reason = f"target fitness {spec.evolution.target_fitness} reached"
-            break
-        if state.generation >= spec.evolution.generations:
-            break
-        crossed = run.budget_crossed()
-        if crossed is not None:
-            status, reason = "stopped", crossed
-            break
-        next_state, stop = _generation(run, state)
-        if next_state is None:
-            status, reason = "stopped", stop or "stopped"
-            break
-        state = next_state
-        if progress:
-            progress(run.progress(state))
+        state, status, reason = _evolve(run, state, reason, progress)
     result = _finish(run, state, status, reason)
     memory.contribute(collective, spec, spec.name, result.best, run.evaluations)
     return result
+
+
+def _evolve(
+    run: _Run,
+    state: EvolutionState,
+    reason: str,
+    progress: ProgressFn | None,
+) -> tuple[EvolutionState, Status, str]:
+    """Run generations from ``state`` until the target, the generation cap or a stop."""
+    spec = run.spec
+    while True:
+        if _target_reached(spec, state):
+            return state, "completed", f"target fitness {spec.evolution.target_fitness} reached"
+        if state.generation >= spec.evolution.generations:
+            return state, "completed", reason
+        crossed = run.budget_crossed()
+        if crossed is not None:
+            return state, "stopped", crossed
+        next_state, stop = _generation(run, state)
+        if next_state is None:
+            return state, "stopped", stop or "stopped"
+        state, before = next_state, state
+        run.check_anomalies(state, before)
+        if progress:
+            progress(run.progress(state))
 
 
 def _final_phase(run: _Run, state: EvolutionState) -> FinalChoice | None:
@@ -469,4 +505,5 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         genomes=run.genomes,
         evaluations=run.evaluations,
         case_runs=run.case_runs,
+        anomalies=run.anomalies,
     )

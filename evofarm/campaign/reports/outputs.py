@@ -13,8 +13,15 @@
 * ``fitness-history.jsonl``: one row per evaluation: ``ts, campaign,
   generation, genome, fitness, tokens, time_ms, tests_passed, tests_total,
   split`` (``train`` or ``validation``: which cases it ran on);
-* ``generations.jsonl``: one row per generation: best fitness, evaluations, the
-  meta-metrics and each operator's success rate.
+* ``anomalies.jsonl`` (only when one was found): ``kind, generation, message``
+  per anomaly (see :mod:`evofarm.campaign.anomalies`);
+* ``generations.jsonl``: one row per generation from generation 0 (the seeds):
+  best fitness, evaluations, the meta-metrics and, per operator, ``attempts``
+  and ``valid_child_rate`` (the share of attempts that gave a valid child;
+  ``success_rate`` is the same figure under its old name).
+
+``tests_passed``/``tests_total`` in the fitness history count *checks* over all
+cases (a case with three checks counts three), not cases.
 
 Writers create ``DIR`` if needed. ``summary.json`` and ``best.yaml`` are written
 atomically (temp file + rename), so a reader never sees half a file.
@@ -31,7 +38,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from evofarm.evolution.engine import EvolutionState
 from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.metrics import GenerationMetrics
 from evofarm.pipeline.loader import dump_pipeline
 from evofarm.pipeline.schema import Pipeline
 
@@ -39,6 +48,7 @@ SUMMARY = "summary.json"
 BEST = "best.yaml"
 HISTORY = "fitness-history.jsonl"
 GENERATIONS = "generations.jsonl"
+ANOMALIES = "anomalies.jsonl"
 
 Status = Literal["completed", "stopped", "killed", "failed"]
 
@@ -117,6 +127,28 @@ class HistoryRow(BaseModel):
         )
 
 
+def generation_row(
+    campaign: str, state: EvolutionState, evaluations: int, metrics: GenerationMetrics
+) -> dict[str, Any]:
+    """The ``generations.jsonl`` row after ``state`` (the loop and the farm write the same)."""
+    return {
+        "campaign": campaign,
+        "generation": state.generation,
+        "best": state.best.id if state.best else None,
+        "best_fitness": state.best_history[-1] if state.best_history else None,
+        "evaluations": evaluations,
+        "metrics": metrics.model_dump(mode="json"),
+        "operators": {
+            name: {
+                "attempts": s.attempts,
+                "valid_child_rate": round(s.success_rate, 4),
+                "success_rate": round(s.success_rate, 4),
+            }
+            for name, s in state.operator_stats.items()
+        },
+    }
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -160,7 +192,12 @@ def append_generation(out_dir: Path, row: Mapping[str, Any]) -> None:
     _append_jsonl(out_dir / GENERATIONS, [row])
 
 
+def append_anomalies(out_dir: Path, found: Iterable[Mapping[str, Any]]) -> None:
+    """Append anomaly records (``kind, generation, message``) to ``anomalies.jsonl``."""
+    _append_jsonl(out_dir / ANOMALIES, found)
+
+
 def reset(out_dir: Path) -> None:
     """Remove the append-only files of an earlier run in ``out_dir``."""
-    for name in (HISTORY, GENERATIONS):
+    for name in (HISTORY, GENERATIONS, ANOMALIES):
         (out_dir / name).unlink(missing_ok=True)

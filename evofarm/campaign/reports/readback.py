@@ -18,7 +18,8 @@ from evofarm.campaign.approval import stored_decision
 from evofarm.campaign.budgets import MICRO
 from evofarm.campaign.bundle import decode
 from evofarm.campaign.lifecycle import ENDED, require
-from evofarm.campaign.reports import final, outputs
+from evofarm.campaign.reports import anomaly_events, final, outputs
+from evofarm.campaign.reports.lineage import lineage_graph
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Summary
 from evofarm.campaign.scheduler.checkpoints import INFO_BEST, INFO_GENERATION, INFO_WALL, TIMING
 from evofarm.campaign.worker.work import BREED, load_genomes
@@ -143,7 +144,7 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
 def generation_rows(store: PopulationStore, campaign: str) -> list[dict[str, Any]]:
     """The rows of ``generations.jsonl``, rebuilt from the store as the loop writes them.
 
-    One row per generation after the seeds: best genome and fitness, evaluations
+    One row per generation from the seeds (generation 0): best genome and fitness, evaluations
     so far, the meta-metrics (innovation against every earlier genome,
     reusability from the lineage, self-improvement velocity, the generation's
     wall time) and each operator's success rate. Reads every genome once.
@@ -159,9 +160,9 @@ def generation_rows(store: PopulationStore, campaign: str) -> list[dict[str, Any
         score[str(row["genome"])] = float(row["fitness"])
     ids = sorted(store.genome_ids(campaign))
     docs = {gid: doc for gid, doc in zip(ids, store.get_genomes(campaign, ids), strict=True) if doc}
-    evaluations = len(new_by_generation[0])
+    evaluations = 0
     rows: list[dict[str, Any]] = []
-    for generation in range(1, final.generation + 1):
+    for generation in range(final.generation + 1):
         checkpoint = store.load_checkpoint(campaign, generation)
         if checkpoint is None:
             continue
@@ -198,25 +199,16 @@ def generation_rows(store: PopulationStore, campaign: str) -> list[dict[str, Any
             lineage=lineage,
             best_history=state.best_history,
         )
-        rows.append(
-            {
-                "campaign": campaign,
-                "generation": generation,
-                "best": state.best.id if state.best else None,
-                "best_fitness": state.best_history[-1],
-                "evaluations": evaluations,
-                "metrics": metrics.model_dump(mode="json"),
-                "operators": {
-                    name: {"attempts": s.attempts, "success_rate": round(s.success_rate, 4)}
-                    for name, s in state.operator_stats.items()
-                },
-            }
-        )
+        rows.append(outputs.generation_row(campaign, state, evaluations, metrics))
     return rows
 
 
 def write_outputs(store: PopulationStore, campaign: str, out_dir: Path) -> Summary:
-    """Write summary.json, best.yaml, fitness-history.jsonl and generations.jsonl."""
+    """Write summary.json, best.yaml, fitness-history.jsonl, generations.jsonl (and anomalies).
+
+    Works for any ended campaign, whoever ran it: everything comes from the store,
+    so it also rebuilds the files of a run whose ``--out`` writer was killed.
+    """
     result = summary(store, campaign)
     outputs.reset(out_dir)
     outputs.append_history(
@@ -224,6 +216,9 @@ def write_outputs(store: PopulationStore, campaign: str, out_dir: Path) -> Summa
     )
     for row in generation_rows(store, campaign):
         outputs.append_generation(out_dir, row)
+    found = anomaly_events.stored(store, campaign)
+    if found:
+        outputs.append_anomalies(out_dir, found)
     if result.best.genome is not None:
         outputs.write_best(out_dir, best_pipeline(store, campaign))
     outputs.write_summary(out_dir, result)
@@ -232,6 +227,9 @@ def write_outputs(store: PopulationStore, campaign: str, out_dir: Path) -> Summa
 
 def export(store: PopulationStore, campaign: str, out_dir: Path) -> tuple[Path, Path]:
     """Write the fitness history (JSONL) and the lineage (JSON); return both paths.
+
+    ``lineage.json`` is ``{"campaign", "nodes", "edges"}``, the DAG of
+    :func:`evofarm.campaign.reports.lineage.lineage_graph`.
 
     Raises:
         CampaignStateError: no such campaign.
@@ -244,9 +242,7 @@ def export(store: PopulationStore, campaign: str, out_dir: Path) -> tuple[Path, 
         out_dir, (HistoryRow.model_validate(r) for r in store.read_history(campaign))
     )
     lineage = out_dir / "lineage.json"
-    edges = store.lineage(campaign)
-    edges.sort(key=lambda e: (e.get("generation", 0), str(e.get("child")), str(e.get("parent"))))
-    lineage.write_text(
-        json.dumps({"campaign": campaign, "edges": edges}, indent=2) + "\n", encoding="utf-8"
-    )
+    graph = lineage_graph(store, campaign)
+    text = json.dumps({"campaign": campaign, **graph}, indent=2) + "\n"
+    lineage.write_text(text, encoding="utf-8")
     return history, lineage

@@ -42,6 +42,8 @@ class Checkpointer:
         campaign: the campaign id.
         wall_s: the campaign's wall time so far (all runs), for the info field.
         in_history: genomes already in the fitness history; updated on every write.
+        on_checkpoint: called with the generation after each checkpoint is written
+            (the anomaly hook); it must not raise.
     """
 
     def __init__(
@@ -50,7 +52,9 @@ class Checkpointer:
         campaign: str,
         wall_s: Callable[[], float],
         in_history: set[str],
+        on_checkpoint: Callable[[int], None] | None = None,
     ) -> None:
+        self.on_checkpoint = on_checkpoint
         self.store = store
         self.campaign = campaign
         self.wall_s = wall_s
@@ -85,6 +89,8 @@ class Checkpointer:
                 INFO_WALL: repr(self.wall_s()),
             },
         )
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(state.generation)
 
     def defer(
         self,

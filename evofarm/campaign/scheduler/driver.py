@@ -47,7 +47,7 @@ from pydantic import ValidationError
 from evofarm.campaign import budgets, lifecycle
 from evofarm.campaign.bundle import Campaign, decode
 from evofarm.campaign.lifecycle import Status
-from evofarm.campaign.reports import final
+from evofarm.campaign.reports import anomaly_events, final
 from evofarm.campaign.scheduler.checkpoints import (
     INFO_BEST,
     INFO_GENERATION,
@@ -210,7 +210,9 @@ class _Driver:
             turnarounds_ms=scheduler.turnarounds_ms,
         )
         in_history = {str(row.get("genome")) for row in self.store.read_history(self.campaign_id)}
-        self.checkpoints = Checkpointer(self.store, self.campaign_id, scheduler.wall_s, in_history)
+        self.checkpoints = Checkpointer(
+            self.store, self.campaign_id, scheduler.wall_s, in_history, self._anomalies
+        )
         options = scheduler.options
         self.waiter = Waiter(
             self.tracker, scheduler.lease, scheduler.check_alive, options.wait_s, options.stall_s
@@ -292,6 +294,11 @@ class _Driver:
         self.store.update_info(
             self.campaign_id, {final.INFO_FINAL: final.encode(final.final_doc(choice))}
         )
+
+    def _anomalies(self, generation: int) -> None:
+        """The per-generation anomaly hook: detect and store (never fails the campaign)."""
+        with contextlib.suppress(StoreError):
+            anomaly_events.check_generation(self.store, self.campaign_id, generation)
 
     def _between_generations(self, state: EvolutionState) -> tuple[Status, str] | None:
         """Whether (and how) the campaign ends before the next generation.

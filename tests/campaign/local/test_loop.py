@@ -102,7 +102,7 @@ def test_outputs_are_written(tmp_path: Path) -> None:
     assert Genome.from_pipeline(best).id == summary["best"]["genome"]
     assert max(r["fitness"] for r in rows) == summary["best"]["fitness"]
     generations = (tmp_path / "generations.jsonl").read_text().splitlines()
-    assert len(generations) == 3
+    assert [json.loads(g)["generation"] for g in generations] == [0, 1, 2, 3]
     assert "innovation_share" in json.loads(generations[-1])["metrics"]
     assert [p.generation for p in seen] == [0, 1, 2, 3]
     assert seen[-1].evaluations == summary["evaluations"]

@@ -102,6 +102,26 @@ def test_best_and_export(finished: tuple[MemoryStore, str], tmp_path: Path) -> N
     data = json.loads(lineage.read_text())
     generations = [e["generation"] for e in data["edges"]]
     assert generations == sorted(generations) and set(generations) <= {1, 2, 3}
+    born = {n["id"]: n["generation"] for n in data["nodes"]}
+    assert all(born[e["parent"]] < born[e["child"]] for e in data["edges"])
+    pairs = [(e["parent"], e["child"]) for e in data["edges"]]
+    assert len(pairs) == len(set(pairs))
+    assert all(e["operator"] not in {"mutate", "crossover"} for e in data["edges"])
+    assert {n["operator"] for n in data["nodes"] if n["generation"] == 0} == {"seed"}
+
+
+def test_generations_start_with_the_seeds(
+    finished: tuple[MemoryStore, str], tmp_path: Path
+) -> None:
+    store, campaign = finished
+    report.write_outputs(store, campaign, tmp_path)
+    rows = [json.loads(x) for x in (tmp_path / "generations.jsonl").read_text().splitlines()]
+    assert [r["generation"] for r in rows] == [0, 1, 2, 3]
+    assert rows[0]["evaluations"] == sum(
+        1 for r in store.read_history(campaign) if r["generation"] == 0
+    )
+    ops = rows[-1]["operators"]
+    assert ops and all(o["valid_child_rate"] == o["success_rate"] for o in ops.values())
 
 
 def test_summary_of_a_running_campaign_is_refused(tmp_path: Path) -> None:
