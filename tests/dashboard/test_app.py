@@ -13,7 +13,8 @@ from evofarm.dashboard import auth
 from evofarm.dashboard.app import create_app
 from evofarm.dashboard.source import StoreSource
 from evofarm.store.memory import MemoryStore
-from tests.dashboard.conftest import DEMO, TOKEN
+
+from .conftest import DEMO, TOKEN
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -19,7 +19,8 @@ from evofarm.dashboard.app import create_app
 from evofarm.dashboard.source import StoreSource
 from evofarm.store.memory import MemoryStore
 from evofarm.testing.browser import Browser, find_chromium
-from tests.dashboard.conftest import TOKEN
+
+from .conftest import TOKEN
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed")
