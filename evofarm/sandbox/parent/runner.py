@@ -32,6 +32,7 @@ from evofarm.sandbox.child.isolation import DEFAULT_HIDDEN
 from evofarm.sandbox.child.zygote import get_zygote
 from evofarm.sandbox.limits import SandboxLimits
 from evofarm.sandbox.parent.llm_relay import LLMRelay
+from evofarm.sandbox.wire.llm_frames import BadFrame
 from evofarm.sandbox.wire import channel
 from evofarm.sandbox.wire.codes import EXIT_MEMORY
 from evofarm.sandbox.wire.job import AnyJob, PipelineBatchJob
@@ -266,7 +267,8 @@ class _Session:
             self._stop(Outcome.OUTPUT_LIMIT, str(exc))
             self._stop_reading(fd)
         except channel.ProtocolError as exc:
-            self._stop(Outcome.CANDIDATE_ERROR, f"protocol violation: {exc}")
+            # Only code the candidate controls writes non-JSON or NaN frames.
+            self._stop(Outcome.FORBIDDEN, f"protocol violation: {exc}")
             self._stop_reading(fd)
         return True
 
@@ -318,7 +320,11 @@ class _Session:
         }
 
     def _serve_llm(self, message: dict[str, Any]) -> None:
-        reply = self.relay.submit(message)
+        try:
+            reply = self.relay.submit(message)
+        except BadFrame as exc:
+            self._stop(Outcome.FORBIDDEN, str(exc))
+            return
         if reply is not None:
             self._send(reply)
 
