@@ -13,6 +13,11 @@ Retried (then :class:`ProviderUnavailable`): 408, 409, 429, 5xx and 529,
 connection errors, client timeouts and malformed response bodies. Not retried
 (:class:`ProviderConfigError`): every other 4xx, e.g. 400 bad request, 401 bad
 key, 403, 404 unknown model.
+
+Fleet-wide pauses: a 429 or 529 is reported to :attr:`AnthropicProvider.on_rate_limited`
+when a rate limiter set it (``retry-after`` seconds, 0 when absent); the hook
+pauses the provider for every worker and returns how long the pause still
+lasts, which the retry then waits at least (backoff with jitter stays).
 """
 
 from __future__ import annotations
@@ -81,6 +86,8 @@ class AnthropicProvider:
         self._aliases = dict(aliases or {})
         self._prices = prices
         self._sleep = sleep
+        #: Set by a rate limiter: ``(retry_after_s) -> seconds the fleet pause lasts``.
+        self.on_rate_limited: Callable[[float], float] | None = None
         self._client = anthropic.Anthropic(
             api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
         )
@@ -133,6 +140,10 @@ class AnthropicProvider:
                         f"(HTTP {status}): {_error_message(err)}"
                     ) from err
                 retry_after = parse_retry_after(dict(err.response.headers))
+                hook = self.on_rate_limited
+                if hook is not None and status in (429, 529):
+                    paused = hook(retry_after or 0.0)
+                    retry_after = max(retry_after or 0.0, paused) or None
                 reason = f"HTTP {status}: {_error_message(err)}"
                 failure: Exception = err
             except anthropic.APITimeoutError as err:
