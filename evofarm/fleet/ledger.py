@@ -87,13 +87,22 @@ class RedisLedger:
         except redis.RedisError as exc:
             raise StoreError(f"redis: ledger of {self.campaign!r}: {what} failed: {exc}") from exc
 
-    def reserve(self, call_id: str, *, tokens: int, micro_usd: int, role: str = "evaluation") -> None:
+    def reserve(
+        self, call_id: str, *, tokens: int, micro_usd: int, role: str = "evaluation"
+    ) -> None:
         """See :meth:`BudgetLedger.reserve`. Raises BudgetExceeded or StoreError."""
         k = self._keys
         out = self._run(
             "reserve",
             lambda: self._reserve(
-                keys=[k["counters"], k["limits"], k["held"], k["reserved"], k["meta"], k["settled"]],
+                keys=[
+                    k["counters"],
+                    k["limits"],
+                    k["held"],
+                    k["reserved"],
+                    k["meta"],
+                    k["settled"],
+                ],
                 args=[call_id, int(tokens), int(micro_usd), role],
             ),
         )

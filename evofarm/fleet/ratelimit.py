@@ -82,7 +82,12 @@ class RedisRateLimiter:
     def _buckets(self, model: str | None) -> list[tuple[str, RateLimit]]:
         found = buckets_for(self.limits, self.provider, model or "")
         return [
-            (keys.rate_bucket(self.provider, None if scope == self.provider else scope.split("/", 1)[1]), limit)
+            (
+                keys.rate_bucket(
+                    self.provider, None if scope == self.provider else scope.split("/", 1)[1]
+                ),
+                limit,
+            )
             for scope, limit in found
         ]
 

@@ -75,7 +75,8 @@ return math.max(0, cur - now)
 # ARGV: call id, tokens, micro_usd, role.
 # Returns {1, ''} when booked (or already known), {0, budget, used, held, limit}.
 RESERVE = """
-if redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 1 or redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
+if redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 1
+   or redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
   return {1, ''}
 end
 local wants = {tokens = tonumber(ARGV[2]), cost_micro_usd = tonumber(ARGV[3])}

@@ -144,7 +144,10 @@ class LedgerTotals:
     reserved_micro_usd: int = 0
 
     def to_json(self) -> dict[str, object]:
-        return {**self.total.to_json(), "by_role": {r: t.to_json() for r, t in self.by_role.items()}}
+        return {
+            **self.total.to_json(),
+            "by_role": {r: t.to_json() for r, t in self.by_role.items()},
+        }
 
 
 def refusal(budget: str, used: int, reserved: int, wanted: int, limit: int) -> BudgetExceeded:

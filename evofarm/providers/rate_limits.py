@@ -99,9 +99,7 @@ def parse_rate_limits(data: str | Mapping[str, object] | None) -> RateLimits:
         return {str(k): ProviderLimits.model_validate(v) for k, v in raw.items()}
     except (ValueError, ValidationError) as exc:
         first = exc.errors()[0] if isinstance(exc, ValidationError) else None
-        detail = (
-            f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}" if first else str(exc)
-        )
+        detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}" if first else str(exc)
         raise ProviderConfigError(f"{SETTING}: {detail}") from None
 
 

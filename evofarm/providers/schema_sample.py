@@ -98,7 +98,9 @@ def _sample_of_type(kind: Any, schema: dict[str, Any], depth: int, budget: _Budg
         for _ in range(count):
             if budget.chars <= 0:
                 break
-            items.append(sample_for_schema(schema.get("items", {}), _depth=depth + 1, _budget=budget))
+            items.append(
+                sample_for_schema(schema.get("items", {}), _depth=depth + 1, _budget=budget)
+            )
         return items
     if kind == "string":
         return _sample_string(schema, budget)

@@ -29,7 +29,9 @@ class TestRedisLedger(LedgerConformance):
         return make
 
 
-def test_the_ledger_counts_into_the_store_counters(redis_url: str, redis_client: redis.Redis) -> None:
+def test_the_ledger_counts_into_the_store_counters(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
     store = RedisStore.from_url(redis_url)
     store.set_budgets("camp", {"cost_micro_usd": 500})
     ledger = RedisLedger(redis_client, "camp")

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
+from evofarm.campaign.provider_stack import ledger_limits, new_process_ledger
 from evofarm.campaign.reports import outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
 from evofarm.campaign.spec import CampaignSpec
+from evofarm.errors import BudgetExceeded
 from evofarm.evolution.engine import (
     BreedResult,
     EvolutionState,
@@ -43,6 +45,8 @@ from evofarm.evolution.genome import Genome
 from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
+from evofarm.fitness.records import invalid_evaluation
+from evofarm.providers.ledger import BudgetLedger
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,10 @@ class _Run:
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
     tokens: int = 0
     cost_usd: float = 0.0
+    # The campaign's budget ledger when the default evaluator meters its calls
+    # (the one cost path); None: a custom evaluator's reported usage is summed.
+    ledger: BudgetLedger | None = None
+    refused: str | None = None
     examples: list[Example] = field(default_factory=list)
     material: Material = field(default_factory=Material)
 
@@ -95,20 +103,44 @@ class _Run:
         rows = []
         for genome_id in ids:
             genome = self.genomes[genome_id]
-            evaluation = self.evaluator(genome)
+            evaluation = self._evaluate_one(genome)
             self.evaluations[genome_id] = evaluation
             self.genomes[genome_id] = genome.model_copy(
                 update={"fitness_score": evaluation.score, "objectives": evaluation.objectives}
             )
-            self.tokens += evaluation.tokens
-            self.cost_usd += evaluation.cost_usd
+            if self.ledger is None:
+                self.tokens += evaluation.tokens
+                self.cost_usd += evaluation.cost_usd
+            else:
+                total = self.ledger.totals().total
+                self.tokens, self.cost_usd = total.tokens, total.cost_usd
             rows.append(
                 HistoryRow.of(self.campaign, generation, genome_id, evaluation, time.time())
             )
         if self.out_dir is not None:
             outputs.append_history(self.out_dir, rows)
 
+    def _evaluate_one(self, genome: Genome) -> Evaluation:
+        """Evaluate; a call the ledger refused scores the genome 0 and stops the run."""
+        if self.refused is None:
+            try:
+                return self.evaluator(genome)
+            except BudgetExceeded as exc:
+                self.refused = str(exc)
+        return invalid_evaluation(
+            suite_id=self.spec.suite,
+            fidelity=self.spec.fidelity,
+            reason=self.refused,
+            genome_id=genome.id,
+            outcome="budget",
+        )
+
     def budget_crossed(self) -> str | None:
+        if self.refused is not None:
+            return self.refused
+        crossed = self.ledger.crossed() if self.ledger is not None else None
+        if crossed is not None:
+            return f"budget exceeded: {crossed} (a call's worst case would have crossed it)"
         budgets = self.spec.budgets
         if budgets.max_tokens is not None and self.tokens >= budgets.max_tokens:
             return f"budget exceeded: tokens ({self.tokens} >= {budgets.max_tokens})"
@@ -249,9 +281,12 @@ def run_in_process(
     seeds = spec.load_seeds()
     suite = spec.load_suite()
     examples = examples_of(suite)
+    # A fresh ledger per run: the default evaluator's providers charge it.
+    ledger = new_process_ledger(spec.name, ledger_limits(spec)) if evaluator is None else None
     run = _Run(
         spec=spec,
         seed=seed,
+        ledger=ledger,
         evaluator=evaluator or make_evaluator(spec, suite),
         out_dir=out_dir,
         clock=clock,

@@ -32,10 +32,10 @@ from evofarm.sandbox.child.isolation import DEFAULT_HIDDEN
 from evofarm.sandbox.child.zygote import get_zygote
 from evofarm.sandbox.limits import SandboxLimits
 from evofarm.sandbox.parent.llm_relay import LLMRelay
-from evofarm.sandbox.wire.llm_frames import BadFrame
 from evofarm.sandbox.wire import channel
 from evofarm.sandbox.wire.codes import EXIT_MEMORY
 from evofarm.sandbox.wire.job import AnyJob, PipelineBatchJob
+from evofarm.sandbox.wire.llm_frames import BadFrame
 from evofarm.sandbox.wire.outcome import Isolation, Outcome, SandboxResult, SandboxUsage
 
 log = logging.getLogger(__name__)
