@@ -16,8 +16,10 @@ key, 403, 404 unknown model.
 
 Fleet-wide pauses: a 429 or 529 is reported to :attr:`AnthropicProvider.on_rate_limited`
 when a rate limiter set it (``retry-after`` seconds, 0 when absent); the hook
-pauses the provider for every worker and returns how long the pause still
-lasts, which the retry then waits at least (backoff with jitter stays).
+pauses the provider for every worker and blocks until the retry's turn in the
+limiter's bucket, which replaces this provider's own backoff for those two
+statuses (the bucket spaces every worker's retries). Without a limiter, the
+backoff with jitter applies as before.
 """
 
 from __future__ import annotations
@@ -140,11 +142,14 @@ class AnthropicProvider:
                         f"(HTTP {status}): {_error_message(err)}"
                     ) from err
                 retry_after = parse_retry_after(dict(err.response.headers))
-                hook = self.on_rate_limited
-                if hook is not None and status in (429, 529):
-                    paused = hook(retry_after or 0.0)
-                    retry_after = max(retry_after or 0.0, paused) or None
                 reason = f"HTTP {status}: {_error_message(err)}"
+                hook = self.on_rate_limited
+                if hook is not None and status in (429, 529) and retries < self.backoff.max_retries:
+                    # The limiter pauses the fleet and waits for this retry's turn
+                    # in the bucket (so retries do not add to a 429 storm).
+                    hook(retry_after or 0.0)
+                    retries += 1
+                    continue
                 failure: Exception = err
             except anthropic.APITimeoutError as err:
                 retry_after, reason, failure = None, f"timed out after {self.timeout_s}s", err

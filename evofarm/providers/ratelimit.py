@@ -171,7 +171,12 @@ class RateLimitedProvider:
         self._resolve = resolve_model
         self.deterministic = bool(getattr(inner, "deterministic", False))
         if hasattr(inner, "on_rate_limited"):
-            inner.on_rate_limited = limiter.pause
+            inner.on_rate_limited = self._rate_limited
+
+    def _rate_limited(self, retry_after_s: float) -> float:
+        """A 429/529 from the provider: pause the limiter, then wait for a turn."""
+        self.limiter.pause(retry_after_s)
+        return self.limiter.acquire(0)
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         """Wait for the limiter, then call ``inner``.
