@@ -102,7 +102,7 @@ def estimate(spec: CampaignSpec, settings: Settings | None = None) -> Estimate:
     cases = suite.cases[: max(1, math.ceil(len(suite.cases) * spec.fidelity))]
     result = Estimate(evaluations=evaluations, cases_per_evaluation=len(cases))
     prices = campaign_prices(spec, s)
-    bindings = {slot: b for slot, b in spec.providers.items()}
+    bindings = dict(spec.providers)
     per_seed = max(1, len(seeds))
     for seed in seeds:
         data = pipeline_to_data(seed)
@@ -115,8 +115,16 @@ def estimate(spec: CampaignSpec, settings: Settings | None = None) -> Estimate:
             provider = binding.provider if binding is not None else "mock"
             default = s.default_claude_model if slot == "claude" else s.default_gemini_model
             model = str(step.get("model") or (binding.model if binding else None) or default)
-            _add_calls(result, spec, cases, step, provider, resolve_model(model, s), prices,
-                       evaluations / per_seed)  # fmt: skip
+            _add_calls(
+                result,
+                spec,
+                cases,
+                step,
+                provider=provider,
+                model=resolve_model(model, s),
+                prices=prices,
+                evaluations=evaluations / per_seed,
+            )
     judge_calls = sum(1 for c in cases for check in c.checks if check.type == "llm_judge")
     if judge_calls:
         result.calls += judge_calls * evaluations
@@ -128,6 +136,7 @@ def _add_calls(
     spec: CampaignSpec,
     cases: list[Any],
     step: Mapping[str, Any],
+    *,
     provider: str,
     model: str,
     prices: Any,

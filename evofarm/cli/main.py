@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from evofarm.cli import campaign_cmd, farm_campaign, farm_cmd, judge_cmd, pipeline_cmd
-from evofarm.cli import estimate_cmd
+from evofarm.cli import (
+    campaign_cmd,
+    estimate_cmd,
+    farm_campaign,
+    farm_cmd,
+    judge_cmd,
+    pipeline_cmd,
+)
 
 app = typer.Typer(
     name="evofarm",

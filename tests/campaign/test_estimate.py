@@ -18,10 +18,11 @@ DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "campaigns" / "demo.y
 def _campaign(tmp_path: Path, model: str = "haiku") -> Path:
     (tmp_path / "seed.yaml").write_text(
         "workflow:\n  name: echo\n  steps:\n    - name: answer\n      type: claude\n"
-        f"      model: {model}\n      prompt: [{{type: static, content: 'Repeat: {{{{inputs.text}}}}'}}]\n"
+        f"      model: {model}\n"
+        "      prompt: [{type: static, content: 'Repeat: {{inputs.text}}'}]\n"
     )
-    cases = [{"id": f"c{i}", "inputs": {"text": f"t{i}"}, "checks": [{"type": "contains", "value": "t"}]}
-             for i in range(4)]  # fmt: skip
+    check = {"type": "contains", "value": "t"}
+    cases = [{"id": f"c{i}", "inputs": {"text": f"t{i}"}, "checks": [check]} for i in range(4)]
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump({"name": "s", "cases": cases}))
     spec = {"name": "e", "seeds": ["seed.yaml"], "suite": "suite.yaml",
             "evolution": {"population": 2, "offspring": 2, "generations": 3},
