@@ -12,7 +12,9 @@ Each provider the set builds becomes::
   every call at the campaign's catalogue price (then the default table),
   reserves the worst case in the campaign's budget ledger and settles it to the
   billed usage; a cache hit is free and counted apart. This is the one source
-  of the campaign's tokens and cost (summary, budgets, dashboard).
+  of the campaign's tokens and cost (summary, budgets, dashboard). A campaign
+  with a ``models:`` catalogue lets candidates call only those models (offline
+  deterministic providers exempt).
 * The response cache answers deterministic calls (temperature 0, or every call
   of a deterministic provider such as ``mock``) with the original usage, so
   fitness does not depend on hits (``EVOFARM_RESPONSE_CACHE`` turns it off).
@@ -212,6 +214,17 @@ def provider_wrapper(
     budget = ledger_limits(spec)
     ledger = svc.ledger(campaign or spec.name, budget) if spec is not None else None
     max_out = spec.economy.max_output_tokens if spec is not None else None
+    # A non-empty catalogue is the list of models candidates may call (offline
+    # providers such as mock answer any model and cost nothing: exempt).
+    catalogue = (
+        frozenset(
+            name
+            for entry in spec.models
+            for name in (entry.model, resolve_model(entry.model, settings))
+        )
+        if spec is not None and spec.models
+        else None
+    )
 
     def resolve(model: str) -> str:
         return resolve_model(model, settings)
@@ -233,6 +246,7 @@ def provider_wrapper(
                 resolve_model=resolve,
                 budgeted=budget.budgeted and not deterministic,
                 max_output_tokens=max_out,
+                allowed_models=None if deterministic else catalogue,
             )
         return wrapped
 

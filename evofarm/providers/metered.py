@@ -72,6 +72,8 @@ class MeteredProvider:
         resolve_model: Alias -> concrete model id (``haiku`` -> ``claude-haiku-4-5``).
         budgeted: Refuse models with no known price.
         max_output_tokens: The campaign's cap on ``max_tokens`` (None: the request's).
+        allowed_models: Concrete ids a call may use (the campaign's catalogue);
+            None allows any.
         new_call_id: Makes a unique call id (tests inject a deterministic one).
     """
 
@@ -85,8 +87,10 @@ class MeteredProvider:
         resolve_model: Callable[[str], str] = lambda m: m,
         budgeted: bool = False,
         max_output_tokens: int | None = None,
+        allowed_models: frozenset[str] | None = None,
         new_call_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
+        self.allowed_models = allowed_models
         self.inner = inner
         self.name = inner.name
         self.ledger = ledger
@@ -107,9 +111,18 @@ class MeteredProvider:
 
         Raises:
             BudgetExceeded: the call's worst case would cross a budget (not sent).
-            ProviderConfigError: a budgeted campaign and a model with no known price.
+            ProviderConfigError: a budgeted campaign and a model with no known price,
+                or a model outside the campaign's catalogue.
             ProviderError: whatever ``inner`` raises (the reservation is released).
         """
+        if self.allowed_models is not None and (
+            self._resolve(request.model) not in self.allowed_models
+            and request.model not in self.allowed_models
+        ):
+            raise ProviderConfigError(
+                f"model {request.model!r} is not in the campaign's models: catalogue "
+                f"({', '.join(sorted(self.allowed_models))})"
+            )
         price = self.price(request.model)
         if price is None and self.budgeted:
             raise ProviderConfigError(

@@ -80,3 +80,10 @@ def test_a_cache_hit_is_free_and_counted_apart() -> None:
 def test_max_input_tokens_bounds_any_tokenizer() -> None:
     request = LLMRequest.from_prompt("haiku", "héllo wörld " * 10, system="be brief")
     assert max_input_tokens(request) >= len(("héllo wörld " * 10).encode()) + len(b"be brief")
+
+
+def test_only_catalogue_models_may_be_called() -> None:
+    provider, _ = _metered(allowed_models=frozenset({"haiku", "claude-haiku-4-5"}))
+    provider.complete(LLMRequest.from_prompt("haiku", "hi"))
+    with pytest.raises(ProviderConfigError, match="catalogue"):
+        provider.complete(LLMRequest.from_prompt("claude-opus-4-1", "hi"))
