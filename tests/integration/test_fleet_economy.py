@@ -130,7 +130,7 @@ def test_the_budget_is_never_exceeded_and_is_named(
     assert outcome.status == "stopped"
     assert "usd" in outcome.reason
     bill = server.billed
-    assert 0 < bill.cost_usd(1.0, 5.0) <= 0.02
+    assert bill.cost_usd(1.0, 5.0) <= 0.02  # never over (0 when the first worst cases fill it)
     assert snapshot(farm.store, cid).cost_usd == pytest.approx(bill.cost_usd(1.0, 5.0), abs=2e-6)
 
 
