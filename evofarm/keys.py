@@ -172,3 +172,42 @@ def events(campaign: str, channel: str) -> str:
 def lease(campaign: str) -> str:
     """String with TTL: which scheduler owns the campaign right now."""
     return f"{campaign_prefix(campaign)}:lease"
+
+
+# ---- the fleet's shared economy (evofarm.fleet) ---------------------------------
+
+
+def _model_part(model: str) -> str:
+    """A model id as a key part (ids outside the safe alphabet are hashed)."""
+    if _PART.match(model):
+        return model
+    import hashlib  # noqa: PLC0415 - rare path
+
+    return "h-" + hashlib.sha256(model.encode()).hexdigest()[:32]
+
+
+def rate_bucket(provider: str, model: str | None = None) -> str:
+    """Hash (TTL): a fleet token bucket's levels (r, i, o) and stamp (t) for a
+    provider, or for one of its models."""
+    base = f"{ROOT}:fleet:rl:{_part(provider, 'provider')}"
+    return base if model is None else f"{base}:m:{_model_part(model)}"
+
+
+def rate_pause(provider: str) -> str:
+    """String (TTL): epoch ms until which every worker leaves ``provider`` alone (a 429)."""
+    return f"{ROOT}:fleet:rl:{_part(provider, 'provider')}:pause"
+
+
+def ledger_held(campaign: str) -> str:
+    """Hash: tokens and cost_micro_usd reserved by calls in flight (sum of ledger_reserved)."""
+    return f"{campaign_prefix(campaign)}:ledger:held"
+
+
+def ledger_reserved(campaign: str) -> str:
+    """Hash: call id -> ``tokens:micro_usd:stamp_ms:role`` of a call in flight."""
+    return f"{campaign_prefix(campaign)}:ledger:reserved"
+
+
+def ledger_settled(campaign: str) -> str:
+    """Set: call ids already counted (settle and record count an id once)."""
+    return f"{campaign_prefix(campaign)}:ledger:settled"

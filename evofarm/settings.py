@@ -61,9 +61,16 @@ class Settings(BaseSettings):
     # repeated deterministic calls (temperature 0, or any call to a deterministic
     # provider such as mock); off with EVOFARM_RESPONSE_CACHE=false.
     response_cache: bool = True
-    # Requests per minute per provider name, e.g. EVOFARM_PROVIDER_RPM='{"anthropic": 50}';
-    # a provider not named here is not limited.
-    provider_rpm: dict[str, float] = Field(default_factory=dict)
+    # --- the fleet's LLM economy (evofarm.fleet, evofarm.campaign.provider_stack) ---
+    # Rate limits per provider and model, enforced fleet-wide on a farm (one
+    # Redis token bucket each) and per process in-process, e.g.
+    # EVOFARM_RATE_LIMITS='{"anthropic": {"requests_per_minute": 600,
+    #   "input_tokens_per_minute": 400000, "output_tokens_per_minute": 80000,
+    #   "models": {"claude-opus-4-1": {"requests_per_minute": 50}}}}'.
+    # Validated by evofarm.providers.rate_limits; a provider not named is not limited.
+    rate_limits: str = ""
+    # Longest a call waits for its turn before the task is retried (holds a slot).
+    rate_limit_max_wait_s: float = 60.0
 
     # Agent workflow (issue 10): where a worker resolves the suite names that
     # sandboxed `pipeline_executor` steps ask it to score on; unset: the

@@ -27,6 +27,7 @@ from evofarm.campaign.worker import work
 from evofarm.errors import ProviderUnavailable, SandboxError, StoreError
 from evofarm.farm import names
 from evofarm.farm.app import load_farm_settings
+from evofarm.fleet.services import install as install_fleet
 from evofarm.settings import get_settings
 from evofarm.store.base import SharedStore
 from evofarm.store.registry import open_shared_store
@@ -56,6 +57,7 @@ def store() -> SharedStore:
         if not url:
             raise StoreError("no store configured: set EVOFARM_REDIS_URL")
         _store = open_shared_store(url)
+        install_fleet(url)  # the fleet's rate limits and budget ledger for every provider set
     return _store
 
 
@@ -127,7 +129,13 @@ def evaluate(  # noqa: PLR0917 - Celery passes task arguments positionally
         self,
         campaign,
         f"evaluate {genome_id[:12]}",
-        lambda: work.evaluate(store(), _cache, request, evaluator()),
+        lambda: work.evaluate(
+            store(),
+            _cache,
+            request,
+            evaluator(),
+            metered=load_farm_settings().evaluator in work.METERED,
+        ),
     )
     return {"genome": genome_id, "score": doc.get("score"), "outcome": doc.get("outcome")}
 

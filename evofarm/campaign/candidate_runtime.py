@@ -18,11 +18,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from evofarm.campaign.provider_stack import provider_wrapper
+from evofarm.campaign.provider_stack import Services, provider_wrapper
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.fitness.pipeline_executor_step import DEFAULT_SUITES_DIR
 from evofarm.fitness.suite import Case
 from evofarm.pipeline.runtime import RunLimits, Runtime
+from evofarm.providers.ledger import Role
 from evofarm.providers.registry import ProviderSet
 from evofarm.settings import Settings, get_settings
 
@@ -39,17 +40,29 @@ def run_limits(spec: CampaignSpec) -> RunLimits:
     )
 
 
-def provider_set(spec: CampaignSpec, settings: Settings | None = None) -> ProviderSet:
+def provider_set(
+    spec: CampaignSpec,
+    settings: Settings | None = None,
+    *,
+    campaign: str | None = None,
+    services: Services | None = None,
+    role: Role = "evaluation",
+) -> ProviderSet:
     """Slot bindings for the campaign: mock by default, rebound by ``providers:``.
 
     The set is locked: a candidate's own ``providers:`` may pick models but never a
-    backend the campaign did not bind. Every provider it builds is wrapped with the
-    response cache and rate limit of ``settings`` (:mod:`evofarm.campaign.provider_stack`);
-    the cache lives as long as the set, so build one set per campaign and process.
+    backend the campaign did not bind. Every provider it builds is metered into the
+    campaign's budget ledger and wrapped with the response cache and rate limit of
+    ``settings`` (:mod:`evofarm.campaign.provider_stack`); the cache lives as long
+    as the set, so build one set per campaign and process.
 
     Args:
         spec: The campaign.
         settings: Provider configuration; the process settings if None.
+        campaign: The ledger's campaign id (the farm's id; default the spec's name).
+        services: Limiters and ledger (default: the process's, or what the worker
+            bootstrap injected).
+        role: The role the set's calls are charged to.
 
     Raises:
         ProviderConfigError: a binding names a provider that cannot be built, or
@@ -60,7 +73,8 @@ def provider_set(spec: CampaignSpec, settings: Settings | None = None) -> Provid
         slot: {"provider": b.provider, **({"model": b.model} if b.model else {})}
         for slot, b in spec.providers.items()
     }
-    base = ProviderSet.for_provider("mock", s, wrap=provider_wrapper(s))
+    wrap = provider_wrapper(s, spec, campaign=campaign, services=services, role=role)
+    base = ProviderSet.for_provider("mock", s, wrap=wrap)
     return base.with_overrides(overrides).locked()
 
 
@@ -76,9 +90,10 @@ def suites_dir_for(spec: CampaignSpec, settings: Settings) -> Path:
     return folder if folder.is_dir() else DEFAULT_SUITES_DIR
 
 
-def runtime_factory(spec: CampaignSpec) -> Callable[[Case], Runtime]:
-    """A thread-safe ``(case) -> Runtime`` for evaluating candidates of ``spec``."""
-    providers = provider_set(spec)
+def runtime_factory(spec: CampaignSpec, campaign: str | None = None) -> Callable[[Case], Runtime]:
+    """A thread-safe ``(case) -> Runtime`` for evaluating candidates of ``spec``
+    (calls charged to ``campaign``'s ledger; default the spec's name)."""
+    providers = provider_set(spec, campaign=campaign)
     limits = run_limits(spec)
     root = tempfile.TemporaryDirectory(prefix=f"evofarm-{spec.name}-")
     runtime = Runtime(

@@ -42,7 +42,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from evofarm.errors import CampaignSpecError, Location
+from evofarm.errors import CampaignSpecError, Location, ProviderConfigError
 from evofarm.evolution.config import EvolutionConfig
 from evofarm.evolution.operators.base import ModelChoice
 from evofarm.fitness.scoring import FitnessConfig
@@ -107,6 +107,30 @@ class ModelEntry(BaseModel):
     provider: ProviderName | None = None
     input_usd_per_mtok: float = Field(default=0.0, ge=0)
     output_usd_per_mtok: float = Field(default=0.0, ge=0)
+
+
+class EconomyConfig(BaseModel):
+    """The campaign's share of the fleet's LLM economy (``economy:``).
+
+    ``rate_limits`` has the shape of ``EVOFARM_RATE_LIMITS`` and may only lower
+    the farm's limits; ``max_output_tokens`` clamps every call's ``max_tokens``.
+    Enforced by :mod:`evofarm.campaign.provider_stack`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate_limits: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _limits_valid(self) -> EconomyConfig:
+        from evofarm.providers.rate_limits import parse_rate_limits  # noqa: PLC0415
+
+        try:
+            parse_rate_limits(self.rate_limits)
+        except ProviderConfigError as exc:  # pydantic locates a ValueError at the key
+            raise ValueError(str(exc).replace("EVOFARM_RATE_LIMITS: ", "")) from None
+        return self
 
 
 class CampaignBudgets(BaseModel):
@@ -180,6 +204,7 @@ class CampaignSpec(BaseModel):
     providers: dict[SlotName, ProviderBinding] = Field(default_factory=dict)
     models: list[ModelEntry] = Field(default_factory=list)
     budgets: CampaignBudgets = Field(default_factory=CampaignBudgets)
+    economy: EconomyConfig = Field(default_factory=EconomyConfig)
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     memory: MemoryUse = Field(default_factory=MemoryUse, exclude_if=lambda m: m == MemoryUse())

@@ -11,6 +11,7 @@ from evofarm.cli import (
     campaign_cmd,
     campaign_validate,
     dashboard_cmd,
+    estimate_cmd,
     evolve_cmd,
     farm_campaign,
     farm_cmd,
@@ -36,6 +37,7 @@ evolve_cmd.register(app)
 approve_cmd.register(app)
 memory_cmd.register(app)
 dashboard_cmd.register(app)
+estimate_cmd.register(app)
 
 
 def _version(value: bool) -> None:

@@ -13,6 +13,13 @@ Retried (then :class:`ProviderUnavailable`): 408, 409, 429, 5xx and 529,
 connection errors, client timeouts and malformed response bodies. Not retried
 (:class:`ProviderConfigError`): every other 4xx, e.g. 400 bad request, 401 bad
 key, 403, 404 unknown model.
+
+Fleet-wide pauses: a 429 or 529 is reported to :attr:`AnthropicProvider.on_rate_limited`
+when a rate limiter set it (``retry-after`` seconds, 0 when absent); the hook
+pauses the provider for every worker and blocks until the retry's turn in the
+limiter's bucket, which replaces this provider's own backoff for those two
+statuses (the bucket spaces every worker's retries). Without a limiter, the
+backoff with jitter applies as before.
 """
 
 from __future__ import annotations
@@ -81,6 +88,8 @@ class AnthropicProvider:
         self._aliases = dict(aliases or {})
         self._prices = prices
         self._sleep = sleep
+        #: Set by a rate limiter: ``(retry_after_s) -> seconds the fleet pause lasts``.
+        self.on_rate_limited: Callable[[float], float] | None = None
         self._client = anthropic.Anthropic(
             api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
         )
@@ -134,6 +143,13 @@ class AnthropicProvider:
                     ) from err
                 retry_after = parse_retry_after(dict(err.response.headers))
                 reason = f"HTTP {status}: {_error_message(err)}"
+                hook = self.on_rate_limited
+                if hook is not None and status in (429, 529) and retries < self.backoff.max_retries:
+                    # The limiter pauses the fleet and waits for this retry's turn
+                    # in the bucket (so retries do not add to a 429 storm).
+                    hook(retry_after or 0.0)
+                    retries += 1
+                    continue
                 failure: Exception = err
             except anthropic.APITimeoutError as err:
                 retry_after, reason, failure = None, f"timed out after {self.timeout_s}s", err

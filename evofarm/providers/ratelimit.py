@@ -1,7 +1,9 @@
 """Rate limiting of LLM calls: a small protocol, a token bucket, a wrapper.
 
-:class:`RateLimiter` is deliberately tiny (one blocking ``acquire``) so the farm
-can implement a fleet-wide limiter on Redis behind the same interface.
+:class:`RateLimiter` is deliberately small (a blocking ``acquire`` before a
+call, ``settle`` of the output tokens after it, ``pause`` after a 429) so the
+farm implements a fleet-wide limiter on Redis behind the same interface
+(``evofarm.fleet.ratelimit.RedisRateLimiter``); this package never imports it.
 :class:`TokenBucketLimiter` limits one process: requests per second and tokens
 per second, each with a burst. It reserves before waiting (the balance may go
 negative), so each caller computes its own wait once under the lock and then
@@ -23,14 +25,22 @@ from evofarm.providers.mock import request_input_tokens
 
 @runtime_checkable
 class RateLimiter(Protocol):
-    """Grants permission for one LLM request.
+    """Grants permission for LLM requests. Implementations must be thread-safe.
 
-    ``acquire(tokens)`` blocks until one request using about ``tokens`` tokens may
-    start and returns the seconds it waited. Implementations must be thread-safe
-    and raise :class:`ProviderUnavailable` if they will not grant in time.
+    * ``acquire(tokens, model=)`` blocks until one request of about ``tokens``
+      input tokens to ``model`` may start and returns the seconds it waited;
+      it raises :class:`ProviderUnavailable` rather than wait past its bound
+      (a clear infrastructure retry: the caller holds a sandbox slot).
+    * ``settle(output_tokens, model=)`` charges the output tokens the call used.
+    * ``pause(seconds)`` stops every grant for ``seconds`` (a 429's
+      ``retry-after``) and returns how long the pause now lasts.
     """
 
-    def acquire(self, tokens: int = 0) -> float: ...
+    def acquire(self, tokens: int = 0, *, model: str | None = None) -> float: ...
+
+    def settle(self, output_tokens: int, *, model: str | None = None) -> None: ...
+
+    def pause(self, seconds: float) -> float: ...
 
 
 class _Bucket:
@@ -92,17 +102,30 @@ class TokenBucketLimiter:
             _Bucket(tokens_per_s, burst_tokens or tokens_per_s, now) if tokens_per_s else None
         )
         self._lock = threading.Lock()
+        self._paused_until = 0.0
 
-    def acquire(self, tokens: int = 0) -> float:
+    def pause(self, seconds: float) -> float:
+        """Grant nothing for ``seconds``; the seconds the pause now lasts."""
+        with self._lock:
+            now = self._clock()
+            self._paused_until = max(self._paused_until, now + max(0.0, seconds))
+            return self._paused_until - now
+
+    def settle(self, output_tokens: int, *, model: str | None = None) -> None:
+        """Nothing: this limiter charges input tokens only."""
+        del output_tokens, model
+
+    def acquire(self, tokens: int = 0, *, model: str | None = None) -> float:
         """Block until a request of ``tokens`` tokens may start; the seconds waited.
 
         Raises:
             ProviderUnavailable: the wait would exceed ``max_wait_s``.
         """
+        del model  # one bucket for every model of the provider
         with self._lock:
             now = self._clock()
             needs = [(b, a) for b, a in ((self._requests, 1.0), (self._tokens, float(tokens))) if b]
-            wait = 0.0
+            wait = max(0.0, self._paused_until - now)
             for bucket, amount in needs:
                 bucket.refill(now)
                 wait = max(wait, bucket.wait_for(amount))
@@ -126,8 +149,11 @@ class RateLimitedProvider:
         limiter: Grants calls.
         estimate_tokens: Tokens a request is charged up front; by default its
             estimated input tokens (the usual binding limit).
+        resolve_model: Alias -> concrete model id, so per-model limits apply.
 
     The time spent waiting for the limiter is added to the response's latency.
+    A provider with an ``on_rate_limited`` hook (anthropic) reports its 429s
+    and 529s to ``limiter.pause``, so one worker's retry-after pauses the fleet.
     """
 
     def __init__(
@@ -136,11 +162,21 @@ class RateLimitedProvider:
         limiter: RateLimiter,
         *,
         estimate_tokens: Callable[[LLMRequest], int] = request_input_tokens,
+        resolve_model: Callable[[str], str] = lambda m: m,
     ) -> None:
         self.inner = inner
         self.limiter = limiter
         self.name = inner.name
         self._estimate = estimate_tokens
+        self._resolve = resolve_model
+        self.deterministic = bool(getattr(inner, "deterministic", False))
+        if hasattr(inner, "on_rate_limited"):
+            inner.on_rate_limited = self._rate_limited
+
+    def _rate_limited(self, retry_after_s: float) -> float:
+        """A 429/529 from the provider: pause the limiter, then wait for a turn."""
+        self.limiter.pause(retry_after_s)
+        return self.limiter.acquire(0)
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         """Wait for the limiter, then call ``inner``.
@@ -149,8 +185,10 @@ class RateLimitedProvider:
             ProviderUnavailable: the limiter would not grant in time.
             ProviderError: whatever ``inner`` raises.
         """
-        waited = self.limiter.acquire(self._estimate(request))
+        model = self._resolve(request.model)
+        waited = self.limiter.acquire(self._estimate(request), model=model)
         response = self.inner.complete(request)
+        self.limiter.settle(response.usage.output_tokens, model=model)
         if waited <= 0:
             return response
         return response.model_copy(update={"latency_s": response.latency_s + waited})

@@ -135,6 +135,35 @@ class FakeReply:
 
 
 @dataclass(frozen=True)
+class Billed:
+    """What a :class:`FakeAnthropicServer` charged: requests and tokens, per model too."""
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    by_model: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    def plus(self, model: str, input_tokens: int, output_tokens: int) -> Billed:
+        """This bill with one more reply."""
+        seen = self.by_model.get(model, (0, 0))
+        return Billed(
+            self.requests + 1,
+            self.input_tokens + input_tokens,
+            self.output_tokens + output_tokens,
+            {**self.by_model, model: (seen[0] + input_tokens, seen[1] + output_tokens)},
+        )
+
+    @property
+    def tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+    def cost_usd(self, input_per_mtok: float, output_per_mtok: float) -> float:
+        """The bill at one price for every model."""
+        return (self.input_tokens * input_per_mtok + self.output_tokens * output_per_mtok) / 1e6
+
+
+@dataclass(frozen=True)
 class RecordedRequest:
     """One request the server received."""
 
@@ -185,6 +214,12 @@ class FakeAnthropicServer:
         latency_s: Added before every reply.
         api_key: If set, requests carrying another key (``x-api-key`` or
             ``authorization: Bearer``) get a 401.
+        requests_per_s: If set, the server enforces this rate like a provider
+            account: a messages request beyond it within any one-second window
+            gets a 429 with ``retry-after`` (counted in :attr:`rejected`).
+
+    :attr:`billed` is what the server charged: the usage of every 200 reply it
+    sent, the truth that accounting tests compare the farm's counts with.
 
     Thread-safe: every public method may be called while requests are served.
     """
@@ -196,9 +231,14 @@ class FakeAnthropicServer:
         handler: Handler | None = None,
         latency_s: float = 0.0,
         api_key: str | None = None,
+        requests_per_s: float | None = None,
     ) -> None:
         self.latency_s = latency_s
         self.api_key = api_key
+        self.requests_per_s = requests_per_s
+        self._window: deque[float] = deque()
+        self._billed = Billed()
+        self._rejected = 0
         self._script: deque[FakeReply] = deque(script)
         self._handler = handler
         self._lock = threading.Lock()
@@ -301,12 +341,49 @@ class FakeAnthropicServer:
         with self._lock:
             return self._max_in_flight
 
+    @property
+    def billed(self) -> Billed:
+        """What the server charged so far (200 replies to messages requests)."""
+        with self._lock:
+            return self._billed
+
+    @property
+    def rejected(self) -> int:
+        """Messages requests refused with 429 by the ``requests_per_s`` limit."""
+        with self._lock:
+            return self._rejected
+
     def reset(self) -> None:
-        """Forget recorded requests, the script and the in-flight maximum."""
+        """Forget recorded requests, the script, the bill and the in-flight maximum."""
         with self._lock:
             self._requests.clear()
             self._script.clear()
             self._max_in_flight = self._in_flight
+            self._billed = Billed()
+            self._rejected = 0
+            self._window.clear()
+
+    def _over_limit(self) -> float | None:
+        """Seconds to wait if a request now exceeds ``requests_per_s``, else None."""
+        if self.requests_per_s is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            while self._window and now - self._window[0] >= 1.0:
+                self._window.popleft()
+            if len(self._window) >= self.requests_per_s:
+                self._rejected += 1
+                return max(0.001, 1.0 - (now - self._window[0]))
+            self._window.append(now)
+            return None
+
+    def _bill(self, body: dict[str, Any]) -> None:
+        usage = body["usage"]
+        model = str(body["model"])
+        with self._lock:
+            self._billed = self._billed.plus(
+                model, int(usage["input_tokens"]), int(usage["output_tokens"])
+            )
 
     # -- serving (called on handler threads) -----------------------------------
 
@@ -372,6 +449,10 @@ class FakeAnthropicServer:
         if request.path == "/v1/messages/count_tokens":
             tokens = _estimate_tokens(request.prompt_text)
             return _json(200, {"input_tokens": tokens})
+        limited = self._over_limit()
+        if limited is not None:
+            status, base, body = _error(429, "Number of requests has exceeded your rate limit")
+            return status, {**base, "retry-after": _fmt_seconds(limited)}, body
         reply = self._next_reply(request)
         if self._wait(self.latency_s + reply.delay_s):
             return _error(503, "server stopping")
@@ -381,7 +462,10 @@ class FakeAnthropicServer:
         elif reply.status >= 400:
             status, base, body = _error(reply.status, reply.error_message)
         else:
-            status, base, body = _json(reply.status, self._message_body(request, reply))
+            message = self._message_body(request, reply)
+            status, base, body = _json(reply.status, message)
+            if status == 200:
+                self._bill(message)
         return status, {**base, **headers}, body
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from evofarm.campaign.candidate_runtime import provider_set, runtime_factory
-from evofarm.campaign.spec import load_campaign
+from evofarm.campaign.spec import EconomyConfig, load_campaign
 from evofarm.errors import ProviderConfigError
 from evofarm.pipeline.executor import run_pipeline
 from evofarm.pipeline.loader import load_pipeline_text
 from evofarm.providers.cache import CachingProvider
+from evofarm.providers.metered import MeteredProvider
 from evofarm.settings import Settings, get_settings
 
 DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "campaigns" / "demo.yaml"
@@ -52,7 +53,9 @@ def test_a_repeated_temperature_zero_call_is_answered_from_the_cache() -> None:
     pipeline = load_pipeline_text(_asking("what is 2+2?"))
     first = run_pipeline(pipeline, runtime=runtime)
     second = run_pipeline(pipeline, runtime=runtime)  # the next case asks the same
-    cache = runtime.providers.provider_for("claude")
+    metered = runtime.providers.provider_for("claude")
+    assert isinstance(metered, MeteredProvider)
+    cache = metered.inner
     assert isinstance(cache, CachingProvider)
     stats = cache.stats()
     assert (stats.misses, stats.hits) == (1, 1)
@@ -66,11 +69,13 @@ def test_a_repeated_temperature_zero_call_is_answered_from_the_cache() -> None:
 def test_the_cache_can_be_turned_off(settings_env: pytest.MonkeyPatch) -> None:
     settings_env.setenv("EVOFARM_RESPONSE_CACHE", "false")
     runtime = runtime_factory(load_campaign(DEMO))(None)  # type: ignore[arg-type]
-    assert not isinstance(runtime.providers.provider_for("claude"), CachingProvider)
+    metered = runtime.providers.provider_for("claude")
+    assert isinstance(metered, MeteredProvider)
+    assert not isinstance(metered.inner, CachingProvider)
 
 
 def test_a_configured_rate_limit_paces_the_calls(settings_env: pytest.MonkeyPatch) -> None:
-    settings_env.setenv("EVOFARM_PROVIDER_RPM", '{"mock": 300}')  # one call per 0.2 s
+    settings_env.setenv("EVOFARM_RATE_LIMITS", '{"mock": {"requests_per_minute": 300}}')
     settings_env.setenv("EVOFARM_RESPONSE_CACHE", "false")
     runtime = runtime_factory(load_campaign(DEMO))(None)  # type: ignore[arg-type]
     pipeline = load_pipeline_text(_asking("one", "two", "three", "four"))
@@ -83,10 +88,29 @@ def test_a_configured_rate_limit_paces_the_calls(settings_env: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize(
-    ("rpm", "message"),
-    [({"antropic": 10.0}, "unknown provider 'antropic'"), ({"mock": 0.0}, "must be > 0")],
+    ("limits", "message"),
+    [
+        ('{"antropic": {"requests_per_minute": 10}}', "unknown provider 'antropic'"),
+        ('{"mock": {"requests_per_minute": 0}}', "greater than 0"),
+        ('{"mock": {"rpm": 10}}', "rpm"),
+        ("not json", "EVOFARM_RATE_LIMITS"),
+    ],
 )
-def test_a_bad_rate_limit_setting_is_refused_up_front(rpm: dict[str, float], message: str) -> None:
+def test_a_bad_rate_limit_setting_is_refused_up_front(limits: str, message: str) -> None:
     with pytest.raises(ProviderConfigError, match=message) as info:
-        provider_set(load_campaign(DEMO), Settings(provider_rpm=rpm))
-    assert "EVOFARM_PROVIDER_RPM" in str(info.value)
+        provider_set(load_campaign(DEMO), Settings(rate_limits=limits))
+    assert "EVOFARM_RATE_LIMITS" in str(info.value)
+
+
+def test_a_campaign_may_lower_but_not_raise_the_farm_s_limits() -> None:
+    spec = load_campaign(DEMO)
+    farm = Settings(rate_limits='{"mock": {"requests_per_minute": 600}}')
+    lower = spec.model_copy(
+        update={"economy": EconomyConfig(rate_limits={"mock": {"requests_per_minute": 60}})}
+    )
+    provider_set(lower, farm)
+    higher = spec.model_copy(
+        update={"economy": EconomyConfig(rate_limits={"mock": {"requests_per_minute": 6000}})}
+    )
+    with pytest.raises(ProviderConfigError, match="only lower"):
+        provider_set(higher, farm)

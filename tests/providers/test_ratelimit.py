@@ -92,9 +92,15 @@ def test_wrapper_charges_estimated_tokens_and_adds_wait_to_latency() -> None:
     charged: list[int] = []
 
     class Recorder:
-        def acquire(self, tokens: int = 0) -> float:
+        def acquire(self, tokens: int = 0, *, model: str | None = None) -> float:
             charged.append(tokens)
             return 0.25
+
+        def settle(self, output_tokens: int, *, model: str | None = None) -> None:
+            pass
+
+        def pause(self, seconds: float) -> float:
+            return seconds
 
     provider = RateLimitedProvider(MockProvider(), Recorder(), estimate_tokens=lambda r: 42)
     response = provider.complete(LLMRequest.from_prompt("m", "x"))

@@ -40,9 +40,11 @@ from evofarm.campaign.local.evaluator import (
 )
 from evofarm.campaign.local.noise import NoisyAcceptance
 from evofarm.campaign.local.nursery import run_nursery
+from evofarm.campaign.provider_stack import ledger_limits, new_process_ledger
 from evofarm.campaign.reports import final, outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
 from evofarm.campaign.spec import CampaignSpec
+from evofarm.errors import BudgetExceeded
 from evofarm.evolution.engine import (
     BreedResult,
     EvolutionState,
@@ -62,6 +64,8 @@ from evofarm.evolution.genome import Genome
 from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
+from evofarm.fitness.records import invalid_evaluation
+from evofarm.providers.ledger import BudgetLedger
 from evofarm.store.collective import CollectiveMemory
 
 
@@ -108,6 +112,10 @@ class _Run:
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
     tokens: int = 0
     cost_usd: float = 0.0
+    # The campaign's budget ledger when the default evaluator meters its calls
+    # (the one cost path); None: a custom evaluator's reported usage is summed.
+    ledger: BudgetLedger | None = None
+    refused: str | None = None
     examples: list[Example] = field(default_factory=list)
     material: Material = field(default_factory=Material)
     #: Evaluations on the held-out cases (the final phase's; never seen by selection).
@@ -126,7 +134,7 @@ class _Run:
     def evaluate(self, ids: list[str], generation: int) -> None:
         done = {}
         for genome_id in ids:
-            done[genome_id] = self.evaluator(self.genomes[genome_id])
+            done[genome_id] = self._evaluate_one(self.genomes[genome_id])
             self.case_runs += len(done[genome_id].cases)
         self.record(done, generation)
 
@@ -157,8 +165,7 @@ class _Run:
             self.genomes[genome_id] = genome.model_copy(
                 update={"fitness_score": evaluation.score, "objectives": evaluation.objectives}
             )
-            self.tokens += evaluation.tokens
-            self.cost_usd += evaluation.cost_usd
+            self.charge(evaluation)
             rows.append(
                 HistoryRow.of(self.campaign, generation, genome_id, evaluation, time.time())
             )
@@ -183,9 +190,18 @@ class _Run:
                 self.evaluations[genome.id] = evaluation
             else:
                 self.validation_evaluations += 1
+            self.charge(evaluation)
+        return found
+
+    def charge(self, evaluation: Evaluation) -> None:
+        """Bring the run's usage up to date: the ledger's totals when the providers
+        charge one (the trusted count), else what the evaluation reports."""
+        if self.ledger is None:
             self.tokens += evaluation.tokens
             self.cost_usd += evaluation.cost_usd
-        return found
+        else:
+            total = self.ledger.totals().total
+            self.tokens, self.cost_usd = total.tokens, total.cost_usd
 
     def check_anomalies(self, state: EvolutionState, before: EvolutionState | None) -> None:
         """The per-generation anomaly hook (the scheduler's twin): detect, keep, write."""
@@ -200,7 +216,27 @@ class _Run:
         if self.out_dir is not None and found:
             outputs.append_anomalies(self.out_dir, found)
 
+    def _evaluate_one(self, genome: Genome) -> Evaluation:
+        """Evaluate; a call the ledger refused scores the genome 0 and stops the run."""
+        if self.refused is None:
+            try:
+                return self.evaluator(genome)
+            except BudgetExceeded as exc:
+                self.refused = str(exc)
+        return invalid_evaluation(
+            suite_id=self.spec.suite,
+            fidelity=self.spec.fidelity,
+            reason=self.refused,
+            genome_id=genome.id,
+            outcome="budget",
+        )
+
     def budget_crossed(self) -> str | None:
+        if self.refused is not None:
+            return self.refused
+        crossed = self.ledger.crossed() if self.ledger is not None else None
+        if crossed is not None:
+            return f"budget exceeded: {crossed} (a call's worst case would have crossed it)"
         budgets = self.spec.budgets
         if budgets.max_tokens is not None and self.tokens >= budgets.max_tokens:
             return f"budget exceeded: tokens ({self.tokens} >= {budgets.max_tokens})"
@@ -380,9 +416,12 @@ def run_in_process(
     examples = examples_of(training)
     if held_out is not None and validation_evaluator is None:
         validation_evaluator = make_evaluator(spec, held_out)
+    # A fresh ledger per run: the default evaluator's providers charge it.
+    ledger = new_process_ledger(spec.name, ledger_limits(spec)) if evaluator is None else None
     run = _Run(
         spec=spec,
         seed=seed,
+        ledger=ledger,
         evaluator=evaluator or make_evaluator(spec, training),
         validation_evaluator=validation_evaluator if held_out is not None else None,
         out_dir=out_dir,

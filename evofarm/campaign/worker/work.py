@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from evofarm.campaign.budgets import usd_to_micro
 from evofarm.campaign.bundle import Campaign, CampaignCache
 from evofarm.campaign.lifecycle import ENDED, EVENTS
-from evofarm.errors import Location, StoreError, UserInputError
+from evofarm.errors import BudgetExceeded, Location, StoreError, UserInputError
 from evofarm.evolution.engine import BreedTask, breed_context, evidence_for, make_offspring
 from evofarm.evolution.examples import examples_of
 from evofarm.evolution.genome import Genome
@@ -30,6 +30,7 @@ from evofarm.evolution.material import material_of
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.fitness.evaluate import evaluate_pipeline
 from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import invalid_evaluation
 from evofarm.store.base import EvalKey, JSONDoc, PopulationStore
 
 BREED = "breed"
@@ -183,10 +184,18 @@ def evaluate(
     cache: CampaignCache,
     request: EvalRequest,
     evaluator: GenomeEvaluator,
+    *,
+    metered: bool = False,
 ) -> JSONDoc:
     """Evaluate one genome unless already evaluated; record it once; signal completion.
 
     A failed candidate (outcome other than ``ok``) also goes to the failure museum.
+    With ``metered``, the evaluator's provider calls were counted by the
+    campaign's budget ledger as they were made (the one cost path, which also
+    counts failed and repeated evaluations), so the evaluation adds no tokens
+    or cost of its own to the counters. A call the ledger refused scores the
+    genome 0 with outcome ``budget``; the ledger flagged the crossed budget and
+    the scheduler stops the campaign.
 
     Returns:
         The evaluation JSON (the stored one if it was already there).
@@ -210,15 +219,24 @@ def evaluate(
             f"match campaign {request.campaign!r} ({campaign.suite_id}@{campaign.fidelity})"
         )
     genome = load_genomes(store, request.campaign, [request.genome_id])[request.genome_id]
-    evaluation = evaluator(campaign, genome)
+    try:
+        evaluation = evaluator(campaign, genome)
+    except BudgetExceeded as exc:
+        evaluation = invalid_evaluation(
+            suite_id=campaign.suite_id,
+            fidelity=campaign.spec.fidelity,
+            reason=str(exc),
+            genome_id=genome.id,
+            outcome="budget",
+        )
     doc = evaluation.model_dump(mode="json")
     failed = evaluation.outcome != "ok"
     recorded = store.record_evaluation(
         request.campaign,
         request.key,
         doc,
-        tokens=evaluation.tokens,
-        cost_micro_usd=usd_to_micro(evaluation.cost_usd),
+        tokens=0 if metered else evaluation.tokens,
+        cost_micro_usd=0 if metered else usd_to_micro(evaluation.cost_usd),
         failed=failed,
     ).recorded
     if not recorded:
@@ -265,7 +283,7 @@ def in_process_evaluator(max_workers: int = 1) -> GenomeEvaluator:
     def run(campaign: Campaign, genome: Genome) -> Evaluation:
         factory = factories.get(campaign.id)
         if factory is None:
-            factory = factories.setdefault(campaign.id, runtime_factory(campaign.spec))
+            factory = factories.setdefault(campaign.id, runtime_factory(campaign.spec, campaign.id))
         return evaluate_pipeline(
             genome.to_pipeline(),
             campaign.suite,
@@ -282,6 +300,8 @@ def in_process_evaluator(max_workers: int = 1) -> GenomeEvaluator:
 #: Evaluators a worker can be configured with by name.
 IN_PROCESS = "in_process"
 SANDBOX = "sandbox"
+#: Built-in evaluators whose provider calls the campaign's ledger meters.
+METERED = frozenset({IN_PROCESS, SANDBOX})
 
 
 def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
@@ -315,7 +335,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
         with sets_lock:
             providers = sets.get(campaign.id)
             if providers is None:
-                providers = sets[campaign.id] = provider_set(spec)
+                providers = sets[campaign.id] = provider_set(spec, campaign=campaign.id)
         base_dir = spec.seed_paths[0].parent if spec.seed_paths else None
         if base_dir is not None and not base_dir.is_dir():
             base_dir = None  # a worker on another machine: no campaign files here

@@ -14,10 +14,9 @@ import queue
 import threading
 from typing import Any
 
-from pydantic import ValidationError
-
 from evofarm.errors import ProviderError, ProviderUnavailable
 from evofarm.providers.base import LLMRequest, LLMResponse, Provider
+from evofarm.sandbox.wire.llm_frames import parse_llm_frame
 from evofarm.sandbox.wire.outcome import SandboxUsage
 
 
@@ -79,16 +78,18 @@ class LLMRelay:
 
     def submit(self, message: dict[str, Any]) -> dict[str, Any] | None:
         """Start serving one ``llm`` message; return a reply at once when the
-        call is refused (no provider, budget spent, malformed request)."""
-        call_id = message.get("id")
+        call is refused (no provider, max calls reached).
+
+        Raises:
+            BadFrame: the frame breaks the wire's schema or limits
+                (:mod:`evofarm.sandbox.wire.llm_frames`); the caller ends the
+                evaluation as ``forbidden``.
+        """
+        call_id, request = parse_llm_frame(message)
         if self.llm is None:
             return llm_error(call_id, "ProviderConfigError", "no LLM provider in this sandbox")
         if self.usage.llm_calls >= self.max_calls:
             return llm_error(call_id, "ProviderError", f"max_llm_calls ({self.max_calls}) reached")
-        try:
-            request = LLMRequest.model_validate(message.get("request"))
-        except ValidationError as exc:
-            return llm_error(call_id, "ProviderError", f"invalid LLM request: {exc}")
         self.usage.llm_calls += 1
         llm = self.llm
         thread = threading.Thread(

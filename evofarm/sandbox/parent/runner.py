@@ -36,6 +36,7 @@ from evofarm.sandbox.parent.score_relay import ScoreRelay, WorkerScorer
 from evofarm.sandbox.wire import channel
 from evofarm.sandbox.wire.codes import EXIT_MEMORY
 from evofarm.sandbox.wire.job import AnyJob, PipelineBatchJob
+from evofarm.sandbox.wire.llm_frames import BadFrame
 from evofarm.sandbox.wire.outcome import Isolation, Outcome, SandboxResult, SandboxUsage
 
 log = logging.getLogger(__name__)
@@ -277,7 +278,8 @@ class _Session:
             self._stop(Outcome.OUTPUT_LIMIT, str(exc))
             self._stop_reading(fd)
         except channel.ProtocolError as exc:
-            self._stop(Outcome.CANDIDATE_ERROR, f"protocol violation: {exc}")
+            # Only code the candidate controls writes non-JSON or NaN frames.
+            self._stop(Outcome.FORBIDDEN, f"protocol violation: {exc}")
             self._stop_reading(fd)
         return True
 
@@ -331,7 +333,11 @@ class _Session:
         }
 
     def _serve_llm(self, message: dict[str, Any]) -> None:
-        reply = self.relay.submit(message)
+        try:
+            reply = self.relay.submit(message)
+        except BadFrame as exc:
+            self._stop(Outcome.FORBIDDEN, str(exc))
+            return
         if reply is not None:
             self._send(reply)
 

@@ -3,7 +3,8 @@
 A frame is a 4-byte big-endian length followed by that many bytes of UTF-8
 JSON. The reader checks the length against its cap *before* reading the body,
 so a child can never make its parent buffer more than the cap. No pickle: a
-frame that is not a JSON object is a protocol error.
+frame that is not a strict JSON object (``NaN``, ``Infinity`` and ``-Infinity``
+are not JSON) is a protocol error.
 """
 
 from __future__ import annotations
@@ -63,15 +64,20 @@ def encode_with_raw(message: dict[str, Any], key: str, raw_json: str) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def decode_body(body: bytes) -> dict[str, Any]:
-    """Parse one frame body.
+    """Parse one frame body (strict JSON).
 
     Raises:
-        ProtocolError: not a UTF-8 JSON object.
+        ProtocolError: not a UTF-8 JSON object, or it holds NaN/Infinity or
+            nesting too deep to parse.
     """
     try:
-        value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        value = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ProtocolError(f"malformed message: {exc}") from None
     if not isinstance(value, dict):
         raise ProtocolError("a message must be a JSON object")

@@ -1,0 +1,171 @@
+"""What a campaign will cost before it runs: an expected token and USD range.
+
+:func:`estimate` reads the campaign, its suite and its seed pipelines:
+
+* evaluations: the seeds plus ``offspring`` per generation (capped by
+  ``budgets.max_evaluations``), each on ``ceil(cases x fidelity)`` cases;
+* per case, one call per LLM step of the seeds (nested steps included) and one
+  per ``llm_judge`` check of the case; input tokens from the step's static
+  prompt text plus the case's inputs (4 characters a token, as the mock
+  counts), output tokens from 1 (low) to the step's ``max_tokens`` (high,
+  1024 unless the step says);
+* prices: the campaign's catalogue, then the default table (the same lookup as
+  the ledger, :func:`evofarm.campaign.provider_stack.campaign_prices`); a model
+  with no known price is listed in ``unpriced`` and counted at 0 (the ledger
+  refuses it for a budgeted campaign). Calls to deterministic offline
+  providers (``mock``, ``replay``) cost nothing and are reported apart.
+
+Evolution changes prompts and may add LLM steps, so the high end doubles the
+input tokens. Proposer calls (LLM operators) are not counted yet.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from evofarm.campaign.provider_stack import campaign_prices
+from evofarm.campaign.spec import CampaignSpec
+from evofarm.pipeline.loader import pipeline_to_data
+from evofarm.pipeline.structure import calls_llm, iter_steps, provider_slot, top_steps
+from evofarm.providers.aliases import resolve_model
+from evofarm.settings import Settings, get_settings
+
+CHARS_PER_TOKEN = 4
+LOW_OUTPUT_TOKENS = 1
+DEFAULT_MAX_TOKENS = 1024
+OFFLINE_PROVIDERS = frozenset({"mock", "replay"})
+
+
+@dataclass
+class Estimate:
+    """The expected range; ``to_json`` is what ``evofarm estimate --json`` prints."""
+
+    evaluations: int
+    cases_per_evaluation: int
+    calls: int = 0
+    offline_calls: int = 0
+    tokens: list[int] = field(default_factory=lambda: [0, 0])
+    usd: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    models: dict[str, dict[str, float] | None] = field(default_factory=dict)
+    unpriced: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "evaluations": self.evaluations,
+            "cases_per_evaluation": self.cases_per_evaluation,
+            "llm_calls": self.calls,
+            "offline_calls": self.offline_calls,
+            "tokens": {"low": self.tokens[0], "high": self.tokens[1]},
+            "usd": {"low": round(self.usd[0], 6), "high": round(self.usd[1], 6)},
+            "models": self.models,
+            "unpriced": self.unpriced,
+        }
+
+
+def _tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def _prompt_text(step: Mapping[str, Any]) -> str:
+    prompt = step.get("prompt")
+    if isinstance(prompt, str):
+        return prompt
+    parts = prompt if isinstance(prompt, list) else []
+    return "".join(str(p.get("content", "")) for p in parts if isinstance(p, Mapping))
+
+
+def _max_tokens(step: Mapping[str, Any]) -> int:
+    for key, inner in (("claude_options", "max_tokens"), ("token_budget", "max_output_tokens")):
+        options = step.get(key)
+        if isinstance(options, Mapping) and isinstance(options.get(inner), int):
+            return int(options[inner])
+    return DEFAULT_MAX_TOKENS
+
+
+def estimate(spec: CampaignSpec, settings: Settings | None = None) -> Estimate:
+    """The expected cost range of running ``spec`` (see the module docs).
+
+    Raises:
+        UserInputError: a seed pipeline or the suite file is invalid.
+    """
+    s = settings if settings is not None else get_settings()
+    suite = spec.load_suite()
+    seeds = spec.load_seeds()
+    evo = spec.evolution
+    evaluations = len(seeds) + (evo.offspring or evo.population) * evo.generations
+    if spec.budgets.max_evaluations is not None:
+        evaluations = min(evaluations, spec.budgets.max_evaluations)
+    cases = suite.cases[: max(1, math.ceil(len(suite.cases) * spec.fidelity))]
+    result = Estimate(evaluations=evaluations, cases_per_evaluation=len(cases))
+    prices = campaign_prices(spec, s)
+    bindings = dict(spec.providers)
+    per_seed = max(1, len(seeds))
+    for seed in seeds:
+        data = pipeline_to_data(seed)
+        for step in iter_steps(top_steps(data)):
+            kind = str(step.get("type", ""))
+            if not calls_llm(kind):
+                continue
+            slot = provider_slot(kind) or "claude"
+            binding = bindings.get(slot)
+            provider = binding.provider if binding is not None else "mock"
+            default = s.default_claude_model if slot == "claude" else s.default_gemini_model
+            model = str(step.get("model") or (binding.model if binding else None) or default)
+            _add_calls(
+                result,
+                spec,
+                cases,
+                step,
+                provider=provider,
+                model=resolve_model(model, s),
+                prices=prices,
+                evaluations=evaluations / per_seed,
+            )
+    judge_calls = sum(1 for c in cases for check in c.checks if check.type == "llm_judge")
+    if judge_calls:
+        result.calls += judge_calls * evaluations
+    return result
+
+
+def _add_calls(
+    result: Estimate,
+    spec: CampaignSpec,
+    cases: list[Any],
+    step: Mapping[str, Any],
+    *,
+    provider: str,
+    model: str,
+    prices: Any,
+    evaluations: float,
+) -> None:
+    prompt = _tokens(_prompt_text(step))
+    calls = round(evaluations * len(cases))
+    if provider in OFFLINE_PROVIDERS:
+        result.offline_calls += calls
+        return
+    result.calls += calls
+    high_out = min(_max_tokens(step), spec.economy.max_output_tokens or 10**9)
+    price = prices.price_of(model)
+    result.models[model] = (
+        {"input_usd_per_mtok": price.input_per_mtok, "output_usd_per_mtok": price.output_per_mtok}
+        if price is not None
+        else None
+    )
+    if price is None and model not in result.unpriced:
+        result.unpriced.append(model)
+    for case in cases:
+        inputs = _tokens(json.dumps(case.inputs, sort_keys=True))
+        low_in, high_in = prompt + inputs, 2 * (prompt + inputs)
+        low = (low_in, LOW_OUTPUT_TOKENS)
+        high = (high_in, high_out)
+        result.tokens[0] += round(evaluations * sum(low))
+        result.tokens[1] += round(evaluations * sum(high))
+        if price is not None:
+            for i, (tin, tout) in enumerate((low, high)):
+                result.usd[i] += evaluations * (
+                    tin * price.input_per_mtok + tout * price.output_per_mtok
+                ) / 1e6

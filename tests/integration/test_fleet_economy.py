@@ -1,0 +1,183 @@
+"""The fleet's LLM economy on a real farm: real Redis, real workers, a fake Anthropic.
+
+Each campaign's candidates have one ``claude`` step per case; every call goes
+from the sandboxed child to its worker, through the fleet's ledger and rate
+limiter, to :class:`FakeAnthropicServer`, whose own bill is the truth.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evofarm.campaign import control
+from evofarm.campaign.reports.readback import snapshot
+from evofarm.campaign.scheduler.driver import SchedulerOptions
+from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.farm.embedded import EmbeddedFarm, group_members
+from evofarm.farm.runner import run_scheduler
+from evofarm.farm.session import Farm, connect_farm
+from evofarm.fleet.ledger import RedisLedger, totals_from_counters
+from evofarm.store.redis import connect
+from evofarm.testing.fake_anthropic import FakeAnthropicServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+FAST = SchedulerOptions(wait_s=0.2, lease_ttl_s=3.0, lease_wait_s=5.0, stall_s=120.0)
+CASES = 4
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeAnthropicServer]:
+    with FakeAnthropicServer(latency_s=0.05) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def economy_farm(
+    tmp_path_factory: pytest.TempPathFactory, server: FakeAnthropicServer
+) -> Iterator[EmbeddedFarm]:
+    env = {
+        "EVOFARM_EVALUATOR": "sandbox",
+        "EVOFARM_CASE_CONCURRENCY": "4",
+        "ANTHROPIC_API_KEY": "test-key",
+        "ANTHROPIC_BASE_URL": server.base_url,
+        "EVOFARM_ANTHROPIC_MAX_RETRIES": "1",
+        "EVOFARM_PROVIDER_BACKOFF_BASE_S": "0.05",
+        "EVOFARM_TASK_SOFT_TIME_LIMIT_S": "90",
+        "EVOFARM_TASK_TIME_LIMIT_S": "100",
+        "EVOFARM_VISIBILITY_TIMEOUT_S": "110",
+        "EVOFARM_SCHEDULER_LEASE_TTL_S": "3",
+    }
+    farm = EmbeddedFarm(tmp_path_factory.mktemp("econ"), workers=2, concurrency=2, env=env)
+    farm.start()
+    try:
+        farm.wait_ready(timeout=90)
+        yield farm
+    finally:
+        farm.stop()
+
+
+@pytest.fixture
+def farm(economy_farm: EmbeddedFarm, server: FakeAnthropicServer) -> Iterator[Farm]:
+    server.reset()
+    store, app = connect_farm(economy_farm.redis_url, economy_farm.redis_url)
+    connection = Farm(store, app, economy_farm)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def campaign(
+    tmp_path: Path, *, model: str = "haiku", generations: int = 1, **budgets: float
+) -> CampaignSpec:
+    (tmp_path / "seed.yaml").write_text(
+        "workflow:\n  name: echo\n  steps:\n    - name: answer\n      type: claude\n"
+        f"      model: {model}\n"
+        "      prompt: [{type: static, content: 'Repeat: {{inputs.text}}'}]\n"
+    )
+    cases = [
+        {"id": f"c{i}", "inputs": {"text": f"item {i} " + "x" * i},
+         "checks": [{"type": "contains", "value": f"item {i}"}]}
+        for i in range(CASES)
+    ]  # fmt: skip
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump({"name": "econ", "cases": cases}))
+    spec = {
+        "name": "econ",
+        "seeds": ["seed.yaml"],
+        "suite": "suite.yaml",
+        "evolution": {"population": 2, "offspring": 2, "generations": generations, "seed": 5},
+        "providers": {"claude": {"provider": "anthropic"}},
+        "models": [{"slot": "claude", "model": "haiku", "provider": "anthropic",
+                    "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 5.0}],
+        "budgets": budgets,
+    }  # fmt: skip
+    (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(spec))
+    return load_campaign(tmp_path / "campaign.yaml")
+
+
+def test_tokens_and_cost_equal_the_bill(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    cid = control.submit(farm.store, campaign(tmp_path, generations=2))
+    outcome = run_scheduler(farm, cid, options=FAST)
+    assert outcome.status == "completed"
+    snap = snapshot(farm.store, cid)
+    bill = server.billed
+    assert bill.requests >= CASES
+    assert snap.tokens == bill.tokens
+    assert snap.cost_usd == pytest.approx(bill.cost_usd(1.0, 5.0), abs=2e-6)
+    totals = totals_from_counters(farm.store.counters(cid))
+    assert totals.by_role["evaluation"].calls == bill.requests
+    assert totals.total.tokens == bill.tokens
+
+
+def test_the_budget_is_never_exceeded_and_is_named(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    # A call reserves at most ~ (bytes + overhead) + 1024 output tokens at $5/M:
+    # about $0.0055, so $0.02 allows only a few calls.
+    cid = control.submit(farm.store, campaign(tmp_path, generations=3, max_usd=0.02))
+    outcome = run_scheduler(farm, cid, options=FAST)
+    assert outcome.status == "stopped"
+    assert "usd" in outcome.reason
+    bill = server.billed
+    assert bill.cost_usd(1.0, 5.0) <= 0.02  # never over (0 when the first worst cases fill it)
+    assert snapshot(farm.store, cid).cost_usd == pytest.approx(bill.cost_usd(1.0, 5.0), abs=2e-6)
+
+
+def test_a_model_without_a_price_is_refused_for_a_budgeted_campaign(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    spec = campaign(tmp_path, model="claude-unpriced-9", generations=1, max_usd=1.0)
+    cid = control.submit(farm.store, spec)
+    run_scheduler(farm, cid, options=FAST)
+    assert server.billed.requests == 0
+    assert snapshot(farm.store, cid).tokens == 0
+
+
+def test_a_worker_killed_mid_call_loses_no_call(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    server.latency_s = 0.5
+    try:
+        cid = control.submit(farm.store, campaign(tmp_path, generations=1))
+        killed: list[int] = []
+
+        def kill_when_busy() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and server.in_flight < 2:
+                time.sleep(0.02)
+            assert farm.embedded is not None
+            victim = farm.embedded.processes[0].pid
+            if group_members(victim):
+                os.killpg(victim, signal.SIGKILL)
+                killed.append(victim)
+
+        killer = threading.Thread(target=kill_when_busy, daemon=True)
+        killer.start()
+        outcome = run_scheduler(farm, cid, options=FAST)
+        killer.join(5)
+    finally:
+        server.latency_s = 0.05
+    assert killed, "no call was ever in flight"
+    assert outcome.status in ("completed", "stopped")
+    time.sleep(1.0)  # replies to the dead worker finish (and are billed)
+    ledger = RedisLedger(connect(farm.embedded.redis_url), cid)  # type: ignore[union-attr]
+    reaped = ledger.reap(0)
+    totals = ledger.totals()
+    bill = server.billed
+    # Every billed call is counted exactly once: settled by a live worker, or
+    # charged at its worst case from the dead worker's reservation.
+    assert totals.total.calls == bill.requests
+    assert reaped >= 1
+    settled_tokens = totals.total.tokens
+    assert settled_tokens >= bill.tokens
