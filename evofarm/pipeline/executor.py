@@ -50,6 +50,7 @@ from evofarm.pipeline.schema import Pipeline, StepBase, WhileLoopStep
 from evofarm.pipeline.scope import StepRecord
 from evofarm.pipeline.step_policy import own_timeout_s
 from evofarm.pipeline.steps import jsonout
+from evofarm.pipeline.steps.loop_control import LoopSignal
 from evofarm.pipeline.steps.registry import get_step_type
 from evofarm.pipeline.trace import RunTrace, StepTrace, Usage, UsageMeter
 from evofarm.pipeline.workspace import as_file_text, confine, write_text
@@ -314,6 +315,8 @@ class _Engine:
                 _check_output_schema(result, step.output_schema)
             if step.output_to_file:
                 self._write_output(step, ctx, result)
+        except LoopSignal:
+            raise  # break/continue: control flow for the enclosing loop, not a failure
         except ExecutionError as exc:
             named = exc if exc.step is not None else _with_step(exc, step.name)
             if _continues_on_error(frame, exc):

@@ -23,7 +23,7 @@ this module only defines the shapes.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -59,6 +59,8 @@ from evofarm.pipeline.schema_prompts import (
     StrictModel,
 )
 from evofarm.pipeline.schema_steps import (
+    BreakStep,
+    ContinueStep,
     ClaudeBatchStep,
     ClaudeExtractStep,
     ClaudeRobustStep,
@@ -147,7 +149,31 @@ class Pipeline(StrictModel):
     resource_limits: ResourceLimits | None = None
     gemini_functions: dict[str, GeminiFunction] | None = None
     providers: dict[str, ProviderMapping] | None = None
+    # pipeline_ex keys evofarm accepts and ignores (a load warning each; see compat.py)
+    setting_sources: Any = None
+    enable_context_management: Any = None
+    enable_skills: Any = None
+    hooks: Any = None
+    mcp_servers: Any = None
+    agents: Any = None
+    memory_config: Any = None
+    variables: Any = None
+    input: Any = None
     steps: list[Step] = Field(min_length=1)
+
+    compat_only: ClassVar[frozenset[str]] = frozenset(
+        {
+            "setting_sources",
+            "enable_context_management",
+            "enable_skills",
+            "hooks",
+            "mcp_servers",
+            "agents",
+            "memory_config",
+            "variables",
+            "input",
+        }
+    )
 
 class PipelineStep(StepBase):
     """``pipeline``: run a nested pipeline from ``pipeline_file`` or inline ``pipeline``."""
@@ -202,6 +228,8 @@ __all__ = [
     "STEP_TYPES",
     "BatchConfig",
     "BatchTask",
+    "BreakStep",
+    "ContinueStep",
     "ClaudeBatchStep",
     "ClaudeContinuePart",
     "ClaudeExtractStep",

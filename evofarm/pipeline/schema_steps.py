@@ -105,6 +105,7 @@ class ClaudeRobustStep(_ClaudeStep):
     prompt: Prompt
     preset: Preset | None = None
     retry_config: RetryConfig | None = None
+    base_delay_ms: PositiveInt | None = None
 
 
 class ParallelClaudeStep(_ClaudeStep):
@@ -122,6 +123,8 @@ class GeminiStep(LLMStep):
     prompt: Prompt
     token_budget: TokenBudget | None = None
     functions: list[str] | None = None
+    tools: list[str] | None = None
+    timeout_ms: PositiveInt | None = None
 
 
 class GeminiInstructorStep(LLMStep):
@@ -132,6 +135,8 @@ class GeminiInstructorStep(LLMStep):
     prompt: Prompt
     token_budget: TokenBudget | None = None
     functions: list[str] | None = None
+    tools: list[str] | None = None
+    timeout_ms: PositiveInt | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     validation_mode: Literal["strict", "loose"] | None = None
 
@@ -216,12 +221,45 @@ class FileOpsStep(StepBase):
 
 
 class TestEchoStep(StepBase):
-    """``test_echo``: returns its resolved ``value`` (always available, no LLM)."""
+    """``test_echo``: returns its resolved ``value`` (always available, no LLM).
+
+    With ``fail: true`` the step fails with ``error_message`` (templates resolved;
+    default ``"test_echo failed"``): pipeline_ex's way to test error handling.
+    """
 
     __test__ = False  # not a pytest test class despite the name
 
     type: Literal["test_echo"]
-    value: Any
+    value: Any = None
+    fail: bool | None = None
+    error_message: str | None = None
+
+    @model_validator(mode="after")
+    def _has_value(self) -> TestEchoStep:
+        if "value" not in self.model_fields_set and not self.fail:
+            raise ValueError("a test_echo step needs 'value' (or 'fail: true')")
+        return self
+
+
+class BreakStep(StepBase):
+    """``break`` (inside a loop body): end the innermost loop after this step.
+
+    With a ``condition`` it breaks only when the condition holds (a false
+    condition skips the step, as for any step). Outside a loop it is a
+    validation error.
+    """
+
+    type: Literal["break"]
+
+
+LOOP_CONTROL_TYPES: frozenset[str] = frozenset({"break", "continue"})
+"""Step types valid only inside a loop body (validation refuses them elsewhere)."""
+
+
+class ContinueStep(StepBase):
+    """``continue`` (inside a loop body): skip the rest of this iteration."""
+
+    type: Literal["continue"]
 
 
 class PipelineExecutorStep(StepBase):
