@@ -40,7 +40,9 @@ class CompatWarning:
     @property
     def message(self) -> str:
         """The warning text without its location."""
-        return f"{self.key!r} is accepted for pipeline_ex compatibility and has no effect in evofarm"
+        return (
+            f"{self.key!r} is accepted for pipeline_ex compatibility and has no effect in evofarm"
+        )
 
     def __str__(self) -> str:
         return f"{self.location}: warning: {self.message}"
@@ -88,7 +90,9 @@ def _walk(value: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
                 yield from _walk(item, (*path, str(key)))
 
 
-def compat_warnings(pipeline: BaseModel, source_map: SourceMap | None = None) -> list[CompatWarning]:
+def compat_warnings(
+    pipeline: BaseModel, source_map: SourceMap | None = None
+) -> list[CompatWarning]:
     """One :class:`CompatWarning` per compatibility-only key ``pipeline`` sets.
 
     Args:

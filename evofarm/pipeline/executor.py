@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 
 from evofarm.errors import ExecutionError, LimitExceeded, ProviderConfigError, StepFailed
 from evofarm.pipeline import conditions
-from evofarm.pipeline.context import Frame, RunShared, StepContext
+from evofarm.pipeline.context import Frame, RunShared, StepBudget, StepContext
 from evofarm.pipeline.runtime import RunLimits, Runtime
 from evofarm.pipeline.schema import Pipeline, StepBase, WhileLoopStep
 from evofarm.pipeline.scope import StepRecord
@@ -134,8 +134,6 @@ def _totals(trace: RunTrace, elapsed_s: float) -> Usage:
         llm_calls=sum(s.llm_calls for s in steps),
         duration_ms=elapsed_s * 1000.0,
     )
-
-
 
 
 def _call_with_timeout(
@@ -247,6 +245,8 @@ class _Engine:
         step: str,
         max_depth: int | None,
         meter: UsageMeter,
+        runtime: Runtime | None = None,
+        max_steps: int | None = None,
     ) -> Frame:
         """Run a nested pipeline one level below ``parent``; its finished frame."""
         depth = parent.depth + 1
@@ -272,6 +272,12 @@ class _Engine:
             global_vars=global_vars,
             depth=depth,
             providers=providers,
+            runtime=runtime or parent.runtime,
+            budgets=(
+                (*parent.budgets, StepBudget(max_steps, step))
+                if max_steps is not None
+                else parent.budgets
+            ),
         )
         self.run_steps(pipeline.steps, frame, shared, loop=None, meter=meter)
         return frame
@@ -299,6 +305,8 @@ class _Engine:
                 frame.records[step.name] = record
                 return record
         shared.count_step(step.name)
+        for budget in frame.budgets:
+            budget.count(step.name)
         registered = get_step_type(step)
         impl = registered.impl
         try:

@@ -60,7 +60,6 @@ from evofarm.pipeline.schema_prompts import (
 )
 from evofarm.pipeline.schema_steps import (
     BreakStep,
-    ContinueStep,
     ClaudeBatchStep,
     ClaudeExtractStep,
     ClaudeRobustStep,
@@ -68,6 +67,7 @@ from evofarm.pipeline.schema_steps import (
     ClaudeSmartStep,
     ClaudeStep,
     ConditionalDeployStep,
+    ContinueStep,
     DataTransformStep,
     FileOpsStep,
     ForLoopStep,
@@ -175,6 +175,7 @@ class Pipeline(StrictModel):
         }
     )
 
+
 class PipelineStep(StepBase):
     """``pipeline``: run a nested pipeline from ``pipeline_file`` or inline ``pipeline``."""
 
@@ -229,7 +230,6 @@ __all__ = [
     "BatchConfig",
     "BatchTask",
     "BreakStep",
-    "ContinueStep",
     "ClaudeBatchStep",
     "ClaudeContinuePart",
     "ClaudeExtractStep",
@@ -240,6 +240,7 @@ __all__ = [
     "ClaudeStep",
     "Condition",
     "ConditionalDeployStep",
+    "ContinueStep",
     "ConversationTurn",
     "DataOperation",
     "DataTransformStep",

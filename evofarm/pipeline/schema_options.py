@@ -66,7 +66,14 @@ class ClaudeOptions(OptionBag):
     agents: Any = None
 
     compat_only: ClassVar[frozenset[str]] = frozenset(
-        {"fallback_model", "pass_through_streaming", "timeout_seconds", "hooks", "mcp_servers", "agents"}
+        {
+            "fallback_model",
+            "pass_through_streaming",
+            "timeout_seconds",
+            "hooks",
+            "mcp_servers",
+            "agents",
+        }
     )
 
 

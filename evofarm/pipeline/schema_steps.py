@@ -230,15 +230,17 @@ class TestEchoStep(StepBase):
     __test__ = False  # not a pytest test class despite the name
 
     type: Literal["test_echo"]
-    value: Any = None
+    value: Any
     fail: bool | None = None
     error_message: str | None = None
 
-    @model_validator(mode="after")
-    def _has_value(self) -> TestEchoStep:
-        if "value" not in self.model_fields_set and not self.fail:
-            raise ValueError("a test_echo step needs 'value' (or 'fail: true')")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _failing_needs_no_value(cls, data: Any) -> Any:
+        # A failing echo never returns its value; pipeline_ex files omit it.
+        if isinstance(data, dict) and data.get("fail") is True and "value" not in data:
+            return {**data, "value": None}
+        return data
 
 
 class BreakStep(StepBase):

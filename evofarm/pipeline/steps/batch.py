@@ -39,7 +39,9 @@ def _task_prompt(step: ClaudeBatchStep, task: BatchTask, ctx: StepContext) -> st
         return build_prompt(task.prompt, ctx)
     assert task.file is not None  # the schema requires prompt or file
     runtime = ctx.runtime
-    path = confine(ctx.render(task.file), runtime.base_dir, also=(runtime.workspace,))
+    path = confine(
+        ctx.render(task.file), runtime.base_dir, also=(runtime.workspace, *runtime.read_roots)
+    )
     head = build_prompt(step.prompt, ctx) if step.prompt else ""
     return "\n".join(p for p in (head, read_text(path)) if p)
 
@@ -131,6 +133,7 @@ def parallel_claude(step: ParallelClaudeStep, ctx: StepContext) -> Any:
         return {task_id: future.result() for task_id, future in zip(ids, futures, strict=True)}
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
 
 register_step_type(StepType("claude_batch", ClaudeBatchStep, claude_batch))
 register_step_type(StepType("parallel_claude", ParallelClaudeStep, parallel_claude))

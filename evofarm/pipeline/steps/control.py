@@ -137,6 +137,7 @@ def _holds_in(ctx: StepContext, step: WhileLoopStep, frame: dict[str, Any]) -> b
     inner = StepContext(step, ctx.frame, ctx.shared, ctx.engine, loop=frame, meter=ctx.meter)
     return inner.holds(step.condition)
 
+
 register_step_type(StepType("test_echo", TestEchoStep, test_echo, inline=True))
 register_step_type(StepType("set_variable", SetVariableStep, set_variable, inline=True))
 register_step_type(StepType("while_loop", WhileLoopStep, while_loop, bodies=("steps",)))

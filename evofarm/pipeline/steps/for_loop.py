@@ -186,7 +186,9 @@ def _iterate(
     if signal is not None:
         # Steps after the break/continue did not run in this iteration: no result
         # (the frame still holds an earlier iteration's record under their names).
-        results = {n: v if frame.records.get(n) is not before[n] else None for n, v in results.items()}
+        results = {
+            n: v if frame.records.get(n) is not before[n] else None for n, v in results.items()
+        }
     entry = {"index": index, "item": item, "success": True, "results": results}
     breaks = signal == "break"
     if not breaks and step.break_condition is not None:
@@ -242,5 +244,6 @@ def _merge(base: Frame, fork: Frame, before: Frame) -> None:
 def _result_of(frame: Frame, name: str) -> Any:
     record = frame.records.get(name)
     return None if record is None else record.result
+
 
 register_step_type(StepType("for_loop", ForLoopStep, for_loop, bodies=("steps",)))

@@ -258,6 +258,7 @@ def _structured(
 ) -> LLMResponse:
     return ctx.complete("gemini", prompt, model=model, response_schema=schema, **params)
 
+
 register_step_type(StepType("claude", ClaudeStep, claude))
 register_step_type(StepType("claude_smart", ClaudeSmartStep, claude))
 register_step_type(StepType("claude_robust", ClaudeRobustStep, claude_robust))

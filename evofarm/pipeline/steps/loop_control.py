@@ -24,6 +24,7 @@ from evofarm.pipeline.schema import BreakStep, ContinueStep
 from evofarm.pipeline.schema_steps import LOOP_CONTROL_TYPES
 from evofarm.pipeline.step_types import StepType, register_step_type
 
+
 class LoopSignal(StepFailed):
     """Raised by ``break``/``continue``; caught by the innermost loop."""
 
