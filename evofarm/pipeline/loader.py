@@ -292,8 +292,13 @@ _Dumper.add_representer(str, _represent_str)
 
 def dump_pipeline(pipeline: Pipeline) -> str:
     """Canonical pipeline_ex YAML for ``pipeline`` (``workflow:`` form)."""
+    return dump_document({"workflow": pipeline_to_data(pipeline)})
+
+
+def dump_document(data: dict[str, Any]) -> str:
+    """YAML for a JSON-compatible document, in the canonical dump's style."""
     return yaml.dump(
-        {"workflow": pipeline_to_data(pipeline)},
+        data,
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
@@ -308,6 +313,7 @@ __all__ = [
     "LoadReport",
     "check_pipeline_file",
     "check_pipeline_text",
+    "dump_document",
     "dump_pipeline",
     "load_pipeline",
     "load_pipeline_text",
