@@ -15,9 +15,9 @@ from evofarm.pipeline import schema, step_policy
 from evofarm.pipeline.compat import compat_keys
 from evofarm.pipeline.loader import check_pipeline_text, load_pipeline_text
 from evofarm.pipeline.schema_errors import _models_in
+from evofarm.pipeline.step_types import step_models
 from evofarm.pipeline.steps import llm
 from evofarm.pipeline.steps.nested import NESTED_WORKSPACES
-from evofarm.pipeline.step_types import step_models
 from evofarm.providers.base import LLMRequest
 from evofarm.providers.mock import ScriptedProvider
 
@@ -69,7 +69,10 @@ def test_misspelt_compat_key_is_still_an_error_with_a_suggestion() -> None:
 
 
 def test_compat_keys_round_trip_through_the_canonical_form() -> None:
-    text = "name: w\ninput: {topic: string}\nsteps: [{name: a, type: test_echo, value: 1, options: {k: 1}}]\n"
+    text = (
+        "name: w\ninput: {topic: string}\n"
+        "steps: [{name: a, type: test_echo, value: 1, options: {k: 1}}]\n"
+    )
     pipeline = load_pipeline_text(text)
     from evofarm.pipeline.loader import dump_pipeline  # noqa: PLC0415
 
@@ -324,7 +327,10 @@ def test_read_roots_let_a_file_part_reach_outside_base_dir(tmp_path: Path) -> No
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "style.md").write_text("Be terse.")
     (tmp_path / "pipelines").mkdir()
-    text = "name: f\nsteps:\n  - {name: a, type: claude, prompt: [{type: file, path: ../shared/style.md}]}\n"
+    text = (
+        "name: f\nsteps:\n"
+        "  - {name: a, type: claude, prompt: [{type: file, path: ../shared/style.md}]}\n"
+    )
     base = tmp_path / "pipelines"
     refused = run_text(text, tmp_path, base_dir=base)
     assert refused.status == "failed" and refused.error is not None
