@@ -105,7 +105,6 @@ class ClaudeRobustStep(_ClaudeStep):
     prompt: Prompt
     preset: Preset | None = None
     retry_config: RetryConfig | None = None
-    base_delay_ms: PositiveInt | None = None
 
 
 class ParallelClaudeStep(_ClaudeStep):

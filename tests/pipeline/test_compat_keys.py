@@ -258,13 +258,34 @@ def test_claude_robust_base_delay_ms_sets_the_backoff(
     monkeypatch.setattr(llm.time, "sleep", waits.append)
     provider = ScriptedProvider([ProviderUnavailable("a"), ProviderUnavailable("b"), "ok"])
     trace = run_text(
-        "name: r\nsteps:\n  - name: r\n    type: claude_robust\n    base_delay_ms: 40\n"
-        "    retry_config: {max_retries: 2, backoff_strategy: exponential}\n    prompt: q\n",
+        "name: r\nsteps:\n  - name: r\n    type: claude_robust\n"
+        "    retry_config: {max_retries: 2, backoff_strategy: exponential, base_delay_ms: 40}\n"
+        "    prompt: q\n",
         tmp_path,
         provider=provider,
     )
     assert trace.output == "ok"
     assert waits == pytest.approx([0.04, 0.08])
+
+
+def test_fixed_backoff_and_pipeline_ex_cached_response_spelling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(llm.time, "sleep", waits.append)
+    provider = ScriptedProvider(["first", ProviderUnavailable("a"), ProviderUnavailable("b")])
+    trace = run_text(
+        "name: r\nsteps:\n  - name: loop\n    type: for_loop\n    iterator: i\n"
+        "    data_source: [1, 2]\n    steps:\n      - name: r\n        type: claude_robust\n"
+        "        retry_config: {max_retries: 1, backoff_strategy: fixed, base_delay_ms: 30,"
+        " fallback_action: use_cached_response}\n        prompt: q\n",
+        tmp_path,
+        provider=provider,
+    )
+    assert trace.status == "completed", trace.error
+    results = [it["results"]["r"] for it in trace.steps["loop"].result["iterations"]]
+    assert results == ["first", "first"]  # the second iteration fell back to the first answer
+    assert waits == pytest.approx([0.03])
 
 
 # ----------------------------------------------------------------- nested pipeline config

@@ -20,8 +20,8 @@ max_tokens, temperature, top_p and top_k; a gemini step's ``timeout_ms`` is its
 own wall limit (:mod:`evofarm.pipeline.step_policy`).
 
 ``claude_robust`` retries a failed call ``retry_config.max_retries`` times (default
-3) with linear or exponential backoff (the first wait is ``base_delay_ms``,
-default 500 ms), then applies ``fallback_action``:
+3) with linear, exponential or fixed backoff (the first wait is
+``retry_config.base_delay_ms``, default 500 ms), then applies ``fallback_action``:
 ``graceful_degradation`` / ``emergency_response`` answer with a fixed notice,
 ``cached_response`` reuses this step's last result in the run, ``simplified_prompt``
 tries once more with a shortened prompt; anything else fails the step.
@@ -145,7 +145,8 @@ def claude_robust(step: ClaudeRobustStep, ctx: StepContext) -> Any:
     for attempt in range(retries + 1):
         if attempt:
             ctx.meter.record_retry(last_error)
-            base = step.base_delay_ms / 1000.0 if step.base_delay_ms else None
+            delay_ms = config.base_delay_ms if config else None
+            base = delay_ms / 1000.0 if delay_ms is not None else None
             delay = min(backoff_s(strategy, attempt, base), max(ctx.shared.remaining_s(), 0.0))
             time.sleep(delay)
         try:
@@ -177,7 +178,7 @@ def _fallback(
     ctx.meter.record_error(f"retries exhausted ({error}); fallback: {action or 'none'}")
     if action in ("graceful_degradation", "emergency_response"):
         return FALLBACK_NOTICE
-    if action == "cached_response":
+    if action in ("cached_response", "use_cached_response"):  # pipeline_ex's spelling too
         previous = ctx.frame.records.get(step.name)
         if previous is not None and previous.status == "completed":
             return previous.result
