@@ -30,7 +30,7 @@ class RetryOptions(OptionBag):
     """``claude_options.retry_config`` (loose, as in pipeline_ex)."""
 
     max_retries: PositiveInt | None = None
-    backoff_strategy: Literal["linear", "exponential", "fixed"] | None = None
+    backoff_strategy: Literal["linear", "exponential"] | None = None
     retry_on: list[str] | None = None
     retry_conditions: list[str] | None = None
 
@@ -123,7 +123,7 @@ class RetryConfig(StrictModel):
     """``retry_config`` of ``claude_robust`` (``base_delay_ms``: the first backoff wait)."""
 
     max_retries: PositiveInt | None = None
-    backoff_strategy: Literal["linear", "exponential", "fixed"] | None = None
+    backoff_strategy: Literal["linear", "exponential"] | None = None
     base_delay_ms: NonNegativeInt | None = None
     retry_conditions: list[str] | None = None
     fallback_action: str | None = None

@@ -8,7 +8,7 @@
 - **LLM call retries** (:func:`retry_policy`): with ``defaults.retry_on_error:
   true`` or a ``claude_options.retry_config``, a provider failure of an LLM call
   is retried ``retry_config.max_retries`` times (default 3) with its
-  ``backoff_strategy`` (linear, exponential or fixed; default exponential) before it
+  ``backoff_strategy`` (linear or exponential, default exponential) before it
   propagates. Configuration errors and replay misses are never retried: they
   would fail again. ``claude_robust`` has its own retry loop and opts out.
 """
@@ -43,12 +43,8 @@ class RetryPolicy:
 
 def backoff_s(strategy: str | None, attempt: int, base_s: float | None = None) -> float:
     """``base_s`` (default ``BACKOFF_BASE_S``; ``retry_config.base_delay_ms``) times
-    ``attempt`` (linear), 1 (fixed) or ``2**(attempt-1)`` (otherwise), at most
-    ``MAX_BACKOFF_S``."""
-    if strategy == "fixed":
-        factor = 1.0
-    else:
-        factor = float(attempt) if strategy == "linear" else 2.0 ** (attempt - 1)
+    ``attempt`` (linear) or ``2**(attempt-1)`` (otherwise), at most ``MAX_BACKOFF_S``."""
+    factor = float(attempt) if strategy == "linear" else 2.0 ** (attempt - 1)
     base = BACKOFF_BASE_S if base_s is None else base_s
     return min(base * factor, MAX_BACKOFF_S)
 

@@ -268,7 +268,7 @@ def test_claude_robust_base_delay_ms_sets_the_backoff(
     assert waits == pytest.approx([0.04, 0.08])
 
 
-def test_fixed_backoff_and_pipeline_ex_cached_response_spelling(
+def test_linear_backoff_and_pipeline_ex_cached_response_spelling(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits: list[float] = []
@@ -277,7 +277,7 @@ def test_fixed_backoff_and_pipeline_ex_cached_response_spelling(
     trace = run_text(
         "name: r\nsteps:\n  - name: loop\n    type: for_loop\n    iterator: i\n"
         "    data_source: [1, 2]\n    steps:\n      - name: r\n        type: claude_robust\n"
-        "        retry_config: {max_retries: 1, backoff_strategy: fixed, base_delay_ms: 30,"
+        "        retry_config: {max_retries: 1, backoff_strategy: linear, base_delay_ms: 30,"
         " fallback_action: use_cached_response}\n        prompt: q\n",
         tmp_path,
         provider=provider,

@@ -139,3 +139,36 @@ def test_export_translates_the_providers_mapping_into_step_models() -> None:
     # What was written is still a pipeline evofarm reads.
     again = load_pipeline_text(dump_document(exported.data))
     assert again.providers is None
+
+
+@pytest.mark.parametrize(
+    ("step", "fragment"),
+    [
+        ({"name": "s", "type": "claude_session", "prompt": []}, "requires session_config"),
+        ({"name": "t", "type": "transform", "input": "x"}, "invalid type 'transform'"),
+        ({"name": "b", "type": "break"}, "invalid type 'break'"),
+        ({"name": "p", "type": "claude", "prompt": "plain"}, "must be an array"),
+        (
+            {
+                "name": "r",
+                "type": "claude_robust",
+                "prompt": [],
+                "retry_config": {"backoff_strategy": "fixed"},
+            },
+            "backoff_strategy",
+        ),
+        ({"name": "x", "type": "claude_batch", "tasks": [{"id": 1}]}, "'file' or 'prompt'"),
+        (
+            {"name": "c", "type": "claude", "prompt": [{"type": "session_context"}]},
+            "without session_id",
+        ),
+    ],
+)
+def test_checker_refuses_what_pipeline_ex_refuses(step: dict[str, object], fragment: str) -> None:
+    problems = pipeline_ex_problems({"workflow": {"name": "w", "steps": [step]}})
+    assert any(fragment in p for p in problems), problems
+
+
+def test_checker_accepts_break_inside_a_loop() -> None:
+    loop = {"name": "l", "type": "for_loop", "steps": [{"name": "b", "type": "break"}]}
+    assert pipeline_ex_problems({"workflow": {"name": "w", "steps": [loop]}}) == []

@@ -20,7 +20,7 @@ max_tokens, temperature, top_p and top_k; a gemini step's ``timeout_ms`` is its
 own wall limit (:mod:`evofarm.pipeline.step_policy`).
 
 ``claude_robust`` retries a failed call ``retry_config.max_retries`` times (default
-3) with linear, exponential or fixed backoff (the first wait is
+3) with linear or exponential backoff (the first wait is
 ``retry_config.base_delay_ms``, default 500 ms), then applies ``fallback_action``:
 ``graceful_degradation`` / ``emergency_response`` answer with a fixed notice,
 ``cached_response`` reuses this step's last result in the run, ``simplified_prompt``
