@@ -359,3 +359,13 @@ def test_read_roots_let_a_file_part_reach_outside_base_dir(tmp_path: Path) -> No
     allowed = run_text(text, tmp_path, base_dir=base, read_roots=(tmp_path / "shared",))
     assert allowed.status == "completed", allowed.error
     assert re.search("Be terse", str(allowed.output))
+
+
+def test_a_key_valid_elsewhere_is_not_suggested_as_itself() -> None:
+    report = check_pipeline_text(
+        "name: n\nsteps:\n  - name: p\n    type: pipeline\n    pipeline_file: x.yaml\n"
+        "    config: {base_delay_ms: 5}\n"
+    )
+    (problem,) = report.problems
+    assert "unknown key 'base_delay_ms'" in str(problem)
+    assert "did you mean 'base_delay_ms'" not in str(problem)
