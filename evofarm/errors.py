@@ -7,6 +7,7 @@ CLI can turn any of them into one clear line and never show a traceback::
     ├── UserInputError              bad input from a user file; carries a Location
     │   ├── PipelineLoadError       YAML syntax, schema, size/alias caps
     │   ├── PipelineValidationError unknown step type, dangling reference, limits
+    │   ├── PipelineExportError     a pipeline uses what the export target cannot express
     │   ├── SuiteError              task suite files
     │   └── CampaignSpecError       campaign files
     ├── ExecutionError              a pipeline run failed; names the step
@@ -83,6 +84,10 @@ class PipelineLoadError(UserInputError):
 
 class PipelineValidationError(UserInputError):
     """A pipeline parsed but is not runnable (unknown type, bad reference, limits)."""
+
+
+class PipelineExportError(UserInputError):
+    """A pipeline cannot be written for the export target (``evofarm pipeline export``)."""
 
 
 class SuiteError(UserInputError):

@@ -3,7 +3,8 @@
 ``validate`` is a stable contract for scripts: it prints one line per problem
 (``FILE:LINE:COL: key: message``) and ``FILE: OK (N steps)`` per valid file,
 and exits 0 only when every file is valid (2 otherwise, as for any user
-input error).
+input error). Keys accepted only for pipeline_ex compatibility give one
+``FILE:LINE:COL: key: warning: ...`` line each on stderr (never a failure).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def validate(
             )
             continue
         report = check_pipeline_file(path)
+        for warning in report.warnings:  # one per compatibility-only key, on stderr
+            typer.echo(str(warning), err=True)
         if report.ok and report.pipeline is not None:
             typer.echo(f"{path}: OK ({len(report.pipeline.steps)} steps)")
             continue
@@ -57,3 +60,6 @@ def validate(
 from evofarm.cli.pipeline_run import run as _run  # noqa: E402
 
 app.command("run")(_run)
+from evofarm.cli.export_cmd import export as _export  # noqa: E402
+
+app.command("export")(_export)

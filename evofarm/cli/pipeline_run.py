@@ -4,10 +4,18 @@ Contract (scripts rely on it)::
 
     evofarm pipeline run FILE [--input k=v]... [--inputs-file F]
                               [--provider NAME] [--json] [--suites-dir D]
+                              [--base-dir D] [--allow-dir D]...
 
 - ``--provider``: any registered provider (``mock``, ``replay``, ``anthropic``,
   ``gemini``, a plugin's); the names come from the provider registry.
 
+- ``--base-dir D``: relative ``file`` prompt parts, batch task files and nested
+  ``pipeline_file`` paths resolve against D (default: the working directory) and
+  reads are confined to D, the workspace and every ``--allow-dir``; a ``../``
+  path therefore needs ``--allow-dir`` naming the directory it reaches. Campaigns
+  never get extra directories (their allow-list stays strict).
+- Keys accepted only for pipeline_ex compatibility: one warning line each on
+  stderr before the run (``--json`` output stays one object on stdout).
 - ``--input k=v``: ``v`` is read as a YAML scalar (``3`` is a number, ``true`` a
   boolean, anything that is not a scalar stays text), except for an input the
   pipeline declares with a text default, which stays text (``2021-11-11`` is
@@ -44,7 +52,7 @@ from evofarm.cli.output import EXIT_FAILURE, friendly_errors
 from evofarm.errors import Location, UserInputError
 from evofarm.fitness.pipeline_executor_step import DEFAULT_SUITES_DIR
 from evofarm.pipeline.executor import run_pipeline
-from evofarm.pipeline.loader import load_pipeline
+from evofarm.pipeline.loader import check_pipeline_file
 from evofarm.pipeline.runtime import Runtime
 from evofarm.pipeline.schema import Pipeline
 from evofarm.pipeline.trace import RunTrace
@@ -62,6 +70,7 @@ class RunOptions:
     base_dir: Path | None = None
     strict: bool = False
     suites_dir: Path | None = None
+    allow_dirs: tuple[Path, ...] = ()
 
 
 def parse_input(item: str) -> tuple[str, Any]:
@@ -136,6 +145,17 @@ def read_inputs_file(path: Path) -> dict[str, Any]:
     return {str(k): v for k, v in data.items()}
 
 
+def _allowed_dir(path: Path) -> Path:
+    """An ``--allow-dir`` value: an existing directory.
+
+    Raises:
+        UserInputError: it is not a directory.
+    """
+    if not path.is_dir():
+        raise UserInputError(f"--allow-dir {str(path)!r}: not a directory")
+    return path
+
+
 def _loc(path: Path) -> Location:
     return Location(file=str(path))
 
@@ -152,6 +172,7 @@ def build_runtime(pipeline: Pipeline, options: RunOptions) -> Runtime:
         base_dir=options.base_dir or Path.cwd(),
         python_runner=python_runner_for_here(),
         suites_dir=options.suites_dir,
+        read_roots=tuple(d.resolve() for d in options.allow_dirs),
     )
 
 
@@ -241,7 +262,18 @@ def run(
     ] = None,
     base_dir: Annotated[
         Path | None,
-        typer.Option("--base-dir", help="Where file prompt parts are read (default: cwd)."),
+        typer.Option(
+            "--base-dir",
+            help="Where relative file prompt parts / pipeline_file paths resolve and may be "
+            "read (default: cwd).",
+        ),
+    ] = None,
+    allow_dirs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--allow-dir",
+            help="A further directory file reads may reach, e.g. for '../' paths (repeatable).",
+        ),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on unresolved template references.")
@@ -263,7 +295,11 @@ def run(
     if provider not in choices:
         raise UserInputError(f"--provider {provider!r}: expected one of {', '.join(choices)}")
     values: dict[str, Any] = read_inputs_file(inputs_file) if inputs_file else {}
-    pipeline = load_pipeline(file)
+    report = check_pipeline_file(file)
+    for warning in report.warnings:  # one per compatibility-only key, on stderr
+        typer.echo(str(warning), err=True)
+    pipeline = report.raise_first()
+    allowed = tuple(_allowed_dir(d) for d in allow_dirs or [])
     values.update(typed_inputs(inputs or [], pipeline.inputs))
     for name in undeclared(values, pipeline.inputs):
         declared = ", ".join(sorted(pipeline.inputs or {}))
@@ -272,6 +308,8 @@ def run(
             err=True,
         )
     if sandbox:
+        if allowed:
+            raise UserInputError("--allow-dir is not supported with --sandbox (use --base-dir)")
         from evofarm.sandbox.parent.cli_run import run_file_sandboxed  # noqa: PLC0415
 
         completed = run_file_sandboxed(
@@ -298,6 +336,7 @@ def run(
             base_dir=base_dir,
             strict=strict,
             suites_dir=suites_dir,
+            allow_dirs=allowed,
         )
         trace = run_pipeline(pipeline, values, runtime=build_runtime(pipeline, options))
     if as_json:

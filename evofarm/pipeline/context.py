@@ -70,9 +70,43 @@ class RunShared:
             )
 
 
+class StepBudget:
+    """A cap on the step executions of one nested pipeline (``config.max_total_steps``).
+
+    Thread-safe: parallel loop iterations count against the same budget.
+    """
+
+    def __init__(self, limit: int, owner: str) -> None:
+        self.limit = limit
+        self.owner = owner
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def count(self, step: str) -> None:
+        """Count one step execution.
+
+        Raises:
+            LimitExceeded: (``max_total_steps``) the budget would be crossed.
+        """
+        with self._lock:
+            if self.used >= self.limit:
+                raise LimitExceeded(
+                    f"more than {self.limit} step executions in the nested pipeline of "
+                    f"step {self.owner!r}",
+                    limit="max_total_steps",
+                    step=step,
+                )
+            self.used += 1
+
+
 @dataclass
 class Frame:
-    """One pipeline invocation's state."""
+    """One pipeline invocation's state.
+
+    ``runtime`` overrides the run's runtime for this frame (a nested pipeline with
+    a private workspace); ``budgets`` are the step budgets of this frame and of the
+    nested pipelines enclosing it (each step execution counts against all).
+    """
 
     pipeline: Pipeline
     inputs: dict[str, Any]
@@ -82,6 +116,8 @@ class Frame:
     records: dict[str, StepRecord] = field(default_factory=dict)
     sessions: dict[str, list[Message]] = field(default_factory=dict)
     providers: ProviderSlots | None = None
+    runtime: Runtime | None = None
+    budgets: tuple[StepBudget, ...] = ()
 
 
 class Engine(Protocol):
@@ -109,8 +145,11 @@ class Engine(Protocol):
         step: str,
         max_depth: int | None,
         meter: UsageMeter,
+        runtime: Runtime | None = None,
+        max_steps: int | None = None,
     ) -> Frame:
-        """Run a nested pipeline to completion; its finished frame."""
+        """Run a nested pipeline to completion; its finished frame (``runtime``:
+        its own runtime, e.g. a private workspace; ``max_steps``: its step budget)."""
 
 
 class StepContext:
@@ -135,8 +174,8 @@ class StepContext:
 
     @property
     def runtime(self) -> Runtime:
-        """The run's runtime."""
-        return self.shared.runtime
+        """The runtime of this frame (the run's, unless a nested pipeline has its own)."""
+        return self.frame.runtime or self.shared.runtime
 
     @property
     def strict(self) -> bool:
@@ -240,8 +279,11 @@ class StepContext:
         *,
         inherit: bool,
         max_depth: int | None,
+        runtime: Runtime | None = None,
+        max_steps: int | None = None,
     ) -> Frame:
-        """Run a nested pipeline one level deeper; its finished frame."""
+        """Run a nested pipeline one level deeper; its finished frame (see
+        :meth:`Engine.run_nested` for ``runtime`` and ``max_steps``)."""
         return self.engine.run_nested(
             pipeline,
             inputs,
@@ -251,4 +293,6 @@ class StepContext:
             step=self.step.name,
             max_depth=max_depth,
             meter=self.meter,
+            runtime=runtime,
+            max_steps=max_steps,
         )

@@ -44,12 +44,13 @@ from typing import Any, TypeVar
 
 from evofarm.errors import ExecutionError, LimitExceeded, ProviderConfigError, StepFailed
 from evofarm.pipeline import conditions
-from evofarm.pipeline.context import Frame, RunShared, StepContext
+from evofarm.pipeline.context import Frame, RunShared, StepBudget, StepContext
 from evofarm.pipeline.runtime import RunLimits, Runtime
 from evofarm.pipeline.schema import Pipeline, StepBase, WhileLoopStep
 from evofarm.pipeline.scope import StepRecord
 from evofarm.pipeline.step_policy import own_timeout_s
 from evofarm.pipeline.steps import jsonout
+from evofarm.pipeline.steps.loop_control import LoopSignal
 from evofarm.pipeline.steps.registry import get_step_type
 from evofarm.pipeline.trace import RunTrace, StepTrace, Usage, UsageMeter
 from evofarm.pipeline.workspace import as_file_text, confine, write_text
@@ -244,6 +245,8 @@ class _Engine:
         step: str,
         max_depth: int | None,
         meter: UsageMeter,
+        runtime: Runtime | None = None,
+        max_steps: int | None = None,
     ) -> Frame:
         """Run a nested pipeline one level below ``parent``; its finished frame."""
         depth = parent.depth + 1
@@ -269,6 +272,12 @@ class _Engine:
             global_vars=global_vars,
             depth=depth,
             providers=providers,
+            runtime=runtime or parent.runtime,
+            budgets=(
+                (*parent.budgets, StepBudget(max_steps, step))
+                if max_steps is not None
+                else parent.budgets
+            ),
         )
         self.run_steps(pipeline.steps, frame, shared, loop=None, meter=meter)
         return frame
@@ -296,6 +305,8 @@ class _Engine:
                 frame.records[step.name] = record
                 return record
         shared.count_step(step.name)
+        for budget in frame.budgets:
+            budget.count(step.name)
         registered = get_step_type(step)
         impl = registered.impl
         try:
@@ -312,6 +323,8 @@ class _Engine:
                 _check_output_schema(result, step.output_schema)
             if step.output_to_file:
                 self._write_output(step, ctx, result)
+        except LoopSignal:
+            raise  # break/continue: control flow for the enclosing loop, not a failure
         except ExecutionError as exc:
             named = exc if exc.step is not None else _with_step(exc, step.name)
             if _continues_on_error(frame, exc):

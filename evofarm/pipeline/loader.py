@@ -28,6 +28,7 @@ import yaml
 from pydantic import ValidationError
 
 from evofarm.errors import PipelineLoadError, UserInputError
+from evofarm.pipeline.compat import CompatWarning, compat_warnings
 from evofarm.pipeline.schema import Pipeline
 from evofarm.pipeline.schema_errors import schema_problems
 from evofarm.pipeline.validate import PipelineLimits, find_problems
@@ -49,12 +50,14 @@ class LoadReport:
 
     ``pipeline`` is None when the schema did not match; ``problems`` lists
     every problem found (empty means valid); ``source_map`` has positions
-    relative to the pipeline mapping.
+    relative to the pipeline mapping; ``warnings`` has one entry per
+    compatibility-only key the pipeline sets (they never make it invalid).
     """
 
     pipeline: Pipeline | None
     problems: list[UserInputError] = field(default_factory=list)
     source_map: SourceMap | None = None
+    warnings: list[CompatWarning] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -137,7 +140,7 @@ def _check_data(
         return LoadReport(None, problems, rooted)
     if validate:
         problems.extend(find_problems(pipeline, rooted, limits=limits))
-    return LoadReport(pipeline, problems, rooted)
+    return LoadReport(pipeline, problems, rooted, compat_warnings(pipeline, rooted))
 
 
 def check_pipeline_text(
@@ -289,8 +292,13 @@ _Dumper.add_representer(str, _represent_str)
 
 def dump_pipeline(pipeline: Pipeline) -> str:
     """Canonical pipeline_ex YAML for ``pipeline`` (``workflow:`` form)."""
+    return dump_document({"workflow": pipeline_to_data(pipeline)})
+
+
+def dump_document(data: dict[str, Any]) -> str:
+    """YAML for a JSON-compatible document, in the canonical dump's style."""
     return yaml.dump(
-        {"workflow": pipeline_to_data(pipeline)},
+        data,
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
@@ -305,6 +313,7 @@ __all__ = [
     "LoadReport",
     "check_pipeline_file",
     "check_pipeline_text",
+    "dump_document",
     "dump_pipeline",
     "load_pipeline",
     "load_pipeline_text",

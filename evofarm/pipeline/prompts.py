@@ -80,7 +80,9 @@ def _part(part: Any, ctx: StepContext) -> str:
 def _file(part: FilePart, ctx: StepContext) -> str:
     raw = ctx.render(part.path).strip()
     runtime = ctx.runtime
-    path = confine(raw, runtime.base_dir, also=(runtime.workspace,), what="prompt file")
+    path = confine(
+        raw, runtime.base_dir, also=(runtime.workspace, *runtime.read_roots), what="prompt file"
+    )
     text = read_text(path, encoding=part.encoding or "utf-8")
     if part.variables:
         # pipeline_ex lets a file part fill {{name}} placeholders from `variables`.

@@ -74,7 +74,11 @@ class Runtime:
         workspace: The only directory ``file_ops``, ``output_to_file`` and
             ``conditional_deploy`` may write to (created if missing).
         base_dir: Where ``file`` prompt parts and nested ``pipeline_file`` paths
-            are read from (reads are confined to it and to the workspace).
+            are read from (reads are confined to it, the workspace and
+            ``read_roots``).
+        read_roots: Further directories reads may reach (``--allow-dir`` of the
+            CLI, e.g. for ``../shared/x.md`` prompt parts); empty for campaigns,
+            whose allow-list stays the base directory and the workspace.
         python_runner: Runs ``python`` steps; without one they fail clearly.
         evaluation_depth: How many ``pipeline_executor`` evaluations enclose this
             run (0 at the top); carried here so every derived runtime keeps it.
@@ -93,3 +97,4 @@ class Runtime:
     evaluation_depth: int = 0
     suites_dir: Path | None = None
     scorer: NestedScorer | None = None
+    read_roots: tuple[Path, ...] = ()

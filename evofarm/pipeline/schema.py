@@ -23,7 +23,7 @@ this module only defines the shapes.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -59,6 +59,7 @@ from evofarm.pipeline.schema_prompts import (
     StrictModel,
 )
 from evofarm.pipeline.schema_steps import (
+    BreakStep,
     ClaudeBatchStep,
     ClaudeExtractStep,
     ClaudeRobustStep,
@@ -66,6 +67,7 @@ from evofarm.pipeline.schema_steps import (
     ClaudeSmartStep,
     ClaudeStep,
     ConditionalDeployStep,
+    ContinueStep,
     DataTransformStep,
     FileOpsStep,
     ForLoopStep,
@@ -147,7 +149,31 @@ class Pipeline(StrictModel):
     resource_limits: ResourceLimits | None = None
     gemini_functions: dict[str, GeminiFunction] | None = None
     providers: dict[str, ProviderMapping] | None = None
+    # pipeline_ex keys evofarm accepts and ignores (a load warning each; see compat.py)
+    setting_sources: Any = None
+    enable_context_management: Any = None
+    enable_skills: Any = None
+    hooks: Any = None
+    mcp_servers: Any = None
+    agents: Any = None
+    memory_config: Any = None
+    variables: Any = None
+    input: Any = None
     steps: list[Step] = Field(min_length=1)
+
+    compat_only: ClassVar[frozenset[str]] = frozenset(
+        {
+            "setting_sources",
+            "enable_context_management",
+            "enable_skills",
+            "hooks",
+            "mcp_servers",
+            "agents",
+            "memory_config",
+            "variables",
+            "input",
+        }
+    )
 
 
 class PipelineStep(StepBase):
@@ -203,6 +229,7 @@ __all__ = [
     "STEP_TYPES",
     "BatchConfig",
     "BatchTask",
+    "BreakStep",
     "ClaudeBatchStep",
     "ClaudeContinuePart",
     "ClaudeExtractStep",
@@ -213,6 +240,7 @@ __all__ = [
     "ClaudeStep",
     "Condition",
     "ConditionalDeployStep",
+    "ContinueStep",
     "ConversationTurn",
     "DataOperation",
     "DataTransformStep",

@@ -18,7 +18,8 @@ class StepBase(StrictModel):
     """Keys every step has. ``type`` is a ``Literal`` in each step class.
 
     ``condition`` skips the step when false (for ``while_loop`` it is the loop
-    condition, as in pipeline_ex).
+    condition, as in pipeline_ex). ``options`` (pipeline_ex's generic step option
+    map) is accepted for compatibility and has no effect.
     """
 
     name: str = Field(min_length=1)
@@ -28,6 +29,11 @@ class StepBase(StrictModel):
     condition: Condition | None = None
     output_to_file: str | None = None
     output_schema: dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
+
+    compat_only: ClassVar[frozenset[str]] = frozenset({"options"})
+    """Keys accepted for pipeline_ex compatibility that have no effect in evofarm:
+    each one set gives a load warning (see :mod:`evofarm.pipeline.compat`)."""
 
 
 class LLMStep(StepBase):

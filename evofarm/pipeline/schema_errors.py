@@ -78,7 +78,8 @@ def _keys_at(data: Any, path: DataPath) -> tuple[str, ...]:
 
 
 def _suggest(word: str, choices: tuple[str, ...]) -> str | None:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.7)
+    # The word itself is no suggestion (it is valid elsewhere, not here).
+    close = difflib.get_close_matches(word, [c for c in choices if c != word], n=1, cutoff=0.7)
     return close[0] if close else None
 
 

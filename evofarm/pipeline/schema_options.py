@@ -58,6 +58,23 @@ class ClaudeOptions(OptionBag):
     permission_mode: Literal["default", "accept_edits", "bypass_permissions", "plan"] | None = None
     permission_prompt_tool: str | None = None
     mcp_config: str | None = None
+    fallback_model: str | None = None
+    pass_through_streaming: bool | None = None
+    timeout_seconds: PositiveInt | None = None
+    hooks: Any = None
+    mcp_servers: Any = None
+    agents: Any = None
+
+    compat_only: ClassVar[frozenset[str]] = frozenset(
+        {
+            "fallback_model",
+            "pass_through_streaming",
+            "timeout_seconds",
+            "hooks",
+            "mcp_servers",
+            "agents",
+        }
+    )
 
 
 class TokenBudget(OptionBag):
@@ -103,10 +120,11 @@ class BatchConfig(StrictModel):
 
 
 class RetryConfig(StrictModel):
-    """``retry_config`` of ``claude_robust``."""
+    """``retry_config`` of ``claude_robust`` (``base_delay_ms``: the first backoff wait)."""
 
     max_retries: PositiveInt | None = None
     backoff_strategy: Literal["linear", "exponential"] | None = None
+    base_delay_ms: NonNegativeInt | None = None
     retry_conditions: list[str] | None = None
     fallback_action: str | None = None
 
@@ -210,7 +228,14 @@ class NestedOutput(StrictModel):
 
 
 class NestedConfig(StrictModel):
-    """``config`` of a nested ``pipeline`` step."""
+    """``config`` of a nested ``pipeline`` step.
+
+    ``max_total_steps`` caps the step executions inside the nested pipeline;
+    ``workspace_enabled: true`` gives it a private workspace directory (false: no
+    workspace, writes fail); ``cleanup_on_error`` (default true, as pipeline_ex)
+    removes that private workspace when the nested pipeline fails. See
+    :mod:`evofarm.pipeline.steps.nested`.
+    """
 
     inherit_context: bool | None = None
     inherit_providers: bool | None = None
@@ -221,5 +246,8 @@ class NestedConfig(StrictModel):
     max_retries: NonNegativeInt | None = None
     continue_on_error: bool | None = None
     max_depth: PositiveInt | None = None
+    max_total_steps: PositiveInt | None = None
     memory_limit_mb: PositiveInt | None = None
     enable_tracing: bool | None = None
+    workspace_enabled: bool | None = None
+    cleanup_on_error: bool | None = None

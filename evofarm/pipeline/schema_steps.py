@@ -122,6 +122,8 @@ class GeminiStep(LLMStep):
     prompt: Prompt
     token_budget: TokenBudget | None = None
     functions: list[str] | None = None
+    tools: list[str] | None = None
+    timeout_ms: PositiveInt | None = None
 
 
 class GeminiInstructorStep(LLMStep):
@@ -132,6 +134,8 @@ class GeminiInstructorStep(LLMStep):
     prompt: Prompt
     token_budget: TokenBudget | None = None
     functions: list[str] | None = None
+    tools: list[str] | None = None
+    timeout_ms: PositiveInt | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     validation_mode: Literal["strict", "loose"] | None = None
 
@@ -216,12 +220,47 @@ class FileOpsStep(StepBase):
 
 
 class TestEchoStep(StepBase):
-    """``test_echo``: returns its resolved ``value`` (always available, no LLM)."""
+    """``test_echo``: returns its resolved ``value`` (always available, no LLM).
+
+    With ``fail: true`` the step fails with ``error_message`` (templates resolved;
+    default ``"test_echo failed"``): pipeline_ex's way to test error handling.
+    """
 
     __test__ = False  # not a pytest test class despite the name
 
     type: Literal["test_echo"]
     value: Any
+    fail: bool | None = None
+    error_message: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _failing_needs_no_value(cls, data: Any) -> Any:
+        # A failing echo never returns its value; pipeline_ex files omit it.
+        if isinstance(data, dict) and data.get("fail") is True and "value" not in data:
+            return {**data, "value": None}
+        return data
+
+
+class BreakStep(StepBase):
+    """``break`` (inside a loop body): end the innermost loop after this step.
+
+    With a ``condition`` it breaks only when the condition holds (a false
+    condition skips the step, as for any step). Outside a loop it is a
+    validation error.
+    """
+
+    type: Literal["break"]
+
+
+LOOP_CONTROL_TYPES: frozenset[str] = frozenset({"break", "continue"})
+"""Step types valid only inside a loop body (validation refuses them elsewhere)."""
+
+
+class ContinueStep(StepBase):
+    """``continue`` (inside a loop body): skip the rest of this iteration."""
+
+    type: Literal["continue"]
 
 
 class PipelineExecutorStep(StepBase):

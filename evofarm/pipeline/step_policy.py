@@ -1,8 +1,9 @@
 """Per-step policies the executor enforces from pipeline_ex options.
 
 - **Own wall limit** (:func:`own_timeout_s`): a Claude step's
-  ``claude_options.timeout_ms`` (else ``defaults.claude_options.timeout_ms``)
-  and a nested ``pipeline`` step's ``config.timeout_seconds``. It can only
+  ``claude_options.timeout_ms`` (else ``defaults.claude_options.timeout_ms``),
+  a gemini step's ``timeout_ms`` and a nested ``pipeline`` step's
+  ``config.timeout_seconds``. It can only
   lower the runtime's ``step_timeout_s``, never raise it.
 - **LLM call retries** (:func:`retry_policy`): with ``defaults.retry_on_error:
   true`` or a ``claude_options.retry_config``, a provider failure of an LLM call
@@ -40,11 +41,12 @@ class RetryPolicy:
         return backoff_s(self.strategy, attempt)
 
 
-def backoff_s(strategy: str | None, attempt: int) -> float:
-    """``BACKOFF_BASE_S`` times ``attempt`` (linear) or ``2**(attempt-1)`` (otherwise),
-    at most ``MAX_BACKOFF_S``."""
+def backoff_s(strategy: str | None, attempt: int, base_s: float | None = None) -> float:
+    """``base_s`` (default ``BACKOFF_BASE_S``; ``retry_config.base_delay_ms``) times
+    ``attempt`` (linear) or ``2**(attempt-1)`` (otherwise), at most ``MAX_BACKOFF_S``."""
     factor = float(attempt) if strategy == "linear" else 2.0 ** (attempt - 1)
-    return min(BACKOFF_BASE_S * factor, MAX_BACKOFF_S)
+    base = BACKOFF_BASE_S if base_s is None else base_s
+    return min(base * factor, MAX_BACKOFF_S)
 
 
 def claude_option(step: StepBase, defaults: Defaults | None, key: str) -> Any:
@@ -64,7 +66,9 @@ def own_timeout_s(step: StepBase, defaults: Defaults | None) -> float | None:
     if isinstance(step, PipelineStep):
         seconds = step.config.timeout_seconds if step.config else None
         return float(seconds) if seconds is not None else None
-    timeout_ms = claude_option(step, defaults, "timeout_ms")
+    timeout_ms = getattr(step, "timeout_ms", None)  # gemini steps' own key
+    if timeout_ms is None:
+        timeout_ms = claude_option(step, defaults, "timeout_ms")
     return timeout_ms / 1000.0 if timeout_ms is not None else None
 
 

@@ -44,6 +44,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "evofarm.pipeline.steps.batch",
     "evofarm.pipeline.steps.control",
     "evofarm.pipeline.steps.for_loop",
+    "evofarm.pipeline.steps.loop_control",
     "evofarm.pipeline.steps.data",
     "evofarm.pipeline.steps.files",
     "evofarm.pipeline.steps.nested",

@@ -18,7 +18,9 @@ raises the first. Checked:
   nested pipeline has its own names).
 - **Conditions** are well formed (operators, operands, functions), checked
   without evaluating them (:func:`evofarm.pipeline.conditions.check`).
-- **gemini functions** named by a step exist in ``gemini_functions``.
+- **gemini functions** named by a step (``functions`` or ``tools``) exist in
+  ``gemini_functions``.
+- **Loop control**: ``break``/``continue`` steps stand only inside a loop body.
 - **Limits** (:class:`PipelineLimits`): steps in total, nesting depth of loops
   and inline pipelines, inline prompt text per step, ``python`` code size and
   ``transform`` operations per step.
@@ -59,6 +61,7 @@ from evofarm.pipeline.schema import (
     WhileLoopStep,
 )
 from evofarm.pipeline.schema_prompts import prompt_text_size
+from evofarm.pipeline.schema_steps import LOOP_CONTROL_TYPES
 from evofarm.pipeline.yaml_source import DataPath, SourceMap, format_path
 
 
@@ -120,6 +123,7 @@ class _Checker:
             loop_body=set(),
             depth=depth,
             scope=scope,
+            in_loop=False,
         )
 
     def steps(
@@ -131,6 +135,7 @@ class _Checker:
         loop_body: set[str],
         depth: int,
         scope: _Scope,
+        in_loop: bool,
     ) -> None:
         seen = set(visible)
         for index, step in enumerate(steps):
@@ -139,6 +144,12 @@ class _Checker:
             if self.step_count == self.limits.max_steps + 1:
                 self.add(f"more than {self.limits.max_steps} steps (limit max_steps)", step_path)
             self.unique_name(step, step_path, scope)
+            if step.type in LOOP_CONTROL_TYPES and not in_loop:
+                self.add(
+                    f"step {step.name!r}: '{step.type}' is only valid inside a "
+                    "for_loop or while_loop body",
+                    (*step_path, "type"),
+                )
             known = seen | loop_body
             self.step(step, step_path, known, scope)
             if isinstance(step, ForLoopStep | WhileLoopStep):
@@ -151,6 +162,7 @@ class _Checker:
                     loop_body=loop_body | body,
                     depth=depth + 1,
                     scope=scope,
+                    in_loop=True,
                 )
             if isinstance(step, PipelineStep) and step.pipeline is not None:
                 self.nested_depth(step, step_path, depth)
@@ -217,13 +229,14 @@ class _Checker:
             if IDENTIFIER.match(source):
                 check(source, (*path, "pipeline_source"))
         if isinstance(step, GeminiStep | GeminiInstructorStep):
-            for index, function in enumerate(step.functions or []):
-                if function not in scope.functions:
-                    self.add(
-                        f"step {step.name!r} uses gemini function {function!r}, "
-                        "which is not defined in gemini_functions",
-                        (*path, "functions", index),
-                    )
+            for key in ("functions", "tools"):
+                for index, function in enumerate(getattr(step, key) or []):
+                    if function not in scope.functions:
+                        self.add(
+                            f"step {step.name!r} uses gemini function {function!r}, "
+                            "which is not defined in gemini_functions",
+                            (*path, key, index),
+                        )
         self.sizes(step, path)
 
     def sizes(self, step: StepBase, path: DataPath) -> None:

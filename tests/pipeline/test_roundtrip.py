@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 import pytest
 import yaml
@@ -18,65 +17,7 @@ from evofarm.pipeline.loader import (
 )
 
 from .compat_corpus import CORPUS, valid_files
-
-# pipeline_ex (lib/pipeline/enhanced_config.ex) checks prompts on these types.
-_PROMPTED = {
-    "claude",
-    "gemini",
-    "gemini_instructor",
-    "claude_smart",
-    "claude_session",
-    "claude_extract",
-    "claude_robust",
-}
-_PART_REQUIRED = {
-    "static": "content",
-    "file": "path",
-    "previous_response": "step",
-    "session_context": "session_id",
-    "claude_continue": "session_id",
-}
-
-
-def pipeline_ex_rule_violations(document: Any) -> list[str]:
-    """The rules pipeline_ex's config validation applies to a workflow map."""
-    problems: list[str] = []
-    workflow = document.get("workflow") if isinstance(document, dict) else None
-    if not isinstance(workflow, dict):
-        return ["missing 'workflow' section"]
-    if workflow.get("name") is None:
-        problems.append("workflow has no name")
-    steps = workflow.get("steps")
-    if not isinstance(steps, list) or not steps:
-        return [*problems, "workflow needs a non-empty steps list"]
-    names = {step.get("name") for step in steps}
-    for step in steps:
-        name, kind = step.get("name"), step.get("type")
-        if name is None or kind is None:
-            problems.append(f"step without name or type: {step}")
-        prompt = step.get("prompt")
-        if kind in _PROMPTED and prompt is None:
-            problems.append(f"{name}: missing prompt")
-        if kind == "claude_batch" and prompt is None and step.get("tasks") is None:
-            problems.append(f"{name}: claude_batch needs prompt or tasks")
-        if kind == "parallel_claude" and step.get("parallel_tasks") is None:
-            problems.append(f"{name}: parallel_claude needs parallel_tasks")
-        if kind == "claude_session" and not isinstance(step.get("session_config"), dict):
-            problems.append(f"{name}: claude_session needs session_config")
-        if prompt is not None and not isinstance(prompt, list):
-            problems.append(f"{name}: prompt must be a list of parts")
-            continue
-        for part in prompt or []:
-            required = _PART_REQUIRED.get(part.get("type"))
-            if required is None or part.get(required) is None:
-                problems.append(f"{name}: bad prompt part {part}")
-            if part.get("type") == "previous_response" and part.get("step") not in names:
-                problems.append(f"{name}: previous_response to unknown step")
-    functions = workflow.get("gemini_functions") or {}
-    for fname, definition in functions.items():
-        if "description" not in definition or not isinstance(definition.get("parameters"), dict):
-            problems.append(f"function {fname} incomplete")
-    return problems
+from .pipeline_ex_rules import pipeline_ex_problems
 
 
 @pytest.mark.parametrize("name", valid_files())
@@ -95,7 +36,7 @@ def test_dump_is_canonical_pipeline_ex_yaml(name: str) -> None:
     text = dump_pipeline(load_pipeline(CORPUS / name))
     document = yaml.safe_load(text)
     assert list(document) == ["workflow"]
-    assert pipeline_ex_rule_violations(document) == []
+    assert pipeline_ex_problems(document) == []
     for step in document["workflow"]["steps"]:
         assert list(step)[:2] == ["name", "type"]
         assert not isinstance(step.get("prompt"), str)

@@ -51,6 +51,8 @@ BRIEF_TYPES = BRIEF_LLM_TYPES | {
     "conditional_deploy",
     "transform",
     "python",
+    "break",
+    "continue",
 }
 
 

@@ -39,7 +39,9 @@ def _task_prompt(step: ClaudeBatchStep, task: BatchTask, ctx: StepContext) -> st
         return build_prompt(task.prompt, ctx)
     assert task.file is not None  # the schema requires prompt or file
     runtime = ctx.runtime
-    path = confine(ctx.render(task.file), runtime.base_dir, also=(runtime.workspace,))
+    path = confine(
+        ctx.render(task.file), runtime.base_dir, also=(runtime.workspace, *runtime.read_roots)
+    )
     head = build_prompt(step.prompt, ctx) if step.prompt else ""
     return "\n".join(p for p in (head, read_text(path)) if p)
 

@@ -2,7 +2,8 @@
 
 Results follow pipeline_ex:
 
-- ``test_echo``: its resolved ``value``.
+- ``test_echo``: its resolved ``value``; with ``fail: true`` it fails with its
+  ``error_message`` (for testing error handling, as in pipeline_ex).
 - ``set_variable``: a mapping of the variables it set to their values (so
   ``previous_response:STEP:NAME`` finds them); the variables are readable as
   ``{{state.NAME}}``, ``{{variables.NAME}}`` or ``{{NAME}}`` by later steps.
@@ -10,7 +11,9 @@ Results follow pipeline_ex:
 - ``while_loop``: ``{"success", "iterations", "condition_met"}``; reaching its
   own ``max_iterations`` ends the loop with ``max_iterations_reached: true`` as in
   pipeline_ex (``timeout_seconds`` likewise, with ``timeout_reached``), while the
-  run's ``max_loop_iterations`` limit is a failure.
+  run's ``max_loop_iterations`` limit is a failure. A ``break`` step in the body
+  ends the loop with ``broken: true``; ``continue`` ends the iteration
+  (:mod:`evofarm.pipeline.steps.loop_control`).
 
 Body steps write their records into the enclosing frame, so after a loop the
 last iteration's results are visible by step name (pipeline_ex merges them too).
@@ -27,12 +30,19 @@ from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.schema import SetVariableStep, TestEchoStep, WhileLoopStep
 from evofarm.pipeline.scope import MISSING, step_field
 from evofarm.pipeline.step_types import StepType, register_step_type
+from evofarm.pipeline.steps.loop_control import LoopSignal
 
 DEFAULT_WHILE_ITERATIONS: Final = 100
 
 
 def test_echo(step: TestEchoStep, ctx: StepContext) -> Any:
-    """The step's ``value`` with templates resolved."""
+    """The step's ``value`` with templates resolved.
+
+    Raises:
+        StepFailed: ``fail`` is true (the message is ``error_message``, resolved).
+    """
+    if step.fail:
+        raise StepFailed(ctx.render(step.error_message or "test_echo failed"))
     return ctx.resolve(step.value)
 
 
@@ -115,7 +125,11 @@ def while_loop(step: WhileLoopStep, ctx: StepContext) -> Any:
             }
         check_iterations(count + 1, ctx)
         ctx.shared.check_deadline(step.name)
-        ctx.run_steps(step.steps, frame)
+        try:
+            ctx.run_steps(step.steps, frame)
+        except LoopSignal as signal:
+            if signal.kind == "break":
+                return {"success": True, "iterations": count + 1, "broken": True}
         count += 1
 
 

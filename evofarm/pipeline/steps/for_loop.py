@@ -28,6 +28,9 @@ Options:
 - ``break_condition``: checked after each successful iteration (in that
   iteration's scope); when it holds the loop ends there. In a parallel loop the
   result is cut after the first breaking iteration by index.
+- ``break`` / ``continue`` steps in the body end the loop after this iteration
+  / end this iteration (:mod:`evofarm.pipeline.steps.loop_control`); a broken
+  iteration counts as successful.
 - ``continue_condition``: accepted for compatibility only; pipeline_ex checks it
   after the iteration has finished, where continuing is what happens anyway.
 
@@ -48,6 +51,7 @@ from evofarm.pipeline.context import Frame, StepContext
 from evofarm.pipeline.schema import ForLoopStep
 from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.steps.control import check_iterations, resolve_source
+from evofarm.pipeline.steps.loop_control import LoopSignal
 
 DEFAULT_MAX_PARALLEL: Final = 5
 MAX_PARALLEL_CAP: Final = 10
@@ -172,11 +176,22 @@ def _iterate(
     }
     if parent is not None:
         loop["parent"] = parent
-    ctx.engine.run_steps(step.steps, frame, ctx.shared, loop=loop, meter=ctx.meter)
+    before = {s.name: frame.records.get(s.name) for s in step.steps}
+    try:
+        ctx.engine.run_steps(step.steps, frame, ctx.shared, loop=loop, meter=ctx.meter)
+        signal = None
+    except LoopSignal as caught:
+        signal = caught.kind
     results = {s.name: _result_of(frame, s.name) for s in step.steps}
+    if signal is not None:
+        # Steps after the break/continue did not run in this iteration: no result
+        # (the frame still holds an earlier iteration's record under their names).
+        results = {
+            n: v if frame.records.get(n) is not before[n] else None for n, v in results.items()
+        }
     entry = {"index": index, "item": item, "success": True, "results": results}
-    breaks = False
-    if step.break_condition is not None:
+    breaks = signal == "break"
+    if not breaks and step.break_condition is not None:
         inner = StepContext(step, frame, ctx.shared, ctx.engine, loop=loop, meter=ctx.meter)
         breaks = inner.holds(step.break_condition)
     return _Iteration(entry, frame, breaks)

@@ -4,7 +4,8 @@
 ``claude*`` steps use the ``claude`` provider slot and ``gemini*`` steps the
 ``gemini`` slot. A step's result is the answer text, except:
 
-- ``gemini`` with ``functions``: ``{"content": text, "function_calls": [{"name",
+- ``gemini`` with ``functions`` (or pipeline_ex's ``tools``: the same, names of
+  ``gemini_functions``; ``functions`` first): ``{"content": text, "function_calls": [{"name",
   "arguments"}]}``; the (first) function's parameter schema is sent as the
   response schema and the answer must be JSON matching it;
 - ``gemini_instructor``: the parsed JSON answer, checked against ``schema``
@@ -15,10 +16,12 @@ gemini: ``defaults.gemini_model``), ``claude_options.system_prompt`` /
 ``append_system_prompt`` (the system prompt), presets (``claude_smart`` ...:
 ``preset``, else ``defaults.claude_preset``) set max_tokens, temperature and a
 system hint, gemini ``token_budget`` (else ``defaults.gemini_token_budget``) sets
-max_tokens, temperature, top_p and top_k.
+max_tokens, temperature, top_p and top_k; a gemini step's ``timeout_ms`` is its
+own wall limit (:mod:`evofarm.pipeline.step_policy`).
 
 ``claude_robust`` retries a failed call ``retry_config.max_retries`` times (default
-3) with linear or exponential backoff, then applies ``fallback_action``:
+3) with linear or exponential backoff (the first wait is
+``retry_config.base_delay_ms``, default 500 ms), then applies ``fallback_action``:
 ``graceful_degradation`` / ``emergency_response`` answer with a fixed notice,
 ``cached_response`` reuses this step's last result in the run, ``simplified_prompt``
 tries once more with a shortened prompt; anything else fails the step.
@@ -142,7 +145,9 @@ def claude_robust(step: ClaudeRobustStep, ctx: StepContext) -> Any:
     for attempt in range(retries + 1):
         if attempt:
             ctx.meter.record_retry(last_error)
-            delay = min(backoff_s(strategy, attempt), max(ctx.shared.remaining_s(), 0.0))
+            delay_ms = config.base_delay_ms if config else None
+            base = delay_ms / 1000.0 if delay_ms is not None else None
+            delay = min(backoff_s(strategy, attempt, base), max(ctx.shared.remaining_s(), 0.0))
             time.sleep(delay)
         try:
             return _answer(ctx, prompt, model, params)
@@ -173,7 +178,7 @@ def _fallback(
     ctx.meter.record_error(f"retries exhausted ({error}); fallback: {action or 'none'}")
     if action in ("graceful_degradation", "emergency_response"):
         return FALLBACK_NOTICE
-    if action == "cached_response":
+    if action in ("cached_response", "use_cached_response"):  # pipeline_ex's spelling too
         previous = ctx.frame.records.get(step.name)
         if previous is not None and previous.status == "completed":
             return previous.result
@@ -213,13 +218,14 @@ def gemini(step: GeminiStep, ctx: StepContext) -> Any:
     """One Gemini call; with ``functions``, the structured function call."""
     model, params = gemini_request(step, ctx)
     prompt = build_prompt(step.prompt, ctx)
-    if not step.functions:
+    callable_names = [*(step.functions or []), *(step.tools or [])]
+    if not callable_names:
         return ctx.complete("gemini", prompt, model=model, **params).text
     declared = ctx.frame.pipeline.gemini_functions or {}
-    missing = [f for f in step.functions if f not in declared]
+    missing = [f for f in callable_names if f not in declared]
     if missing:
         raise StepFailed(f"unknown gemini function(s): {', '.join(missing)}")
-    name = step.functions[0]
+    name = callable_names[0]
     schema = jsonout.to_json_schema(declared[name].parameters)
     response = _structured(ctx, prompt, model, params, schema)
     arguments = jsonout.parse_json(response.text)

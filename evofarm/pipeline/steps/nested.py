@@ -19,7 +19,15 @@ steps count against ``max_steps``); with ``continue_on_error`` a nested
 pipeline that still fails gives ``{"success": false, "error": MESSAGE}`` and the
 parent goes on (pipeline_ex's error-recovery pattern:
 ``condition: "{{steps.NAME.error != null}}"``). A limit breach is never retried
-or swallowed.
+or swallowed. ``max_total_steps`` caps the step executions inside the nested
+pipeline (nested ones included; ``LimitExceeded`` ``max_total_steps``), on top of
+the run's ``max_steps``. ``workspace_enabled: true`` runs it in a private
+workspace, ``WORKSPACE/nested_workspaces/STEP`` (the parent's workspace stays
+readable); unset or false it shares the run's workspace (pipeline_ex's default is
+a private one, evofarm keeps one workspace unless asked). With a private
+workspace, ``cleanup_on_error`` (default true, as in pipeline_ex) removes it when
+an attempt fails; false keeps it for inspection. Iterations of a parallel loop
+running the same nested step share its private workspace.
 
 ``conditional_deploy`` (META-PIPELINE) promotes a pipeline produced earlier: its
 ``condition`` is evaluated like any step condition (false: skipped),
@@ -30,7 +38,10 @@ inside the workspace. Result: ``{"deployed": true, "target", "pipeline", "steps"
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import shutil
+from dataclasses import replace
+from typing import Any, Final
 
 from evofarm.errors import ExecutionError, LimitExceeded, StepFailed, UserInputError
 from evofarm.pipeline.context import StepContext
@@ -40,6 +51,7 @@ from evofarm.pipeline.loader import (
     load_pipeline_text,
     pipeline_from_data,
 )
+from evofarm.pipeline.runtime import Runtime
 from evofarm.pipeline.schema import ConditionalDeployStep, NestedOutput, Pipeline, PipelineStep
 from evofarm.pipeline.scope import MISSING, step_field
 from evofarm.pipeline.step_types import StepType, register_step_type
@@ -47,13 +59,17 @@ from evofarm.pipeline.steps.control import resolve_source
 from evofarm.pipeline.steps.jsonout import parse_json
 from evofarm.pipeline.workspace import confine, write_text
 
+NESTED_WORKSPACES: Final = "nested_workspaces"
+"""Directory of the workspace holding private nested workspaces (pipeline_ex's name)."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
 
 def _nested_pipeline(step: PipelineStep, ctx: StepContext) -> Pipeline:
     if step.pipeline is not None:
         return step.pipeline
     if step.pipeline_file:
         raw = ctx.render(step.pipeline_file).strip()
-        path = confine(raw, ctx.runtime.base_dir, what="pipeline_file")
+        path = confine(raw, ctx.runtime.base_dir, also=ctx.runtime.read_roots, what="pipeline_file")
         try:
             return load_pipeline(path)
         except UserInputError as exc:
@@ -63,17 +79,42 @@ def _nested_pipeline(step: PipelineStep, ctx: StepContext) -> Pipeline:
     )
 
 
+def _private_runtime(step: PipelineStep, ctx: StepContext) -> Runtime | None:
+    """The nested run's own runtime with ``config.workspace_enabled``, else None."""
+    if not (step.config and step.config.workspace_enabled):
+        return None
+    parent = ctx.runtime
+    name = _UNSAFE.sub("_", step.name)[:100] or "nested"
+    private = parent.workspace / NESTED_WORKSPACES / name
+    try:
+        private.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StepFailed(f"cannot create the nested workspace: {exc.strerror}") from None
+    # The parent's workspace stays readable (files it wrote for the nested pipeline).
+    return replace(parent, workspace=private, read_roots=(*parent.read_roots, parent.workspace))
+
+
+def _cleanup(step: PipelineStep, runtime: Runtime | None) -> None:
+    """Remove a failed nested run's private workspace (``config.cleanup_on_error``)."""
+    if runtime is None or (step.config and step.config.cleanup_on_error is False):
+        return
+    shutil.rmtree(runtime.workspace, ignore_errors=True)
+
+
 def pipeline_step(step: PipelineStep, ctx: StepContext) -> Any:
     """Run the nested pipeline (with ``config.max_retries`` / ``continue_on_error``)."""
     config = step.config
     retries = (config.max_retries or 0) if config else 0
     attempt = 0
     while True:
+        runtime = _private_runtime(step, ctx)
         try:
-            return _run_once(step, ctx)
+            return _run_once(step, ctx, runtime)
         except LimitExceeded:
+            _cleanup(step, runtime)
             raise  # limits protect the farm: never retried or swallowed
         except ExecutionError as exc:
+            _cleanup(step, runtime)
             attempt += 1
             if attempt <= retries:
                 ctx.meter.record_retry(f"attempt {attempt}: {exc}")
@@ -84,7 +125,7 @@ def pipeline_step(step: PipelineStep, ctx: StepContext) -> Any:
             return {"success": False, "error": str(exc)}
 
 
-def _run_once(step: PipelineStep, ctx: StepContext) -> Any:
+def _run_once(step: PipelineStep, ctx: StepContext, runtime: Runtime | None) -> Any:
     """One run of the nested pipeline; its (selected) results."""
     nested = _nested_pipeline(step, ctx)
     inherit = bool(step.config and step.config.inherit_context)
@@ -92,7 +133,10 @@ def _run_once(step: PipelineStep, ctx: StepContext) -> Any:
     if step.inputs:
         inputs = ctx.resolve(step.inputs)
     max_depth = step.config.max_depth if step.config else None
-    frame = ctx.run_nested(nested, inputs, inherit=inherit, max_depth=max_depth)
+    max_steps = step.config.max_total_steps if step.config else None
+    frame = ctx.run_nested(
+        nested, inputs, inherit=inherit, max_depth=max_depth, runtime=runtime, max_steps=max_steps
+    )
     if not step.outputs:
         return {name: record.result for name, record in frame.records.items()}
     selected: dict[str, Any] = {}
