@@ -77,6 +77,9 @@ def kill(store: PopulationStore, campaign: str, revoke: Revoke, reason: str = "k
             # them, and its embedded farm may already be gone: best effort only.
             if killed:
                 raise
+        # Revoked tasks never finish, so they would never clear their own ids.
+        for task_id in sorted(inflight):
+            store.remove_inflight(campaign, task_id)
     return killed
 
 
