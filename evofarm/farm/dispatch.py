@@ -37,7 +37,12 @@ class CeleryDispatcher:
         """
         try:
             with self.app.producer_or_acquire() as producer:
-                self.app.send_task(name, args=args, task_id=task_id, producer=producer)
+                # ignore_result: completions come through the store; without it
+                # Celery subscribes to the result backend, whose consumer gives up
+                # for good after a short Redis outage.
+                self.app.send_task(
+                    name, args=args, task_id=task_id, producer=producer, ignore_result=True
+                )
         except (OperationalError, redis.RedisError, OSError) as exc:
             raise StoreUnreachable(f"could not reach the broker to send {name}: {exc}") from exc
 
