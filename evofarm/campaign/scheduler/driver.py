@@ -77,6 +77,9 @@ from evofarm.store.base import EvalKey, PopulationStore
 
 log = logging.getLogger(__name__)
 
+#: Longest a killed campaign's scheduler waits for the kill to revoke its tasks.
+REVOKE_WAIT_S = 5.0
+
 __all__ = [
     "INFO_BEST",
     "INFO_GENERATION",
@@ -161,6 +164,7 @@ class Scheduler:
         #: The generation of the last state loaded or selected.
         self.generation = 0
         self._cancel = threading.Event()
+        self._step_back = threading.Event()
         self._started = clock()
         self._wall_before = 0.0
 
@@ -168,6 +172,21 @@ class Scheduler:
     def owner(self) -> str:
         """Who this scheduler is (host, pid, nonce): the holder of its lease."""
         return self.lease.owner
+
+    @property
+    def stepping_back(self) -> bool:
+        """Whether :meth:`step_back` was called."""
+        return self._step_back.is_set()
+
+    def step_back(self) -> None:
+        """Ask :meth:`run` to hand the campaign back at its next wake-up, status untouched.
+
+        The lease is released, so another scheduler (service) adopts the campaign
+        at once. Used when a scheduler service shuts down. Safe from any thread.
+        """
+        self._step_back.set()
+        with contextlib.suppress(StoreError):
+            self.store.push_event(self.campaign_id, lifecycle.EVENTS, {"type": "cancel"})
 
     def cancel(self) -> None:
         """Ask :meth:`run` to stop at its next wake-up (the campaign ends ``stopped``)."""
@@ -203,7 +222,9 @@ class Scheduler:
                     self._recover(exc)
         except LeaseLost as lost:
             log.warning("campaign %s: %s", self.campaign_id, lost)
-            return Outcome(str(Status.RUNNING), "taken over by another scheduler", self.generation)
+            taken = "taken over by another scheduler"
+            reason = "handed back" if self._step_back.is_set() else taken
+            return Outcome(str(Status.RUNNING), reason, self.generation)
         finally:
             self.lease.release()
 
@@ -232,12 +253,19 @@ class Scheduler:
         return self._wall_before + (self.clock() - self._started)
 
     def check_alive(self) -> None:
-        """Raise :class:`Ended` if the campaign was killed, ended elsewhere or cancelled."""
+        """Raise :class:`Ended` if the campaign was killed, ended elsewhere or cancelled.
+
+        Raises:
+            Ended: as above.
+            LeaseLost: :meth:`step_back` was called.
+        """
         status = self.store.get_status(self.campaign_id)
         if status == Status.KILLED:
             raise Ended(Status.KILLED, "killed")
         if status in lifecycle.ENDED:
             raise Ended(Status(status), "ended elsewhere")
+        if self._step_back.is_set():
+            raise LeaseLost("handed back (the scheduler service is shutting down)")
         if self._cancel.is_set():
             raise Ended(Status.STOPPED, "interrupted")
 
@@ -278,6 +306,11 @@ class _Driver:
         except Ended as ended:
             generation = state.generation if state else 0
             return self._end(ended.status, ended.reason, generation)
+        except LeaseLost:
+            if self.scheduler.stepping_back:
+                # Still the holder: leave the finished generation to the adopter.
+                self.checkpoints.flush()
+            raise
 
     def _between_generations(self, state: EvolutionState) -> tuple[Status, str] | None:
         """Whether (and how) the campaign ends before the next generation.
@@ -381,14 +414,24 @@ class _Driver:
             record = self.store.get_campaign(self.campaign_id)
             if record is not None:
                 status, reason = Status(record.status), record.reason
-        if status is not Status.KILLED:
-            # Nothing is pending any more: what is left in the set was lost or
-            # re-sent. A kill's caller revokes and clears the set itself.
+        if status is Status.KILLED:
+            # The kill's caller revokes what is in flight and then clears the set:
+            # wait for that, so an evaluation recorded just before its task was
+            # revoked still gets its history row below.
+            self._wait_revoked()
+        else:
+            # Nothing is pending any more: what is left in the set was lost or re-sent.
             self.tracker.clear_inflight(everything=True)
         self._history_of_interrupted(generation + 1)
         with contextlib.suppress(StoreError):
             self.store.update_info(self.campaign_id, {INFO_WALL: repr(self.scheduler.wall_s())})
         return Outcome(status=str(status), reason=reason, generation=generation)
+
+    def _wait_revoked(self) -> None:
+        """Wait (at most :data:`REVOKE_WAIT_S`) until a kill has cleared the in-flight set."""
+        deadline = self.scheduler.clock() + REVOKE_WAIT_S
+        while self.store.inflight(self.campaign_id) and self.scheduler.clock() < deadline:
+            time.sleep(0.05)
 
     def _history_of_interrupted(self, generation: int) -> None:
         """History rows for evaluations stored but never checkpointed (an ending mid-generation).
