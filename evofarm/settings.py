@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # a provider not named here is not limited.
     provider_rpm: dict[str, float] = Field(default_factory=dict)
 
+    # Operations (issue 12). Flower's basic auth, "user:password[,user:password]";
+    # `evofarm flower` refuses a non-loopback address without it, and on loopback
+    # makes a one-off password when it is unset.
+    flower_basic_auth: SecretStr | None = None
+
     # Replay provider.
     replay_cassette: Path | None = None
     replay_mode: str = "replay"  # replay | record | replay_or_record
