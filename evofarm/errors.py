@@ -21,6 +21,7 @@ CLI can turn any of them into one clear line and never show a traceback::
     │   └── ReplayMiss              replay-only mode and no cassette entry
     ├── SandboxError                the sandbox itself could not run (not the candidate)
     ├── StoreError                  the population store failed or is inconsistent
+    │   └── StoreUnreachable        the store or the broker cannot be reached (an outage)
     ├── BudgetExceeded              a campaign budget was crossed (``budget`` says which)
     ├── CampaignStateError          an operation not allowed in the campaign's state
     ├── ExtensionError              a plugin failed to load or a name is taken (registry.py)
@@ -149,6 +150,14 @@ class SandboxError(FarmError):
 
 class StoreError(FarmError):
     """The population store failed or found inconsistent data."""
+
+
+class StoreUnreachable(StoreError):
+    """The store or the broker could not be reached: a connection failure, not bad data.
+
+    The scheduler rides these out (reconnect with backoff, re-read its checkpoint);
+    any other ``StoreError`` (an inconsistency) ends its run.
+    """
 
 
 class BudgetExceeded(FarmError):

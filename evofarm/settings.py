@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # campaign suite's folder, else pipelines/suites below the working directory.
     suites_dir: Path | None = None
 
+    # Operations (issue 12). Flower's basic auth, "user:password[,user:password]";
+    # `evofarm flower` refuses a non-loopback address without it, and on loopback
+    # makes a one-off password when it is unset.
+    flower_basic_auth: SecretStr | None = None
+
     # Replay provider.
     replay_cassette: Path | None = None
     replay_mode: str = "replay"  # replay | record | replay_or_record

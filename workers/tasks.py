@@ -13,6 +13,8 @@ they are scored.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import socket
@@ -25,7 +27,7 @@ from celery import Task
 from evofarm.campaign.bundle import CampaignCache
 from evofarm.campaign.worker import work
 from evofarm.errors import ProviderUnavailable, SandboxError, StoreError
-from evofarm.farm import names
+from evofarm.farm import heartbeat, names
 from evofarm.farm.app import load_farm_settings
 from evofarm.fleet.services import install as install_fleet
 from evofarm.settings import get_settings
@@ -74,7 +76,8 @@ def _run(task: Task, campaign: str, what: str, fn: Callable[[], Any]) -> Any:
     """Run ``fn``; retry infrastructure errors; report final failures to the scheduler."""
     task_id = str(task.request.id)
     try:
-        result = fn()
+        with _heartbeat(task):
+            result = fn()
     except RETRYABLE as exc:
         retries = int(task.request.retries or 0)
         if retries < MAX_RETRIES:
@@ -87,6 +90,21 @@ def _run(task: Task, campaign: str, what: str, fn: Callable[[], Any]) -> Any:
         raise
     store().remove_inflight(campaign, task_id)
     return result
+
+
+@functools.cache
+def _heartbeat_on() -> bool:
+    return load_farm_settings().task_heartbeat
+
+
+def _heartbeat(task: Task) -> contextlib.AbstractContextManager[None]:
+    """Keep the task's broker delivery fresh while it runs (fast redelivery if we die)."""
+    if not _heartbeat_on():
+        return contextlib.nullcontext()
+    conf = task.app.conf
+    return heartbeat.beating(
+        task.request, str(conf.broker_url or ""), dict(conf.broker_transport_options or {})
+    )
 
 
 def _give_up(campaign: str, task_id: str, what: str, exc: BaseException) -> None:

@@ -67,6 +67,23 @@ def submit(
     return campaign
 
 
+def wait_taken(
+    store: PopulationStore, campaign: str, timeout_s: float, poll_s: float = 0.1
+) -> bool:
+    """Wait until a scheduler took ``campaign`` (it left ``submitted``); False on timeout.
+
+    Raises:
+        StoreError: the store failed.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if store.get_status(campaign) != lifecycle.Status.SUBMITTED:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
+
+
 def kill(store: PopulationStore, campaign: str, revoke: Revoke, reason: str = "killed") -> bool:
     """The kill switch for one campaign: end it ``killed`` and revoke its tasks now.
 
@@ -87,6 +104,9 @@ def kill(store: PopulationStore, campaign: str, revoke: Revoke, reason: str = "k
             # them, and its embedded farm may already be gone: best effort only.
             if killed:
                 raise
+        # Revoked tasks never finish, so they would never clear their own ids.
+        for task_id in sorted(inflight):
+            store.remove_inflight(campaign, task_id)
     return killed
 
 

@@ -9,6 +9,7 @@ embedded farms in the state directory (one per campaign, see
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -28,6 +29,7 @@ from evofarm.campaign.reports.readback import (
     snapshot,
     write_outputs,
 )
+from evofarm.campaign.scheduler import liveness
 from evofarm.campaign.scheduler.driver import SchedulerOptions
 from evofarm.campaign.spec import load_campaign
 from evofarm.cli.farm_progress import ProgressView
@@ -53,6 +55,9 @@ from evofarm.store.base import SharedStore
 
 #: How long ``submit`` waits for an embedded campaign's farm to come up.
 SUBMIT_WAIT_S = 60.0
+#: How long ``submit`` on a shared farm waits for a scheduler service to take the
+#: campaign before scheduling it from the submitting machine (services poll each second).
+SERVICE_PICKUP_S = 5.0
 
 CampaignId = Annotated[str, typer.Argument(help="Campaign id (as printed by run/submit).")]
 Workers = Annotated[
@@ -151,7 +156,16 @@ def submit(
     if is_shared(settings):
         with shared_farm(settings) as farm:
             campaign = control.submit(farm.store, spec, seed=seed)
-        daemon.spawn(campaign)
+            # A scheduler service on the farm takes it: nothing stays running here.
+            taken = control.wait_taken(farm.store, campaign, SERVICE_PICKUP_S)
+        if not taken:
+            print(
+                f"{campaign}: no scheduler service took it within {SERVICE_PICKUP_S:.0f}s; "
+                "scheduling it from this machine (run `evofarm scheduler` on the farm "
+                "to need no local process)",
+                file=sys.stderr,
+            )
+            daemon.spawn(campaign)
     else:
         campaign = control.new_campaign_id(spec.name)
         daemon.spawn(campaign, file=campaign_file, seed=seed, workers=workers)
@@ -220,6 +234,14 @@ def watch(
     raise typer.Exit(0 if snap.status in {"completed", "stopped"} else 1)
 
 
+def _shown(farm: Farm, snap: Snapshot) -> Snapshot:
+    """``snap`` as users see it: a running campaign nobody drives is ``interrupted``."""
+    status, reason = liveness.shown_status(farm.store, snap.campaign, snap.status)
+    if status == snap.status:
+        return snap
+    return dataclasses.replace(snap, status=status, reason=reason)
+
+
 def _snapshot_dict(snap: Snapshot) -> dict[str, object]:
     return {
         "campaign": snap.campaign,
@@ -243,7 +265,7 @@ def status(
 ) -> None:
     """Show one campaign's state, figures, budget use and anomalies."""
     with campaign_farm(get_settings(), campaign) as farm:
-        snap = snapshot(farm.store, campaign)
+        snap = _shown(farm, snapshot(farm.store, campaign))
         record = lifecycle.require(farm.store, campaign)
         budgets = decode(campaign, record.spec).spec.budgets
         fleet = celery_fleet(farm.app) if snap.status in lifecycle.ACTIVE else None
@@ -279,12 +301,12 @@ def _all_snapshots() -> list[Snapshot]:
     settings = get_settings()
     if is_shared(settings):
         with shared_farm(settings) as farm:
-            return [snapshot(farm.store, r.id) for r in farm.store.list_campaigns()]
+            return [_shown(farm, snapshot(farm.store, r.id)) for r in farm.store.list_campaigns()]
     found = []
     for campaign in embedded_campaigns(settings):
         try:
             with campaign_farm(settings, campaign) as farm:
-                found.append(snapshot(farm.store, campaign))
+                found.append(_shown(farm, snapshot(farm.store, campaign)))
         except FarmError:
             continue  # a run directory whose campaign never got submitted
     return found

@@ -8,7 +8,9 @@ workers can join an ``evofarm run``). Both then become the Celery process
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -125,15 +127,74 @@ def worker(
     os.execve(sys.executable, argv, env)
 
 
+def _is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def flower_auth(address: str, configured: str | None, *, no_auth: bool) -> str | None:
+    """Flower's basic-auth credentials for ``address``; None only with ``no_auth`` on loopback.
+
+    Args:
+        address: the listen address.
+        configured: ``EVOFARM_FLOWER_BASIC_AUTH`` ("user:password[,...]"), if set.
+        no_auth: the user turned auth off (allowed on a loopback address only).
+
+    Returns:
+        The credentials; on loopback with none configured, a one-off
+        ``evofarm:<random>`` (printed on stderr by the caller).
+
+    Raises:
+        UserInputError: credentials malformed, or a non-loopback address without them.
+    """
+    if configured:
+        if any(":" not in pair or pair.startswith(":") for pair in configured.split(",")):
+            raise UserInputError(
+                "expected user:password[,user:password]",
+                Location(key="EVOFARM_FLOWER_BASIC_AUTH"),
+            )
+        return configured
+    if not _is_loopback(address):
+        raise UserInputError(
+            f"Flower on {address} would show the farm to the network without a login: set "
+            "EVOFARM_FLOWER_BASIC_AUTH=user:password (or listen on 127.0.0.1)",
+            Location(key="EVOFARM_FLOWER_BASIC_AUTH"),
+        )
+    if no_auth:
+        return None
+    return f"evofarm:{secrets.token_urlsafe(12)}"
+
+
 @friendly_errors
 def flower(
     *,
     port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP port.")] = 5555,
     address: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="No login (loopback addresses only).")
+    ] = False,
     state_dir: StateDir = None,
 ) -> None:
-    """Run Flower (the Celery web monitor) on this farm."""
+    """Run Flower (the Celery web monitor) on this farm, behind basic auth by default.
+
+    Credentials come from EVOFARM_FLOWER_BASIC_AUTH; on a loopback address without
+    them a one-off password is made and printed. A non-loopback address without
+    credentials is refused.
+    """
+    secret = get_settings().flower_basic_auth
+    auth = flower_auth(address, secret.get_secret_value() if secret else None, no_auth=no_auth)
     env = farm_environment(state_dir)
+    env.pop("FLOWER_BASIC_AUTH", None)
+    if auth is not None:
+        # Through the environment, not argv: the command line is visible to every user.
+        env["FLOWER_BASIC_AUTH"] = auth
+        if not secret:
+            user, password = auth.split(":", 1)
+            print(f"Flower login: {user} / {password}", file=sys.stderr)
     argv = [sys.executable, "-m", "celery", "-A", "workers", "flower"]
     argv += [f"--address={address}", f"--port={port}"]
     os.execve(sys.executable, argv, env)

@@ -18,6 +18,7 @@ from evofarm.cli import (
     judge_cmd,
     memory_cmd,
     pipeline_cmd,
+    scheduler_cmd,
 )
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ approve_cmd.register(app)
 memory_cmd.register(app)
 dashboard_cmd.register(app)
 estimate_cmd.register(app)
+scheduler_cmd.register(app)
 
 
 def _version(value: bool) -> None:

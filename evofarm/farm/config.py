@@ -1,11 +1,13 @@
 """Farm settings (``EVOFARM_*``): time limits, visibility timeout, result expiry.
 
-Kept apart from :mod:`evofarm.settings` because only the farm reads them. The
-visibility timeout is derived from the hard time limit unless set: with late
-acknowledgement, a message that stays unacknowledged longer than the visibility
-timeout is handed to a second worker while the first still runs it, so it must
-exceed the longest a task may run. It must not be much longer either, because
-it is also how long a task held by a SIGKILLed worker waits before redelivery.
+Kept apart from :mod:`evofarm.settings` because only the farm reads them. With
+late acknowledgement, a message unacknowledged for longer than the visibility
+timeout is handed to a second worker, and that timeout is also how long a task
+held by a SIGKILLed worker waits before redelivery. With task heartbeats (the
+default, :mod:`evofarm.farm.heartbeat`) running tasks keep their messages fresh,
+so the timeout is short (:data:`HEARTBEAT_VISIBILITY_S`) whatever the time
+limit. Without them it is derived from the hard time limit, as it must exceed
+the longest a task may run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from evofarm.errors import Location, UserInputError
 #: Slack between the hard time limit and the visibility timeout: covers the time
 #: a prefetched message waits and the worker's own shutdown.
 VISIBILITY_MARGIN_S = 60.0
+#: The default visibility timeout with heartbeats: a lost worker's task is back
+#: on its queue about this long after its last heartbeat.
+HEARTBEAT_VISIBILITY_S = 60.0
 
 
 class FarmSettings(BaseSettings):
@@ -34,8 +39,11 @@ class FarmSettings(BaseSettings):
     task_soft_time_limit_s: float = Field(default=600.0, gt=0)
     #: Hard limit: the pool process running the task is killed.
     task_time_limit_s: float = Field(default=660.0, gt=0)
-    #: Broker visibility timeout; None derives it from the hard limit.
+    #: Broker visibility timeout; None: 60 s with heartbeats, else from the hard limit.
     visibility_timeout_s: float | None = Field(default=None, gt=0)
+    #: Running tasks refresh their broker delivery every quarter visibility timeout,
+    #: so redelivery after a lost worker is fast and long tasks are not redelivered.
+    task_heartbeat: bool = True
     #: How long Celery keeps task results (seconds).
     result_expires_s: int = Field(default=86_400, gt=0)
     #: Worker pool processes/threads per worker; None = Celery's default (cores).
@@ -58,12 +66,14 @@ class FarmSettings(BaseSettings):
                 Location(key="EVOFARM_TASK_SOFT_TIME_LIMIT_S"),
             )
         if (
-            self.visibility_timeout_s is not None
+            not self.task_heartbeat
+            and self.visibility_timeout_s is not None
             and self.visibility_timeout_s <= self.task_time_limit_s
         ):
             raise UserInputError(
                 "must exceed EVOFARM_TASK_TIME_LIMIT_S "
-                f"({self.task_time_limit_s:g}), or running tasks are redelivered",
+                f"({self.task_time_limit_s:g}) without EVOFARM_TASK_HEARTBEAT, "
+                "or running tasks are redelivered",
                 Location(key="EVOFARM_VISIBILITY_TIMEOUT_S"),
             )
         return self
@@ -73,6 +83,8 @@ class FarmSettings(BaseSettings):
         """The broker visibility timeout in whole seconds (kombu wants an int)."""
         if self.visibility_timeout_s is not None:
             return max(1, round(self.visibility_timeout_s))
+        if self.task_heartbeat:
+            return round(HEARTBEAT_VISIBILITY_S)
         return round(self.task_time_limit_s + VISIBILITY_MARGIN_S)
 
     @property

@@ -8,13 +8,14 @@ arguments are the small JSON the work functions take (ids and parameters).
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
 from evofarm.campaign.worker.work import EvalRequest
-from evofarm.errors import StoreError
+from evofarm.errors import StoreUnreachable
 from evofarm.evolution.engine import BreedTask
 from evofarm.farm import names
 
@@ -28,28 +29,39 @@ class CeleryDispatcher:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
+    def _send(self, name: str, args: list[Any], task_id: str) -> None:
+        """Publish one task.
+
+        Raises:
+            StoreUnreachable: the broker could not be reached (the scheduler rides it out).
+        """
+        try:
+            with self.app.producer_or_acquire() as producer:
+                # ignore_result: completions come through the store; without it
+                # Celery subscribes to the result backend, whose consumer gives up
+                # for good after a short Redis outage.
+                self.app.send_task(
+                    name, args=args, task_id=task_id, producer=producer, ignore_result=True
+                )
+        except (OperationalError, redis.RedisError, OSError) as exc:
+            raise StoreUnreachable(f"could not reach the broker to send {name}: {exc}") from exc
+
     def send_breed(self, task: BreedTask, task_id: str) -> None:
         name = names.TASK_BREED if task.kind == "crossover" else names.TASK_MUTATE
-        with self.app.producer_or_acquire() as producer:
-            self.app.send_task(
-                name, args=[task.model_dump(mode="json")], task_id=task_id, producer=producer
-            )
+        self._send(name, [task.model_dump(mode="json")], task_id)
 
     def send_evaluate(self, request: EvalRequest, task_id: str) -> None:
-        with self.app.producer_or_acquire() as producer:
-            self.app.send_task(
-                names.TASK_EVALUATE, args=request.to_args(), task_id=task_id, producer=producer
-            )
+        self._send(names.TASK_EVALUATE, request.to_args(), task_id)
 
     def revoke(self, task_ids: Collection[str]) -> None:
         """Revoke at once: queued tasks are dropped, running ones SIGKILLed (prefork).
 
         Raises:
-            StoreError: the broker could not be reached.
+            StoreUnreachable: the broker could not be reached.
         """
         if not task_ids:
             return
         try:
             self.app.control.revoke(list(task_ids), terminate=True, signal="SIGKILL")
         except (OperationalError, redis.RedisError, OSError) as exc:
-            raise StoreError(f"could not reach the broker to revoke tasks: {exc}") from exc
+            raise StoreUnreachable(f"could not reach the broker to revoke tasks: {exc}") from exc

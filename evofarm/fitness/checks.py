@@ -61,6 +61,8 @@ from evofarm.fitness.predicates import PredicateError, get_predicate
 from evofarm.fitness.similarity import Metric, similarity
 from evofarm.pipeline.regex_guard import (
     MAX_REGEX_INPUT_CHARS,
+    GuardedPattern,
+    RegexTimeout,
     UnsafePattern,
     compile_guarded,
     flags_value,
@@ -188,7 +190,7 @@ class RegexCheck(CheckBase):
     flags: str = ""
     pattern: str
     mode: Literal["search", "fullmatch"] = "search"
-    _compiled: re.Pattern[str] | None = PrivateAttr(default=None)
+    _compiled: GuardedPattern | None = PrivateAttr(default=None)
 
     @field_validator("flags")
     @classmethod
@@ -219,7 +221,11 @@ class RegexCheck(CheckBase):
             limit = MAX_REGEX_INPUT_CHARS
             return False, f"output has {len(text)} characters; regex limit {limit}", None
         compiled = self._compiled
-        match = compiled.fullmatch(text) if self.mode == "fullmatch" else compiled.search(text)
+        try:
+            match = compiled.fullmatch(text) if self.mode == "fullmatch" else compiled.search(text)
+        except RegexTimeout as exc:
+            # The candidate's output is the subject: a hostile one fails the check, fast.
+            return False, exc.message, None
         ok = match is not None
         return ok, "" if ok else f"{self.pattern!r} does not match {text!r}", None
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from evofarm.errors import StepFailed
-from evofarm.pipeline.regex_guard import compile_guarded
+from evofarm.pipeline.regex_guard import GuardedPattern, compile_guarded
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_PAD_WIDTH = 10_000
@@ -86,8 +86,8 @@ class _RegexOp(_Op):
         compile_guarded(pattern, str(info.data.get("flags", "")))
         return pattern
 
-    def compiled(self) -> re.Pattern[str]:
-        """The checked, compiled pattern (cached per process)."""
+    def compiled(self) -> GuardedPattern:
+        """The checked, compiled pattern (cached per process; operations time-limited)."""
         return compile_guarded(self.pattern, self.flags)
 
 

@@ -27,9 +27,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import regex
 from pydantic import BaseModel
 
-from evofarm.pipeline.regex_guard import MAX_REGEX_INPUT_CHARS
+from evofarm.pipeline.regex_guard import MAX_REGEX_INPUT_CHARS, RegexTimeout
 from evofarm.pipeline.transform_models import (
     FORMAT_FIELD,
     MAX_JSON_CHARS,
@@ -138,13 +139,17 @@ def _regex_extract(value: Any, op: RegexExtractOp) -> Any:
         return None if match is None else match.group(op.group)
     except IndexError:
         raise TransformError(f"regex_extract: no group {op.group!r} in pattern") from None
+    except RegexTimeout as exc:
+        raise TransformError(f"regex_extract: {exc.message}") from None
 
 
 def _regex_replace(value: Any, op: RegexReplaceOp) -> Any:
     text = _regex_input(value, op.op)
     try:
         result = op.compiled().sub(op.replacement, text, count=op.count)
-    except (re.error, IndexError) as exc:
+    except RegexTimeout as exc:
+        raise TransformError(f"regex_replace: {exc.message}") from None
+    except (regex.error, re.error, IndexError) as exc:
         raise TransformError(f"regex_replace: bad replacement: {exc}") from None
     return _checked(result, op.op)
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import redis
 
 from evofarm import keys
-from evofarm.errors import StoreError
+from evofarm.errors import StoreError, StoreUnreachable
 from evofarm.store import redis_scripts as scripts
 from evofarm.store.base import (
     STATUS_SUBMITTED,
@@ -50,11 +50,17 @@ def _require(text: str | None, what: str) -> JSONDoc:
     return decode_object(text, what)
 
 
+#: redis-py failures that mean "not reachable now" (a restart, a cut link, a stall).
+_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+
+
 @contextmanager
 def _errors(action: str) -> Iterator[None]:
     """Turn redis-py failures into StoreError naming what was being done."""
     try:
         yield
+    except _UNREACHABLE as exc:
+        raise StoreUnreachable(f"redis: {action} failed: {exc}") from exc
     except redis.RedisError as exc:
         raise StoreError(f"redis: {action} failed: {exc}") from exc
 

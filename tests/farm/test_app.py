@@ -7,7 +7,7 @@ import pytest
 from evofarm.errors import UserInputError
 from evofarm.farm import names
 from evofarm.farm.app import celery_url, load_farm_settings, make_celery_app
-from evofarm.farm.config import VISIBILITY_MARGIN_S, FarmSettings
+from evofarm.farm.config import HEARTBEAT_VISIBILITY_S, VISIBILITY_MARGIN_S, FarmSettings
 from evofarm.settings import Settings
 
 
@@ -33,10 +33,18 @@ def test_queues_routes_and_names() -> None:
     assert all(t.startswith("evofarm.") for t in names.ROUTES)
 
 
-def test_visibility_timeout_follows_the_hard_limit() -> None:
+def test_with_heartbeats_the_visibility_timeout_is_short_whatever_the_limit() -> None:
+    farm = FarmSettings(task_soft_time_limit_s=3000, task_time_limit_s=3600)
+    assert farm.task_heartbeat
+    assert farm.visibility_timeout == HEARTBEAT_VISIBILITY_S < farm.task_time_limit_s
+    # Long tasks keep their messages by beating, so a short explicit timeout is fine.
+    assert FarmSettings(task_time_limit_s=3600, visibility_timeout_s=30).visibility_timeout == 30
+
+
+def test_without_heartbeats_the_visibility_timeout_follows_the_hard_limit() -> None:
     conf = make_celery_app(
         Settings(broker_url="redis://127.0.0.1:1/0"),
-        FarmSettings(task_soft_time_limit_s=50, task_time_limit_s=60),
+        FarmSettings(task_soft_time_limit_s=50, task_time_limit_s=60, task_heartbeat=False),
     ).conf
     assert conf.task_soft_time_limit == 50 and conf.task_time_limit == 60
     vt = conf.broker_transport_options["visibility_timeout"]
@@ -50,7 +58,12 @@ def test_inconsistent_limits_are_user_errors() -> None:
     with pytest.raises(UserInputError, match="EVOFARM_TASK_SOFT_TIME_LIMIT_S"):
         FarmSettings(task_soft_time_limit_s=70, task_time_limit_s=60)
     with pytest.raises(UserInputError, match=r"EVOFARM_VISIBILITY_TIMEOUT_S.*redelivered"):
-        FarmSettings(task_soft_time_limit_s=5, task_time_limit_s=60, visibility_timeout_s=30)
+        FarmSettings(
+            task_soft_time_limit_s=5,
+            task_time_limit_s=60,
+            visibility_timeout_s=30,
+            task_heartbeat=False,
+        )
 
 
 def test_malformed_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -54,12 +56,13 @@ def test_bad_options_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.Mon
         get_settings.cache_clear()
 
 
-def _spawn_cli(*args: str) -> subprocess.Popen[bytes]:
-    """``evofarm ARGS`` in its own session, with no EVOFARM_* settings inherited.
+def _spawn_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``evofarm ARGS`` in its own session, with no EVOFARM_* settings inherited
+    (only those of ``env``).
 
     The command must find the farm from ``--state-dir`` alone, as a user's would.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVOFARM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVOFARM_")} | (env or {})
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "evofarm"), *args],
         env=env,
@@ -97,17 +100,39 @@ def test_flower_serves_this_farm(tmp_path: Path) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        proc = _spawn_cli("flower", "--state-dir", str(tmp_path), "--port", str(port))
+        proc = _spawn_cli(
+            "flower", "--state-dir", str(tmp_path), "--port", str(port),
+            env={"EVOFARM_FLOWER_BASIC_AUTH": "ops:s3cret"},
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}/workers"
+        login = "Basic " + base64.b64encode(b"ops:s3cret").decode()
         try:
             page = ""
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and farm.worker_names[0] not in page:
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/workers", timeout=5) as r:
+                    request = urllib.request.Request(url, headers={"Authorization": login})
+                    with urllib.request.urlopen(request, timeout=5) as r:
                         page = r.read().decode()
                 except OSError:
                     time.sleep(0.5)
             assert farm.worker_names[0] in page
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(url, timeout=5)
+            assert refused.value.code == 401
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
+
+
+def test_flower_requires_a_login_off_loopback() -> None:
+    with pytest.raises(UserInputError, match="EVOFARM_FLOWER_BASIC_AUTH"):
+        farm_cmd.flower_auth("0.0.0.0", None, no_auth=False)
+    with pytest.raises(UserInputError, match="EVOFARM_FLOWER_BASIC_AUTH"):
+        farm_cmd.flower_auth("0.0.0.0", None, no_auth=True)  # --no-auth is loopback-only
+    with pytest.raises(UserInputError, match="user:password"):
+        farm_cmd.flower_auth("0.0.0.0", "no-colon", no_auth=False)
+    assert farm_cmd.flower_auth("0.0.0.0", "ops:pw,ro:pw2", no_auth=False) == "ops:pw,ro:pw2"
+    made = farm_cmd.flower_auth("127.0.0.1", None, no_auth=False)
+    assert made is not None and made.startswith("evofarm:") and len(made) > 16
+    assert farm_cmd.flower_auth("::1", None, no_auth=True) is None

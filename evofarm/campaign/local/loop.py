@@ -515,7 +515,7 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         fitness=best_member.fitness if best_member else None,
     )
     # The farm runs the final phase on the same endings (see the scheduler's driver).
-    if state is not None and (status == "completed" or reason.startswith("budget exceeded")):
+    if state is not None and final.runs_final_phase(status, reason):
         choice = _final_phase(run, state)
         if choice is not None:
             best = choice.winner

@@ -33,6 +33,21 @@ class FinalDoc(BaseModel):
     chosen: str | None
 
 
+#: Budget stops after which the final phase may still run: it costs a few more
+#: evaluations, never more money or tokens than the budget the campaign crossed.
+_RUNS_AFTER = ("budget exceeded: evaluations", "budget exceeded: wall time")
+
+
+def runs_final_phase(status: str, reason: str) -> bool:
+    """Whether a campaign that ended with ``status``/``reason`` chooses its winner
+    on the held-out cases and simplifies it (the loop and the farm agree on this).
+
+    Not after a token or USD budget: its evaluations would be calls the budget no
+    longer covers (the ledger would refuse them anyway).
+    """
+    return status == "completed" or reason.startswith(_RUNS_AFTER)
+
+
 def final_doc(choice: FinalChoice) -> FinalDoc:
     """The record of ``choice`` (``chosen`` only when the winner was simplified)."""
     return FinalDoc(

@@ -27,20 +27,27 @@ generation after the last checkpoint (planning is deterministic), reuses every
 stored breed result and evaluation and re-sends only what is missing. A lease
 in the store keeps a second scheduler off a campaign.
 
+The scheduler rides out store and broker outages (a Redis restart, a cut
+link): on :class:`~evofarm.errors.StoreUnreachable` it backs off until the store
+answers, checks its lease and drives on from the last checkpoint, exactly as a
+restarted scheduler would (:mod:`~evofarm.campaign.scheduler.recovery`).
+
 This module is the generation driver. Its collaborators each own one concern:
 :mod:`~evofarm.campaign.scheduler.inflight` (sending, settling and re-sending work),
 :mod:`~evofarm.campaign.scheduler.waiting` (blocking on completions),
-:mod:`~evofarm.campaign.scheduler.checkpoints` (checkpoints and watcher info) and
-:mod:`~evofarm.campaign.scheduler.lease` (one scheduler per campaign).
+:mod:`~evofarm.campaign.scheduler.checkpoints` (checkpoints and watcher info),
+:mod:`~evofarm.campaign.scheduler.lease` (one scheduler per campaign) and
+:mod:`~evofarm.campaign.scheduler.recovery` (outages).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
@@ -48,6 +55,7 @@ from evofarm.campaign import budgets, lifecycle
 from evofarm.campaign.bundle import Campaign, decode
 from evofarm.campaign.lifecycle import Status
 from evofarm.campaign.reports import anomaly_events, final
+from evofarm.campaign.reports.outputs import HistoryRow
 from evofarm.campaign.scheduler.checkpoints import (
     INFO_BEST,
     INFO_GENERATION,
@@ -59,9 +67,10 @@ from evofarm.campaign.scheduler.checkpoints import (
 from evofarm.campaign.scheduler.dispatcher import Dispatcher
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
+from evofarm.campaign.scheduler.recovery import Backoff, LeaseLost, wait_until_reachable
 from evofarm.campaign.scheduler.waiting import Ended, Waiter
 from evofarm.campaign.worker import work
-from evofarm.errors import StoreError
+from evofarm.errors import StoreError, StoreUnreachable
 from evofarm.evolution.engine import (
     BreedResult,
     EvolutionState,
@@ -73,7 +82,12 @@ from evofarm.evolution.engine import (
 from evofarm.evolution.final_choice import SplitName, choose_final, finalists
 from evofarm.evolution.genome import Genome
 from evofarm.fitness.evaluation import Evaluation
-from evofarm.store.base import PopulationStore
+from evofarm.store.base import EvalKey, PopulationStore
+
+log = logging.getLogger(__name__)
+
+#: Longest a killed campaign's scheduler waits for the kill to revoke its tasks.
+REVOKE_WAIT_S = 5.0
 
 __all__ = [
     "INFO_BEST",
@@ -99,12 +113,18 @@ class SchedulerOptions:
         stall_s: with no progress for this long, missing work is sent again
             (e.g. messages lost with a broker); None: never.
         lease_wait_s: how long ``run`` waits for another scheduler's lease.
+        outage_s: the longest store/broker outage ridden out (then the run
+            raises ``StoreUnreachable`` and the campaign is left to be adopted);
+            None: ride out any outage.
+        backoff: delays between reconnection attempts.
     """
 
     wait_s: float = 1.0
     lease_ttl_s: float = 30.0
     stall_s: float | None = None
     lease_wait_s: float = 0.0
+    outage_s: float | None = 600.0
+    backoff: Backoff = field(default_factory=Backoff)
 
 
 @dataclass(frozen=True)
@@ -145,7 +165,15 @@ class Scheduler:
         #: Milliseconds from the last result of a generation to the first task of
         #: the next (the scheduler's own overhead between generations).
         self.turnarounds_ms: list[float] = []
+        #: Task ids this scheduler sent (or found in flight) and has not yet
+        #: cleared from the store's in-flight set; survives a recovery.
+        self.sent_ids: list[str] = []
+        #: Outages ridden out so far (for watchers and tests).
+        self.recoveries = 0
+        #: The generation of the last state loaded or selected.
+        self.generation = 0
         self._cancel = threading.Event()
+        self._step_back = threading.Event()
         self._started = clock()
         self._wall_before = 0.0
 
@@ -154,6 +182,21 @@ class Scheduler:
         """Who this scheduler is (host, pid, nonce): the holder of its lease."""
         return self.lease.owner
 
+    @property
+    def stepping_back(self) -> bool:
+        """Whether :meth:`step_back` was called."""
+        return self._step_back.is_set()
+
+    def step_back(self) -> None:
+        """Ask :meth:`run` to hand the campaign back at its next wake-up, status untouched.
+
+        The lease is released, so another scheduler (service) adopts the campaign
+        at once. Used when a scheduler service shuts down. Safe from any thread.
+        """
+        self._step_back.set()
+        with contextlib.suppress(StoreError):
+            self.store.push_event(self.campaign_id, lifecycle.EVENTS, {"type": "cancel"})
+
     def cancel(self) -> None:
         """Ask :meth:`run` to stop at its next wake-up (the campaign ends ``stopped``)."""
         self._cancel.set()
@@ -161,12 +204,18 @@ class Scheduler:
             self.store.push_event(self.campaign_id, lifecycle.EVENTS, {"type": "cancel"})
 
     def run(self) -> Outcome:
-        """Run (or resume) the campaign to its end.
+        """Run (or resume) the campaign to its end, riding out store outages.
+
+        Returns:
+            The outcome; if another scheduler took the lease over (e.g. after an
+            outage longer than its TTL), the store's status ("running") with the
+            reason "taken over by another scheduler".
 
         Raises:
             CampaignStateError: no such campaign, it completed already, or
                 another scheduler holds it.
-            StoreError: the store failed.
+            StoreUnreachable: the store stayed unreachable over ``outage_s``.
+            StoreError: the store is inconsistent.
         """
         record = lifecycle.require(self.store, self.campaign_id)
         campaign = decode(self.campaign_id, record.spec)
@@ -175,21 +224,57 @@ class Scheduler:
             lifecycle.mark_running(self.store, self.campaign_id)
             self.store.update_info(self.campaign_id, {INFO_SCHEDULER: self.lease.owner})
             self._wall_before = float(record.info.get(INFO_WALL) or 0.0)
-            return _Driver(self, campaign).run()
+            while True:
+                try:
+                    return _Driver(self, campaign).run()
+                except StoreUnreachable as exc:
+                    self._recover(exc)
+        except LeaseLost as lost:
+            log.warning("campaign %s: %s", self.campaign_id, lost)
+            taken = "taken over by another scheduler"
+            reason = "handed back" if self._step_back.is_set() else taken
+            return Outcome(str(Status.RUNNING), reason, self.generation)
         finally:
             self.lease.release()
+
+    def _recover(self, exc: StoreUnreachable) -> None:
+        """Wait out an outage, then make sure this scheduler still holds the lease.
+
+        Raises:
+            StoreUnreachable: the outage outlasted ``outage_s``.
+            LeaseLost: another scheduler took the campaign meanwhile.
+        """
+        log.warning("campaign %s: store unreachable (%s); reconnecting", self.campaign_id, exc)
+        wait_until_reachable(
+            lambda: self.store.get_status(self.campaign_id),
+            outage_s=self.options.outage_s,
+            backoff=self.options.backoff,
+            clock=self.clock,
+            first_error=exc,
+        )
+        if not self.lease.renew():
+            raise LeaseLost(f"another scheduler holds {self.campaign_id!r} after the outage")
+        self.recoveries += 1
+        log.info("campaign %s: store back; resuming from the last checkpoint", self.campaign_id)
 
     def wall_s(self) -> float:
         """The campaign's wall time: earlier runs' plus this one's so far."""
         return self._wall_before + (self.clock() - self._started)
 
     def check_alive(self) -> None:
-        """Raise :class:`Ended` if the campaign was killed, ended elsewhere or cancelled."""
+        """Raise :class:`Ended` if the campaign was killed, ended elsewhere or cancelled.
+
+        Raises:
+            Ended: as above.
+            LeaseLost: :meth:`step_back` was called.
+        """
         status = self.store.get_status(self.campaign_id)
         if status == Status.KILLED:
             raise Ended(Status.KILLED, "killed")
         if status in lifecycle.ENDED:
             raise Ended(Status(status), "ended elsewhere")
+        if self._step_back.is_set():
+            raise LeaseLost("handed back (the scheduler service is shutting down)")
         if self._cancel.is_set():
             raise Ended(Status.STOPPED, "interrupted")
 
@@ -208,6 +293,7 @@ class _Driver:
             campaign,
             scheduler.clock,
             turnarounds_ms=scheduler.turnarounds_ms,
+            sent_ids=scheduler.sent_ids,
         )
         in_history = {str(row.get("genome")) for row in self.store.read_history(self.campaign_id)}
         self.checkpoints = Checkpointer(
@@ -223,6 +309,7 @@ class _Driver:
         try:
             state = self._load_or_seed()
             while True:
+                self.scheduler.generation = state.generation
                 ended = self._between_generations(state)
                 if ended is not None:
                     self._final_phase(state, *ended)
@@ -237,6 +324,11 @@ class _Driver:
                 except Ended as again:
                     return self._end(again.status, again.reason, generation)
             return self._end(ended.status, ended.reason, generation)
+        except LeaseLost:
+            if self.scheduler.stepping_back:
+                # Still the holder: leave the finished generation to the adopter.
+                self.checkpoints.flush()
+            raise
 
     def _final_phase(self, state: EvolutionState, status: Status, reason: str) -> None:
         """Choose the winner on the held-out cases and simplify it, on the farm.
@@ -247,7 +339,7 @@ class _Driver:
         Raises:
             Ended: the campaign was killed or cancelled meanwhile.
         """
-        if status != Status.COMPLETED and not reason.startswith("budget exceeded"):
+        if not final.runs_final_phase(str(status), reason):
             return
         if final.decode(self.store.get_info(self.campaign_id, final.INFO_FINAL)) is not None:
             return
@@ -402,6 +494,47 @@ class _Driver:
             record = self.store.get_campaign(self.campaign_id)
             if record is not None:
                 status, reason = Status(record.status), record.reason
+        if status is Status.KILLED:
+            # The kill's caller revokes what is in flight and then clears the set:
+            # wait for that, so an evaluation recorded just before its task was
+            # revoked still gets its history row below.
+            self._wait_revoked()
+        else:
+            # Nothing is pending any more: what is left in the set was lost or re-sent.
+            self.tracker.clear_inflight(everything=True)
+        self._history_of_interrupted(generation + 1)
         with contextlib.suppress(StoreError):
             self.store.update_info(self.campaign_id, {INFO_WALL: repr(self.scheduler.wall_s())})
         return Outcome(status=str(status), reason=reason, generation=generation)
+
+    def _wait_revoked(self) -> None:
+        """Wait (at most :data:`REVOKE_WAIT_S`) until a kill has cleared the in-flight set."""
+        deadline = self.scheduler.clock() + REVOKE_WAIT_S
+        while self.store.inflight(self.campaign_id) and self.scheduler.clock() < deadline:
+            time.sleep(0.05)
+
+    def _history_of_interrupted(self, generation: int) -> None:
+        """History rows for evaluations stored but never checkpointed (an ending mid-generation).
+
+        Every stored evaluation is counted, so each gets its row: the campaign's
+        evaluation count and its history always agree, however it ended.
+        """
+        campaign = self.campaign
+        missing = sorted(
+            key.genome_id
+            for key in self.store.evaluation_keys(self.campaign_id)
+            if (key.suite_id, key.fidelity) == (campaign.suite_id, campaign.fidelity)
+            and key.genome_id not in self.checkpoints.in_history
+        )
+        if not missing:
+            return
+        keys = [EvalKey(g, campaign.suite_id, campaign.fidelity) for g in missing]
+        docs = self.store.get_evaluations(self.campaign_id, keys)
+        now = time.time()
+        rows = [
+            HistoryRow.of(self.campaign_id, generation, gid, Evaluation.model_validate(doc), now)
+            for gid, doc in zip(missing, docs, strict=True)
+            if doc is not None
+        ]
+        self.store.append_history(self.campaign_id, [r.model_dump(mode="json") for r in rows])
+        self.checkpoints.in_history.update(r.genome for r in rows)

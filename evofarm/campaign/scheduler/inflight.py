@@ -56,6 +56,13 @@ class WorkTracker:
         campaign: the decoded campaign (its suite and fidelity key evaluations).
         clock: monotonic seconds (for progress).
         turnarounds_ms: where to append each turnaround measured (see below).
+        sent_ids: where to keep the ids sent and not yet cleared (shared by the
+            trackers of one scheduler across recoveries).
+
+    The store's in-flight set (what ``kill`` revokes) holds exactly the work
+    still pending: ids are added before sending, and once a wait has nothing
+    pending every id sent so far (re-sent duplicates, messages lost with a
+    broker, a dead scheduler's leftovers) is cleared.
     """
 
     def __init__(
@@ -64,7 +71,9 @@ class WorkTracker:
         dispatcher: Dispatcher,
         campaign: Campaign,
         clock: Callable[[], float] = time.monotonic,
+        *,
         turnarounds_ms: list[float] | None = None,
+        sent_ids: list[str] | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
@@ -82,6 +91,11 @@ class WorkTracker:
         #: Milliseconds from the last result of a generation to the first task of
         #: the next (the scheduler's own overhead between generations).
         self.turnarounds_ms = [] if turnarounds_ms is None else turnarounds_ms
+        self.sent_ids = [] if sent_ids is None else sent_ids
+        # A previous scheduler's ids (killed, or cut off by an outage): they are
+        # settled, re-sent or lost by the time this one's first wait is done.
+        known_ids = set(self.sent_ids)
+        self.sent_ids.extend(sorted(store.inflight(campaign.id) - known_ids))
         self._last_result_at: float | None = None
         # Documents that came with completion events, so selection does not wait
         # on reading them back (cleared every generation).
@@ -96,6 +110,7 @@ class WorkTracker:
             return
         ids = [new_task_id() for _ in items]
         self.store.add_inflight(self.campaign_id, ids)
+        self.sent_ids.extend(ids)
         for item, task_id in zip(items, ids, strict=True):
             send(item, task_id)
 
@@ -134,6 +149,21 @@ class WorkTracker:
     def generation_done(self) -> None:
         """Note that a wait ended with nothing pending (starts the turnaround timer)."""
         self._last_result_at = time.perf_counter()
+        self.clear_inflight()
+
+    def clear_inflight(self, *, everything: bool = False) -> None:
+        """Clear settled ids from the store's in-flight set (call with nothing pending).
+
+        Args:
+            everything: also clear ids this scheduler never saw (the campaign ended).
+        """
+        ids = set(self.sent_ids)
+        if everything:
+            ids |= self.store.inflight(self.campaign_id)
+        for task_id in sorted(ids):
+            # A worker clears its own id when it finishes; clearing twice is harmless.
+            self.store.remove_inflight(self.campaign_id, task_id)
+        self.sent_ids.clear()
 
     # ---- settling ----------------------------------------------------------------
 

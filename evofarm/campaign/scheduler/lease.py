@@ -2,7 +2,8 @@
 
 The lease is a store key with a time to live (:meth:`PopulationStore.acquire_lease`).
 Its holder renews it well within the TTL; a SIGKILLed scheduler simply stops
-renewing, so its campaign can be resumed once the TTL has run out.
+renewing, so its campaign can be resumed once the TTL has run out. Every take
+and renewal is also noted for readers (:mod:`~evofarm.campaign.scheduler.liveness`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from evofarm.campaign.scheduler.liveness import note_alive
 from evofarm.errors import CampaignStateError, StoreError
 from evofarm.store.base import PopulationStore
 
@@ -59,6 +61,7 @@ class Lease:
                 )
             time.sleep(min(0.5, self.ttl_s / 10))
         self._renewed = self.clock()
+        note_alive(self.store, self.campaign, self.ttl_s)
 
     def due(self) -> bool:
         """Whether a third of the TTL has passed since the last renewal."""
@@ -69,6 +72,7 @@ class Lease:
         if not self.store.acquire_lease(self.campaign, self.owner, self.ttl_s):
             return False
         self._renewed = self.clock()
+        note_alive(self.store, self.campaign, self.ttl_s)
         return True
 
     def release(self) -> None:

@@ -17,6 +17,7 @@ from evofarm.campaign import lifecycle
 from evofarm.campaign.lifecycle import Status
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
+from evofarm.campaign.scheduler.recovery import LeaseLost
 from evofarm.campaign.worker import work
 from evofarm.errors import FarmError
 
@@ -72,10 +73,10 @@ class Waiter:
         """Renew the lease.
 
         Raises:
-            Ended: (failed) another scheduler took the lease.
+            LeaseLost: another scheduler took the lease (it drives the campaign now).
         """
         if not self.lease.renew():
-            raise Ended(Status.FAILED, "lost the scheduler lease to another scheduler")
+            raise LeaseLost("lost the scheduler lease to another scheduler")
 
     def wait(self, pending: Pending, generation: int, pipelined: bool) -> None:
         """Block until nothing is pending.
@@ -87,7 +88,8 @@ class Waiter:
 
         Raises:
             Ended: a task failed for good, the campaign was killed, ended
-                elsewhere or cancelled, or the lease was lost.
+                elsewhere or cancelled.
+            LeaseLost: another scheduler took the campaign over.
             StoreError: the store failed.
         """
         tracker = self.tracker
