@@ -101,7 +101,7 @@ def _heartbeat(task: Task) -> contextlib.AbstractContextManager[None]:
     """Keep the task's broker delivery fresh while it runs (fast redelivery if we die)."""
     if not _heartbeat_on():
         return contextlib.nullcontext()
-    conf = task.app.conf
+    conf = app.conf  # the workers app (the one every task here is bound to)
     return heartbeat.beating(
         task.request, str(conf.broker_url or ""), dict(conf.broker_transport_options or {})
     )

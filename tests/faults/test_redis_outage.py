@@ -97,7 +97,9 @@ def test_redis_stall_is_ridden_out(farm: Farm, demo: Demo) -> None:
         wait_until(lambda: farm.store.load_checkpoint(campaign) is not None, what="seeds")
         os.kill(pid, signal.SIGSTOP)
         try:
-            threading.Event().wait(8.0)
+            # Below the test farm's 4 s soft time limit: a task held longer than
+            # that fails for good (the farm's rule), which is not what this tests.
+            threading.Event().wait(2.5)
         finally:
             os.kill(pid, signal.SIGCONT)
 
