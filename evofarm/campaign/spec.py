@@ -102,6 +102,32 @@ class ApprovalPolicy(BaseModel):
         return "approved" if fitness is not None and fitness >= self.min_fitness else "rejected"
 
 
+# ---- llm: the proposer of LLM operators and genesis (issue 10) ----------------
+
+LLM_OPERATORS = ("llm_mutation", "llm_crossover")
+
+
+class ProposerConfig(BaseModel):
+    """``proposer:``: the LLM that ``llm_mutation``/``llm_crossover`` ask.
+
+    Attributes:
+        provider: Any registered provider (``anthropic``, ``mock``, ``replay``, ...).
+        model: Model id or alias (``haiku``); the provider's default if None.
+        pipeline: Own mutation meta pipeline (relative to the campaign file),
+            replacing ``pipelines/meta/reflective_mutation.yaml``; it gets the
+            same inputs and must end in a step whose result is the reply.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: ProviderName
+    model: str | None = Field(default=None, min_length=1)
+    pipeline: str | None = Field(default=None, min_length=1)
+
+
+# ---- end llm ------------------------------------------------------------------
+
+
 class CampaignSpec(BaseModel):
     """A validated campaign (see module docs). Paths are kept as written."""
 
@@ -118,6 +144,7 @@ class CampaignSpec(BaseModel):
     budgets: CampaignBudgets = Field(default_factory=CampaignBudgets)
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    proposer: ProposerConfig | None = None
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -129,6 +156,16 @@ class CampaignSpec(BaseModel):
             if key in seen:
                 raise ValueError(f"model {entry.model!r} listed twice for slot {entry.slot!r}")
             seen.add(key)
+        return self
+
+    @model_validator(mode="after")
+    def _llm_operators_need_a_proposer(self) -> CampaignSpec:
+        used = [n for n in LLM_OPERATORS if self.evolution.operators.get(n, 0) > 0]
+        if used and self.proposer is None:
+            raise ValueError(
+                f"{', '.join(used)} need a 'proposer:' section "
+                "(e.g. proposer: {provider: anthropic, model: claude-haiku-4-5})"
+            )
         return self
 
     @property
@@ -271,6 +308,12 @@ def campaign_from_data(data: Any, source_map: SourceMap, base_dir: Path) -> Camp
         if not path.is_file():
             raise CampaignSpecError(
                 f"seed pipeline {path} does not exist", source_map.location(("seeds", i))
+            )
+    if spec.proposer is not None and spec.proposer.pipeline is not None:
+        if not spec.resolve(spec.proposer.pipeline).is_file():
+            raise CampaignSpecError(
+                f"proposer pipeline {spec.resolve(spec.proposer.pipeline)} does not exist",
+                source_map.location(("proposer", "pipeline")),
             )
     if not spec.suite_path.is_file():
         raise CampaignSpecError(

@@ -209,7 +209,7 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
                 "evaluations": len(run.evaluations),
                 "metrics": metrics.model_dump(mode="json"),
                 "operators": {
-                    name: {"attempts": s.attempts, "success_rate": round(s.success_rate, 4)}
+                    name: s.report()
                     for name, s in next_state.operator_stats.items()
                 },
             },

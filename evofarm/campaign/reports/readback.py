@@ -200,7 +200,7 @@ def generation_rows(store: PopulationStore, campaign: str) -> list[dict[str, Any
                 "evaluations": evaluations,
                 "metrics": metrics.model_dump(mode="json"),
                 "operators": {
-                    name: {"attempts": s.attempts, "success_rate": round(s.success_rate, 4)}
+                    name: s.report()
                     for name, s in state.operator_stats.items()
                 },
             }
