@@ -143,7 +143,9 @@ class CampaignProposer:
         self._root = tempfile.TemporaryDirectory(prefix="evofarm-proposer-")
 
     @classmethod
-    def for_campaign(cls, spec: CampaignSpec, settings: Settings | None = None) -> CampaignProposer | None:
+    def for_campaign(
+        cls, spec: CampaignSpec, settings: Settings | None = None
+    ) -> CampaignProposer | None:
         """The campaign's proposer, or None when it names none."""
         if spec.proposer is None:
             return None

@@ -309,12 +309,12 @@ def campaign_from_data(data: Any, source_map: SourceMap, base_dir: Path) -> Camp
             raise CampaignSpecError(
                 f"seed pipeline {path} does not exist", source_map.location(("seeds", i))
             )
-    if spec.proposer is not None and spec.proposer.pipeline is not None:
-        if not spec.resolve(spec.proposer.pipeline).is_file():
-            raise CampaignSpecError(
-                f"proposer pipeline {spec.resolve(spec.proposer.pipeline)} does not exist",
-                source_map.location(("proposer", "pipeline")),
-            )
+    own = spec.proposer.pipeline if spec.proposer is not None else None
+    if own is not None and not spec.resolve(own).is_file():
+        raise CampaignSpecError(
+            f"proposer pipeline {spec.resolve(own)} does not exist",
+            source_map.location(("proposer", "pipeline")),
+        )
     if not spec.suite_path.is_file():
         raise CampaignSpecError(
             f"suite {spec.suite_path} does not exist", source_map.location(("suite",))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
+from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.reports import outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
 from evofarm.campaign.spec import CampaignSpec
@@ -40,6 +41,9 @@ from evofarm.evolution.engine import (
 )
 from evofarm.evolution.examples import Example, examples_of
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.llm.attempts import attempts_of
+from evofarm.evolution.llm.runtime import Attempt
+from evofarm.evolution.llm.usage import RoleUsage, usage_by_role
 from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
@@ -86,6 +90,8 @@ class _Run:
     cost_usd: float = 0.0
     examples: list[Example] = field(default_factory=list)
     material: Material = field(default_factory=Material)
+    proposer: CampaignProposer | None = None
+    proposer_usage: RoleUsage = field(default_factory=RoleUsage)
 
     @property
     def campaign(self) -> str:
@@ -162,6 +168,11 @@ def _lineage(run: _Run, results: list[BreedResult]) -> list[LineageSample]:
     return samples
 
 
+def _attempts(run: _Run, parent: str, generation: int) -> tuple[Attempt, ...]:
+    scores = {i: e.score for i, e in run.evaluations.items()}
+    return attempts_of(parent, run.genomes.values(), generation, scores)
+
+
 def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None, str | None]:
     """Run one generation; ``(None, reason)`` if a budget forbids starting it."""
     started = run.clock()
@@ -171,15 +182,26 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
     for task in tasks:
         parents = [run.genomes[i] for i in task.parents]
         donors = [run.genomes[i] for i in task.donors]
+        runtime = run.proposer.metered() if run.proposer is not None else None
         context = breed_context(
             task,
             run.spec,
             donors,
             material=run.material,
             evidence=evidence_for(task, run.evaluations, run.examples),
+            proposer=runtime,
+            attempts=_attempts(run, task.parents[0], task.generation) if runtime else (),
         )
         offspring = make_offspring(task, parents, context)
-        results.append(offspring.result)
+        result = offspring.result
+        if runtime is not None and not runtime.usage.empty:
+            # The proposer's billed usage counts like an evaluation's, as the farm counts it.
+            usage = runtime.usage
+            result = result.model_copy(update={"usage": usage})
+            run.proposer_usage = run.proposer_usage + usage
+            run.tokens += usage.tokens
+            run.cost_usd += usage.cost_usd
+        results.append(result)
         if offspring.genome is not None:
             # The first slot to breed a pipeline owns its record (lineage, mutations).
             run.genomes.setdefault(offspring.genome.id, offspring.genome)
@@ -257,6 +279,7 @@ def run_in_process(
         clock=clock,
         started=clock(),
         examples=examples,
+        proposer=CampaignProposer.for_campaign(spec),
     )
     if out_dir is not None:
         outputs.reset(out_dir)
@@ -312,6 +335,7 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         cost_usd=round(run.cost_usd, 6),
         wall_s=round(run.clock() - run.started, 3),
         approval=run.spec.approval.decide(best_member.fitness if best_member else None),
+        usage_by_role=usage_by_role(run.tokens, run.cost_usd, run.proposer_usage),
     )
     if run.out_dir is not None:
         outputs.write_summary(run.out_dir, summary)

@@ -20,9 +20,10 @@ from evofarm.campaign.lifecycle import ENDED, require
 from evofarm.campaign.reports import outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Summary
 from evofarm.campaign.scheduler.checkpoints import INFO_BEST, INFO_GENERATION, INFO_WALL, TIMING
-from evofarm.campaign.worker.work import BREED, load_genomes
+from evofarm.campaign.worker.work import BREED, load_genomes, proposer_usage
 from evofarm.errors import CampaignStateError
 from evofarm.evolution.engine import EvolutionState
+from evofarm.evolution.llm.usage import usage_by_role
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
 from evofarm.pipeline.schema import Pipeline
 from evofarm.store.base import COUNTER_COST, COUNTER_EVALUATIONS, COUNTER_TOKENS, PopulationStore
@@ -130,6 +131,9 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
         cost_usd=round(snap.cost_usd, 6),
         wall_s=round(snap.wall_s, 3),
         approval=decoded.spec.approval.decide(fitness),
+        usage_by_role=usage_by_role(
+            snap.tokens, snap.cost_usd, proposer_usage(store.counters(campaign))
+        ),
     )
 
 

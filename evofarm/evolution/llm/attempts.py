@@ -32,14 +32,18 @@ def attempts_of(
     the same wherever it is built.
     """
     fitness = fitness or {}
-    children = sorted(
-        (
-            g
-            for g in genomes
-            if g.parents and g.parents[0] == parent_id and g.generation < before_generation
-        ),
-        key=lambda g: (g.generation, g.id),
-    )[-limit:] if limit > 0 else []
+    children = (
+        sorted(
+            (
+                g
+                for g in genomes
+                if g.parents and g.parents[0] == parent_id and g.generation < before_generation
+            ),
+            key=lambda g: (g.generation, g.id),
+        )[-limit:]
+        if limit > 0
+        else []
+    )
     attempts = []
     for child in children:
         last = child.mutations[-1] if child.mutations else None

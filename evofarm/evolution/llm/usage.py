@@ -39,3 +39,38 @@ class RoleUsage(BaseModel):
     def empty(self) -> bool:
         """No call at all (real or cached)."""
         return self.calls == 0 and self.cached_calls == 0
+
+
+class RoleTotal(BaseModel):
+    """One role's entry of a summary's ``usage_by_role`` (totals of billed usage)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tokens: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0)
+    calls: int | None = Field(default=None, ge=0)
+    cached_calls: int | None = Field(default=None, ge=0)
+
+
+def usage_by_role(
+    total_tokens: int, total_cost_usd: float, proposer: RoleUsage | None
+) -> dict[str, RoleTotal]:
+    """The breakdown a summary shows: ``evaluation`` is what is not ``proposer``.
+
+    Empty when no proposer ran (so summaries of campaigns without LLM operators
+    are unchanged). ``total_*`` are everything billed, proposer included.
+    """
+    if proposer is None or proposer.empty:
+        return {}
+    return {
+        "evaluation": RoleTotal(
+            tokens=max(0, total_tokens - proposer.tokens),
+            cost_usd=round(max(0.0, total_cost_usd - proposer.cost_usd), 6),
+        ),
+        "proposer": RoleTotal(
+            tokens=proposer.tokens,
+            cost_usd=round(proposer.cost_usd, 6),
+            calls=proposer.calls,
+            cached_calls=proposer.cached_calls,
+        ),
+    }

@@ -35,7 +35,11 @@ class LLMMutationProposer:
     """
 
     def propose(
-        self, parent: Genome, evidence: Evidence | None, rng: random.Random, context: OperatorContext
+        self,
+        parent: Genome,
+        evidence: Evidence | None,
+        rng: random.Random,
+        context: OperatorContext,
     ) -> tuple[Pipeline, MutationRecord] | None:
         """The proposed pipeline and its mutation record; None without a runtime.
 
