@@ -230,10 +230,7 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
                 "best_fitness": next_state.best_history[-1],
                 "evaluations": len(run.evaluations),
                 "metrics": metrics.model_dump(mode="json"),
-                "operators": {
-                    name: s.report()
-                    for name, s in next_state.operator_stats.items()
-                },
+                "operators": {name: s.report() for name, s in next_state.operator_stats.items()},
             },
         )
     return next_state, None

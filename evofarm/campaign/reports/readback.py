@@ -203,10 +203,7 @@ def generation_rows(store: PopulationStore, campaign: str) -> list[dict[str, Any
                 "best_fitness": state.best_history[-1],
                 "evaluations": evaluations,
                 "metrics": metrics.model_dump(mode="json"),
-                "operators": {
-                    name: s.report()
-                    for name, s in state.operator_stats.items()
-                },
+                "operators": {name: s.report() for name, s in state.operator_stats.items()},
             }
         )
     return rows
