@@ -73,7 +73,7 @@ def runtime_factory(spec: CampaignSpec) -> Callable[[Case], Runtime]:
         limits=limits,
         strict=True,
         workspace=Path(root.name) / "workspace",
-        base_dir=spec.seed_paths[0].parent,
+        base_dir=spec.seed_paths[0].parent if spec.seed_paths else spec.base_dir,
     )
 
     def make(case: Case) -> Runtime:

@@ -125,6 +125,20 @@ class ProposerConfig(BaseModel):
     pipeline: str | None = Field(default=None, min_length=1)
 
 
+class GenesisRequest(BaseModel):
+    """``request:`` (instead of ``seeds:``): genesis makes the seeds from a request.
+
+    Attributes:
+        text: What the pipeline should do.
+        proposals: Genesis proposals asked for; the valid ones are the seeds.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = Field(min_length=1, max_length=10_000)
+    proposals: int = Field(default=4, ge=1, le=50)
+
+
 # ---- end llm ------------------------------------------------------------------
 
 
@@ -134,7 +148,7 @@ class CampaignSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    seeds: list[str] = Field(min_length=1)
+    seeds: list[str] = Field(default_factory=list)
     suite: str = Field(min_length=1)
     fidelity: float = Field(default=1.0, gt=0, le=1)
     fitness: FitnessConfig = Field(default_factory=FitnessConfig)
@@ -145,6 +159,7 @@ class CampaignSpec(BaseModel):
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     proposer: ProposerConfig | None = None
+    request: GenesisRequest | None = None
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -156,6 +171,16 @@ class CampaignSpec(BaseModel):
             if key in seen:
                 raise ValueError(f"model {entry.model!r} listed twice for slot {entry.slot!r}")
             seen.add(key)
+        return self
+
+    @model_validator(mode="after")
+    def _seeds_or_request(self) -> CampaignSpec:
+        if self.seeds and self.request is not None:
+            raise ValueError("give either 'seeds' or 'request', not both")
+        if not self.seeds and self.request is None:
+            raise ValueError("a campaign needs 'seeds' (pipeline files) or a 'request'")
+        if self.request is not None and self.proposer is None:
+            raise ValueError("'request' needs a 'proposer:' section to run genesis")
         return self
 
     @model_validator(mode="after")

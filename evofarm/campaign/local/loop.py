@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
+from evofarm.campaign.genesis import seed_pipelines
 from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.reports import outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
@@ -265,8 +266,8 @@ def run_in_process(
         UserInputError: a seed pipeline or the suite file is invalid.
     """
     seed = spec.evolution.seed if seed is None else seed
-    seeds = spec.load_seeds()
     suite = spec.load_suite()
+    seeds = seed_pipelines(spec, suite)
     examples = examples_of(suite)
     run = _Run(
         spec=spec,

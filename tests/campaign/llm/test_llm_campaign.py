@@ -75,3 +75,31 @@ def test_llm_operators_without_a_proposer_are_a_located_error(tmp_path: Path) ->
     with pytest.raises(CampaignSpecError) as caught:
         load_campaign(path)
     assert "proposer" in caught.value.message
+
+
+def test_a_request_campaign_starts_from_genesis_and_evolves(
+    fake: tuple[FakeAnthropicServer, OneInThree], tmp_path: Path
+) -> None:
+    server, _ = fake
+    # Genesis asks twice per proposal (analysis, then the pipeline); every reply is the seed
+    # pipeline, so the seeds are valid and llm_mutation then has the usual 1-in-3 replies.
+    replies = iter([fenced(SEED)] * 6)
+    handler = OneInThree()
+    server.set_handler(lambda request: next(replies, None) or handler(request))
+    spec = load_campaign(write_campaign(tmp_path / "c", seeds=False))
+    result = run_in_process(spec)
+    assert result.summary.status == "completed"
+    assert result.summary.best.fitness is not None and result.summary.best.fitness >= 0.9
+    first = server.message_requests[0].prompt_text
+    assert "Turn a name into title case" in first and "Alan Turing" in first
+
+
+def test_a_request_campaign_whose_genesis_fails_says_why(
+    fake: tuple[FakeAnthropicServer, OneInThree], tmp_path: Path
+) -> None:
+    server, _ = fake
+    server.set_handler(lambda request: "no pipeline, sorry")
+    spec = load_campaign(write_campaign(tmp_path / "c", seeds=False))
+    with pytest.raises(CampaignSpecError) as caught:
+        run_in_process(spec)
+    assert "genesis made no valid pipeline in 3 proposals (no_yaml x3)" in caught.value.message
