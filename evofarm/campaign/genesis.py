@@ -23,8 +23,8 @@ from evofarm.errors import CampaignSpecError, Location
 from evofarm.evolution.examples import examples_of
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.llm.operator_kit import ask
-from evofarm.evolution.llm.proposal import ProposalRejected
 from evofarm.evolution.llm.prompting import genesis_inputs
+from evofarm.evolution.llm.proposal import ProposalRejected
 from evofarm.evolution.llm.runtime import ProposerRuntime
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.repair import finalize
@@ -84,7 +84,9 @@ def genesis(
     for attempt in range(1, tries + 1):
         result.tries = attempt
         try:
-            pipeline, _, _ = ask(runtime, "genesis", genesis_inputs(request, summary, attempt), None)
+            pipeline, _, _ = ask(
+                runtime, "genesis", genesis_inputs(request, summary, attempt), None
+            )
             child, _ = finalize(Genome.from_pipeline(pipeline), context)
             if child is None:
                 raise ProposalRejected("dangling_reference", "references repair could not fix")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from evofarm.cli import campaign_cmd, farm_campaign, farm_cmd, judge_cmd, pipeline_cmd
+from evofarm.cli import (
+    campaign_cmd,
+    farm_campaign,
+    farm_cmd,
+    genesis_cmd,
+    judge_cmd,
+    pipeline_cmd,
+)
 
 app = typer.Typer(
     name="evofarm",
@@ -18,6 +25,7 @@ farm_cmd.register(app)
 farm_campaign.register(app)
 campaign_cmd.register(app)
 judge_cmd.register(app)
+genesis_cmd.register(app)
 
 
 def main() -> None:

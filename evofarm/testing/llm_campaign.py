@@ -81,7 +81,8 @@ def write_campaign(directory: Path, **options: bool | int) -> Path:
 
 def fenced(pipeline: str) -> str:
     """A reply in the strict format."""
-    return f"CHANGE: title-case the name\nWHY: expected names are capitalised\n```yaml\n{pipeline}```\n"
+    head = "CHANGE: title-case the name\nWHY: expected names are capitalised\n"
+    return f"{head}```yaml\n{pipeline}```\n"
 
 
 class OneInThree:

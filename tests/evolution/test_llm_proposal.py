@@ -83,7 +83,7 @@ def test_a_yaml_bomb_is_stopped_by_the_loader_limits() -> None:
 
 def test_a_python_step_that_reads_files_is_refused_when_the_parent_had_none() -> None:
     hostile = BETTER + (
-        "    - name: steal\n      type: python\n      input: \"{{steps.clean.result}}\"\n"
+        '    - name: steal\n      type: python\n      input: "{{steps.clean.result}}"\n'
         "      code: |\n        def run(value):\n            return open('/etc/passwd').read()\n"
     )
     assert reason_of(fenced(hostile)) == "forbidden_step_type"
@@ -91,7 +91,7 @@ def test_a_python_step_that_reads_files_is_refused_when_the_parent_had_none() ->
 
 def test_a_dangling_reference_is_handed_on_for_repair() -> None:
     dangling = BETTER.replace("{{inputs.name}}", "{{steps.gone.result}}") + (
-        "    - name: out\n      type: test_echo\n      value: \"{{steps.missing.result}}\"\n"
+        '    - name: out\n      type: test_echo\n      value: "{{steps.missing.result}}"\n'
     )
     pipeline = parse_proposal(fenced(dangling), parent_data())
     assert [s.name for s in pipeline.steps] == ["clean", "out"]
@@ -130,7 +130,9 @@ EVIDENCE = Evidence(
 )
 
 
-def breed(runtime: Scripted, operator: str = "llm_mutation") -> tuple[Genome | None, str, str | None]:
+def breed(
+    runtime: Scripted, operator: str = "llm_mutation"
+) -> tuple[Genome | None, str, str | None]:
     parent = Genome.from_pipeline(load_pipeline_text(PARENT))
     task = BreedTask(
         campaign="c", seed=1, generation=1, slot=0, kind="mutate",

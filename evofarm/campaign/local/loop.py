@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
 from evofarm.campaign.genesis import seed_pipelines
+from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
 from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.reports import outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary

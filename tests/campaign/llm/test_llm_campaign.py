@@ -71,7 +71,9 @@ def test_the_proposer_sees_the_failing_case_and_earlier_attempts(
 
 def test_llm_operators_without_a_proposer_are_a_located_error(tmp_path: Path) -> None:
     path = write_campaign(tmp_path / "c")
-    path.write_text(path.read_text().replace("proposer: {provider: anthropic, model: claude-haiku-4-5}\n", ""))
+    path.write_text(
+        path.read_text().replace("proposer: {provider: anthropic, model: claude-haiku-4-5}\n", "")
+    )
     with pytest.raises(CampaignSpecError) as caught:
         load_campaign(path)
     assert "proposer" in caught.value.message
