@@ -26,6 +26,7 @@ from evofarm.evolution.llm.operator_kit import ask
 from evofarm.evolution.llm.prompting import genesis_inputs
 from evofarm.evolution.llm.proposal import ProposalRejected
 from evofarm.evolution.llm.runtime import ProposerRuntime
+from evofarm.evolution.llm.usage import RoleUsage
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.repair import finalize
 from evofarm.fitness.suite import TaskSuite
@@ -102,12 +103,25 @@ def genesis(
 def seed_pipelines(spec: CampaignSpec, suite: TaskSuite) -> list[Pipeline]:
     """The campaign's starting pipelines: its seeds, or genesis on its ``request:``.
 
+    Genesis usage is not counted here (the farm's bundle builder has no store
+    yet); the loop calls :func:`seeds_and_usage` to count it.
+
     Raises:
         UserInputError: a seed is invalid.
         CampaignSpecError: genesis produced no valid pipeline (the reasons are named).
     """
+    return seeds_and_usage(spec, suite)[0]
+
+
+def seeds_and_usage(spec: CampaignSpec, suite: TaskSuite) -> tuple[list[Pipeline], RoleUsage]:
+    """:func:`seed_pipelines` and what genesis was billed (empty usage for ``seeds:``).
+
+    Raises:
+        UserInputError: a seed is invalid.
+        CampaignSpecError: genesis produced no valid pipeline.
+    """
     if spec.request is None:
-        return spec.load_seeds()
+        return spec.load_seeds(), RoleUsage()
     proposer = CampaignProposer.for_campaign(spec)
     assert proposer is not None  # the spec requires a proposer with a request
     runtime = proposer.metered()
@@ -125,4 +139,4 @@ def seed_pipelines(spec: CampaignSpec, suite: TaskSuite) -> list[Pipeline]:
             f"genesis made no valid pipeline in {made.tries} proposals ({reasons})",
             Location(key="request"),
         )
-    return made.pipelines
+    return made.pipelines, runtime.usage

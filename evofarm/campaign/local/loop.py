@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evofarm.campaign.genesis import seed_pipelines
+from evofarm.campaign.genesis import seeds_and_usage
 from evofarm.campaign.local.evaluator import Evaluator, make_evaluator
 from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.reports import outputs
@@ -267,7 +267,7 @@ def run_in_process(
     """
     seed = spec.evolution.seed if seed is None else seed
     suite = spec.load_suite()
-    seeds = seed_pipelines(spec, suite)
+    seeds, genesis_usage = seeds_and_usage(spec, suite)
     examples = examples_of(suite)
     run = _Run(
         spec=spec,
@@ -278,6 +278,9 @@ def run_in_process(
         started=clock(),
         examples=examples,
         proposer=CampaignProposer.for_campaign(spec),
+        proposer_usage=genesis_usage,
+        tokens=genesis_usage.tokens,
+        cost_usd=genesis_usage.cost_usd,
     )
     if out_dir is not None:
         outputs.reset(out_dir)

@@ -94,6 +94,9 @@ def test_a_request_campaign_starts_from_genesis_and_evolves(
     assert result.summary.best.fitness is not None and result.summary.best.fitness >= 0.9
     first = server.message_requests[0].prompt_text
     assert "Turn a name into title case" in first and "Alan Turing" in first
+    # Genesis calls count too: every request the server answered was billed.
+    billed = sum(1 for _ in server.message_requests)
+    assert result.summary.usage_by_role["proposer"].calls == billed
 
 
 def test_a_request_campaign_whose_genesis_fails_says_why(
