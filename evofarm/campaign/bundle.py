@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from evofarm.campaign.genesis import seed_pipelines
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.errors import StoreError
 from evofarm.evolution.engine import initial_genomes
@@ -85,7 +86,7 @@ def build_bundle(spec: CampaignSpec, seed: int) -> tuple[Bundle, list[Genome]]:
         UserInputError: a seed pipeline or the suite file is invalid.
     """
     suite = spec.load_suite()
-    genomes = initial_genomes(spec.load_seeds())
+    genomes = initial_genomes(seed_pipelines(spec, suite))
     bundle = Bundle(
         spec=spec.model_dump(mode="json"),
         suite=suite.model_dump(mode="json", by_alias=True),

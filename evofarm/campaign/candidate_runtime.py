@@ -101,7 +101,7 @@ def runtime_factory(spec: CampaignSpec, campaign: str | None = None) -> Callable
         limits=limits,
         strict=True,
         workspace=Path(root.name) / "workspace",
-        base_dir=spec.seed_paths[0].parent,
+        base_dir=spec.seed_paths[0].parent if spec.seed_paths else spec.base_dir,
         suites_dir=suites_dir_for(spec, providers.settings),
     )
 

@@ -167,6 +167,46 @@ class ApprovalPolicy(BaseModel):
         return "approved" if fitness is not None and fitness >= self.min_fitness else "rejected"
 
 
+# ---- llm: the proposer of LLM operators and genesis (issue 10) ----------------
+
+LLM_OPERATORS = ("llm_mutation", "llm_crossover")
+
+
+class ProposerConfig(BaseModel):
+    """``proposer:``: the LLM that ``llm_mutation``/``llm_crossover`` ask.
+
+    Attributes:
+        provider: Any registered provider (``anthropic``, ``mock``, ``replay``, ...).
+        model: Model id or alias (``haiku``); the provider's default if None.
+        pipeline: Own mutation meta pipeline (relative to the campaign file),
+            replacing ``pipelines/meta/reflective_mutation.yaml``; it gets the
+            same inputs and must end in a step whose result is the reply.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: ProviderName
+    model: str | None = Field(default=None, min_length=1)
+    pipeline: str | None = Field(default=None, min_length=1)
+
+
+class GenesisRequest(BaseModel):
+    """``request:`` (instead of ``seeds:``): genesis makes the seeds from a request.
+
+    Attributes:
+        text: What the pipeline should do.
+        proposals: Genesis proposals asked for; the valid ones are the seeds.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = Field(min_length=1, max_length=10_000)
+    proposals: int = Field(default=4, ge=1, le=50)
+
+
+# ---- end llm ------------------------------------------------------------------
+
+
 # ---- issue 16 (scale): the collective memory ------------------------------------
 
 
@@ -196,7 +236,7 @@ class CampaignSpec(BaseModel):
     # it (and the suite and seeds) are validated, in every process that loads it.
     plugins: list[PluginModule] = Field(default_factory=list)
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    seeds: list[str] = Field(min_length=1)
+    seeds: list[str] = Field(default_factory=list)
     suite: str = Field(min_length=1)
     fidelity: float = Field(default=1.0, gt=0, le=1)
     fitness: FitnessConfig = Field(default_factory=FitnessConfig)
@@ -208,6 +248,8 @@ class CampaignSpec(BaseModel):
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     memory: MemoryUse = Field(default_factory=MemoryUse, exclude_if=lambda m: m == MemoryUse())
+    proposer: ProposerConfig | None = None
+    request: GenesisRequest | None = None
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -219,6 +261,26 @@ class CampaignSpec(BaseModel):
             if key in seen:
                 raise ValueError(f"model {entry.model!r} listed twice for slot {entry.slot!r}")
             seen.add(key)
+        return self
+
+    @model_validator(mode="after")
+    def _seeds_or_request(self) -> CampaignSpec:
+        if self.seeds and self.request is not None:
+            raise ValueError("give either 'seeds' or 'request', not both")
+        if not self.seeds and self.request is None:
+            raise ValueError("a campaign needs 'seeds' (pipeline files) or a 'request'")
+        if self.request is not None and self.proposer is None:
+            raise ValueError("'request' needs a 'proposer:' section to run genesis")
+        return self
+
+    @model_validator(mode="after")
+    def _llm_operators_need_a_proposer(self) -> CampaignSpec:
+        used = [n for n in LLM_OPERATORS if self.evolution.operators.get(n, 0) > 0]
+        if used and self.proposer is None:
+            raise ValueError(
+                f"{', '.join(used)} need a 'proposer:' section "
+                "(e.g. proposer: {provider: anthropic, model: claude-haiku-4-5})"
+            )
         return self
 
     @property
@@ -362,6 +424,12 @@ def campaign_from_data(data: Any, source_map: SourceMap, base_dir: Path) -> Camp
             raise CampaignSpecError(
                 f"seed pipeline {path} does not exist", source_map.location(("seeds", i))
             )
+    own = spec.proposer.pipeline if spec.proposer is not None else None
+    if own is not None and not spec.resolve(own).is_file():
+        raise CampaignSpecError(
+            f"proposer pipeline {spec.resolve(own)} does not exist",
+            source_map.location(("proposer", "pipeline")),
+        )
     if not spec.suite_path.is_file():
         raise CampaignSpecError(
             f"suite {spec.suite_path} does not exist", source_map.location(("suite",))

@@ -15,6 +15,7 @@ from evofarm.cli import (
     evolve_cmd,
     farm_campaign,
     farm_cmd,
+    genesis_cmd,
     judge_cmd,
     memory_cmd,
     pipeline_cmd,
@@ -40,6 +41,7 @@ memory_cmd.register(app)
 dashboard_cmd.register(app)
 estimate_cmd.register(app)
 scheduler_cmd.register(app)
+genesis_cmd.register(app)
 
 
 def _version(value: bool) -> None:

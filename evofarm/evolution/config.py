@@ -32,7 +32,9 @@ CROSSOVER_NAMES: tuple[CrossoverName, ...] = ("one_point", "uniform")
 
 
 def _default_operators() -> dict[str, float]:
-    return {name: info.rate for name, info in sorted(registered_operators().items())}
+    # Operators registered with rate 0 (the LLM ones) are opt-in: leaving them out
+    # keeps the default rates, and so every default campaign's draws, unchanged.
+    return {n: info.rate for n, info in sorted(registered_operators().items()) if info.rate > 0}
 
 
 class EvolutionConfig(BaseModel):

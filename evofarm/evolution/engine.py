@@ -59,11 +59,13 @@ from evofarm.evolution.crossover import CROSSOVERS
 from evofarm.evolution.errors import EngineInputError, MissingGenome
 from evofarm.evolution.examples import Example
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.llm.runtime import Attempt, ProposerRuntime
+from evofarm.evolution.llm.usage import RoleUsage
 from evofarm.evolution.material import Material
 from evofarm.evolution.operators.base import ModelChoice, OperatorContext
 from evofarm.evolution.outcomes import OperatorOutcome, OperatorStats, tally
 from evofarm.evolution.proposals import Evidence, evidence_of
-from evofarm.evolution.repair import apply_operator, finalize
+from evofarm.evolution.repair import apply_operator_with_reason, finalize
 from evofarm.evolution.rng import rng_for
 from evofarm.evolution.selection.base import KeyFn, Member
 from evofarm.evolution.selection.elitism import elites
@@ -119,13 +121,19 @@ class BreedTask(BaseModel):
 
 
 class BreedResult(BaseModel):
-    """What a worker reports for one task (JSON, small)."""
+    """What a worker reports for one task (JSON, small).
+
+    ``usage`` is what the task's proposer calls were billed (LLM operators; set
+    by the caller that metered them, never by :func:`make_offspring`); left out
+    of the JSON when None, so results without LLM calls are unchanged.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     slot: int
     genome: str | None
     outcomes: list[OperatorOutcome] = Field(default_factory=list)
+    usage: RoleUsage | None = Field(default=None, exclude_if=lambda u: u is None)
 
 
 @dataclass(frozen=True)
@@ -411,6 +419,8 @@ def breed_context(
     *,
     material: Material | None = None,
     evidence: Evidence | None = None,
+    proposer: ProposerRuntime | None = None,
+    attempts: tuple[Attempt, ...] = (),
 ) -> OperatorContext:
     """The operator context for ``task``; ``donors`` in any order (sorted as planned).
 
@@ -421,6 +431,9 @@ def breed_context(
         material: The campaign's material (:func:`~evofarm.evolution.material.material_of`
             of its training examples and seeds); the generic set when None.
         evidence: The first parent's evidence (:func:`evidence_for`), if known.
+        proposer: The LLM runtime (the worker's), for LLM operators.
+        attempts: Earlier children of the first parent
+            (:func:`~evofarm.evolution.llm.attempts.attempts_of`).
     """
     by_id = {g.id: g for g in donors}
     return OperatorContext(
@@ -430,6 +443,8 @@ def breed_context(
         max_steps=spec.evolution.max_steps,
         material=material if material is not None else Material(),
         evidence=evidence,
+        proposer=proposer,
+        attempts=attempts,
     )
 
 
@@ -478,8 +493,8 @@ def make_offspring(
     for name in task.operators:
         if child is None:
             break
-        made, outcome = apply_operator(name, child, rng, context)
-        outcomes.append(OperatorOutcome(operator=name, outcome=outcome))
+        made, outcome, reason = apply_operator_with_reason(name, child, rng, context)
+        outcomes.append(OperatorOutcome(operator=name, outcome=outcome, reason=reason))
         if made is not None:
             child = made
     if child is not None and child.id in task.parents:

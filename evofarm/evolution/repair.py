@@ -16,6 +16,7 @@ from typing import Any
 
 from evofarm.errors import UserInputError
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.llm.proposal import ProposalRejected
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.operators.registry import get_operator
 from evofarm.evolution.outcomes import OutcomeName
@@ -135,10 +136,29 @@ def apply_operator(
     Raises:
         KeyError: No operator is registered under ``name``.
     """
-    raw = get_operator(name).fn(genome, rng, context)
+    child, outcome, _ = apply_operator_with_reason(name, genome, rng, context)
+    return child, outcome
+
+
+def apply_operator_with_reason(
+    name: str, genome: Genome, rng: random.Random, context: OperatorContext
+) -> tuple[Genome | None, OutcomeName, str | None]:
+    """:func:`apply_operator`, plus why a child was discarded when that is known.
+
+    An operator that rejects its own proposal raises
+    :class:`~evofarm.evolution.llm.proposal.ProposalRejected`: the outcome is
+    ``invalid`` with its reason; other invalid children have no reason.
+
+    Raises:
+        KeyError: No operator is registered under ``name``.
+    """
+    try:
+        raw = get_operator(name).fn(genome, rng, context)
+    except ProposalRejected as exc:
+        return None, "invalid", exc.reason
     if raw is None:
-        return None, "noop"
+        return None, "noop", None
     child, outcome = finalize(raw, context)
     if child is not None and child.id == genome.id:
-        return None, "noop"
-    return child, outcome
+        return None, "noop", None
+    return child, outcome, None

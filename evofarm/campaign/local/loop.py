@@ -32,6 +32,7 @@ from typing import Any
 
 from evofarm.campaign import memory
 from evofarm.campaign.anomalies import LIVE_KINDS, detect, signals_of
+from evofarm.campaign.genesis import seeds_and_usage
 from evofarm.campaign.local.evaluator import (
     Evaluator,
     StagedEvaluator,
@@ -40,6 +41,7 @@ from evofarm.campaign.local.evaluator import (
 )
 from evofarm.campaign.local.noise import NoisyAcceptance
 from evofarm.campaign.local.nursery import run_nursery
+from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.provider_stack import ledger_limits, new_process_ledger
 from evofarm.campaign.reports import final, outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
@@ -61,6 +63,9 @@ from evofarm.evolution.errors import EngineInputError
 from evofarm.evolution.examples import Example, examples_of
 from evofarm.evolution.final_choice import FinalChoice, SplitName, choose_final
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.llm.attempts import attempts_of
+from evofarm.evolution.llm.runtime import Attempt
+from evofarm.evolution.llm.usage import RoleUsage, usage_by_role
 from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
@@ -126,6 +131,8 @@ class _Run:
     noise: NoisyAcceptance | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
+    proposer: CampaignProposer | None = None
+    proposer_usage: RoleUsage = field(default_factory=RoleUsage)
 
     @property
     def campaign(self) -> str:
@@ -301,6 +308,11 @@ def _lineage(run: _Run, results: list[BreedResult]) -> list[LineageSample]:
     return samples
 
 
+def _attempts(run: _Run, parent: str, generation: int) -> tuple[Attempt, ...]:
+    scores = {i: e.score for i, e in run.evaluations.items()}
+    return attempts_of(parent, run.genomes.values(), generation, scores)
+
+
 def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None, str | None]:
     """Run one generation; ``(None, reason)`` if a budget forbids starting it."""
     started = run.clock()
@@ -310,15 +322,26 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
     for task in tasks:
         parents = [run.genomes[i] for i in task.parents]
         donors = [run.genomes[i] for i in task.donors]
+        runtime = run.proposer.metered() if run.proposer is not None else None
         context = breed_context(
             task,
             run.spec,
             donors,
             material=run.material,
             evidence=evidence_for(task, run.evaluations, run.examples),
+            proposer=runtime,
+            attempts=_attempts(run, task.parents[0], task.generation) if runtime else (),
         )
         offspring = make_offspring(task, parents, context)
-        results.append(offspring.result)
+        result = offspring.result
+        if runtime is not None and not runtime.usage.empty:
+            # The proposer's billed usage counts like an evaluation's, as the farm counts it.
+            usage = runtime.usage
+            result = result.model_copy(update={"usage": usage})
+            run.proposer_usage = run.proposer_usage + usage
+            run.tokens += usage.tokens
+            run.cost_usd += usage.cost_usd
+        results.append(result)
         if offspring.genome is not None:
             # The first slot to breed a pipeline owns its record (lineage, mutations).
             run.genomes.setdefault(offspring.genome.id, offspring.genome)
@@ -410,10 +433,10 @@ def run_in_process(
             came without a ``staged_evaluator``.
     """
     seed = spec.evolution.seed if seed is None else seed
-    seeds = spec.load_seeds()
     suite = spec.load_suite()
     training, held_out = suite.training(), suite.held_out()
     examples = examples_of(training)
+    seeds, genesis_usage = seeds_and_usage(spec, training)
     if held_out is not None and validation_evaluator is None:
         validation_evaluator = make_evaluator(spec, held_out)
     # A fresh ledger per run: the default evaluator's providers charge it.
@@ -429,6 +452,10 @@ def run_in_process(
         started=clock(),
         examples=examples,
         staged=staged_evaluator,
+        proposer=CampaignProposer.for_campaign(spec),
+        proposer_usage=genesis_usage,
+        tokens=genesis_usage.tokens,
+        cost_usd=genesis_usage.cost_usd,
     )
     if spec.evolution.nursery is not None and run.staged is None:
         if evaluator is not None:
@@ -532,6 +559,7 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         cost_usd=round(run.cost_usd, 6),
         wall_s=round(run.clock() - run.started, 3),
         approval=run.spec.approval.decide(best_ref.fitness),
+        usage_by_role=usage_by_role(run.tokens, run.cost_usd, run.proposer_usage),
     )
     if run.out_dir is not None:
         outputs.write_summary(run.out_dir, summary)

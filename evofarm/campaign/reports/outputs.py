@@ -36,9 +36,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from evofarm.evolution.engine import EvolutionState
+from evofarm.evolution.llm.usage import RoleTotal
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import GenerationMetrics
 from evofarm.pipeline.loader import dump_pipeline
@@ -83,6 +84,8 @@ class Summary(BaseModel):
     cost_usd: float
     wall_s: float
     approval: Literal["pending", "approved", "rejected"]
+    # llm: tokens/cost by role (evaluation, proposer); absent without proposer calls.
+    usage_by_role: dict[str, RoleTotal] = Field(default_factory=dict, exclude_if=lambda d: not d)
 
 
 class HistoryRow(BaseModel):

@@ -13,25 +13,30 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from evofarm.campaign.budgets import usd_to_micro
+from evofarm.campaign.budgets import MICRO, usd_to_micro
 from evofarm.campaign.bundle import Campaign, CampaignCache
 from evofarm.campaign.lifecycle import ENDED, EVENTS
+from evofarm.campaign.proposer import CampaignProposer, MeteredProposer
 from evofarm.errors import BudgetExceeded, Location, StoreError, UserInputError
 from evofarm.evolution.engine import BreedTask, breed_context, evidence_for, make_offspring
 from evofarm.evolution.examples import examples_of
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.llm.attempts import attempts_of
+from evofarm.evolution.llm.runtime import Attempt
+from evofarm.evolution.llm.usage import RoleUsage
 from evofarm.evolution.material import material_of
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.fitness.evaluate import evaluate_pipeline
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.records import invalid_evaluation
-from evofarm.store.base import EvalKey, JSONDoc, PopulationStore
+from evofarm.store.base import COUNTER_COST, COUNTER_TOKENS, EvalKey, JSONDoc, PopulationStore
 
 BREED = "breed"
 EVALUATED = "evaluated"
@@ -64,8 +69,83 @@ def _active(store: PopulationStore, campaign: str) -> bool:
     return status is not None and status not in ENDED
 
 
+# ---- llm: the proposer runtime of LLM operators (one per campaign and process) ----
+
+_proposers: dict[str, CampaignProposer | None] = {}
+_proposers_lock = threading.Lock()
+
+
+def _proposer_for(campaign: Campaign) -> MeteredProposer | None:
+    """A metered proposer runtime for one task of ``campaign`` (None without ``proposer:``)."""
+    with _proposers_lock:
+        if campaign.id not in _proposers:
+            _proposers[campaign.id] = CampaignProposer.for_campaign(campaign.spec)
+        proposer = _proposers[campaign.id]
+    return proposer.metered() if proposer is not None else None
+
+
+def _attempts(store: PopulationStore, campaign: Campaign, task: BreedTask) -> tuple[Attempt, ...]:
+    """Earlier children of the task's first parent, as the loop computes them."""
+    parent = task.parents[0]
+    ids = sorted(
+        {
+            str(e["child"])
+            for e in store.lineage(campaign.id)
+            if e.get("parent") == parent and int(e.get("generation", 0)) < task.generation
+        }
+    )
+    if not ids:
+        return ()
+    docs = store.get_genomes(campaign.id, ids)
+    children = [Genome.model_validate(d) for d in docs if d is not None]
+    keys = [EvalKey(c.id, campaign.suite_id, campaign.fidelity) for c in children]
+    scores = {
+        c.id: float(d["score"])
+        for c, d in zip(children, store.get_evaluations(campaign.id, keys), strict=True)
+        if d is not None
+    }
+    return attempts_of(parent, children, task.generation, scores)
+
+
+def _charge(store: PopulationStore, campaign: Campaign, usage: RoleUsage) -> None:
+    """Add a task's billed proposer usage to the campaign's counters and check its budgets."""
+    cost = usd_to_micro(usage.cost_usd)
+    counters = store.add_counters(
+        campaign.id,
+        {
+            COUNTER_TOKENS: usage.tokens,
+            COUNTER_COST: cost,
+            "proposer_tokens": usage.tokens,
+            "proposer_cost_micro_usd": cost,
+            "proposer_calls": usage.calls,
+            "proposer_cached": usage.cached_calls,
+        },
+    )
+    limits = store.budgets(campaign.id)
+    for name in (COUNTER_TOKENS, COUNTER_COST):
+        if name in limits and counters.get(name, 0) >= limits[name]:
+            store.mark_budget_crossed(campaign.id, name)
+
+
+def proposer_usage(counters: dict[str, int]) -> RoleUsage:
+    """The proposer usage recorded in a campaign's counters."""
+    return RoleUsage(
+        input_tokens=counters.get("proposer_tokens", 0),
+        cost_usd=counters.get("proposer_cost_micro_usd", 0) / MICRO,
+        calls=counters.get("proposer_calls", 0),
+        cached_calls=counters.get("proposer_cached", 0),
+    )
+
+
+# ---- end llm ------------------------------------------------------------------
+
+
 def _context(
-    store: PopulationStore, campaign: Campaign, task: BreedTask, donors: list[Genome]
+    store: PopulationStore,
+    campaign: Campaign,
+    task: BreedTask,
+    donors: list[Genome],
+    proposer: MeteredProposer | None = None,
 ) -> OperatorContext:
     """The operator context the in-process loop would build for ``task``.
 
@@ -91,6 +171,8 @@ def _context(
         donors,
         material=material,
         evidence=evidence_for(task, evaluations, examples),
+        proposer=proposer,
+        attempts=_attempts(store, campaign, task) if proposer is not None else (),
     )
 
 
@@ -113,8 +195,14 @@ def breed(store: PopulationStore, cache: CampaignCache, task_doc: JSONDoc) -> JS
     genomes = load_genomes(store, task.campaign, task.genome_ids())
     parents = [genomes[i] for i in task.parents]
     donors = [genomes[i] for i in task.donors]
-    offspring = make_offspring(task, parents, _context(store, campaign, task, donors))
+    runtime = _proposer_for(campaign)
+    offspring = make_offspring(task, parents, _context(store, campaign, task, donors, runtime))
     child = offspring.genome
+    breed_result = offspring.result
+    if runtime is not None and not runtime.usage.empty:
+        # Every run's calls were billed (a redelivered task's too): count them all.
+        breed_result = breed_result.model_copy(update={"usage": runtime.usage})
+        _charge(store, campaign, runtime.usage)
     child_doc: JSONDoc | None = None
     if child is not None:
         doc = child.model_dump(mode="json")
@@ -129,7 +217,7 @@ def breed(store: PopulationStore, cache: CampaignCache, task_doc: JSONDoc) -> JS
                 for p in task.parents
             ],
         )
-    result = offspring.result.model_dump(mode="json")
+    result = breed_result.model_dump(mode="json")
     store.put_task_result(task.campaign, task.generation, BREED, task.slot, result)
     store.push_event(
         task.campaign,

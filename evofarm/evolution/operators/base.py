@@ -28,6 +28,7 @@ from evofarm.evolution.genome import Genome
 from evofarm.evolution.material import Material
 
 if TYPE_CHECKING:
+    from evofarm.evolution.llm.runtime import Attempt, ProposerRuntime
     from evofarm.evolution.proposals import Evidence
 
 OperatorFn = Callable[[Genome, random.Random, "OperatorContext"], "Genome | None"]
@@ -74,6 +75,13 @@ class OperatorContext:
         evidence: What went wrong with the parent on a few training cases, for
             reflective operators (:class:`~evofarm.evolution.proposals.Evidence`);
             ``None`` when the caller has no evaluation of the parent.
+        proposer: The LLM runtime of LLM operators
+            (:class:`~evofarm.evolution.llm.runtime.ProposerRuntime`), provided by
+            the worker that runs the task; ``None`` when the campaign names no
+            ``proposer:`` (LLM operators then do nothing).
+        attempts: Earlier children of the first parent (oldest first), so a
+            proposer does not repeat them
+            (:func:`~evofarm.evolution.llm.attempts.attempts_of`).
     """
 
     generation: int
@@ -82,6 +90,8 @@ class OperatorContext:
     max_steps: int = 12
     material: Material = field(default_factory=Material)
     evidence: Evidence | None = None
+    proposer: ProposerRuntime | None = None
+    attempts: tuple[Attempt, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ BUILTIN_MODULES = tuple(
         "feature_insertion",
         "step_deletion",
         "reflective_mutation",
+        "llm_mutation",
+        "llm_crossover",
     )
 )
 """Modules that register the built-in operators."""

@@ -1,0 +1,127 @@
+"""LLM campaigns on a real farm (2 workers): target reached, tokens billed, replay reproducible."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evofarm.campaign import control
+from evofarm.campaign.local.loop import run_in_process
+from evofarm.campaign.reports.readback import best_genome_id, summary
+from evofarm.campaign.scheduler.driver import SchedulerOptions
+from evofarm.campaign.spec import load_campaign
+from evofarm.farm.embedded import EmbeddedFarm
+from evofarm.farm.runner import run_scheduler
+from evofarm.farm.session import Farm, connect_farm
+from evofarm.settings import get_settings
+from evofarm.testing.fake_anthropic import FakeAnthropicServer, FakeReply, RecordedRequest
+from evofarm.testing.llm_campaign import FIXED, OneInThree, fenced, write_campaign
+
+pytestmark = pytest.mark.integration
+
+FAST = SchedulerOptions(wait_s=0.2, lease_ttl_s=3.0, lease_wait_s=5.0, stall_s=20.0)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeAnthropicServer]:
+    with FakeAnthropicServer() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def cassette(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cassette") / "proposer.jsonl"
+
+
+@pytest.fixture(scope="module")
+def env(server: FakeAnthropicServer, cassette: Path) -> dict[str, str]:
+    return {
+        "EVOFARM_EVALUATOR": "in_process",
+        "EVOFARM_ANTHROPIC_API_KEY": "sk-test",
+        "EVOFARM_ANTHROPIC_BASE_URL": server.base_url,
+        "EVOFARM_ANTHROPIC_MAX_RETRIES": "0",
+        "EVOFARM_REPLAY_CASSETTE": str(cassette),
+        "EVOFARM_REPLAY_MODE": "replay",
+        "EVOFARM_TASK_SOFT_TIME_LIMIT_S": "40",
+        "EVOFARM_TASK_TIME_LIMIT_S": "45",
+        "EVOFARM_VISIBILITY_TIMEOUT_S": "60",
+    }
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Iterator[Farm]:
+    embedded = EmbeddedFarm(tmp_path_factory.mktemp("farm"), workers=2, concurrency=2, env=env)
+    embedded.start()
+    try:
+        embedded.wait_ready(timeout=90)
+        store, app = connect_farm(embedded.redis_url, embedded.redis_url)
+        connection = Farm(store, app, embedded)
+        try:
+            yield connection
+        finally:
+            connection.close()
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture
+def local_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterator[None]:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_a_one_in_three_proposer_reaches_the_target_on_two_workers(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    handler = OneInThree()
+    server.set_handler(handler)
+    spec = load_campaign(write_campaign(tmp_path / "c"))
+    campaign = control.submit(farm.store, spec, seed=3)
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert outcome.status == "completed" and "target" in outcome.reason
+    done = summary(farm.store, campaign)
+    assert done.best.fitness is not None and done.best.fitness >= 0.9
+    # The scheduler never called the proposer; every billed token is in the summary.
+    assert handler.replies > 0 and done.tokens == handler.billed_tokens
+    assert done.usage_by_role["proposer"].tokens == handler.billed_tokens
+
+
+def _by_prompt(request: RecordedRequest) -> FakeReply:
+    """Deterministic in the request: the fix for 1 prompt in 3, prose or broken YAML otherwise."""
+    digest = int(hashlib.sha256(request.prompt_text.encode()).hexdigest(), 16)
+    texts = ("No YAML here.", fenced("workflow: [broken\n"), fenced(FIXED))
+    return FakeReply.ok(texts[digest % 3], input_tokens=500, output_tokens=100)
+
+
+def test_a_replayed_llm_campaign_gives_the_same_best_in_process_and_on_the_farm(
+    farm: Farm,
+    server: FakeAnthropicServer,
+    tmp_path: Path,
+    local_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server.set_handler(_by_prompt)
+    path = write_campaign(tmp_path / "c", generations=4)
+    path.write_text(path.read_text().replace("provider: anthropic", "provider: replay"))
+    spec = load_campaign(path)
+    monkeypatch.setenv("EVOFARM_REPLAY_MODE", "record")
+    get_settings.cache_clear()
+    recorded = run_in_process(spec, seed=5).summary
+    monkeypatch.setenv("EVOFARM_REPLAY_MODE", "replay")
+    get_settings.cache_clear()
+    calls = len(server.message_requests)
+    replayed = run_in_process(spec, seed=5).summary
+    assert len(server.message_requests) == calls  # replay only: no call left the process
+    assert (replayed.best, replayed.status) == (recorded.best, recorded.status)
+    campaign = control.submit(farm.store, spec, seed=5)
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert (outcome.status, outcome.reason) == (replayed.status, replayed.reason)
+    top = best_genome_id(farm.store, campaign)
+    assert top is not None and top[0] == replayed.best.genome
+    assert len(server.message_requests) == calls
