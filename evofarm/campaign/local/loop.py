@@ -207,8 +207,11 @@ class _Run:
             self.tokens += evaluation.tokens
             self.cost_usd += evaluation.cost_usd
         else:
+            # The ledger counts what the candidates' providers billed; proposer
+            # calls are counted by the breeding runtime (they do not pass it yet).
             total = self.ledger.totals().total
-            self.tokens, self.cost_usd = total.tokens, total.cost_usd
+            self.tokens = total.tokens + self.proposer_usage.tokens
+            self.cost_usd = total.cost_usd + self.proposer_usage.cost_usd
 
     def check_anomalies(self, state: EvolutionState, before: EvolutionState | None) -> None:
         """The per-generation anomaly hook (the scheduler's twin): detect, keep, write."""

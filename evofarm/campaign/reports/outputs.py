@@ -141,12 +141,9 @@ def generation_row(
         "best_fitness": state.best_history[-1] if state.best_history else None,
         "evaluations": evaluations,
         "metrics": metrics.model_dump(mode="json"),
+        # report(): attempts, success_rate and the counted discard reasons.
         "operators": {
-            name: {
-                "attempts": s.attempts,
-                "valid_child_rate": round(s.success_rate, 4),
-                "success_rate": round(s.success_rate, 4),
-            }
+            name: {**s.report(), "valid_child_rate": round(s.success_rate, 4)}
             for name, s in state.operator_stats.items()
         },
     }
