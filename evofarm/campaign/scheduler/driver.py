@@ -383,6 +383,8 @@ class _Driver:
         }
         rows = final.history_rows(self.campaign_id, state.generation, choice, time.time(), recorded)
         self.store.append_history(self.campaign_id, [r.model_dump(mode="json") for r in rows])
+        # Its training rows are history too: the ending's sweep must not write them again.
+        self.checkpoints.in_history.update(r.genome for r in rows if r.split == "train")
         self.store.update_info(
             self.campaign_id, {final.INFO_FINAL: final.encode(final.final_doc(choice))}
         )
