@@ -108,7 +108,9 @@ def test_run_on_two_workers_matches_in_process(cli: Cli, tmp_path: Path) -> None
 
 
 def test_submit_stop_resume_best_export_kill(cli: Cli, tmp_path: Path) -> None:
-    campaign_file = _campaign_file(tmp_path, generations=12)
+    # Long enough that `stop` arrives while it runs, however fast the search is.
+    generations = 40
+    campaign_file = _campaign_file(tmp_path, generations=generations)
     submitted = cli("submit", str(campaign_file), "--workers", "1", synthetic=True)
     assert submitted.returncode == 0, submitted.stderr
     campaign = submitted.stdout.strip()
@@ -126,7 +128,7 @@ def test_submit_stop_resume_best_export_kill(cli: Cli, tmp_path: Path) -> None:
     resumed = cli("resume", campaign, "--workers", "1", "--out", "out", synthetic=True)
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads((tmp_path / "out/summary.json").read_text())
-    assert (summary["status"], summary["generations"]) == ("completed", 12)
+    assert (summary["status"], summary["generations"]) == ("completed", generations)
 
     watched = cli("watch", campaign, "--out", "watched")
     assert watched.returncode == 0 and "completed" in watched.stdout
@@ -145,7 +147,7 @@ def test_submit_stop_resume_best_export_kill(cli: Cli, tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text()
     assert "<svg" in html and campaign in html and "<script" not in html
     status = cli("status", campaign)
-    assert status.returncode == 0 and "generation 12/12" in status.stdout
+    assert status.returncode == 0 and f"generation {generations}/{generations}" in status.stdout
     assert cli("best", campaign, "-o", "best.yaml").returncode == 0
     assert load_pipeline(tmp_path / "best.yaml").steps
     exported = cli("export", campaign, "-o", "export")

@@ -140,7 +140,8 @@ def test_a_model_without_a_price_is_refused_for_a_budgeted_campaign(
     spec = campaign(tmp_path, model="claude-unpriced-9", generations=1, max_usd=1.0)
     cid = control.submit(farm.store, spec)
     run_scheduler(farm, cid, options=FAST)
-    assert server.billed.requests == 0
+    # (An earlier test's last in-flight calls may still land on the shared server.)
+    assert "claude-unpriced-9" not in server.billed.by_model
     assert snapshot(farm.store, cid).tokens == 0
 
 
