@@ -13,10 +13,11 @@ reason. The decision (state, who, when, note) is kept where the campaign is:
   recorded by :func:`record_local_run` when the run ends; the run's ``--out``
   ``summary.json`` is updated too when it still belongs to that run.
 
-Only a ``pending`` winner can be decided, once. Two humans deciding the same
-farm campaign at the same instant may both pass the pending check (the store
-has no compare-and-set on info fields); the later write wins and both are
-deployed as separate versions, which the registry's events show.
+An approved winner is deployed by :func:`deploy`. Only a ``pending`` winner
+can be decided, once. Two humans deciding the same farm campaign at the same
+instant may both pass the pending check (the store has no compare-and-set on
+info fields); the later write wins and both are deployed as separate
+versions, which the registry's events show.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from __future__ import annotations
 import getpass
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from evofarm.campaign.control import new_campaign_id
+from evofarm.campaign.deployments import DeploymentRegistry, Version
 from evofarm.campaign.reports.outputs import SUMMARY, Summary, write_best, write_summary
 from evofarm.errors import CampaignStateError, FarmError
 from evofarm.keys import check_campaign_id
@@ -67,6 +70,36 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A recorded decision: the campaign's name (what it deploys as), summary and winner."""
+
+    name: str
+    summary: Summary
+    best: Pipeline | None
+
+
+def deploy(
+    registry: DeploymentRegistry, campaign: str, decided: Decided, decision: Decision
+) -> Version:
+    """Deploy an approved winner as the next version of the campaign's name.
+
+    Raises:
+        CampaignStateError: there is no winner to deploy.
+    """
+    if decided.best is None:
+        raise CampaignStateError(f"campaign {campaign!r} has no winner to deploy")
+    return registry.deploy(
+        decided.name,
+        decided.best,
+        campaign=campaign,
+        by=decision.by,
+        genome=decided.summary.best.genome,
+        fitness=decided.summary.best.fitness,
+        note=decision.note,
+    )
 
 
 def stored_decision(record: CampaignRecord) -> Decision | None:

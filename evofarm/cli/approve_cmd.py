@@ -23,12 +23,10 @@ from typing import Annotated
 
 import typer
 
-from evofarm.campaign.approval import Decision, decide_in_store, decide_local, is_local_run
+from evofarm.campaign.approval import Decided, Decision, decide_local, deploy, is_local_run
 from evofarm.campaign.deployments import DeploymentRegistry, parse_version
-from evofarm.campaign.reports.outputs import Summary
 from evofarm.cli.output import friendly_errors
 from evofarm.errors import CampaignStateError
-from evofarm.pipeline.schema import Pipeline
 from evofarm.settings import get_settings
 
 DEPLOYMENTS = "deployments"
@@ -42,24 +40,22 @@ def registry() -> DeploymentRegistry:
     return DeploymentRegistry(Path(get_settings().state_dir) / DEPLOYMENTS)
 
 
-def decide(campaign: str, decision: Decision) -> tuple[Summary, Pipeline | None]:
-    """Record ``decision`` on ``campaign`` wherever it lives; return its summary and winner.
+def decide(campaign: str, decision: Decision) -> Decided:
+    """Record ``decision`` on ``campaign`` wherever it lives; return its name, summary, winner.
 
     Raises:
         CampaignStateError: unknown id, not ended, or the winner is not pending.
     """
     settings = get_settings()
     if is_local_run(settings.state_dir, campaign):
-        return decide_local(settings.state_dir, campaign, decision)
+        summary, best = decide_local(settings.state_dir, campaign, decision)
+        return Decided(summary.campaign, summary, best)  # an in-process summary names the run
     # The farm stack is heavy; only farm campaigns need it.
-    from evofarm.campaign.reports.readback import best_pipeline, summary  # noqa: PLC0415
+    from evofarm.campaign.decide import decide as farm_decide  # noqa: PLC0415
     from evofarm.farm.session import campaign_farm  # noqa: PLC0415
 
     with campaign_farm(settings, campaign) as farm:
-        pending = summary(farm.store, campaign)
-        best = best_pipeline(farm.store, campaign) if pending.best.genome else None
-        decide_in_store(farm.store, campaign, pending, decision)
-    return pending.model_copy(update={"approval": decision.state}), best
+        return farm_decide(farm.store, campaign, decision)
 
 
 @friendly_errors
@@ -71,19 +67,9 @@ def approve(
 ) -> None:
     """Approve a campaign's pending winner and deploy it as a new version."""
     decision = Decision.now("approved", note, by)
-    decided, best = decide(campaign, decision)
-    if best is None:
-        raise CampaignStateError(f"campaign {campaign!r} has no winner to deploy")
-    version = registry().deploy(
-        decided.campaign,
-        best,
-        campaign=campaign,
-        by=decision.by,
-        genome=decided.best.genome,
-        fitness=decided.best.fitness,
-        note=note,
-    )
-    typer.echo(f"approved {campaign}: deployed {decided.campaign} v{version.version}")
+    decided = decide(campaign, decision)
+    version = deploy(registry(), campaign, decided, decision)
+    typer.echo(f"approved {campaign}: deployed {decided.name} v{version.version}")
 
 
 @friendly_errors

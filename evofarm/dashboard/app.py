@@ -7,8 +7,16 @@ without it get 401 JSON, pages a redirect to the login form. Assets are served
 from the package (``evofarm/dashboard/static``), never from a CDN.
 
 The app reads; it changes a campaign only through the control calls the CLI
-uses: :func:`evofarm.campaign.lifecycle.request_stop` and
-:func:`evofarm.campaign.control.kill`.
+uses: :func:`evofarm.campaign.lifecycle.request_stop`,
+:func:`evofarm.campaign.control.kill` and, for a winner waiting on
+``approval: {policy: manual}``, :func:`evofarm.campaign.decide.decide` and
+:func:`~evofarm.campaign.decide.deploy` (``evofarm approve``/``reject``'s).
+
+Cross-site requests: the login cookie is ``SameSite=Strict``, and a POST that
+authenticates with the cookie (not the bearer header) must also carry
+:data:`CSRF_HEADER`, which a form on another page (another port of this host
+is the same *site*) cannot add and a cross-origin script cannot send without a
+CORS preflight this app never grants.
 """
 
 from __future__ import annotations
@@ -20,9 +28,14 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from evofarm.campaign import control, lifecycle
+from evofarm.campaign.approval import Decision, deploy
+from evofarm.campaign.decide import decide
+from evofarm.campaign.deployments import DeploymentRegistry
 from evofarm.campaign.reports import anomaly_events
 from evofarm.dashboard import auth, metrics, pages, views
 from evofarm.dashboard.source import CampaignSource
@@ -30,6 +43,19 @@ from evofarm.errors import CampaignStateError, FarmError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 STATIC = {"dashboard.js": "text/javascript", "style.css": "text/css"}
+#: The header a cookie-authenticated POST must carry (the page's script sends it).
+CSRF_HEADER = "x-evofarm-dashboard"
+#: Who a dashboard decision is recorded as when the request names no one.
+DASHBOARD_USER = "dashboard"
+
+
+class DecisionBody(BaseModel):
+    """The JSON body of an approve or reject call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000)
+    by: str = Field(default=DASHBOARD_USER, min_length=1, max_length=100)
 
 
 def _asset(name: str) -> str:
@@ -45,10 +71,14 @@ def _install_auth(app: FastAPI, token: str) -> None:
     ) -> Response:
         if request.url.path == "/login":
             return await call_next(request)
-        presented = auth.bearer(request.headers.get("authorization")) or request.cookies.get(
-            auth.COOKIE
-        )
+        by_header = auth.bearer(request.headers.get("authorization"))
+        presented = by_header or request.cookies.get(auth.COOKIE)
         if auth.matches(presented, token):
+            if by_header is None and request.method != "GET" and CSRF_HEADER not in request.headers:
+                return JSONResponse(
+                    {"error": f"a cookie-authenticated {request.method} needs {CSRF_HEADER}"},
+                    status_code=403,
+                )
             return await call_next(request)
         if request.url.path.startswith(("/api/", "/metrics")):
             return JSONResponse({"error": "a valid dashboard token is required"}, status_code=401)
@@ -70,8 +100,14 @@ def _install_auth(app: FastAPI, token: str) -> None:
         return response
 
 
-def create_app(source: CampaignSource, token: str) -> FastAPI:
-    """The dashboard app over ``source``, guarded by ``token``."""
+def create_app(
+    source: CampaignSource, token: str, *, deployments: DeploymentRegistry | None = None
+) -> FastAPI:
+    """The dashboard app over ``source``, guarded by ``token``.
+
+    ``deployments`` is where an approved winner is deployed (``evofarm
+    approve``'s registry); without one, approving answers 503 and records nothing.
+    """
     app = FastAPI(title="evofarm dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     _install_auth(app, token)
 
@@ -80,10 +116,12 @@ def create_app(source: CampaignSource, token: str) -> FastAPI:
         return JSONResponse({"error": str(exc)}, status_code=404)
 
     def _known(campaign: str) -> None:
-        # An id that is not even well formed is "no such campaign" here, not a farm failure.
-        if not _ID.match(campaign):
-            raise CampaignStateError(f"no campaign {campaign!r}")
-        lifecycle.require(source.store(campaign), campaign)
+        _require_known(source, campaign)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_input(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(str(e.get("msg", e)) for e in exc.errors())
+        return JSONResponse({"error": f"bad request: {problems}"}, status_code=400)
 
     @app.exception_handler(FarmError)
     async def farm_error(_request: Request, exc: FarmError) -> JSONResponse:
@@ -170,11 +208,52 @@ def create_app(source: CampaignSource, token: str) -> FastAPI:
         killed = control.kill(source.store(campaign), campaign, source.revoke(campaign))
         return {"campaign": campaign, "killed": killed}
 
+    _install_decisions(app, source, deployments)
+
     @app.get("/metrics")
     def prometheus() -> Response:
         return Response(metrics.render(source), media_type=metrics.CONTENT_TYPE)
 
     return app
+
+
+def _require_known(source: CampaignSource, campaign: str) -> None:
+    """Raise :class:`CampaignStateError` (a 404) unless ``campaign`` exists."""
+    # An id that is not even well formed is "no such campaign" here, not a farm failure.
+    if not _ID.match(campaign):
+        raise CampaignStateError(f"no campaign {campaign!r}")
+    lifecycle.require(source.store(campaign), campaign)
+
+
+def _install_decisions(
+    app: FastAPI, source: CampaignSource, deployments: DeploymentRegistry | None
+) -> None:
+    """``POST /api/campaigns/{id}/approve`` and ``/reject``: ``evofarm approve/reject``'s calls."""
+
+    def _decide(campaign: str, decision: Decision) -> Response:
+        """Record ``decision`` (and deploy an approval): 409 when the state forbids it."""
+        _require_known(source, campaign)  # an unknown id stays a 404
+        if decision.state == "approved" and deployments is None:
+            return JSONResponse({"error": "this dashboard has no deployment registry"}, 503)
+        if decision.state == "rejected" and not decision.note.strip():
+            return JSONResponse({"error": "a rejection needs a note saying why"}, 400)
+        try:
+            decided = decide(source.store(campaign), campaign, decision)
+            answer: dict[str, Any] = {"campaign": campaign, "approval": decision.state}
+            if deployments is not None and decision.state == "approved":
+                version = deploy(deployments, campaign, decided, decision)
+                answer |= {"deployed": decided.name, "version": version.version}
+        except CampaignStateError as exc:
+            return JSONResponse({"error": str(exc)}, 409)
+        return JSONResponse(answer)
+
+    @app.post("/api/campaigns/{campaign}/approve")
+    def api_approve(campaign: str, body: DecisionBody) -> Response:
+        return _decide(campaign, Decision.now("approved", body.note, body.by))
+
+    @app.post("/api/campaigns/{campaign}/reject")
+    def api_reject(campaign: str, body: DecisionBody) -> Response:
+        return _decide(campaign, Decision.now("rejected", body.note, body.by))
 
 
 def _local(path: str) -> str:

@@ -64,8 +64,12 @@ def campaign(campaign_id: str) -> str:
   <button id="kill" class="danger">Kill now</button>
   <span id="control-result" class="muted"></span>
   <div id="approval"><h3>Approval</h3><p id="approval-state"></p>
-  <p class="muted">Approve / reject buttons: follow-up, once the approval control calls
-  (<code>evofarm approve</code>/<code>reject</code>) have landed.</p></div>
+  <div id="approval-controls" hidden>
+    <input id="approval-note" type="text" maxlength="2000"
+      placeholder="note (a rejection needs one)">
+    <button id="approve">Approve and deploy</button>
+    <button id="reject" class="danger">Reject</button>
+  </div><span id="approval-result" class="muted"></span></div>
 </section>
 <section><h2>Fitness trend</h2><div id="trend" class="chart"></div></section>
 <section class="split"><div><h2>Genealogy</h2>

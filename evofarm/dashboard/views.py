@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evofarm.campaign.approval import stored_decision
 from evofarm.campaign.budgets import MICRO
 from evofarm.campaign.bundle import decode
 from evofarm.campaign.lifecycle import require
@@ -65,13 +66,17 @@ def campaign_detail(store: PopulationStore, campaign: str) -> JSON:
     record = require(store, campaign)
     decoded = decode(campaign, record.spec)
     best = best_genome_id(store, campaign)
+    decision = stored_decision(record)  # a human's approve/reject wins over the policy
     return {
         **campaign_row(store, campaign),
         "name": decoded.spec.name,
         "seed": decoded.seed,
         "created_at": record.created_at,
         "best": best[0] if best else None,
-        "approval": decoded.spec.approval.decide(best[1] if best else None),
+        "approval": (
+            decision.state if decision else decoded.spec.approval.decide(best[1] if best else None)
+        ),
+        "decision": decision.model_dump(mode="json") if decision else None,
         "budgets": store.budgets(campaign),
         "counters": store.counters(campaign),
     }

@@ -34,6 +34,22 @@ def farm_store() -> tuple[MemoryStore, str, str]:
     return store, campaign, waiting
 
 
+def ended_manual_campaign(store: MemoryStore, seed: int) -> str:
+    """A two-generation demo campaign whose winner waits on ``approval: {policy: manual}``."""
+    spec = load_campaign(DEMO)
+    spec = spec.model_copy(
+        update={
+            "evolution": spec.evolution.model_copy(update={"generations": 2}),
+            "approval": spec.approval.model_copy(update={"policy": "manual"}),
+        }
+    )
+    campaign = control.submit(store, spec, seed=seed)
+    dispatcher = ThreadDispatcher(store, synthetic_eval.factory(1), workers=2)
+    Scheduler(store, dispatcher, campaign, options=SchedulerOptions(wait_s=0.1)).run()
+    dispatcher.close()
+    return campaign
+
+
 @pytest.fixture
 def source(farm_store: tuple[MemoryStore, str, str]) -> StoreSource:
     store, _, _ = farm_store

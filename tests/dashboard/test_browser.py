@@ -6,6 +6,7 @@ Screenshots go to the test's tmp dir.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -14,13 +15,16 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
+from evofarm.campaign.deployments import DeploymentRegistry
+from evofarm.campaign.reports.readback import summary
 from evofarm.dashboard.app import create_app
 from evofarm.dashboard.source import StoreSource
 from evofarm.store.memory import MemoryStore
 from evofarm.testing.browser import Browser, find_chromium
 
-from .conftest import TOKEN
+from .conftest import TOKEN, ended_manual_campaign
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed")
@@ -32,12 +36,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(source: StoreSource) -> Iterator[str]:
+@contextlib.contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` on a loopback port, in a thread, for the test's duration."""
     port = _free_port()
-    config = uvicorn.Config(
-        create_app(source, TOKEN), host="127.0.0.1", port=port, log_level="warning"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -48,6 +51,12 @@ def server(source: StoreSource) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(source: StoreSource) -> Iterator[str]:
+    with serving(create_app(source, TOKEN)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -91,3 +100,33 @@ def test_log_in_open_a_campaign_click_a_genome(
     browser.screenshot(tmp_path / "campaign-top.png", full_page=False)
     shot = browser.screenshot(tmp_path / "campaign.png")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def _log_in(browser: Browser, url: str) -> None:
+    browser.goto(url)
+    assert browser.wait_for("location.pathname === '/login'")
+    browser.type_into("#token", TOKEN)
+    browser.click("#login")
+    browser.wait_for("document.body.dataset.ready === '1'")
+
+
+def test_approve_a_pending_winner_in_the_browser(browser: Browser, tmp_path: Path) -> None:
+    store = MemoryStore()
+    campaign = ended_manual_campaign(store, 21)
+    registry = DeploymentRegistry(tmp_path / "deployments")
+    with serving(create_app(StoreSource(store), TOKEN, deployments=registry)) as url:
+        _log_in(browser, f"{url}/campaigns/{campaign}")
+        assert browser.evaluate("location.pathname") == f"/campaigns/{campaign}"
+        state = "document.getElementById('approval-state').textContent"
+        assert browser.evaluate(state) == "decision: pending"
+        assert browser.evaluate("document.getElementById('approval-controls').hidden") is False
+        browser.type_into("#approval-note", "ships it")
+        browser.click("#approve")
+        shown = browser.wait_for(f"{state}.includes('approved') && {state}", timeout=10)
+        assert shown == "decision: approved by dashboard: ships it"
+        result = browser.wait_for("document.getElementById('approval-result').textContent")
+        assert result == "deployed demo v1"
+        assert browser.evaluate("document.getElementById('approval-controls').hidden") is True
+        browser.screenshot(tmp_path / "approved.png")
+    assert summary(store, campaign).approval == "approved"
+    assert [v.note for v in registry.index("demo").versions] == ["ships it"]

@@ -20,9 +20,16 @@ function svg(tag, attrs, text) {
 }
 
 async function api(path, options) {
-  const response = await fetch(path, Object.assign({ credentials: "same-origin" }, options));
+  // The header proves a cookie-authenticated POST comes from this page (no cross-site form can add it).
+  const opts = Object.assign({ credentials: "same-origin" }, options);
+  opts.headers = Object.assign({ "X-Evofarm-Dashboard": "1" }, opts.headers || {});
+  const response = await fetch(path, opts);
   if (response.status === 401) { window.location = "/login?next=" + encodeURIComponent(location.pathname); }
-  if (!response.ok) throw new Error(path + ": " + response.status);
+  if (!response.ok) {
+    let detail = "";
+    try { detail = (await response.json()).error || ""; } catch (e) { /* not JSON */ }
+    throw new Error(detail || path + ": " + response.status);
+  }
   return response.json();
 }
 
@@ -184,7 +191,10 @@ async function campaignPage(campaign, state) {
   document.getElementById("anomalies").replaceChildren(el("h2", {}, "Anomalies"),
     ...(d.anomalies.length ? d.anomalies.map((a) => el("div", { class: "anomaly" },
       `generation ${a.generation}: ${a.kind}: ${a.message}`)) : [el("p", { class: "muted" }, "none detected")]));
-  document.getElementById("approval-state").textContent = "decision: " + d.approval;
+  const decided = d.decision ? ` by ${d.decision.by}` + (d.decision.note ? `: ${d.decision.note}` : "") : "";
+  document.getElementById("approval-state").textContent = "decision: " + d.approval + decided;
+  document.getElementById("approval-controls").hidden =
+    !(d.approval === "pending" && d.best && ENDED.includes(d.status));
   lineChart(document.getElementById("trend"), [
     { name: "best", color: "#176a2a", values: hist.map((h) => [h.generation, h.best]) },
     { name: "median", color: "#1464b4", values: hist.map((h) => [h.generation, h.median]) },
@@ -213,6 +223,22 @@ async function campaignPage(campaign, state) {
   return d.status === "running" || d.status === "submitted";
 }
 
+const ENDED = ["completed", "stopped", "failed", "killed"];
+
+async function decideWinner(campaign, action, state) {
+  const note = document.getElementById("approval-note").value;
+  const out = document.getElementById("approval-result");
+  try {
+    const r = await api(`/api/campaigns/${encodeURIComponent(campaign)}/${action}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ note }),
+    });
+    out.textContent = r.version ? `deployed ${r.deployed} v${r.version}` : r.approval;
+  } catch (err) {
+    out.textContent = String(err.message || err);
+  }
+  await campaignPage(campaign, state);
+}
+
 async function control(campaign, action) {
   if (action === "kill" && !window.confirm("Kill this campaign now?")) return;
   const r = await api(`/api/campaigns/${encodeURIComponent(campaign)}/${action}`, { method: "POST" });
@@ -228,6 +254,9 @@ async function main() {
     const campaign = document.body.dataset.campaign, state = { nodes: -1 };
     document.getElementById("stop").addEventListener("click", () => control(campaign, "stop"));
     document.getElementById("kill").addEventListener("click", () => control(campaign, "kill"));
+    for (const action of ["approve", "reject"]) {
+      document.getElementById(action).addEventListener("click", () => decideWinner(campaign, action, state));
+    }
     const tick = async () => { if (await campaignPage(campaign, state)) setTimeout(tick, REFRESH_MS); };
     await tick();
   }
