@@ -9,6 +9,7 @@ output files are the in-process loop's (:mod:`evofarm.campaign.reports.outputs`)
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, cast
 from evofarm.campaign.approval import stored_decision
 from evofarm.campaign.budgets import MICRO
 from evofarm.campaign.bundle import decode
-from evofarm.campaign.lifecycle import ENDED, require
+from evofarm.campaign.lifecycle import ENDED, Status, require
 from evofarm.campaign.reports import anomaly_events, final, outputs
 from evofarm.campaign.reports.lineage import lineage_graph
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Summary
@@ -65,9 +66,14 @@ def snapshot(store: PopulationStore, campaign: str) -> Snapshot:
         raise CampaignStateError(f"no campaign {campaign!r}")
     counters = store.counters(campaign)
     reason = ""
+    wall_s = _float(store.get_info(campaign, INFO_WALL))
     if status in ENDED:  # the full record carries the spec: read it only at the end
         record = store.get_campaign(campaign)
         reason = record.reason if record is not None else ""
+    elif status == Status.SUBMITTED and wall_s is None:
+        # No scheduler has started it yet: its wall time runs from submission.
+        record = store.get_campaign(campaign)
+        wall_s = max(0.0, time.time() - record.created_at) if record is not None else None
 
     def info(name: str) -> str | None:
         return store.get_info(campaign, name)
@@ -82,7 +88,7 @@ def snapshot(store: PopulationStore, campaign: str) -> Snapshot:
         evaluations=counters.get(COUNTER_EVALUATIONS, 0),
         tokens=counters.get(COUNTER_TOKENS, 0),
         cost_usd=counters.get(COUNTER_COST, 0) / MICRO,
-        wall_s=_float(info(INFO_WALL)) or 0.0,
+        wall_s=wall_s or 0.0,
     )
 
 

@@ -69,6 +69,7 @@ from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
 from evofarm.campaign.scheduler.recovery import Backoff, LeaseLost, wait_until_reachable
 from evofarm.campaign.scheduler.waiting import Ended, Waiter
+from evofarm.campaign.scheduler.wallclock import WallClock
 from evofarm.campaign.worker import work
 from evofarm.errors import StoreError, StoreUnreachable
 from evofarm.evolution.engine import (
@@ -174,8 +175,7 @@ class Scheduler:
         self.generation = 0
         self._cancel = threading.Event()
         self._step_back = threading.Event()
-        self._started = clock()
-        self._wall_before = 0.0
+        self.wall = WallClock(store, campaign, clock)
 
     @property
     def owner(self) -> str:
@@ -223,7 +223,7 @@ class Scheduler:
         try:
             lifecycle.mark_running(self.store, self.campaign_id)
             self.store.update_info(self.campaign_id, {INFO_SCHEDULER: self.lease.owner})
-            self._wall_before = float(record.info.get(INFO_WALL) or 0.0)
+            self.wall.start(record, campaign.spec.budgets)
             while True:
                 try:
                     return _Driver(self, campaign).run()
@@ -259,7 +259,17 @@ class Scheduler:
 
     def wall_s(self) -> float:
         """The campaign's wall time: earlier runs' plus this one's so far."""
-        return self._wall_before + (self.clock() - self._started)
+        return self.wall.elapsed()
+
+    def check_waiting(self) -> None:
+        """:meth:`check_alive` at a wake-up of a wait, plus the wall clock's tick.
+
+        Raises:
+            Ended: as :meth:`check_alive`, or the wall-time budget is spent.
+            LeaseLost: :meth:`step_back` was called.
+        """
+        self.check_alive()
+        self.wall.tick()
 
     def check_alive(self) -> None:
         """Raise :class:`Ended` if the campaign was killed, ended elsewhere or cancelled.
@@ -301,7 +311,7 @@ class _Driver:
         )
         options = scheduler.options
         self.waiter = Waiter(
-            self.tracker, scheduler.lease, scheduler.check_alive, options.wait_s, options.stall_s
+            self.tracker, scheduler.lease, scheduler.check_waiting, options.wait_s, options.stall_s
         )
 
     def run(self) -> Outcome:
@@ -345,6 +355,7 @@ class _Driver:
             return
         self.checkpoints.flush()
         campaign, scheduler = self.campaign, self.scheduler
+        scheduler.wall.release()  # it finishes what a spent budget ended
         held_out = campaign.held_out is not None
         trackers: dict[SplitName, WorkTracker] = {"train": self.tracker}
         waiters: dict[SplitName, Waiter] = {"train": self.waiter}
@@ -355,7 +366,7 @@ class _Driver:
             options = scheduler.options
             trackers["validation"] = tracker
             waiters["validation"] = Waiter(
-                tracker, scheduler.lease, scheduler.check_alive, options.wait_s, options.stall_s
+                tracker, scheduler.lease, scheduler.check_waiting, options.wait_s, options.stall_s
             )
 
         def evaluate(genomes: Sequence[Genome], split: SplitName) -> dict[str, Evaluation]:
