@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -127,13 +128,19 @@ class StoreSource:
 
 
 class EmbeddedSource:
-    """The embedded campaigns of a state directory, one private Redis each."""
+    """The embedded campaigns of a state directory, one private Redis each.
+
+    Each Redis it starts for reading is started (and stopped) by one thread the
+    source owns: a redis-server dies with the *thread* that started it
+    (PDEATHSIG), and the web server's request threads come and go.
+    """
 
     def __init__(self, settings: Any) -> None:
         self._settings = settings
         self._stack = contextlib.ExitStack()
         self._farms: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._starter = ThreadPoolExecutor(1, thread_name_prefix="evofarm-dashboard-redis")
 
     def _farm(self, campaign: str) -> Any:
         # Imported here: the farm stack is heavy and a StoreSource needs none of it.
@@ -141,9 +148,10 @@ class EmbeddedSource:
 
         with self._lock:
             if campaign not in self._farms:
-                self._farms[campaign] = self._stack.enter_context(
-                    campaign_farm(self._settings, campaign)
-                )
+                opening = campaign_farm(self._settings, campaign)
+                self._farms[campaign] = self._starter.submit(
+                    self._stack.enter_context, opening
+                ).result()
             return self._farms[campaign]
 
     def campaign_ids(self) -> list[str]:
@@ -174,7 +182,10 @@ class EmbeddedSource:
     def close(self) -> None:
         with self._lock:
             self._farms.clear()
-            self._stack.close()
+            try:
+                self._starter.submit(self._stack.close).result()
+            finally:
+                self._starter.shutdown()
 
 
 def configured_source(settings: Any) -> CampaignSource:

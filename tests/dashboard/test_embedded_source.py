@@ -1,0 +1,116 @@
+"""The dashboard over embedded runs: EmbeddedSource on the real, persisted Redis of each run.
+
+Each run directory (``STATE_DIR/runs/ID/farm``) holds a real redis-server's
+append-only data, as ``evofarm run`` on the embedded farm leaves it. The runs
+here are made by the real scheduler on that Redis and then the server is
+stopped (an ended run); the source must start each Redis to read it, serve it
+through the app, write an approval into it, and stop what it started.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from evofarm.campaign import control
+from evofarm.campaign.deployments import DeploymentRegistry
+from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
+from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
+from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.dashboard.app import create_app
+from evofarm.dashboard.source import EmbeddedSource
+from evofarm.farm.redis_server import RedisServer, answers_ping, locate_socket
+from evofarm.farm.session import RUNS, connect_farm
+from evofarm.settings import Settings
+from evofarm.testing import synthetic_eval
+
+from .conftest import DEMO, TOKEN
+
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _spec(policy: str) -> CampaignSpec:
+    spec = load_campaign(DEMO)
+    return spec.model_copy(
+        update={
+            "evolution": spec.evolution.model_copy(update={"generations": 2}),
+            "approval": spec.approval.model_copy(update={"policy": policy}),
+        }
+    )
+
+
+def _embedded_run(state: Path, campaign: str, spec: CampaignSpec) -> Path:
+    """Run ``campaign`` to its end on its own persisted Redis, then stop that Redis."""
+    farm_dir = state / RUNS / campaign / "farm"
+    farm_dir.mkdir(parents=True)
+    server = RedisServer(farm_dir, persist=True)
+    server.start()
+    try:
+        store, app = connect_farm(server.url, server.url)
+        control.submit(store, spec, seed=4, campaign_id=campaign)
+        dispatcher = ThreadDispatcher(store, synthetic_eval.factory(1), workers=2)
+        Scheduler(store, dispatcher, campaign, options=SchedulerOptions(wait_s=0.1)).run()
+        dispatcher.close()
+        app.close()
+    finally:
+        server.stop()
+    return farm_dir
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state dir with two ended embedded runs and one run dir never submitted."""
+    root = tmp_path_factory.mktemp("state")
+    _embedded_run(root, "auto-run", _spec("auto"))
+    _embedded_run(root, "manual-run", _spec("manual"))
+    (root / RUNS / "empty-run" / "farm").mkdir(parents=True)  # its Redis never held a campaign
+    return root
+
+
+def test_embedded_runs_are_read_served_decided_and_left_stopped(
+    state: Path, tmp_path: Path
+) -> None:
+    settings = Settings(state_dir=state, broker_url=None, redis_url=None)
+    registry = DeploymentRegistry(tmp_path / "deployments")
+    source = EmbeddedSource(settings)
+    try:
+        client = TestClient(create_app(source, TOKEN, deployments=registry))
+        rows = client.get("/api/campaigns", headers=HEADERS).json()["campaigns"]
+        assert [(r["id"], r["status"]) for r in rows] == [
+            ("auto-run", "completed"),
+            ("manual-run", "completed"),
+        ]
+        assert all(r["generation"] == 2 and r["evaluations"] > 0 for r in rows)
+        history = client.get("/api/campaigns/auto-run/history", headers=HEADERS).json()
+        assert [h["generation"] for h in history] == [0, 1, 2]
+        graph = client.get("/api/campaigns/manual-run/lineage", headers=HEADERS).json()
+        assert graph["nodes"] and graph["edges"]
+        assert client.get("/api/campaigns/empty-run", headers=HEADERS).status_code == 404
+        approved = client.post(
+            "/api/campaigns/manual-run/approve", json={"note": "ok"}, headers=HEADERS
+        )
+        assert approved.status_code == 200 and approved.json()["version"] == 1, approved.text
+        # Every Redis the source started for reading is up while it serves.
+        assert all(
+            answers_ping(locate_socket(state / RUNS / run / "farm"), timeout_s=1.0)
+            for run in ("auto-run", "manual-run")
+        )
+    finally:
+        source.close()
+    assert not any(
+        answers_ping(locate_socket(state / RUNS / run / "farm"), timeout_s=0.5)
+        for run in ("auto-run", "manual-run", "empty-run")
+    )
+    # The decision went into the run's own persisted Redis: a new source reads it back.
+    again = EmbeddedSource(settings)
+    try:
+        detail = TestClient(create_app(again, TOKEN)).get(
+            "/api/campaigns/manual-run", headers=HEADERS
+        )
+        assert detail.json()["approval"] == "approved"
+        assert detail.json()["decision"]["note"] == "ok"
+    finally:
+        again.close()
+    assert [v.campaign for v in registry.index("demo").versions] == ["manual-run"]
