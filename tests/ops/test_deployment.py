@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
+from typer.testing import CliRunner
 
 from evofarm.cli.main import app
 from evofarm.errors import StoreError
@@ -35,10 +36,20 @@ def test_compose_has_the_production_services() -> None:
     redis_cmd = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis_cmd and "--requirepass" in redis_cmd
     assert "EVOFARM_FLOWER_BASIC_AUTH" in services["flower"]["environment"]
-    for name in ("scheduler", "worker", "flower"):
-        command = services[name]["command"]
-        assert command[0] == "evofarm" and command[1] in COMMANDS, (name, command)
+    dashboard = services["dashboard"]
+    # The token is required (compose refuses to start without it), the port stays on loopback.
+    assert "EVOFARM_DASHBOARD_TOKEN:?" in dashboard["environment"]["EVOFARM_DASHBOARD_TOKEN"]
+    assert all(str(p).startswith("127.0.0.1:") for p in dashboard["ports"])
     assert services["scheduler"]["deploy"]["replicas"] >= 2
+
+
+@pytest.mark.parametrize("service", ["scheduler", "worker", "flower", "dashboard"])
+def test_compose_commands_parse_as_evofarm_commands(service: str) -> None:
+    command = _compose()["services"][service]["command"]
+    assert command[0] == "evofarm" and command[1] in COMMANDS, command
+    # Every option the service passes exists (--help only prints, after parsing all of them).
+    result = CliRunner().invoke(app, [*command[1:], "--help"])
+    assert result.exit_code == 0, result.output
 
 
 def test_the_image_installs_the_constrained_package_set() -> None:
