@@ -210,7 +210,8 @@ def signals_of(
     """The signals after ``state``'s generation.
 
     Args:
-        history: fitness-history rows (``generation, fitness, tokens, time_ms, ts``).
+        history: fitness-history rows (``generation, fitness, tokens, time_ms, ts``,
+            and ``cost_usd`` when kept).
         state: the generation's checkpoint; ``before`` the previous one.
         steps_of: a population member's top-level steps, by genome id.
         workers_online, queued: what the broker says, if asked.
@@ -223,6 +224,12 @@ def signals_of(
     span = range(generation + 1)
     scores = [[float(r["fitness"]) for r in by_generation.get(g, [])] for g in span]
     tokens = [[int(r["tokens"]) for r in by_generation.get(g, [])] for g in span]
+    # Rows written before cost was kept have none: such a generation has no cost figure.
+    costs = [[r.get("cost_usd") for r in by_generation.get(g, [])] for g in span]
+    cost_per_eval = [
+        statistics.fmean(float(x) for x in c if x is not None) if c and None not in c else None
+        for c in costs
+    ]
     members = [m.id for m in state.population]
     times = [float(r["time_ms"]) / 1000 for r in history]
     last = max((float(r["ts"]) for r in history), default=None)
@@ -235,6 +242,7 @@ def signals_of(
         operators_before=_operator_counts(before),
         operators_now=_operator_counts(state),
         tokens_per_eval=[statistics.fmean(t) if t else None for t in tokens],
+        cost_per_eval=cost_per_eval,
         idle_s=None if last is None or now is None else max(0.0, now - last),
         median_eval_s=statistics.median(times) if times else None,
         workers_online=workers_online,

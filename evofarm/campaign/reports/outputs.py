@@ -12,7 +12,8 @@
 * ``best.yaml``: the best pipeline as canonical pipeline_ex YAML (loadable);
 * ``fitness-history.jsonl``: one row per evaluation: ``ts, campaign,
   generation, genome, fitness, tokens, time_ms, tests_passed, tests_total,
-  split`` (``train`` or ``validation``: which cases it ran on);
+  split, cost_usd`` (``split``: ``train`` or ``validation``, which cases it ran
+  on; on the farm, tokens and USD are what the worker's relay served);
 * ``anomalies.jsonl`` (only when one was found): ``kind, generation, message``
   per anomaly (see :mod:`evofarm.campaign.anomalies`);
 * ``generations.jsonl``: one row per generation from generation 0 (the seeds):
@@ -103,6 +104,8 @@ class HistoryRow(BaseModel):
     tests_passed: int
     tests_total: int
     split: SplitName = "train"
+    #: USD of the evaluation's LLM calls (absent in rows written before it was kept).
+    cost_usd: float = 0.0
 
     @classmethod
     def of(
@@ -127,6 +130,7 @@ class HistoryRow(BaseModel):
             tests_passed=evaluation.tests_passed,
             tests_total=evaluation.tests_total,
             split=split,
+            cost_usd=evaluation.cost_usd,
         )
 
 

@@ -16,7 +16,7 @@ import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -37,6 +37,9 @@ from evofarm.fitness.evaluate import evaluate_pipeline
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.records import invalid_evaluation
 from evofarm.store.base import COUNTER_COST, COUNTER_TOKENS, EvalKey, JSONDoc, PopulationStore
+
+if TYPE_CHECKING:
+    from evofarm.sandbox.wire.outcome import SandboxUsage
 
 BREED = "breed"
 EVALUATED = "evaluated"
@@ -429,6 +432,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             base_dir = None  # a worker on another machine: no campaign files here
         cases = select_cases(campaign.suite, spec.fidelity)
         batch: list[dict[str, CaseReport] | Exception] = []
+        relayed: list[SandboxUsage] = []
         lock = threading.Lock()
 
         def case_runner(pipeline: Any, case: Any) -> Any:
@@ -438,7 +442,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             with lock:
                 if not batch:
                     try:
-                        reports = run_pipeline_batch_sandboxed(
+                        result = run_pipeline_batch_sandboxed(
                             pipeline,
                             [(c.id, c.inputs) for c in cases],
                             llm=providers.as_provider(),
@@ -450,11 +454,12 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
                             settings=providers.settings,
                             source=f"genome {genome.id[:12]}",
                             scorer=nested_scorer(spec, providers, max_workers),
-                        ).cases
+                        )
                     except Exception as exc:
                         batch.append(exc)
                         raise
-                    batch.append(reports)
+                    batch.append(result.cases)
+                    relayed.append(result.sandbox.usage)
             done = batch[0]
             if isinstance(done, Exception):
                 raise done
@@ -463,7 +468,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
                 raise CaseFailed(report.outcome.value, report.message, trace=report.value)
             return report.value
 
-        return evaluate_pipeline(
+        evaluation = evaluate_pipeline(
             genome.to_pipeline(),
             campaign.suite,
             case_runner=case_runner,
@@ -472,8 +477,24 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             genome_id=genome.id,
             max_workers=max_workers,
         )
+        return with_relayed_usage(evaluation, relayed[0]) if relayed else evaluation
 
     return run
+
+
+def with_relayed_usage(evaluation: Evaluation, usage: SandboxUsage) -> Evaluation:
+    """``evaluation`` with its totals replaced by what this worker's relay served.
+
+    The traces a sandboxed child returns are the candidate's word; the relay's
+    count (every call it made for the child, nested scoring included) is not.
+    History rows, the dashboard and the cost-spike detector read these totals.
+    """
+    return evaluation.model_copy(
+        update={
+            "tokens": usage.input_tokens + usage.output_tokens,
+            "cost_usd": round(usage.cost_usd, 9),
+        }
+    )
 
 
 def resolve_evaluator(name: str, max_workers: int) -> GenomeEvaluator:

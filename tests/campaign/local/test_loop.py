@@ -95,6 +95,7 @@ def test_outputs_are_written(tmp_path: Path) -> None:
         "tests_passed",
         "tests_total",
         "split",
+        "cost_usd",
     }
     assert {r["split"] for r in rows} == {"train"}
     assert rows[0]["generation"] == 0 and rows[0]["tests_total"] == 96
