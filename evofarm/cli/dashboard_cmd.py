@@ -2,7 +2,8 @@
 
 * ``dashboard [--host 127.0.0.1] [--port 8765]``: serves the campaigns ``list``
   sees (the shared farm, else the embedded runs of the state directory) behind
-  a token: ``EVOFARM_DASHBOARD_TOKEN``, or a random one printed at start.
+  a token: ``EVOFARM_DASHBOARD_TOKEN``, or a random one printed at start; an
+  approval from its buttons deploys into ``evofarm approve``'s registry.
 * ``report ID -o report.html``: one self-contained HTML file.
 * ``outputs ID -o DIR``: summary.json, best.yaml, fitness-history.jsonl and
   generations.jsonl of an ended campaign, rebuilt from the store (also after
@@ -35,6 +36,7 @@ def dashboard(
     """Serve the evolution dashboard (token-guarded) until Ctrl-C."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
+    from evofarm.cli.approve_cmd import registry  # noqa: PLC0415
     from evofarm.dashboard.app import create_app  # noqa: PLC0415
     from evofarm.dashboard.auth import TOKEN_ENV, resolve_token  # noqa: PLC0415
     from evofarm.dashboard.source import configured_source  # noqa: PLC0415
@@ -48,7 +50,8 @@ def dashboard(
     if host not in LOOPBACK:
         print(f"warning: listening on {host}, beyond this machine", flush=True)
     try:
-        uvicorn.run(create_app(source, token), host=host, port=port, log_level="warning")
+        app = create_app(source, token, deployments=registry())  # `evofarm approve`'s registry
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         source.close()
 

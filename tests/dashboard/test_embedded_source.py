@@ -9,6 +9,14 @@ through the app, write an approval into it, and stop what it started.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -114,3 +122,57 @@ def test_embedded_runs_are_read_served_decided_and_left_stopped(
     finally:
         again.close()
     assert [v.campaign for v in registry.index("demo").versions] == ["manual-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_dashboard_command_approves_into_the_state_dirs_registry(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    _embedded_run(state, "cmd-run", _spec("manual"))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "EVOFARM_STATE_DIR": str(state),
+        "EVOFARM_DASHBOARD_TOKEN": TOKEN,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    env.pop("EVOFARM_BROKER_URL", None)
+    env.pop("EVOFARM_REDIS_URL", None)
+    code = "from evofarm.cli.main import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "dashboard", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/login", timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "no dashboard"
+                time.sleep(0.2)
+        request = urllib.request.Request(
+            base + "/api/campaigns/cmd-run/approve",
+            data=json.dumps({"note": "from the command"}).encode(),
+            headers={**HEADERS, "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read())["version"] == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    assert "evofarm dashboard on http://127.0.0.1:" in output
+    (version,) = DeploymentRegistry(state / "deployments").index("demo").versions
+    assert (version.campaign, version.note) == ("cmd-run", "from the command")
+    # On exit the command stopped the Redis it started to read the run.
+    assert not answers_ping(locate_socket(state / RUNS / "cmd-run" / "farm"), timeout_s=0.5)
