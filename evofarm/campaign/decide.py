@@ -4,9 +4,9 @@
 an ended campaign of ``store`` (see :func:`~evofarm.campaign.approval.decide_in_store`);
 :func:`~evofarm.campaign.approval.deploy` then deploys an approval. ``evofarm
 approve/reject`` and the dashboard's approve/reject buttons both call these, so
-a decision made in either is the same record. (Apart from
-:mod:`evofarm.campaign.approval` because it reads the store back, which in-process
-runs do not need.)
+a decision made in either is the same record. It is a module of its own
+because it reads the store back (:mod:`evofarm.campaign.reports.readback`),
+which approving an in-process run does not need.
 """
 
 from __future__ import annotations

@@ -21,17 +21,20 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from evofarm.campaign import control
 from evofarm.campaign.deployments import DeploymentRegistry
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
 from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.cli import main
+from evofarm.cli.approve_cmd import registry
 from evofarm.dashboard.app import create_app
 from evofarm.dashboard.source import EmbeddedSource
 from evofarm.farm.redis_server import RedisServer, answers_ping, locate_socket
 from evofarm.farm.session import RUNS, connect_farm
-from evofarm.settings import Settings
+from evofarm.settings import Settings, get_settings
 from evofarm.testing import synthetic_eval
 
 from .conftest import DEMO, TOKEN
@@ -176,3 +179,30 @@ def test_the_dashboard_command_approves_into_the_state_dirs_registry(tmp_path: P
     assert (version.campaign, version.note) == ("cmd-run", "from the command")
     # On exit the command stopped the Redis it started to read the run.
     assert not answers_ping(locate_socket(state / RUNS / "cmd-run" / "farm"), timeout_s=0.5)
+
+
+def test_the_cli_and_the_dashboard_share_one_decision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    _embedded_run(state, "cli-run", _spec("manual"))
+    monkeypatch.setenv("EVOFARM_STATE_DIR", str(state))
+    monkeypatch.delenv("EVOFARM_BROKER_URL", raising=False)
+    monkeypatch.delenv("EVOFARM_REDIS_URL", raising=False)
+    get_settings.cache_clear()  # the settings are read once per process
+    try:
+        result = CliRunner().invoke(main.app, ["approve", "cli-run", "--note", "cli", "--by", "bo"])
+        assert result.exit_code == 0, result.output
+        assert "approved cli-run: deployed demo v1" in result.output  # the name, not the id
+        source = EmbeddedSource(get_settings())
+        try:
+            client = TestClient(create_app(source, TOKEN, deployments=registry()))
+            detail = client.get("/api/campaigns/cli-run", headers=HEADERS).json()
+            assert detail["approval"] == "approved" and detail["decision"]["by"] == "bo"
+            url = "/api/campaigns/cli-run/reject"
+            again = client.post(url, json={"note": "x"}, headers=HEADERS)
+            assert again.status_code == 409 and "approved, not pending" in again.json()["error"]
+        finally:
+            source.close()
+    finally:
+        get_settings.cache_clear()
