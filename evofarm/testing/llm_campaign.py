@@ -29,6 +29,15 @@ workflow:
 
 FIXED = SEED.replace("[{op: strip}]", "[{op: strip}, {op: title}]")
 
+#: A first step that calls the candidate's model (its output is not scored), so
+#: evaluations bill calls too: ``with_evaluation_calls(SEED)``.
+GREETING = """\
+    - name: greet
+      type: claude
+      model: claude-haiku-4-5
+      prompt: [{type: static, content: 'Greet {{inputs.name}}'}]
+"""
+
 NAMES = [(" ada lovelace", "Ada Lovelace"), ("ALAN TURING ", "Alan Turing"),
          ("grace hopper", "Grace Hopper"), ("Edsger Dijkstra", "Edsger Dijkstra")]  # fmt: skip
 
@@ -47,8 +56,16 @@ def suite_text() -> str:
     return f"name: names\ncases:\n{cases}"
 
 
-def campaign_text(*, generations: int = 6, seeds: bool = True) -> str:
-    """The campaign (``seeds: false`` gives a ``request:`` campaign instead)."""
+def with_evaluation_calls(pipeline: str) -> str:
+    """``pipeline`` with the :data:`GREETING` step first."""
+    return pipeline.replace("  steps:\n", "  steps:\n" + GREETING, 1)
+
+
+def campaign_text(
+    *, generations: int = 6, seeds: bool = True, evaluation_calls: bool = False
+) -> str:
+    """The campaign (``seeds: false`` gives a ``request:`` campaign instead;
+    ``evaluation_calls`` binds the candidates' claude slot to anthropic)."""
     origin = (
         "seeds: [seed.yaml]\n"
         if seeds
@@ -66,13 +83,15 @@ def campaign_text(*, generations: int = 6, seeds: bool = True) -> str:
         "  target_fitness: 0.9\n"
         "proposer: {provider: anthropic, model: claude-haiku-4-5}\n"
         "approval: {policy: auto, min_fitness: 0.9}\n"
+        + ("providers: {claude: {provider: anthropic}}\n" if evaluation_calls else "")
     )
 
 
 def write_campaign(directory: Path, **options: bool | int) -> Path:
     """Write seed.yaml, suite.yaml and campaign.yaml into ``directory``; the campaign path."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "seed.yaml").write_text(SEED)
+    seed = with_evaluation_calls(SEED) if options.get("evaluation_calls") else SEED
+    (directory / "seed.yaml").write_text(seed)
     (directory / "suite.yaml").write_text(suite_text())
     path = directory / "campaign.yaml"
     path.write_text(campaign_text(**options))  # type: ignore[arg-type]
@@ -103,3 +122,38 @@ class OneInThree:
     def billed_tokens(self) -> int:
         """Tokens the server billed so far."""
         return self.replies * (INPUT_TOKENS + OUTPUT_TOKENS)
+
+
+#: Billed per evaluation (greeting) reply.
+GREETING_INPUT_TOKENS = 40
+GREETING_OUTPUT_TOKENS = 8
+
+
+class ProposerAndCandidates:
+    """Fake-server handler for a campaign with ``evaluation_calls``: greetings from
+    candidates get a short reply, proposer requests go to a :class:`OneInThree`
+    whose fix keeps the greeting step (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.proposer = OneInThree()
+        self.greetings = 0
+
+    def __call__(self, request: RecordedRequest) -> FakeReply:
+        if request.prompt_text.startswith("Greet "):
+            with self._lock:
+                self.greetings += 1
+            return FakeReply.ok(
+                "Hello!", input_tokens=GREETING_INPUT_TOKENS, output_tokens=GREETING_OUTPUT_TOKENS
+            )
+        text = self.proposer(request).text or ""
+        return FakeReply.ok(
+            with_evaluation_calls(text) if "```yaml" in text else text,
+            input_tokens=INPUT_TOKENS,
+            output_tokens=OUTPUT_TOKENS,
+        )
+
+    @property
+    def evaluation_tokens(self) -> int:
+        """Tokens billed for candidates' calls so far."""
+        return self.greetings * (GREETING_INPUT_TOKENS + GREETING_OUTPUT_TOKENS)

@@ -18,7 +18,13 @@ from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm, connect_farm
 from evofarm.settings import get_settings
 from evofarm.testing.fake_anthropic import FakeAnthropicServer, FakeReply, RecordedRequest
-from evofarm.testing.llm_campaign import FIXED, OneInThree, fenced, write_campaign
+from evofarm.testing.llm_campaign import (
+    FIXED,
+    OneInThree,
+    ProposerAndCandidates,
+    fenced,
+    write_campaign,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +96,24 @@ def test_a_one_in_three_proposer_reaches_the_target_on_two_workers(
     # The scheduler never called the proposer; every billed token is in the summary.
     assert handler.replies > 0 and done.tokens == handler.billed_tokens
     assert done.usage_by_role["proposer"].tokens == handler.billed_tokens
+
+
+def test_proposer_and_candidate_calls_are_counted_by_the_workers_that_made_them(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    handler = ProposerAndCandidates()
+    server.set_handler(handler)
+    spec = load_campaign(write_campaign(tmp_path / "c", evaluation_calls=True))
+    campaign = control.submit(farm.store, spec, seed=3)
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert outcome.status == "completed" and "target" in outcome.reason
+    done = summary(farm.store, campaign)
+    assert handler.greetings > 0 and handler.proposer.replies > 0
+    # The fleet ledger holds every call the breed and evaluate workers relayed.
+    assert done.tokens == handler.proposer.billed_tokens + handler.evaluation_tokens
+    assert done.usage_by_role["proposer"].tokens == handler.proposer.billed_tokens
+    assert done.usage_by_role["proposer"].calls == handler.proposer.replies
+    assert done.usage_by_role["evaluation"].tokens == handler.evaluation_tokens
 
 
 def _by_prompt(request: RecordedRequest) -> FakeReply:

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from evofarm.campaign.budgets import MICRO, usd_to_micro
+from evofarm.campaign.budgets import usd_to_micro
 from evofarm.campaign.bundle import Campaign, CampaignCache
 from evofarm.campaign.lifecycle import ENDED, EVENTS
 from evofarm.campaign.proposer import CampaignProposer, MeteredProposer
@@ -30,13 +30,12 @@ from evofarm.evolution.examples import examples_of
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.llm.attempts import attempts_of
 from evofarm.evolution.llm.runtime import Attempt
-from evofarm.evolution.llm.usage import RoleUsage
 from evofarm.evolution.material import material_of
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.fitness.evaluate import evaluate_pipeline
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.records import invalid_evaluation
-from evofarm.store.base import COUNTER_COST, COUNTER_TOKENS, EvalKey, JSONDoc, PopulationStore
+from evofarm.store.base import EvalKey, JSONDoc, PopulationStore
 
 BREED = "breed"
 EVALUATED = "evaluated"
@@ -79,7 +78,10 @@ def _proposer_for(campaign: Campaign) -> MeteredProposer | None:
     """A metered proposer runtime for one task of ``campaign`` (None without ``proposer:``)."""
     with _proposers_lock:
         if campaign.id not in _proposers:
-            _proposers[campaign.id] = CampaignProposer.for_campaign(campaign.spec)
+            # Its calls are charged to the campaign's ledger (the fleet's, in a worker).
+            _proposers[campaign.id] = CampaignProposer.for_campaign(
+                campaign.spec, campaign=campaign.id
+            )
         proposer = _proposers[campaign.id]
     return proposer.metered() if proposer is not None else None
 
@@ -105,36 +107,6 @@ def _attempts(store: PopulationStore, campaign: Campaign, task: BreedTask) -> tu
         if d is not None
     }
     return attempts_of(parent, children, task.generation, scores)
-
-
-def _charge(store: PopulationStore, campaign: Campaign, usage: RoleUsage) -> None:
-    """Add a task's billed proposer usage to the campaign's counters and check its budgets."""
-    cost = usd_to_micro(usage.cost_usd)
-    counters = store.add_counters(
-        campaign.id,
-        {
-            COUNTER_TOKENS: usage.tokens,
-            COUNTER_COST: cost,
-            "proposer_tokens": usage.tokens,
-            "proposer_cost_micro_usd": cost,
-            "proposer_calls": usage.calls,
-            "proposer_cached": usage.cached_calls,
-        },
-    )
-    limits = store.budgets(campaign.id)
-    for name in (COUNTER_TOKENS, COUNTER_COST):
-        if name in limits and counters.get(name, 0) >= limits[name]:
-            store.mark_budget_crossed(campaign.id, name)
-
-
-def proposer_usage(counters: dict[str, int]) -> RoleUsage:
-    """The proposer usage recorded in a campaign's counters."""
-    return RoleUsage(
-        input_tokens=counters.get("proposer_tokens", 0),
-        cost_usd=counters.get("proposer_cost_micro_usd", 0) / MICRO,
-        calls=counters.get("proposer_calls", 0),
-        cached_calls=counters.get("proposer_cached", 0),
-    )
 
 
 # ---- end llm ------------------------------------------------------------------
@@ -200,9 +172,9 @@ def breed(store: PopulationStore, cache: CampaignCache, task_doc: JSONDoc) -> JS
     child = offspring.genome
     breed_result = offspring.result
     if runtime is not None and not runtime.usage.empty:
-        # Every run's calls were billed (a redelivered task's too): count them all.
+        # The ledger already counted every call as it was made (a redelivered
+        # task's too); the result only reports this task's share.
         breed_result = breed_result.model_copy(update={"usage": runtime.usage})
-        _charge(store, campaign, runtime.usage)
     child_doc: JSONDoc | None = None
     if child is not None:
         doc = child.model_dump(mode="json")
