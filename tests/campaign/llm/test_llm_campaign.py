@@ -134,7 +134,9 @@ def test_proposer_and_candidate_calls_are_all_in_the_ledger_by_role(
     assert roles["proposer"].calls == handler.proposer.replies
     assert roles["evaluation"].tokens == handler.evaluation_tokens
     assert roles["evaluation"].calls == handler.greetings
-    assert summary.cost_usd == pytest.approx(roles["proposer"].cost_usd + roles["evaluation"].cost_usd)
+    assert summary.cost_usd == pytest.approx(
+        roles["proposer"].cost_usd + roles["evaluation"].cost_usd
+    )
 
 
 def test_a_proposer_call_that_would_cross_the_budget_is_refused_and_stops_the_campaign(
