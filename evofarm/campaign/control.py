@@ -43,9 +43,13 @@ def submit(
 ) -> str:
     """Store a new campaign (status ``submitted``) and return its id.
 
+    A ``request:`` campaign's genesis runs here, under the campaign's budgets,
+    and what it billed starts the campaign's counters (role ``proposer``).
+
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
-        CampaignSpecError: the campaign uses ``evolution.nursery`` or
+        CampaignSpecError: genesis made no valid pipeline, or the campaign uses
+            ``evolution.nursery`` or
             ``evolution.noise``, which only
             the in-process loop runs so far (refused here rather than run
             with every child fully evaluated).

@@ -20,6 +20,7 @@ from evofarm.settings import get_settings
 from evofarm.testing.fake_anthropic import FakeAnthropicServer, FakeReply, RecordedRequest
 from evofarm.testing.llm_campaign import (
     FIXED,
+    SEED,
     OneInThree,
     ProposerAndCandidates,
     fenced,
@@ -114,6 +115,27 @@ def test_proposer_and_candidate_calls_are_counted_by_the_workers_that_made_them(
     assert done.usage_by_role["proposer"].tokens == handler.proposer.billed_tokens
     assert done.usage_by_role["proposer"].calls == handler.proposer.replies
     assert done.usage_by_role["evaluation"].tokens == handler.evaluation_tokens
+
+
+def test_a_request_campaign_counts_its_genesis_calls(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path, local_env: None
+) -> None:
+    # Genesis asks twice per proposal (analysis, then the pipeline): 3 proposals,
+    # each the seed; then llm_mutation gets the usual 1-in-3 replies.
+    genesis_replies = iter([FakeReply.ok(fenced(SEED), input_tokens=300, output_tokens=90)] * 6)
+    handler = OneInThree()
+    server.set_handler(lambda request: next(genesis_replies, None) or handler(request))
+    spec = load_campaign(write_campaign(tmp_path / "c", seeds=False))
+    campaign = control.submit(farm.store, spec, seed=3)
+    genesis_tokens = 6 * (300 + 90)
+    # Genesis ran at submit: its bill is in the campaign's counters before it runs.
+    assert farm.store.counters(campaign)["tokens"] == genesis_tokens
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert outcome.status == "completed"
+    done = summary(farm.store, campaign)
+    assert done.tokens == genesis_tokens + handler.billed_tokens
+    assert done.usage_by_role["proposer"].calls == 6 + handler.replies
+    assert done.cost_usd > 0
 
 
 def _by_prompt(request: RecordedRequest) -> FakeReply:
