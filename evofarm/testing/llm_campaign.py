@@ -46,11 +46,17 @@ INPUT_TOKENS = 700
 OUTPUT_TOKENS = 120
 
 
-def suite_text() -> str:
-    """The suite: the name in title case (one required equals check per case)."""
+#: An ``llm_judge`` check (``suite_text(judge=True)``): its calls are role ``judge``.
+JUDGE_CHECK = "      - {type: llm_judge, prompt: 'Judge this name: {{output}}'}\n"
+
+
+def suite_text(*, judge: bool = False) -> str:
+    """The suite: the name in title case (one required equals check per case, and
+    with ``judge`` an :data:`JUDGE_CHECK` too)."""
     cases = "".join(
         f"  - id: c{i}\n    inputs: {{name: {raw!r}}}\n    checks:\n"
         f"      - {{type: equals, value: {want!r}, required: true}}\n"
+        + (JUDGE_CHECK if judge else "")
         for i, (raw, want) in enumerate(NAMES)
     )
     return f"name: names\ncases:\n{cases}"
@@ -62,7 +68,7 @@ def with_evaluation_calls(pipeline: str) -> str:
 
 
 def campaign_text(
-    *, generations: int = 6, seeds: bool = True, evaluation_calls: bool = False
+    *, generations: int = 6, seeds: bool = True, evaluation_calls: bool = False, judge: bool = False
 ) -> str:
     """The campaign (``seeds: false`` gives a ``request:`` campaign instead;
     ``evaluation_calls`` binds the candidates' claude slot to anthropic)."""
@@ -83,7 +89,7 @@ def campaign_text(
         "  target_fitness: 0.9\n"
         "proposer: {provider: anthropic, model: claude-haiku-4-5}\n"
         "approval: {policy: auto, min_fitness: 0.9}\n"
-        + ("providers: {claude: {provider: anthropic}}\n" if evaluation_calls else "")
+        + ("providers: {claude: {provider: anthropic}}\n" if evaluation_calls or judge else "")
     )
 
 
@@ -92,7 +98,7 @@ def write_campaign(directory: Path, **options: bool | int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     seed = with_evaluation_calls(SEED) if options.get("evaluation_calls") else SEED
     (directory / "seed.yaml").write_text(seed)
-    (directory / "suite.yaml").write_text(suite_text())
+    (directory / "suite.yaml").write_text(suite_text(judge=bool(options.get("judge"))))
     path = directory / "campaign.yaml"
     path.write_text(campaign_text(**options))  # type: ignore[arg-type]
     return path
@@ -124,22 +130,32 @@ class OneInThree:
         return self.replies * (INPUT_TOKENS + OUTPUT_TOKENS)
 
 
-#: Billed per evaluation (greeting) reply.
+#: Billed per evaluation (greeting) reply, and per judge reply.
 GREETING_INPUT_TOKENS = 40
 GREETING_OUTPUT_TOKENS = 8
+JUDGE_INPUT_TOKENS = 60
+JUDGE_OUTPUT_TOKENS = 5
 
 
 class ProposerAndCandidates:
-    """Fake-server handler for a campaign with ``evaluation_calls``: greetings from
-    candidates get a short reply, proposer requests go to a :class:`OneInThree`
-    whose fix keeps the greeting step (thread-safe)."""
+    """Fake-server handler for a campaign with ``evaluation_calls`` (and ``judge``):
+    greetings from candidates get a short reply, judges ``SCORE: 9``, proposer
+    requests go to a :class:`OneInThree` whose fix keeps the greeting step
+    (thread-safe)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.proposer = OneInThree()
         self.greetings = 0
+        self.judgements = 0
 
     def __call__(self, request: RecordedRequest) -> FakeReply:
+        if request.prompt_text.startswith("Judge this name: "):
+            with self._lock:
+                self.judgements += 1
+            return FakeReply.ok(
+                "SCORE: 9", input_tokens=JUDGE_INPUT_TOKENS, output_tokens=JUDGE_OUTPUT_TOKENS
+            )
         if request.prompt_text.startswith("Greet "):
             with self._lock:
                 self.greetings += 1
@@ -152,6 +168,11 @@ class ProposerAndCandidates:
             input_tokens=INPUT_TOKENS,
             output_tokens=OUTPUT_TOKENS,
         )
+
+    @property
+    def judge_tokens(self) -> int:
+        """Tokens billed for judges' calls so far."""
+        return self.judgements * (JUDGE_INPUT_TOKENS + JUDGE_OUTPUT_TOKENS)
 
     @property
     def evaluation_tokens(self) -> int:

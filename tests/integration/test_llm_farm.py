@@ -99,19 +99,21 @@ def test_a_one_in_three_proposer_reaches_the_target_on_two_workers(
     assert done.usage_by_role["proposer"].tokens == handler.billed_tokens
 
 
-def test_proposer_and_candidate_calls_are_counted_by_the_workers_that_made_them(
+def test_proposer_candidate_and_judge_calls_are_counted_by_the_workers_that_made_them(
     farm: Farm, server: FakeAnthropicServer, tmp_path: Path
 ) -> None:
     handler = ProposerAndCandidates()
     server.set_handler(handler)
-    spec = load_campaign(write_campaign(tmp_path / "c", evaluation_calls=True))
+    spec = load_campaign(write_campaign(tmp_path / "c", evaluation_calls=True, judge=True))
     campaign = control.submit(farm.store, spec, seed=3)
     outcome = run_scheduler(farm, campaign, options=FAST)
     assert outcome.status == "completed" and "target" in outcome.reason
     done = summary(farm.store, campaign)
-    assert handler.greetings > 0 and handler.proposer.replies > 0
+    assert handler.greetings > 0 and handler.proposer.replies > 0 and handler.judgements > 0
     # The fleet ledger holds every call the breed and evaluate workers relayed.
-    assert done.tokens == handler.proposer.billed_tokens + handler.evaluation_tokens
+    billed = handler.proposer.billed_tokens + handler.evaluation_tokens + handler.judge_tokens
+    assert done.tokens == billed
+    assert done.usage_by_role["judge"].tokens == handler.judge_tokens
     assert done.usage_by_role["proposer"].tokens == handler.proposer.billed_tokens
     assert done.usage_by_role["proposer"].calls == handler.proposer.replies
     assert done.usage_by_role["evaluation"].tokens == handler.evaluation_tokens

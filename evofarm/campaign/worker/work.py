@@ -35,6 +35,7 @@ from evofarm.evolution.operators.base import OperatorContext
 from evofarm.fitness.evaluate import evaluate_pipeline
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.records import invalid_evaluation
+from evofarm.providers.base import Provider
 from evofarm.store.base import EvalKey, JSONDoc, PopulationStore
 
 BREED = "breed"
@@ -352,6 +353,7 @@ def in_process_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             config=campaign.spec.fitness,
             genome_id=genome.id,
             max_workers=max_workers,
+            judge=_judge_for(campaign),
         )
 
     return run
@@ -443,9 +445,26 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             config=spec.fitness,
             genome_id=genome.id,
             max_workers=max_workers,
+            judge=_judge_for(campaign),
         )
 
     return run
+
+
+_judges: dict[str, Provider | None] = {}
+_judges_lock = threading.Lock()
+
+
+def _judge_for(campaign: Campaign) -> Provider | None:
+    """The campaign's ``llm_judge`` provider in this worker (made once; role ``judge``)."""
+    from evofarm.campaign.candidate_runtime import judge_provider  # noqa: PLC0415 - heavy import
+
+    with _judges_lock:
+        if campaign.id not in _judges:
+            _judges[campaign.id] = judge_provider(
+                campaign.spec, campaign.suite, campaign=campaign.id
+            )
+        return _judges[campaign.id]
 
 
 def resolve_evaluator(name: str, max_workers: int) -> GenomeEvaluator:

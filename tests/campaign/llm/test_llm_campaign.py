@@ -150,3 +150,24 @@ def test_a_proposer_call_that_would_cross_the_budget_is_refused_and_stops_the_ca
     assert summary.status == "stopped" and "max_tokens" in summary.reason
     assert 0 < handler.replies == len(server.message_requests)
     assert summary.tokens == handler.billed_tokens <= 8000
+
+
+def test_llm_judge_calls_are_their_own_role(
+    fake: tuple[FakeAnthropicServer, OneInThree], tmp_path: Path
+) -> None:
+    server, _ = fake
+    handler = ProposerAndCandidates()
+    server.set_handler(handler)
+    spec = load_campaign(write_campaign(tmp_path / "c", judge=True))
+    out = tmp_path / "out"
+    summary = run_in_process(spec, out_dir=out).summary
+    assert summary.status == "completed"
+    # The fix the proposer returns greets too: all three roles bill calls.
+    assert handler.judgements > 0 and handler.greetings > 0
+    assert summary.tokens == server.billed.tokens
+    roles = json.loads((out / "summary.json").read_text())["usage_by_role"]
+    assert set(roles) == {"evaluation", "proposer", "judge"}
+    assert roles["judge"]["tokens"] == handler.judge_tokens
+    assert roles["judge"]["calls"] == handler.judgements
+    assert roles["proposer"]["tokens"] == handler.proposer.billed_tokens
+    assert roles["evaluation"]["tokens"] == handler.evaluation_tokens
