@@ -171,3 +171,24 @@ def test_llm_judge_calls_are_their_own_role(
     assert roles["judge"]["calls"] == handler.judgements
     assert roles["proposer"]["tokens"] == handler.proposer.billed_tokens
     assert roles["evaluation"]["tokens"] == handler.evaluation_tokens
+
+
+def test_the_proposer_reads_each_step_output_of_a_failing_case(
+    fake: tuple[FakeAnthropicServer, OneInThree], tmp_path: Path
+) -> None:
+    server, _ = fake
+    handler = ProposerAndCandidates()
+    server.set_handler(handler)
+    spec = load_campaign(write_campaign(tmp_path / "c", generations=1, evaluation_calls=True))
+    run_in_process(spec)
+    bodies = [
+        json.dumps(r.json)
+        for r in server.message_requests
+        if not r.prompt_text.startswith("Greet ")
+    ]
+    assert bodies
+    # The seed greets (a step whose output no check reads), then only strips the name.
+    first = bodies[0]
+    assert '- output of step `greet`: \\"Hello!\\"' in first
+    assert '- output of step `clean`: \\"ALAN TURING\\"' in first
+    assert '- output of step `clean`: \\"ada lovelace\\"' in first
