@@ -141,6 +141,8 @@ class CampaignProposer:
         campaign: The ledger's campaign id (the farm's id; default the spec's name).
         services: Where the ledger comes from (default: the process's, or the
             fleet's that the worker bootstrap injected).
+        slots: Ready provider slots to call instead of building the config's
+            provider (``evofarm evolve`` given a provider instance).
 
     Raises:
         ProviderConfigError: the provider cannot be built.
@@ -155,10 +157,11 @@ class CampaignProposer:
         *,
         campaign: str | None = None,
         services: Services | None = None,
+        slots: ProviderSlots | None = None,
     ) -> None:
         self.config = config
         self._settings = settings if settings is not None else get_settings()
-        self._slots = proposer_slots(
+        self._slots = slots if slots is not None else proposer_slots(
             config, self._settings, spec, campaign=campaign, services=services
         )
         self._pipelines: dict[MetaName, Pipeline] = {}
