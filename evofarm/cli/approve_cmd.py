@@ -42,15 +42,17 @@ def registry() -> DeploymentRegistry:
     return DeploymentRegistry(Path(get_settings().state_dir) / DEPLOYMENTS)
 
 
-def decide(campaign: str, decision: Decision) -> tuple[Summary, Pipeline | None]:
-    """Record ``decision`` on ``campaign`` wherever it lives; return its summary and winner.
+def decide(campaign: str, decision: Decision) -> tuple[Summary, Pipeline | None, str]:
+    """Record ``decision`` on ``campaign`` wherever it lives; return its summary, winner
+    and the campaign's name (what its winner is deployed as).
 
     Raises:
         CampaignStateError: unknown id, not ended, or the winner is not pending.
     """
     settings = get_settings()
     if is_local_run(settings.state_dir, campaign):
-        return decide_local(settings.state_dir, campaign, decision)
+        decided, best = decide_local(settings.state_dir, campaign, decision)
+        return decided, best, decided.campaign  # an in-process summary names the campaign
     # The farm stack is heavy; only farm campaigns need it.
     from evofarm.campaign.reports.readback import best_pipeline, summary  # noqa: PLC0415
     from evofarm.farm.session import campaign_farm  # noqa: PLC0415
@@ -59,7 +61,9 @@ def decide(campaign: str, decision: Decision) -> tuple[Summary, Pipeline | None]
         pending = summary(farm.store, campaign)
         best = best_pipeline(farm.store, campaign) if pending.best.genome else None
         decide_in_store(farm.store, campaign, pending, decision)
-    return pending.model_copy(update={"approval": decision.state}), best
+        # A farm summary names the campaign by its id; the submit kept its name.
+        name = farm.store.get_info(campaign, "name") or campaign
+    return pending.model_copy(update={"approval": decision.state}), best, name
 
 
 @friendly_errors
@@ -71,11 +75,11 @@ def approve(
 ) -> None:
     """Approve a campaign's pending winner and deploy it as a new version."""
     decision = Decision.now("approved", note, by)
-    decided, best = decide(campaign, decision)
+    decided, best, name = decide(campaign, decision)
     if best is None:
         raise CampaignStateError(f"campaign {campaign!r} has no winner to deploy")
     version = registry().deploy(
-        decided.campaign,
+        name,
         best,
         campaign=campaign,
         by=decision.by,
@@ -83,7 +87,7 @@ def approve(
         fitness=decided.best.fitness,
         note=note,
     )
-    typer.echo(f"approved {campaign}: deployed {decided.campaign} v{version.version}")
+    typer.echo(f"approved {campaign}: deployed {name} v{version.version}")
 
 
 @friendly_errors
