@@ -52,8 +52,10 @@ def env(server: FakeAnthropicServer, cassette: Path) -> dict[str, str]:
         "EVOFARM_ANTHROPIC_MAX_RETRIES": "0",
         "EVOFARM_REPLAY_CASSETTE": str(cassette),
         "EVOFARM_REPLAY_MODE": "replay",
-        "EVOFARM_TASK_SOFT_TIME_LIMIT_S": "40",
-        "EVOFARM_TASK_TIME_LIMIT_S": "45",
+        # The test farm's limits: a cold child's first proposer call (the anthropic SDK
+        # import) took 7 s here; workers warm up before forking (workers/warmup.py).
+        "EVOFARM_TASK_SOFT_TIME_LIMIT_S": "4",
+        "EVOFARM_TASK_TIME_LIMIT_S": "5",
         "EVOFARM_VISIBILITY_TIMEOUT_S": "60",
     }
 
