@@ -49,10 +49,9 @@ def submit(
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
         CampaignSpecError: genesis made no valid pipeline, or the campaign uses
-            ``evolution.nursery`` or
-            ``evolution.noise``, which only
-            the in-process loop runs so far (refused here rather than run
-            with every child fully evaluated).
+            ``evolution.nursery`` or ``evolution.noise``, which only the
+            in-process loop runs so far (refused here rather than run with
+            every child fully evaluated).
         StoreError: the id is taken or the store failed.
     """
     for key in ("nursery", "noise"):
