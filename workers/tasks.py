@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from celery import Task
+from celery import Task, signals
 
 from evofarm.campaign.bundle import CampaignCache
 from evofarm.campaign.worker import work
@@ -34,8 +34,16 @@ from evofarm.settings import get_settings
 from evofarm.store.base import SharedStore
 from evofarm.store.registry import open_shared_store
 from workers.app import app
+from workers.warmup import warm_up
 
 log = logging.getLogger(__name__)
+
+
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+def _warm_up(**_: Any) -> None:
+    """Before the pool forks: every child then starts warm (see :mod:`workers.warmup`)."""
+    warm_up()
+
 
 RETRYABLE = (StoreError, ProviderUnavailable, SandboxError)
 MAX_RETRIES = 5

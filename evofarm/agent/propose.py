@@ -7,59 +7,51 @@ implementations sit behind it:
 * ``provider="mock"``: the offline, example-driven proposer behind
   ``reflective_mutation`` (:class:`~evofarm.evolution.example_proposer.ExampleProposer`),
   which needs no API key (it improves ``transform`` steps);
-* any other provider: one LLM call with the instruction, the pipeline's YAML,
-  the failing cases (which case, actual, expected, which check failed) and the
-  earlier attempts on this version; the answer must hold the whole pipeline in
-  one fenced ``yaml`` block, which is parsed with the loader's limits and
-  validated. Prose, broken YAML or an invalid pipeline give ``None``.
+* any other provider: the campaign proposer machinery, i.e. the same
+  ``pipelines/meta/reflective_mutation.yaml`` that ``llm_mutation`` runs
+  (:class:`~evofarm.campaign.proposer.CampaignProposer`), with the band's
+  instruction, the pipeline's YAML, the failing cases (inputs, each step's
+  output, expected, which check failed) and the earlier attempts on this
+  version; the reply is parsed strictly like any proposal
+  (:func:`~evofarm.evolution.llm.proposal.parse_proposal`). Prose, broken
+  YAML or an invalid pipeline give ``None`` with the reason counted.
 
 With ``step`` only that step may change: the proposal's version of the step
 (its prompt, for an LLM step) is put into the current pipeline and everything
 else stays as it was.
 
-The lead may later point this seam at the campaign proposer machinery; callers
-depend only on this function's signature and :class:`ProposalUsage`.
+Callers depend only on this function's signature and :class:`ProposalUsage`.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evofarm.errors import FarmError, UserInputError
+from evofarm.campaign.proposer import CampaignProposer, proposer_slots
+from evofarm.campaign.spec import ProposerConfig
+from evofarm.errors import FarmError, ProviderError, UserInputError
 from evofarm.evolution.example_proposer import ExampleProposer
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.llm.prompting import feedback_text, fitness_text, step_types_text
+from evofarm.evolution.llm.proposal import ProposalRejected, parse_proposal
+from evofarm.evolution.llm.runtime import ProposerFailed
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.proposals import Evidence
 from evofarm.pipeline.loader import (
     dump_pipeline,
-    load_pipeline_text,
     pipeline_from_data,
     pipeline_to_data,
 )
 from evofarm.pipeline.schema import Pipeline
 from evofarm.pipeline.validate import validate_pipeline
-from evofarm.providers.base import LLMRequest, Provider
-from evofarm.providers.registry import make_provider
+from evofarm.providers.base import Provider, ProviderSlots
+from evofarm.providers.registry import ProviderSet
+from evofarm.settings import get_settings
 
 OFFLINE = "mock"
-#: Longest answer parsed (characters); a longer one is discarded unread.
-MAX_ANSWER_CHARS = 64_000
-MAX_TOKENS = 4096
-_FENCE = re.compile(r"```(?:yaml|yml)[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
-
-SYSTEM = (
-    "You improve YAML pipelines (pipeline_ex format) that an evaluator scores on test "
-    "cases. You are shown the pipeline, its fitness, failing cases with the expected "
-    "output and why each check failed, and earlier attempts that were not better. "
-    "Diagnose the cause of the failures first, then make the change the instruction "
-    "asks for. Do not repeat an earlier attempt. Answer with a short explanation "
-    "followed by the WHOLE improved pipeline in exactly one ```yaml fenced block."
-)
 
 
 @dataclass
@@ -80,67 +72,6 @@ class ProposalUsage:
     def discard(self, reason: str) -> None:
         """Count a proposal thrown away for ``reason``."""
         self.discarded[reason] = self.discarded.get(reason, 0) + 1
-
-
-def _evidence_text(evidence: Evidence) -> str:
-    lines = [f"fitness {evidence.fitness:.4f}, test rate {evidence.test_rate:.4f}"]
-    for case in evidence.cases:
-        state = "PASSED" if case.passed else "FAILED"
-        lines.append(f"- case {case.case_id} ({state})")
-        lines.append(f"  inputs: {json.dumps(case.inputs, ensure_ascii=False)}")
-        lines.append(f"  actual output: {json.dumps(case.actual, ensure_ascii=False)}")
-        if case.expected is not None:
-            lines.append(f"  expected output: {json.dumps(case.expected, ensure_ascii=False)}")
-        for reason in case.reasons:
-            lines.append(f"  failed check: {reason}")
-    return "\n".join(lines)
-
-
-def prompt_text(
-    pipeline: Pipeline,
-    evidence: Evidence,
-    instruction: str,
-    *,
-    step: str | None = None,
-    earlier: Sequence[str] = (),
-) -> str:
-    """The user turn of an LLM proposal (public so tests and docs can show it)."""
-    parts = [
-        f"## Instruction\n{instruction}",
-        f"## Current pipeline\n```yaml\n{dump_pipeline(pipeline)}```",
-        f"## Evidence\n{_evidence_text(evidence)}",
-    ]
-    if step is not None:
-        parts.append(
-            f"## Scope\nChange only the step named {step!r} (its prompt); "
-            "every other step must stay exactly as it is."
-        )
-    if earlier:
-        listed = "\n".join(f"- {e}" for e in earlier)
-        parts.append(f"## Earlier attempts on this version (not better; do not repeat)\n{listed}")
-    parts.append(
-        "## Answer format\nOne or two sentences on what you changed and why, then the whole "
-        "pipeline in one ```yaml block. Nothing after the block."
-    )
-    return "\n\n".join(parts)
-
-
-def extract_pipeline(answer: str, usage: ProposalUsage) -> Pipeline | None:
-    """The pipeline in the one fenced YAML block of ``answer``, or None (reason counted)."""
-    if len(answer) > MAX_ANSWER_CHARS:
-        usage.discard("too_long")
-        return None
-    blocks = _FENCE.findall(answer)
-    if not blocks:
-        usage.discard("no_yaml")
-        return None
-    try:
-        pipeline = load_pipeline_text(blocks[-1], "<proposal>")
-        validate_pipeline(pipeline)
-    except UserInputError:
-        usage.discard("invalid_yaml")
-        return None
-    return pipeline
 
 
 def _only_step(current: Pipeline, proposal: Pipeline, step: str) -> Pipeline | None:
@@ -178,6 +109,76 @@ def _offline(pipeline: Pipeline, evidence: Evidence, attempt: int) -> Pipeline |
     return proposal
 
 
+def _slots(provider: str | Provider, model: str) -> ProviderSlots:
+    """The proposer's slots: a provider name as a campaign's ``proposer:`` binds it,
+    or a ready provider (tests), both with ``model`` pinned."""
+    if isinstance(provider, str):
+        return proposer_slots(ProposerConfig(provider=provider, model=model), get_settings())
+    pinned = {"claude": {"model": model}}
+    return ProviderSet.using(provider).with_overrides(pinned, pin=True).locked()
+
+
+def reflection_inputs(
+    pipeline: Pipeline,
+    evidence: Evidence,
+    instruction: str,
+    step: str | None,
+    earlier: Sequence[str],
+) -> dict[str, str]:
+    """Inputs of ``reflective_mutation.yaml`` for one ``evolve`` attempt."""
+    scope = (
+        f" Change only the step `{step}` (its prompt); every other step must stay as it is."
+        if step is not None
+        else ""
+    )
+    return {
+        "candidate_yaml": dump_pipeline(pipeline),
+        "fitness": fitness_text(evidence),
+        "feedback": feedback_text(evidence),
+        "attempts": "\n".join(f"{i}. {e}" for i, e in enumerate(earlier, 1)) or "(none yet)",
+        "focus": step or "(the step the failing cases point to)",
+        "step_types": step_types_text(),
+        "instruction": instruction + scope,
+    }
+
+
+def _reflect(
+    pipeline: Pipeline,
+    inputs: dict[str, str],
+    provider: str | Provider,
+    model: str,
+    meter: ProposalUsage,
+) -> Pipeline | None:
+    """One run of the reflective mutation meta pipeline; its validated proposal or None."""
+    name = provider if isinstance(provider, str) else provider.name
+    runtime = CampaignProposer(
+        ProposerConfig.model_construct(provider=name, model=model), slots=_slots(provider, model)
+    ).metered()
+    parent = Genome.from_data(pipeline_to_data(pipeline))
+    try:
+        reply = runtime.ask("mutation", inputs)
+        proposal = parse_proposal(reply, parent.pipeline, source="<evolve proposal>")
+        validate_pipeline(proposal)  # a proposal needing repair is not one evolve keeps
+    except ProposerFailed as exc:
+        if isinstance(exc.__context__, ProviderError):
+            raise exc.__context__ from None
+        meter.discard("proposer_error")
+        return None
+    except ProposalRejected as exc:
+        meter.discard(exc.reason)
+        return None
+    except UserInputError:
+        meter.discard("dangling_reference")
+        return None
+    finally:
+        used = runtime.usage
+        meter.calls += used.calls
+        meter.input_tokens += used.input_tokens
+        meter.output_tokens += used.output_tokens
+        meter.cost_usd += used.cost_usd
+    return proposal
+
+
 def propose(
     pipeline: Pipeline,
     evidence: Evidence,
@@ -212,20 +213,8 @@ def propose(
         if proposal is None:
             meter.discard("no_proposal")
     else:
-        llm = make_provider(provider) if isinstance(provider, str) else provider
-        request = LLMRequest.from_prompt(
-            model,
-            prompt_text(pipeline, evidence, instruction, step=step, earlier=earlier),
-            system=SYSTEM,
-            max_tokens=MAX_TOKENS,
-            temperature=0.7 if attempt else 0.0,
-        )
-        response = llm.complete(request)
-        meter.calls += 1
-        meter.input_tokens += response.usage.input_tokens
-        meter.output_tokens += response.usage.output_tokens
-        meter.cost_usd += response.cost_usd
-        proposal = extract_pipeline(response.text, meter)
+        inputs = reflection_inputs(pipeline, evidence, instruction, step, earlier)
+        proposal = _reflect(pipeline, inputs, provider, model, meter)
     if proposal is None:
         return None
     if step is not None:

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evofarm.campaign.genesis import seed_pipelines
+from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.errors import StoreError
 from evofarm.evolution.engine import initial_genomes
@@ -79,14 +80,18 @@ def fidelity_key(fidelity: float) -> str:
     return repr(float(fidelity))
 
 
-def build_bundle(spec: CampaignSpec, seed: int) -> tuple[Bundle, list[Genome]]:
-    """Load the campaign's seeds and suite into a bundle, with the seed genomes.
+def build_bundle(
+    spec: CampaignSpec, seed: int, proposer: CampaignProposer | None = None
+) -> tuple[Bundle, list[Genome]]:
+    """Load the campaign's seeds and suite into a bundle, with the seed genomes
+    (genesis's, on ``proposer``, for a ``request:`` campaign).
 
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
+        CampaignSpecError: genesis made no valid pipeline.
     """
     suite = spec.load_suite()
-    genomes = initial_genomes(seed_pipelines(spec, suite))
+    genomes = initial_genomes(seed_pipelines(spec, suite, proposer))
     bundle = Bundle(
         spec=spec.model_dump(mode="json"),
         suite=suite.model_dump(mode="json", by_alias=True),

@@ -21,8 +21,9 @@ from pathlib import Path
 from evofarm.campaign.provider_stack import Services, provider_wrapper
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.fitness.pipeline_executor_step import DEFAULT_SUITES_DIR
-from evofarm.fitness.suite import Case
+from evofarm.fitness.suite import Case, TaskSuite
 from evofarm.pipeline.runtime import RunLimits, Runtime
+from evofarm.providers.base import Provider
 from evofarm.providers.ledger import Role
 from evofarm.providers.registry import ProviderSet
 from evofarm.settings import Settings, get_settings
@@ -76,6 +77,27 @@ def provider_set(
     wrap = provider_wrapper(s, spec, campaign=campaign, services=services, role=role)
     base = ProviderSet.for_provider("mock", s, wrap=wrap)
     return base.with_overrides(overrides).locked()
+
+
+def judge_provider(
+    spec: CampaignSpec,
+    suite: TaskSuite,
+    *,
+    campaign: str | None = None,
+    services: Services | None = None,
+) -> Provider | None:
+    """The provider of ``suite``'s ``llm_judge`` checks (None when it has none).
+
+    The campaign's slot bindings, routed by model, with every call charged to
+    the campaign's ledger as role ``judge``. It runs where the case is scored
+    (the worker, never the sandboxed candidate). Build one per campaign and process.
+
+    Raises:
+        ProviderConfigError: as :func:`provider_set`.
+    """
+    if not any(c.type == "llm_judge" for case in suite.cases for c in suite.checks_for(case)):
+        return None
+    return provider_set(spec, campaign=campaign, services=services, role="judge").as_provider()
 
 
 def suites_dir_for(spec: CampaignSpec, settings: Settings) -> Path:

@@ -26,7 +26,6 @@ from evofarm.evolution.llm.operator_kit import ask
 from evofarm.evolution.llm.prompting import genesis_inputs
 from evofarm.evolution.llm.proposal import ProposalRejected
 from evofarm.evolution.llm.runtime import ProposerRuntime
-from evofarm.evolution.llm.usage import RoleUsage
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.repair import finalize
 from evofarm.fitness.suite import TaskSuite
@@ -100,34 +99,25 @@ def genesis(
     return result
 
 
-def seed_pipelines(spec: CampaignSpec, suite: TaskSuite) -> list[Pipeline]:
+def seed_pipelines(
+    spec: CampaignSpec, suite: TaskSuite, proposer: CampaignProposer | None = None
+) -> list[Pipeline]:
     """The campaign's starting pipelines: its seeds, or genesis on its ``request:``.
 
-    Genesis usage is not counted here (the farm's bundle builder has no store
-    yet); the loop calls :func:`seeds_and_usage` to count it.
+    Genesis runs on ``proposer`` (default: the campaign's, charging the process's
+    ledger of the spec's name), whose providers count its calls in their ledger.
 
     Raises:
         UserInputError: a seed is invalid.
         CampaignSpecError: genesis produced no valid pipeline (the reasons are named).
     """
-    return seeds_and_usage(spec, suite)[0]
-
-
-def seeds_and_usage(spec: CampaignSpec, suite: TaskSuite) -> tuple[list[Pipeline], RoleUsage]:
-    """:func:`seed_pipelines` and what genesis was billed (empty usage for ``seeds:``).
-
-    Raises:
-        UserInputError: a seed is invalid.
-        CampaignSpecError: genesis produced no valid pipeline.
-    """
     if spec.request is None:
-        return spec.load_seeds(), RoleUsage()
-    proposer = CampaignProposer.for_campaign(spec)
+        return spec.load_seeds()
+    proposer = proposer or CampaignProposer.for_campaign(spec)
     assert proposer is not None  # the spec requires a proposer with a request
-    runtime = proposer.metered()
     made = genesis(
         spec.request.text,
-        runtime,
+        proposer.metered(),
         suite=suite,
         tries=spec.request.proposals,
         want=spec.request.proposals,
@@ -139,4 +129,4 @@ def seeds_and_usage(spec: CampaignSpec, suite: TaskSuite) -> tuple[list[Pipeline
             f"genesis made no valid pipeline in {made.tries} proposals ({reasons})",
             Location(key="request"),
         )
-    return made.pipelines, runtime.usage
+    return made.pipelines

@@ -10,7 +10,10 @@ return (a proposal) is only parsed, never run, here.
 :meth:`CampaignProposer.metered` gives one task its own view whose meter counts
 every reply the provider returned: real calls add tokens and cost, cached ones
 are counted apart at no cost. The worker reads the meter into
-``BreedResult.usage``; nothing reads usage from a pipeline trace.
+``BreedResult.usage``; nothing reads usage from a pipeline trace. The campaign's
+totals and budgets come from its ledger, which the proposer's providers charge
+as role ``proposer`` as they call (on the farm: the fleet ledger, by the breed
+worker that made the call).
 
 Thread safety: a :class:`CampaignProposer` is immutable and may serve several
 tasks at once; each :class:`MeteredProposer` has its own lock.
@@ -24,9 +27,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from evofarm.campaign.provider_stack import provider_wrapper
+from evofarm.campaign.provider_stack import Services, provider_wrapper
 from evofarm.campaign.spec import CampaignSpec, ProposerConfig
-from evofarm.errors import ProviderError, UserInputError
+from evofarm.errors import BudgetExceeded, ProviderError, UserInputError
 from evofarm.evolution.llm.runtime import MetaName, ProposerFailed
 from evofarm.evolution.llm.usage import RoleUsage
 from evofarm.pipeline.executor import run_pipeline
@@ -94,13 +97,26 @@ class _MeteredSlots:
         return response
 
 
-def proposer_slots(config: ProposerConfig, settings: Settings) -> ProviderSet:
+def proposer_slots(
+    config: ProposerConfig,
+    settings: Settings,
+    spec: CampaignSpec | None = None,
+    *,
+    campaign: str | None = None,
+    services: Services | None = None,
+) -> ProviderSet:
     """Both slots on the proposer's provider, the model pinned when one is given.
+
+    With a ``spec``, every call is metered into the campaign's budget ledger as
+    role ``proposer`` (reserved before, settled after; refused past a budget),
+    like a candidate's calls; without one (``evofarm genesis``) it is only metered
+    by :class:`MeteredProposer`.
 
     Raises:
         ProviderConfigError: the provider cannot be built.
     """
-    base = ProviderSet.for_provider(config.provider, settings, wrap=provider_wrapper(settings))
+    wrap = provider_wrapper(settings, spec, campaign=campaign, services=services, role="proposer")
+    base = ProviderSet.for_provider(config.provider, settings, wrap=wrap)
     if config.model is None:
         return base.locked()
     pinned = {"claude": {"model": config.model}}
@@ -119,9 +135,14 @@ class CampaignProposer:
 
     Args:
         config: The campaign's ``proposer:``.
-        spec: The campaign (resolves its own ``pipeline:``); None for genesis
-            outside a campaign.
+        spec: The campaign (resolves its own ``pipeline:``; its ledger is
+            charged); None for genesis outside a campaign.
         settings: Provider configuration; the process settings if None.
+        campaign: The ledger's campaign id (the farm's id; default the spec's name).
+        services: Where the ledger comes from (default: the process's, or the
+            fleet's that the worker bootstrap injected).
+        slots: Ready provider slots to call instead of building the config's
+            provider (``evofarm evolve`` given a provider instance).
 
     Raises:
         ProviderConfigError: the provider cannot be built.
@@ -133,10 +154,16 @@ class CampaignProposer:
         config: ProposerConfig,
         spec: CampaignSpec | None = None,
         settings: Settings | None = None,
+        *,
+        campaign: str | None = None,
+        services: Services | None = None,
+        slots: ProviderSlots | None = None,
     ) -> None:
         self.config = config
         self._settings = settings if settings is not None else get_settings()
-        self._slots = proposer_slots(config, self._settings)
+        self._slots = slots if slots is not None else proposer_slots(
+            config, self._settings, spec, campaign=campaign, services=services
+        )
         self._pipelines: dict[MetaName, Pipeline] = {}
         self._paths = {meta: meta_path(meta, config, spec) for meta in META_FILES}
         self._lock = threading.Lock()
@@ -144,12 +171,17 @@ class CampaignProposer:
 
     @classmethod
     def for_campaign(
-        cls, spec: CampaignSpec, settings: Settings | None = None
+        cls,
+        spec: CampaignSpec,
+        settings: Settings | None = None,
+        *,
+        campaign: str | None = None,
+        services: Services | None = None,
     ) -> CampaignProposer | None:
-        """The campaign's proposer, or None when it names none."""
+        """The campaign's proposer (charging ``campaign``'s ledger), or None when it names none."""
         if spec.proposer is None:
             return None
-        return cls(spec.proposer, spec, settings)
+        return cls(spec.proposer, spec, settings, campaign=campaign, services=services)
 
     def pipeline(self, meta: MetaName) -> Pipeline:
         """The meta pipeline (loaded once, with the loader's limits)."""
@@ -184,6 +216,9 @@ class CampaignProposer:
             trace = run_pipeline(pipeline, dict(inputs), runtime=runtime)
         except ProviderError as exc:
             raise ProposerFailed(f"meta pipeline {meta}: provider: {exc}") from None
+        except BudgetExceeded as exc:
+            # The ledger remembered the crossed budget: the campaign stops on it.
+            raise ProposerFailed(f"meta pipeline {meta}: {exc}") from None
         if trace.status != "completed":
             raise ProposerFailed(f"meta pipeline {meta} failed: {trace.error}")
         output = trace.output

@@ -216,13 +216,14 @@ def provider_wrapper(
     max_out = spec.economy.max_output_tokens if spec is not None else None
     # A non-empty catalogue is the list of models candidates may call (offline
     # providers such as mock answer any model and cost nothing: exempt).
+    # The proposer's and judge's models are the campaign's choice, not a candidate's.
     catalogue = (
         frozenset(
             name
             for entry in spec.models
             for name in (entry.model, resolve_model(entry.model, settings))
         )
-        if spec is not None and spec.models
+        if spec is not None and spec.models and role == "evaluation"
         else None
     )
 

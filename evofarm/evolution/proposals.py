@@ -9,7 +9,7 @@ example-driven proposer for transform steps
 through the same validation and repair-or-discard accounting as any other.
 
 Evidence is built by :func:`evidence_of` from the parent's stored evaluation
-(``CaseResult.output_excerpt`` and check details) and the suite's *training*
+(``CaseResult.output_excerpt``, per-step outputs and check details) and the suite's *training*
 examples, so it is a pure function of stored data: the in-process loop and a
 farm worker build the same evidence for the same parent.
 """
@@ -49,6 +49,8 @@ class CaseEvidence(BaseModel):
         passed: Whether every check of the case passed.
         truncated: ``actual`` was cut, so it is not the whole output.
         reasons: Why each failed check failed (capped).
+        steps: For a failing case, each step's output in execution order (capped;
+            ``(skipped)`` or ``(failed: ...)`` for steps that gave none).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -60,6 +62,7 @@ class CaseEvidence(BaseModel):
     passed: bool = False
     truncated: bool = False
     reasons: tuple[str, ...] = ()
+    steps: tuple[tuple[str, str], ...] = ()
 
 
 class Evidence(BaseModel):
@@ -115,6 +118,7 @@ def evidence_of(
                 or ((case.reason or case.outcome)[:REASON_CHARS],)
                 if not passed
                 else (),
+                steps=tuple(case.step_outputs.items()) if not passed else (),
             )
         )
     return Evidence(

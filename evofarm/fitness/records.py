@@ -43,6 +43,9 @@ from evofarm.fitness.scoring import Band, FitnessConfig, budget_efficiency
 from evofarm.fitness.suite_models import Budgets
 
 EXCERPT_CHARS = 500
+#: Per-step outputs kept for a case that did not pass (evidence for reflection).
+STEP_EXCERPT_CHARS = 240
+MAX_STEP_OUTPUTS = 12
 MAX_ERRORS = 20
 ERROR_CHARS = 300
 #: Minimised objectives of a failed evaluation (JSON-safe, unlike infinity).
@@ -82,6 +85,9 @@ class CaseResult(BaseModel):
     efficiency: float = Field(default=0.0, ge=0, le=1)
     output_excerpt: str = ""
     checks: list[CheckResult] = Field(default_factory=list)
+    # Each top-level step's result (capped) when a check failed or the run did not
+    # complete, in execution order: what a reflective proposer reads.
+    step_outputs: dict[str, str] = Field(default_factory=dict, exclude_if=lambda d: not d)
 
     @property
     def ok(self) -> bool:

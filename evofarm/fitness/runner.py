@@ -52,6 +52,8 @@ from evofarm.fitness.errors import BadTrace, FitnessInputError
 from evofarm.fitness.llm_judge import as_text
 from evofarm.fitness.records import (
     EXCERPT_CHARS,
+    MAX_STEP_OUTPUTS,
+    STEP_EXCERPT_CHARS,
     CaseResult,
     Evaluation,
     aggregate,
@@ -285,7 +287,29 @@ def run_case(
         efficiency=efficiency,
         output_excerpt=cap_text(as_text(view.get("output")), EXCERPT_CHARS) if view else "",
         checks=results,
+        step_outputs=_step_outputs(view) if not all(r.passed for r in results) else {},
     )
+
+
+def _step_outputs(view: Mapping[str, Any]) -> dict[str, str]:
+    """Each top-level step's result, capped (see :attr:`CaseResult.step_outputs`)."""
+    steps = view.get("steps")
+    if not isinstance(steps, Mapping):
+        return {}
+    out: dict[str, str] = {}
+    for name, step in list(steps.items())[:MAX_STEP_OUTPUTS]:
+        if not isinstance(step, Mapping):
+            continue
+        status = str(step.get("status", ""))
+        if step.get("skipped"):
+            text = "(skipped)"
+        elif status == "failed":
+            errors = step.get("errors") or []
+            text = f"(failed: {errors[-1] if errors else 'error'})"
+        else:
+            text = as_text(step.get("result"))
+        out[str(name)[:100]] = cap_text(text, STEP_EXCERPT_CHARS)
+    return out
 
 
 def _validation_problem(pipeline: Pipeline, limits: PipelineLimits | None) -> str | None:

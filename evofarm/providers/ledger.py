@@ -30,6 +30,7 @@ thread-safe.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -148,6 +149,30 @@ class LedgerTotals:
             **self.total.to_json(),
             "by_role": {r: t.to_json() for r, t in self.by_role.items()},
         }
+
+
+#: Per-role fields of a campaign's store counters (``llm:<role>:<field>``).
+COUNTER_FIELDS = ("calls", "cached_calls", "input_tokens", "output_tokens", "micro_usd")
+
+
+def totals_from_counters(counters: Mapping[str, int]) -> LedgerTotals:
+    """The ledger's totals as read from a campaign's store counters."""
+    by_role: dict[str, RoleTotals] = {}
+    for role in ROLES:
+        values = [int(counters.get(f"llm:{role}:{f}", 0)) for f in COUNTER_FIELDS]
+        if any(values):
+            by_role[role] = RoleTotals(*values)
+    total = RoleTotals(*(sum(getattr(t, f) for t in by_role.values()) for f in COUNTER_FIELDS))
+    return LedgerTotals(total=total, by_role=by_role)
+
+
+def counters_of(totals: LedgerTotals) -> dict[str, int]:
+    """The store counters a fleet ledger would have written for ``totals`` (to add
+    usage counted in another ledger, such as genesis's before a campaign runs)."""
+    out = {TOKENS: totals.total.tokens, COST: totals.total.micro_usd}
+    for role, t in totals.by_role.items():
+        out.update({f"llm:{role}:{f}": int(getattr(t, f)) for f in COUNTER_FIELDS})
+    return out
 
 
 def refusal(budget: str, used: int, reserved: int, wanted: int, limit: int) -> BudgetExceeded:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,14 @@ from typer.testing import CliRunner
 
 from evofarm.agent.evolve import EvolveOptions, evolve, file_judge
 from evofarm.agent.history import read_rows, sparkline, trends
-from evofarm.agent.propose import ProposalUsage, extract_pipeline
 from evofarm.agent.workflows import AgentConfig, WorkflowBudget, load_agent_config
 from evofarm.cli import main
 from evofarm.errors import UserInputError
 from evofarm.fitness.suite import TaskSuite, load_suite
 from evofarm.providers.mock import ScriptedProvider
 from evofarm.providers.registry import ProviderSet
+from evofarm.settings import get_settings
+from evofarm.testing.fake_anthropic import FakeAnthropicServer, FakeReply
 
 REPO = Path(__file__).resolve().parents[2]
 SLUG = REPO / "benchmarks" / "tasks" / "slug.yaml"
@@ -88,7 +90,7 @@ def test_worse_candidate_is_reverted_and_strategies_change(
     assert result.stop == "attempts"  # type: ignore[attr-defined]
     # the proposer sees the earlier attempts on the same version
     last = scripted.requests[-1].prompt_text
-    assert "Earlier attempts" in last and "redesign: changed out" in last
+    assert "Earlier changes already tried" in last and "1. redesign: changed out" in last
     rows = read_rows(tmp_path / "h.jsonl")
     assert [r.kept for r in rows] == [True, False, False, False]
 
@@ -168,17 +170,18 @@ def test_step_scope_changes_only_that_step(tmp_path: Path, suite: TaskSuite) -> 
     result = _run(path, suite, tmp_path, proposer=scripted, step="tail", attempts=1)
     # only `tail` was taken from the proposal: upper + dashes fails every case
     assert result.attempts[0].fitness < 1.0  # type: ignore[attr-defined]
-    assert "Change only the step named 'tail'" in scripted.requests[0].prompt_text
+    assert "Change only the step `tail`" in scripted.requests[0].prompt_text
     with pytest.raises(UserInputError):
         _run(path, suite, tmp_path, step="nope")
 
 
-def test_extract_pipeline_rejects_unknown_step_types() -> None:
-    usage = ProposalUsage()
+def test_hostile_and_huge_proposals_are_discarded_with_their_reason(
+    pipeline: Path, suite: TaskSuite, tmp_path: Path
+) -> None:
     bad = "```yaml\nname: x\nsteps:\n  - {name: a, type: rm_rf}\n```"
-    assert extract_pipeline(bad, usage) is None
-    assert extract_pipeline("x" * 70_000, usage) is None
-    assert usage.discarded == {"invalid_yaml": 1, "too_long": 1}
+    scripted = ScriptedProvider([bad, _fenced("x: y\n" * 40_000)])
+    result = _run(pipeline, suite, tmp_path, proposer=scripted, attempts=2)
+    assert result.discarded == {"unknown_step_type": 1, "too_large": 1}  # type: ignore[attr-defined]
 
 
 def test_config_file_overrides_and_errors(tmp_path: Path) -> None:
@@ -212,3 +215,52 @@ def test_history_trend_and_cli(pipeline: Path, tmp_path: Path) -> None:
         main.app, ["evolve", str(pipeline), "--suite", str(SLUG), "--workflow", "x"]
     )
     assert bad.exit_code == 2
+
+
+@pytest.fixture
+def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicServer]:
+    with FakeAnthropicServer() as server:
+        monkeypatch.setenv("EVOFARM_ANTHROPIC_API_KEY", "sk-test")
+        monkeypatch.setenv("EVOFARM_ANTHROPIC_BASE_URL", server.base_url)
+        monkeypatch.setenv("EVOFARM_ANTHROPIC_MAX_RETRIES", "0")
+        get_settings.cache_clear()
+        try:
+            yield server
+        finally:
+            get_settings.cache_clear()
+
+
+def test_evolve_on_anthropic_runs_the_reflective_mutation_meta_pipeline(
+    pipeline: Path, suite: TaskSuite, tmp_path: Path, fake_anthropic: FakeAnthropicServer
+) -> None:
+    good = UPPER.replace("[{op: upper}]", "[{op: lower}, {op: replace, old: ' ', new: '-'}]")
+    replies = iter(["I would lower-case it.", _fenced(LOWER), _fenced(good)])
+    fake_anthropic.set_handler(
+        lambda request: FakeReply.ok(next(replies), input_tokens=900, output_tokens=150)
+    )
+    result = _run(pipeline, suite, tmp_path, proposer="anthropic", model="claude-haiku-4-5")
+    # Prose discarded, the worse candidate reverted, the fix kept.
+    assert [a.kept for a in result.attempts] == [False, False, True]  # type: ignore[attr-defined]
+    assert result.discarded == {"no_yaml": 1}  # type: ignore[attr-defined]
+    assert result.final == 1.0  # type: ignore[attr-defined]
+    assert "lower" in pipeline.read_text() and (tmp_path / "p.yaml.bak1").exists()
+    assert result.tokens == fake_anthropic.billed.tokens == 3 * 1050  # type: ignore[attr-defined]
+    # The requests are the campaign's reflective mutation, with the band's instruction.
+    bodies = [r.prompt_text for r in fake_anthropic.message_requests]
+    assert all("Here is the pipeline:" in b and "How far to go:" in b for b in bodies)
+    assert "1. redesign: the answer held no usable pipeline" in bodies[1]
+    rows = read_rows(tmp_path / "h.jsonl")
+    # The first judgement, then each judged candidate with its strategy.
+    assert [(r.action, r.kept) for r in rows[1:]] == [("tune_lightly", False), ("rewrite", True)]
+    assert rows[-1].fitness == 1.0 and rows[-1].tokens > 0
+
+
+def test_evolve_on_anthropic_stops_after_its_attempts(
+    pipeline: Path, suite: TaskSuite, tmp_path: Path, fake_anthropic: FakeAnthropicServer
+) -> None:
+    fake_anthropic.set_handler(lambda request: _fenced(LOWER))
+    before = pipeline.read_text()
+    result = _run(pipeline, suite, tmp_path, proposer="anthropic", attempts=2)
+    assert result.stop == "attempts" and len(fake_anthropic.message_requests) == 2  # type: ignore[attr-defined]
+    assert pipeline.read_text() == before and not (tmp_path / "p.yaml.candidate").exists()
+    assert len(read_rows(tmp_path / "h.jsonl")) == 3

@@ -18,7 +18,14 @@ from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm, connect_farm
 from evofarm.settings import get_settings
 from evofarm.testing.fake_anthropic import FakeAnthropicServer, FakeReply, RecordedRequest
-from evofarm.testing.llm_campaign import FIXED, OneInThree, fenced, write_campaign
+from evofarm.testing.llm_campaign import (
+    FIXED,
+    SEED,
+    OneInThree,
+    ProposerAndCandidates,
+    fenced,
+    write_campaign,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -45,8 +52,10 @@ def env(server: FakeAnthropicServer, cassette: Path) -> dict[str, str]:
         "EVOFARM_ANTHROPIC_MAX_RETRIES": "0",
         "EVOFARM_REPLAY_CASSETTE": str(cassette),
         "EVOFARM_REPLAY_MODE": "replay",
-        "EVOFARM_TASK_SOFT_TIME_LIMIT_S": "40",
-        "EVOFARM_TASK_TIME_LIMIT_S": "45",
+        # The test farm's limits: a cold child's first proposer call (the anthropic SDK
+        # import) took 7 s here; workers warm up before forking (workers/warmup.py).
+        "EVOFARM_TASK_SOFT_TIME_LIMIT_S": "4",
+        "EVOFARM_TASK_TIME_LIMIT_S": "5",
         "EVOFARM_VISIBILITY_TIMEOUT_S": "60",
     }
 
@@ -90,6 +99,47 @@ def test_a_one_in_three_proposer_reaches_the_target_on_two_workers(
     # The scheduler never called the proposer; every billed token is in the summary.
     assert handler.replies > 0 and done.tokens == handler.billed_tokens
     assert done.usage_by_role["proposer"].tokens == handler.billed_tokens
+
+
+def test_proposer_candidate_and_judge_calls_are_counted_by_the_workers_that_made_them(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    handler = ProposerAndCandidates()
+    server.set_handler(handler)
+    spec = load_campaign(write_campaign(tmp_path / "c", evaluation_calls=True, judge=True))
+    campaign = control.submit(farm.store, spec, seed=3)
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert outcome.status == "completed" and "target" in outcome.reason
+    done = summary(farm.store, campaign)
+    assert handler.greetings > 0 and handler.proposer.replies > 0 and handler.judgements > 0
+    # The fleet ledger holds every call the breed and evaluate workers relayed.
+    billed = handler.proposer.billed_tokens + handler.evaluation_tokens + handler.judge_tokens
+    assert done.tokens == billed
+    assert done.usage_by_role["judge"].tokens == handler.judge_tokens
+    assert done.usage_by_role["proposer"].tokens == handler.proposer.billed_tokens
+    assert done.usage_by_role["proposer"].calls == handler.proposer.replies
+    assert done.usage_by_role["evaluation"].tokens == handler.evaluation_tokens
+
+
+def test_a_request_campaign_counts_its_genesis_calls(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path, local_env: None
+) -> None:
+    # Genesis asks twice per proposal (analysis, then the pipeline): 3 proposals,
+    # each the seed; then llm_mutation gets the usual 1-in-3 replies.
+    genesis_replies = iter([FakeReply.ok(fenced(SEED), input_tokens=300, output_tokens=90)] * 6)
+    handler = OneInThree()
+    server.set_handler(lambda request: next(genesis_replies, None) or handler(request))
+    spec = load_campaign(write_campaign(tmp_path / "c", seeds=False))
+    campaign = control.submit(farm.store, spec, seed=3)
+    genesis_tokens = 6 * (300 + 90)
+    # Genesis ran at submit: its bill is in the campaign's counters before it runs.
+    assert farm.store.counters(campaign)["tokens"] == genesis_tokens
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert outcome.status == "completed"
+    done = summary(farm.store, campaign)
+    assert done.tokens == genesis_tokens + handler.billed_tokens
+    assert done.usage_by_role["proposer"].calls == 6 + handler.replies
+    assert done.cost_usd > 0
 
 
 def _by_prompt(request: RecordedRequest) -> FakeReply:

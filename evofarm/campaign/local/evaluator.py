@@ -3,7 +3,8 @@
 The in-process loop's default evaluator: each case runs through the pipeline
 executor with the campaign's providers (slot bindings; mock unless the campaign
 says otherwise) and the run limits derived from the campaign's ``sandbox``
-section. In-process runs are not sandboxed; the farm runs the same evaluation
+section; ``llm_judge`` checks call the campaign's providers as role ``judge``.
+In-process runs are not sandboxed; the farm runs the same evaluation
 inside the sandbox with every sandbox limit.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from evofarm.campaign.candidate_runtime import runtime_factory
+from evofarm.campaign.candidate_runtime import judge_provider, runtime_factory
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.evolution.genome import Genome
 from evofarm.fitness.evaluate import evaluate_pipeline
@@ -30,6 +31,7 @@ evaluation ran are not run again."""
 def make_evaluator(spec: CampaignSpec, suite: TaskSuite) -> Evaluator:
     """The default evaluator of ``spec`` on ``suite`` (see module docs)."""
     factory = runtime_factory(spec)
+    judge = judge_provider(spec, suite)
 
     def evaluate(genome: Genome) -> Evaluation:
         return evaluate_pipeline(
@@ -39,6 +41,7 @@ def make_evaluator(spec: CampaignSpec, suite: TaskSuite) -> Evaluator:
             fidelity=spec.fidelity,
             config=spec.fitness,
             genome_id=genome.id,
+            judge=judge,
         )
 
     return evaluate
@@ -47,6 +50,7 @@ def make_evaluator(spec: CampaignSpec, suite: TaskSuite) -> Evaluator:
 def make_staged_evaluator(spec: CampaignSpec, suite: TaskSuite) -> StagedEvaluator:
     """The default nursery evaluator of ``spec`` on ``suite`` (see :data:`StagedEvaluator`)."""
     factory = runtime_factory(spec)
+    judge = judge_provider(spec, suite)
 
     def evaluate(genome: Genome, fidelity: float, earlier: Evaluation | None) -> Evaluation:
         return evaluate_pipeline(
@@ -56,6 +60,7 @@ def make_staged_evaluator(spec: CampaignSpec, suite: TaskSuite) -> StagedEvaluat
             fidelity=fidelity,
             config=spec.fitness,
             genome_id=genome.id,
+            judge=judge,
             reuse=earlier.cases if earlier is not None else (),
         )
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from evofarm.campaign import memory
 from evofarm.campaign.anomalies import LIVE_KINDS, detect, signals_of
-from evofarm.campaign.genesis import seeds_and_usage
+from evofarm.campaign.genesis import seed_pipelines
 from evofarm.campaign.local.evaluator import (
     Evaluator,
     StagedEvaluator,
@@ -46,6 +46,7 @@ from evofarm.campaign.provider_stack import ledger_limits, new_process_ledger
 from evofarm.campaign.reports import final, outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
 from evofarm.campaign.spec import CampaignSpec
+from evofarm.campaign.usage import usage_by_role
 from evofarm.errors import BudgetExceeded
 from evofarm.evolution.engine import (
     BreedResult,
@@ -65,7 +66,6 @@ from evofarm.evolution.final_choice import FinalChoice, SplitName, choose_final
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.llm.attempts import attempts_of
 from evofarm.evolution.llm.runtime import Attempt
-from evofarm.evolution.llm.usage import RoleUsage, usage_by_role
 from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
@@ -113,13 +113,17 @@ class _Run:
     out_dir: Path | None
     clock: Callable[[], float]
     started: float
+    # The campaign's budget ledger: every call of the proposer (genesis included),
+    # judges and the default evaluator's candidates is charged to it as it is made.
+    ledger: BudgetLedger
     genomes: dict[str, Genome] = field(default_factory=dict)
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    # False: a custom evaluator, whose reported usage is added to the ledger's.
+    metered: bool = True
     tokens: int = 0
     cost_usd: float = 0.0
-    # The campaign's budget ledger when the default evaluator meters its calls
-    # (the one cost path); None: a custom evaluator's reported usage is summed.
-    ledger: BudgetLedger | None = None
+    reported_tokens: int = 0
+    reported_cost_usd: float = 0.0
     refused: str | None = None
     examples: list[Example] = field(default_factory=list)
     material: Material = field(default_factory=Material)
@@ -132,7 +136,6 @@ class _Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     proposer: CampaignProposer | None = None
-    proposer_usage: RoleUsage = field(default_factory=RoleUsage)
 
     @property
     def campaign(self) -> str:
@@ -200,18 +203,15 @@ class _Run:
             self.charge(evaluation)
         return found
 
-    def charge(self, evaluation: Evaluation) -> None:
-        """Bring the run's usage up to date: the ledger's totals when the providers
-        charge one (the trusted count), else what the evaluation reports."""
-        if self.ledger is None:
-            self.tokens += evaluation.tokens
-            self.cost_usd += evaluation.cost_usd
-        else:
-            # The ledger counts what the candidates' providers billed; proposer
-            # calls are counted by the breeding runtime (they do not pass it yet).
-            total = self.ledger.totals().total
-            self.tokens = total.tokens + self.proposer_usage.tokens
-            self.cost_usd = total.cost_usd + self.proposer_usage.cost_usd
+    def charge(self, evaluation: Evaluation | None = None) -> None:
+        """Bring the run's usage up to date: the ledger's totals (the trusted count),
+        plus what ``evaluation`` reports when a custom evaluator made it."""
+        if evaluation is not None and not self.metered:
+            self.reported_tokens += evaluation.tokens
+            self.reported_cost_usd += evaluation.cost_usd
+        total = self.ledger.totals().total
+        self.tokens = total.tokens + self.reported_tokens
+        self.cost_usd = total.cost_usd + self.reported_cost_usd
 
     def check_anomalies(self, state: EvolutionState, before: EvolutionState | None) -> None:
         """The per-generation anomaly hook (the scheduler's twin): detect, keep, write."""
@@ -244,7 +244,7 @@ class _Run:
     def budget_crossed(self) -> str | None:
         if self.refused is not None:
             return self.refused
-        crossed = self.ledger.crossed() if self.ledger is not None else None
+        crossed = self.ledger.crossed()
         if crossed is not None:
             return f"budget exceeded: {crossed} (a call's worst case would have crossed it)"
         budgets = self.spec.budgets
@@ -338,12 +338,9 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
         offspring = make_offspring(task, parents, context)
         result = offspring.result
         if runtime is not None and not runtime.usage.empty:
-            # The proposer's billed usage counts like an evaluation's, as the farm counts it.
-            usage = runtime.usage
-            result = result.model_copy(update={"usage": usage})
-            run.proposer_usage = run.proposer_usage + usage
-            run.tokens += usage.tokens
-            run.cost_usd += usage.cost_usd
+            # The ledger counted the calls; the result reports this task's share.
+            result = result.model_copy(update={"usage": runtime.usage})
+            run.charge()
         results.append(result)
         if offspring.genome is not None:
             # The first slot to breed a pipeline owns its record (lineage, mutations).
@@ -439,15 +436,17 @@ def run_in_process(
     suite = spec.load_suite()
     training, held_out = suite.training(), suite.held_out()
     examples = examples_of(training)
-    seeds, genesis_usage = seeds_and_usage(spec, training)
+    # A fresh ledger per run, before any provider set is built: they all charge it.
+    ledger = new_process_ledger(spec.name, ledger_limits(spec))
+    proposer = CampaignProposer.for_campaign(spec)
+    seeds = seed_pipelines(spec, training, proposer)
     if held_out is not None and validation_evaluator is None:
         validation_evaluator = make_evaluator(spec, held_out)
-    # A fresh ledger per run: the default evaluator's providers charge it.
-    ledger = new_process_ledger(spec.name, ledger_limits(spec)) if evaluator is None else None
     run = _Run(
         spec=spec,
         seed=seed,
         ledger=ledger,
+        metered=evaluator is None,
         evaluator=evaluator or make_evaluator(spec, training),
         validation_evaluator=validation_evaluator if held_out is not None else None,
         out_dir=out_dir,
@@ -455,11 +454,9 @@ def run_in_process(
         started=clock(),
         examples=examples,
         staged=staged_evaluator,
-        proposer=CampaignProposer.for_campaign(spec),
-        proposer_usage=genesis_usage,
-        tokens=genesis_usage.tokens,
-        cost_usd=genesis_usage.cost_usd,
+        proposer=proposer,
     )
+    run.charge()
     if spec.evolution.nursery is not None and run.staged is None:
         if evaluator is not None:
             raise EngineInputError("a campaign with a nursery needs a staged_evaluator too")
@@ -562,7 +559,7 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         cost_usd=round(run.cost_usd, 6),
         wall_s=round(run.clock() - run.started, 3),
         approval=run.spec.approval.decide(best_ref.fitness),
-        usage_by_role=usage_by_role(run.tokens, run.cost_usd, run.proposer_usage),
+        usage_by_role=usage_by_role(run.tokens, run.cost_usd, run.ledger.totals().by_role),
     )
     if run.out_dir is not None:
         outputs.write_summary(run.out_dir, summary)

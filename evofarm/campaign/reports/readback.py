@@ -23,12 +23,13 @@ from evofarm.campaign.reports import anomaly_events, final, outputs
 from evofarm.campaign.reports.lineage import lineage_graph
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Summary
 from evofarm.campaign.scheduler.checkpoints import INFO_BEST, INFO_GENERATION, INFO_WALL, TIMING
-from evofarm.campaign.worker.work import BREED, load_genomes, proposer_usage
+from evofarm.campaign.usage import usage_by_role
+from evofarm.campaign.worker.work import BREED, load_genomes
 from evofarm.errors import CampaignStateError
 from evofarm.evolution.engine import EvolutionState
-from evofarm.evolution.llm.usage import usage_by_role
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
 from evofarm.pipeline.schema import Pipeline
+from evofarm.providers.ledger import totals_from_counters
 from evofarm.store.base import COUNTER_COST, COUNTER_EVALUATIONS, COUNTER_TOKENS, PopulationStore
 
 
@@ -146,7 +147,7 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
         wall_s=round(snap.wall_s, 3),
         approval=decision.state if decision else decoded.spec.approval.decide(best_ref.fitness),
         usage_by_role=usage_by_role(
-            snap.tokens, snap.cost_usd, proposer_usage(store.counters(campaign))
+            snap.tokens, snap.cost_usd, totals_from_counters(store.counters(campaign)).by_role
         ),
     )
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from evofarm.campaign.budgets import MICRO, usd_to_micro
+from evofarm.campaign.budgets import usd_to_micro
 from evofarm.campaign.bundle import Campaign, CampaignCache
 from evofarm.campaign.lifecycle import ENDED, EVENTS
 from evofarm.campaign.proposer import CampaignProposer, MeteredProposer
@@ -30,13 +30,13 @@ from evofarm.evolution.examples import examples_of
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.llm.attempts import attempts_of
 from evofarm.evolution.llm.runtime import Attempt
-from evofarm.evolution.llm.usage import RoleUsage
 from evofarm.evolution.material import material_of
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.fitness.evaluate import evaluate_pipeline
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.records import invalid_evaluation
-from evofarm.store.base import COUNTER_COST, COUNTER_TOKENS, EvalKey, JSONDoc, PopulationStore
+from evofarm.providers.base import Provider
+from evofarm.store.base import EvalKey, JSONDoc, PopulationStore
 
 if TYPE_CHECKING:
     from evofarm.sandbox.wire.outcome import SandboxUsage
@@ -82,7 +82,10 @@ def _proposer_for(campaign: Campaign) -> MeteredProposer | None:
     """A metered proposer runtime for one task of ``campaign`` (None without ``proposer:``)."""
     with _proposers_lock:
         if campaign.id not in _proposers:
-            _proposers[campaign.id] = CampaignProposer.for_campaign(campaign.spec)
+            # Its calls are charged to the campaign's ledger (the fleet's, in a worker).
+            _proposers[campaign.id] = CampaignProposer.for_campaign(
+                campaign.spec, campaign=campaign.id
+            )
         proposer = _proposers[campaign.id]
     return proposer.metered() if proposer is not None else None
 
@@ -108,36 +111,6 @@ def _attempts(store: PopulationStore, campaign: Campaign, task: BreedTask) -> tu
         if d is not None
     }
     return attempts_of(parent, children, task.generation, scores)
-
-
-def _charge(store: PopulationStore, campaign: Campaign, usage: RoleUsage) -> None:
-    """Add a task's billed proposer usage to the campaign's counters and check its budgets."""
-    cost = usd_to_micro(usage.cost_usd)
-    counters = store.add_counters(
-        campaign.id,
-        {
-            COUNTER_TOKENS: usage.tokens,
-            COUNTER_COST: cost,
-            "proposer_tokens": usage.tokens,
-            "proposer_cost_micro_usd": cost,
-            "proposer_calls": usage.calls,
-            "proposer_cached": usage.cached_calls,
-        },
-    )
-    limits = store.budgets(campaign.id)
-    for name in (COUNTER_TOKENS, COUNTER_COST):
-        if name in limits and counters.get(name, 0) >= limits[name]:
-            store.mark_budget_crossed(campaign.id, name)
-
-
-def proposer_usage(counters: dict[str, int]) -> RoleUsage:
-    """The proposer usage recorded in a campaign's counters."""
-    return RoleUsage(
-        input_tokens=counters.get("proposer_tokens", 0),
-        cost_usd=counters.get("proposer_cost_micro_usd", 0) / MICRO,
-        calls=counters.get("proposer_calls", 0),
-        cached_calls=counters.get("proposer_cached", 0),
-    )
 
 
 # ---- end llm ------------------------------------------------------------------
@@ -203,9 +176,9 @@ def breed(store: PopulationStore, cache: CampaignCache, task_doc: JSONDoc) -> JS
     child = offspring.genome
     breed_result = offspring.result
     if runtime is not None and not runtime.usage.empty:
-        # Every run's calls were billed (a redelivered task's too): count them all.
+        # The ledger already counted every call as it was made (a redelivered
+        # task's too); the result only reports this task's share.
         breed_result = breed_result.model_copy(update={"usage": runtime.usage})
-        _charge(store, campaign, runtime.usage)
     child_doc: JSONDoc | None = None
     if child is not None:
         doc = child.model_dump(mode="json")
@@ -383,6 +356,7 @@ def in_process_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             config=campaign.spec.fitness,
             genome_id=genome.id,
             max_workers=max_workers,
+            judge=_judge_for(campaign),
         )
 
     return run
@@ -476,6 +450,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             config=spec.fitness,
             genome_id=genome.id,
             max_workers=max_workers,
+            judge=_judge_for(campaign),
         )
         return with_relayed_usage(evaluation, relayed[0]) if relayed else evaluation
 
@@ -495,6 +470,22 @@ def with_relayed_usage(evaluation: Evaluation, usage: SandboxUsage) -> Evaluatio
             "cost_usd": round(usage.cost_usd, 9),
         }
     )
+
+
+_judges: dict[str, Provider | None] = {}
+_judges_lock = threading.Lock()
+
+
+def _judge_for(campaign: Campaign) -> Provider | None:
+    """The campaign's ``llm_judge`` provider in this worker (made once; role ``judge``)."""
+    from evofarm.campaign.candidate_runtime import judge_provider  # noqa: PLC0415 - heavy import
+
+    with _judges_lock:
+        if campaign.id not in _judges:
+            _judges[campaign.id] = judge_provider(
+                campaign.spec, campaign.suite, campaign=campaign.id
+            )
+        return _judges[campaign.id]
 
 
 def resolve_evaluator(name: str, max_workers: int) -> GenomeEvaluator:

@@ -37,6 +37,8 @@ def _case_text(number: int, case: CaseEvidence) -> str:
     lines = [f"### Case {number} ({case.case_id}): {'passed' if case.passed else 'FAILED'}"]
     for key in sorted(case.inputs):
         lines.append(f"- input `{key}`: {json.dumps(_clip(case.inputs[key]))}")
+    for step, output in case.steps:
+        lines.append(f"- output of step `{step}`: {json.dumps(_clip(output))}")
     actual = _clip(case.actual) + (" (truncated)" if case.truncated else "")
     lines.append(f"- candidate output: {json.dumps(actual)}")
     if case.expected is not None:

@@ -51,26 +51,3 @@ class RoleTotal(BaseModel):
     calls: int | None = Field(default=None, ge=0)
     cached_calls: int | None = Field(default=None, ge=0)
 
-
-def usage_by_role(
-    total_tokens: int, total_cost_usd: float, proposer: RoleUsage | None
-) -> dict[str, RoleTotal]:
-    """The breakdown a summary shows: ``evaluation`` is what is not ``proposer``.
-
-    Empty when no proposer ran (so summaries of campaigns without LLM operators
-    are unchanged). ``total_*`` are everything billed, proposer included.
-    """
-    if proposer is None or proposer.empty:
-        return {}
-    return {
-        "evaluation": RoleTotal(
-            tokens=max(0, total_tokens - proposer.tokens),
-            cost_usd=round(max(0.0, total_cost_usd - proposer.cost_usd), 6),
-        ),
-        "proposer": RoleTotal(
-            tokens=proposer.tokens,
-            cost_usd=round(proposer.cost_usd, 6),
-            calls=proposer.calls,
-            cached_calls=proposer.cached_calls,
-        ),
-    }

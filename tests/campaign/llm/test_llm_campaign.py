@@ -13,7 +13,13 @@ from evofarm.campaign.spec import load_campaign
 from evofarm.errors import CampaignSpecError
 from evofarm.settings import get_settings
 from evofarm.testing.fake_anthropic import FakeAnthropicServer
-from evofarm.testing.llm_campaign import SEED, OneInThree, fenced, write_campaign
+from evofarm.testing.llm_campaign import (
+    SEED,
+    OneInThree,
+    ProposerAndCandidates,
+    fenced,
+    write_campaign,
+)
 
 
 @pytest.fixture
@@ -108,3 +114,81 @@ def test_a_request_campaign_whose_genesis_fails_says_why(
     with pytest.raises(CampaignSpecError) as caught:
         run_in_process(spec)
     assert "genesis made no valid pipeline in 3 proposals (no_yaml x3)" in caught.value.message
+
+
+def test_proposer_and_candidate_calls_are_all_in_the_ledger_by_role(
+    fake: tuple[FakeAnthropicServer, OneInThree], tmp_path: Path
+) -> None:
+    server, _ = fake
+    handler = ProposerAndCandidates()
+    server.set_handler(handler)
+    spec = load_campaign(write_campaign(tmp_path / "c", evaluation_calls=True))
+    summary = run_in_process(spec, out_dir=tmp_path / "out").summary
+    assert summary.status == "completed" and "target" in summary.reason
+    billed = server.billed
+    assert handler.greetings > 0 and handler.proposer.replies > 0
+    # Every billed token is in the summary, split by who made the call.
+    assert summary.tokens == billed.tokens
+    roles = summary.usage_by_role
+    assert roles["proposer"].tokens == handler.proposer.billed_tokens
+    assert roles["proposer"].calls == handler.proposer.replies
+    assert roles["evaluation"].tokens == handler.evaluation_tokens
+    assert roles["evaluation"].calls == handler.greetings
+    assert summary.cost_usd == pytest.approx(
+        roles["proposer"].cost_usd + roles["evaluation"].cost_usd
+    )
+
+
+def test_a_proposer_call_that_would_cross_the_budget_is_refused_and_stops_the_campaign(
+    fake: tuple[FakeAnthropicServer, OneInThree], tmp_path: Path
+) -> None:
+    server, handler = fake
+    path = write_campaign(tmp_path / "c")
+    # Room for two proposals (820 tokens billed each, ~5,000 worst case), not a third.
+    path.write_text(path.read_text() + "budgets: {max_tokens: 8000}\n")
+    summary = run_in_process(load_campaign(path)).summary
+    assert summary.status == "stopped" and "max_tokens" in summary.reason
+    assert 0 < handler.replies == len(server.message_requests)
+    assert summary.tokens == handler.billed_tokens <= 8000
+
+
+def test_llm_judge_calls_are_their_own_role(
+    fake: tuple[FakeAnthropicServer, OneInThree], tmp_path: Path
+) -> None:
+    server, _ = fake
+    handler = ProposerAndCandidates()
+    server.set_handler(handler)
+    spec = load_campaign(write_campaign(tmp_path / "c", judge=True))
+    out = tmp_path / "out"
+    summary = run_in_process(spec, out_dir=out).summary
+    assert summary.status == "completed"
+    # The fix the proposer returns greets too: all three roles bill calls.
+    assert handler.judgements > 0 and handler.greetings > 0
+    assert summary.tokens == server.billed.tokens
+    roles = json.loads((out / "summary.json").read_text())["usage_by_role"]
+    assert set(roles) == {"evaluation", "proposer", "judge"}
+    assert roles["judge"]["tokens"] == handler.judge_tokens
+    assert roles["judge"]["calls"] == handler.judgements
+    assert roles["proposer"]["tokens"] == handler.proposer.billed_tokens
+    assert roles["evaluation"]["tokens"] == handler.evaluation_tokens
+
+
+def test_the_proposer_reads_each_step_output_of_a_failing_case(
+    fake: tuple[FakeAnthropicServer, OneInThree], tmp_path: Path
+) -> None:
+    server, _ = fake
+    handler = ProposerAndCandidates()
+    server.set_handler(handler)
+    spec = load_campaign(write_campaign(tmp_path / "c", generations=1, evaluation_calls=True))
+    run_in_process(spec)
+    bodies = [
+        json.dumps(r.json)
+        for r in server.message_requests
+        if not r.prompt_text.startswith("Greet ")
+    ]
+    assert bodies
+    # The seed greets (a step whose output no check reads), then only strips the name.
+    first = bodies[0]
+    assert '- output of step `greet`: \\"Hello!\\"' in first
+    assert '- output of step `clean`: \\"ALAN TURING\\"' in first
+    assert '- output of step `clean`: \\"ada lovelace\\"' in first
