@@ -5,8 +5,10 @@ in-process loop does (:mod:`evofarm.campaign.local.loop`), with the work spread 
 the farm, so for the same seed the final best is the same however many workers
 there were and however often the scheduler was interrupted:
 
-1. ``plan_generation`` gives the breed tasks; each goes out as one task
-   (``breed`` or ``mutate`` queue) carrying ids and small parameters.
+1. ``plan_generation`` gives the breed tasks. Those with an LLM operator go out
+   as one task each (``breed`` or ``mutate`` queue) carrying ids and small
+   parameters; the scheduler makes the others itself, in one batch
+   (:mod:`~evofarm.campaign.scheduler.breeding`), with the same result.
 2. Workers store each child under its content hash and signal the result.
    Unless an evaluation cap forces waiting for the whole generation (to decide
    whether it may start, as the loop does), each new distinct genome is sent for
@@ -56,6 +58,7 @@ from evofarm.campaign.bundle import Campaign, decode
 from evofarm.campaign.lifecycle import Status
 from evofarm.campaign.reports import anomaly_events, final
 from evofarm.campaign.reports.outputs import HistoryRow
+from evofarm.campaign.scheduler.breeding import LocalBreeder, needs_worker
 from evofarm.campaign.scheduler.checkpoints import (
     INFO_BEST,
     INFO_GENERATION,
@@ -117,6 +120,9 @@ class SchedulerOptions:
             raises ``StoreUnreachable`` and the campaign is left to be adopted);
             None: ride out any outage.
         backoff: delays between reconnection attempts.
+        breed_here: make the children that need no LLM in the scheduler, in one
+            batch per generation (:mod:`~evofarm.campaign.scheduler.breeding`);
+            False sends every child as a breed task (as before; for comparison).
     """
 
     wait_s: float = 1.0
@@ -125,6 +131,7 @@ class SchedulerOptions:
     lease_wait_s: float = 0.0
     outage_s: float | None = 600.0
     backoff: Backoff = field(default_factory=Backoff)
+    breed_here: bool = True
 
 
 @dataclass(frozen=True)
@@ -303,6 +310,8 @@ class _Driver:
         self.waiter = Waiter(
             self.tracker, scheduler.lease, scheduler.check_alive, options.wait_s, options.stall_s
         )
+        #: Makes the children that need no LLM here (None: every child is a breed task).
+        self.breeder = LocalBreeder(self.store, campaign) if options.breed_here else None
 
     def run(self) -> Outcome:
         state: EvolutionState | None = None
@@ -464,7 +473,10 @@ class _Driver:
         # With an evaluation cap the loop decides on the whole generation before
         # evaluating any of it; without one, evaluation starts with the first child.
         pipelined = campaign.spec.budgets.max_evaluations is None
-        tracker.send_breeds(list(pending.breed.values()))
+        here = [t for t in pending.breed.values() if self.breeder and not needs_worker(t)]
+        tracker.send_breeds([t for t in pending.breed.values() if t not in here])
+        if self.breeder is not None:
+            tracker.settle_local(pending, self.breeder.breed(here))
         # The previous generation's checkpoint waits until this one's tasks are out.
         self.checkpoints.flush()
         if pipelined:
