@@ -71,6 +71,7 @@ from evofarm.campaign.scheduler.dispatcher import Dispatcher
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
 from evofarm.campaign.scheduler.recovery import Backoff, LeaseLost, wait_until_reachable
+from evofarm.campaign.scheduler.steady import SteadyRun
 from evofarm.campaign.scheduler.waiting import Ended, Waiter
 from evofarm.campaign.worker import work
 from evofarm.errors import StoreError, StoreUnreachable
@@ -315,6 +316,7 @@ class _Driver:
 
     def run(self) -> Outcome:
         state: EvolutionState | None = None
+        steady = self._steady()
         try:
             state = self._load_or_seed()
             while True:
@@ -323,8 +325,10 @@ class _Driver:
                 if ended is not None:
                     self._final_phase(state, *ended)
                     return self._end(*ended, state.generation)
-                state = self._generation(state)
+                state = steady.run(state) if steady else self._generation(state)
         except Ended as ended:
+            if steady is not None and steady.state is not None:
+                state = steady.state
             generation = state.generation if state else 0
             if state is not None and ended.status == Status.STOPPED:
                 # The evaluation cap ends the search between generations, as in the loop.
@@ -338,6 +342,25 @@ class _Driver:
                 # Still the holder: leave the finished generation to the adopter.
                 self.checkpoints.flush()
             raise
+
+    def _steady(self) -> SteadyRun | None:
+        """The steady-state driver, for a ``mode: steady`` campaign."""
+        if self.campaign.spec.evolution.mode != "steady":
+            return None
+
+        def on_state(state: EvolutionState) -> None:
+            self.scheduler.generation = state.generation
+
+        return SteadyRun(
+            self.store,
+            self.campaign,
+            tracker=self.tracker,
+            waiter=self.waiter,
+            checkpoints=self.checkpoints,
+            breeder=self.breeder,
+            ending=self._between_generations,
+            on_state=on_state,
+        )
 
     def _final_phase(self, state: EvolutionState, status: Status, reason: str) -> None:
         """Choose the winner on the held-out cases and simplify it, on the farm.

@@ -125,13 +125,17 @@ class WorkTracker:
         """Send breed tasks."""
         self._dispatch(tasks, self.dispatcher.send_breed)
 
+    def cache_genome(self, genome: Genome) -> None:
+        """Keep a genome that arrived with a result, so it is not read back."""
+        self._genome_cache.setdefault(genome.id, genome)
+
     def settle_local(
         self, pending: Pending, made: Sequence[tuple[BreedResult, Genome | None]]
     ) -> None:
         """Record breed results made in the scheduler (their children ``None`` or stored first)."""
         for result, child in made:
             if child is not None:
-                self._genome_cache.setdefault(child.id, child)
+                self.cache_genome(child)
             pending.results[result.slot] = result
             pending.breed.pop(result.slot, None)
         self.last_progress = self.clock()
