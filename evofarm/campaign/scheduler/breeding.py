@@ -6,8 +6,9 @@ a publish, a worker's dozen store round trips and a completion event, and the
 first child can be evaluated only after the queue hands it back. So the
 scheduler makes those children itself, all of a generation's at once: one read
 of the parents and donors, one of the mutated parents' evaluations, the
-material built once. LLM operators (``llm_mutation``, ``llm_crossover``) still
-go to the breed queue, where the proposer, its rate limits and its ledger live.
+material built once; each child's evaluation is sent as soon as it is made.
+LLM operators (``llm_mutation``, ``llm_crossover``) still go to the breed
+queue, where the proposer, its rate limits and its ledger live.
 
 The result is the worker's exactly: the same task, parents and operator context
 give the same child (the proposer and its attempts are read only by LLM
@@ -19,7 +20,7 @@ reuses). The generational mode stays bit-identical to the in-process loop.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from pydantic import ValidationError
 
@@ -37,7 +38,7 @@ from evofarm.evolution.examples import Example, examples_of
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
-from evofarm.store.base import EvalKey, JSONDoc, PopulationStore
+from evofarm.store.base import EvalKey, PopulationStore
 
 
 def needs_worker(task: BreedTask) -> bool:
@@ -84,9 +85,17 @@ class LocalBreeder:
         return found
 
     def breed(self, tasks: Sequence[BreedTask]) -> list[tuple[BreedResult, Genome | None]]:
-        """Make, store and record the children of ``tasks`` (none may need an LLM).
+        """All of :meth:`breed_each`, as a list."""
+        return list(self.breed_each(tasks))
 
-        Returns:
+    def breed_each(self, tasks: Sequence[BreedTask]) -> Iterator[tuple[BreedResult, Genome | None]]:
+        """Make, store and record the children of ``tasks`` (none may need an LLM), one by one.
+
+        Each child is stored (genome, lineage, then the slot's result: a resumed
+        scheduler trusts a stored result to mean a stored child) before it is
+        yielded, so the caller can send its evaluation while the next is made.
+
+        Yields:
             Per task, in order: its result and its child if this call stored it
             first (None when discarded or already stored: the stored record, an
             earlier one as the loop keeps, is then the truth).
@@ -96,7 +105,7 @@ class LocalBreeder:
             ValueError: a task needs an LLM operator.
         """
         if not tasks:
-            return []
+            return
         if any(needs_worker(t) for t in tasks):
             raise ValueError("LLM operators breed on the workers, not in the scheduler")
         campaign_id = self.campaign.id
@@ -104,8 +113,6 @@ class LocalBreeder:
         genomes = work.load_genomes(self.store, campaign_id, ids)
         examples, material = self._material_of()
         evaluations = self._parent_evaluations(tasks)
-        made: list[tuple[BreedResult, Genome | None]] = []
-        edges: list[JSONDoc] = []
         for task in tasks:
             context = breed_context(
                 task,
@@ -115,27 +122,21 @@ class LocalBreeder:
                 evidence=evidence_for(task, evaluations, examples),
             )
             offspring = make_offspring(task, [genomes[i] for i in task.parents], context)
-            child = offspring.genome
-            first: Genome | None = None
+            child, first = offspring.genome, None
             if child is not None:
                 if self.store.put_genome(campaign_id, child.model_dump(mode="json")):
                     first = child
-                edges.extend(
-                    {
-                        "parent": p,
-                        "child": child.id,
-                        "generation": task.generation,
-                        "kind": task.kind,
-                    }
-                    for p in task.parents
-                )
-            made.append((offspring.result, first))
-        if edges:
-            self.store.add_lineage(campaign_id, edges)
-        # Results last: a resumed scheduler trusts a stored result to mean a stored child.
-        for task, (result, _) in zip(tasks, made, strict=True):
+                self.store.add_lineage(
+                    campaign_id,
+                    [
+                        {"parent": p, "child": child.id, "generation": task.generation,
+                         "kind": task.kind}
+                        for p in task.parents
+                    ],
+                )  # fmt: skip
+            result = offspring.result
             self.store.put_task_result(
                 campaign_id, task.generation, work.BREED, task.slot, result.model_dump(mode="json")
             )
-        self.made += len(made)
-        return made
+            self.made += 1
+            yield result, first

@@ -499,7 +499,10 @@ class _Driver:
         here = [t for t in pending.breed.values() if self.breeder and not needs_worker(t)]
         tracker.send_breeds([t for t in pending.breed.values() if t not in here])
         if self.breeder is not None:
-            tracker.settle_local(pending, self.breeder.breed(here))
+            for made in self.breeder.breed_each(here):
+                tracker.settle_local(pending, [made])
+                if pipelined:
+                    tracker.send_evaluations(pending, tracker.unevaluated([made[0]]), generation)
         # The previous generation's checkpoint waits until this one's tasks are out.
         self.checkpoints.flush()
         if pipelined:

@@ -210,10 +210,10 @@ class SteadyRun:
         self.tracker.send_breeds([t for t in fresh if self.breeder is None or needs_worker(t)])
         if self.breeder is not None:
             local = [t for t in fresh if not needs_worker(t)]
-            for task, (result, child) in zip(local, self.breeder.breed(local), strict=True):
+            for task, (result, child) in zip(local, self.breeder.breed_each(local), strict=True):
                 if child is not None:
                     self.tracker.cache_genome(child)
-                made.append((task, result))
+                self._settle(self._birth(task), result)  # its evaluation goes out now
         for task, result in made:
             self._settle(self._birth(task), result)
 
