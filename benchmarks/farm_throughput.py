@@ -22,9 +22,11 @@ Definitions:
 * ``generation_turnaround_ms``: from the last result of generation g to the
   first task of g+1, measured in the scheduler (median and max over generations).
 * ``--mode generational|steady``: the campaign's ``evolution.mode`` (steady: no
-  barrier, a freed slot gets a child at once); ``--breeding scheduler|tasks``:
-  children that need no LLM made in the scheduler (the default) or one Celery
-  breed task each (as before), to measure the difference.
+  barrier, a freed slot gets a child at once); ``--breeding
+  auto|scheduler|batch|tasks``: children that need no LLM made in the
+  scheduler, 8 to a breed task, or one breed task each (as before); ``auto``
+  (the default) batches in generational mode and breeds in the scheduler in
+  steady state.
 * ``cpu_s``: CPU seconds of the scheduler (this process), the workers and Redis
   over the run (from /proc), and ``cpu_s_per_evaluation`` their sum over evaluations.
 
@@ -35,7 +37,8 @@ genome evaluated while every other slot idles) counts against the farm too.
 Targets: efficiency >= 0.85; turnaround <= 50 ms at population 256. Usage::
 
     python benchmarks/farm_throughput.py [--population 256] [--generations 3] \
-        [--latency uniform|lognormal] [--mode generational|steady] [--breeding scheduler|tasks]
+        [--latency uniform|lognormal] [--mode generational|steady] \
+        [--breeding auto|scheduler|batch|tasks] [--compare MODE:BREEDING,...]
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ def run_one(
     spec = campaign(args.population, args.generations, args.fidelity, mode)
     case_ids = [c.id for c in select_cases(spec.load_suite(), spec.fidelity)]
     campaign_id = control.submit(store, spec, seed=args.seed)
-    options = SchedulerOptions(breed_here=breeding == "scheduler")
+    options = SchedulerOptions(breeding=breeding)  # type: ignore[arg-type]
     scheduler = Scheduler(store, farm.dispatcher(), campaign_id, options=options)
     redis_pid = processes.redis.pid
     workers = [p for p in processes.all_pids() if p != redis_pid]
@@ -115,7 +118,9 @@ def run_one(
     checkpoint = store.load_checkpoint(campaign_id)
     evaluated = sorted({k.genome_id for k in store.evaluation_keys(campaign_id)})
     children = checkpoint.state["counters"]["tasks"] if checkpoint else 0
-    breed_tasks = children if breeding == "tasks" else 0  # the demo has no LLM operator
+    # The demo has no LLM operator: every child is made as ``breeding`` says.
+    batches = -(-spec.evolution.lam // options.batch_size) * args.generations
+    breed_tasks = {"tasks": children, "batch": batches}.get(breeding, 0)
     slots = args.workers * args.concurrency * min(args.case_concurrency, len(case_ids))
     median_s = args.latency_ms / 1000
     total_latency_s = sum(
@@ -166,7 +171,9 @@ def main() -> None:
     parser.add_argument("--fidelity", type=float, default=1.0, help="share of the 24 cases")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mode", default="generational", choices=["generational", "steady"])
-    parser.add_argument("--breeding", default="scheduler", choices=["scheduler", "tasks"])
+    parser.add_argument(
+        "--breeding", default="auto", choices=["auto", "scheduler", "batch", "tasks"]
+    )
     parser.add_argument(
         "--compare",
         default="",

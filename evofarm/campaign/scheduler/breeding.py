@@ -20,7 +20,8 @@ reuses). The generational mode stays bit-identical to the in-process loop.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -40,10 +41,31 @@ from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.store.base import EvalKey, PopulationStore
 
+Breeding = Literal["auto", "scheduler", "batch", "tasks"]
+"""Where the children that need no LLM are made (see ``SchedulerOptions.breeding``)."""
+
+
+def resolve_breeding(breeding: Breeding, mode: str) -> Breeding:
+    """``auto`` made concrete: batches in generational mode, the scheduler in steady state."""
+    if breeding != "auto":
+        return breeding
+    return "scheduler" if mode == "steady" else "batch"
+
 
 def needs_worker(task: BreedTask) -> bool:
     """Whether ``task`` runs an LLM operator (and so goes to the breed queue)."""
     return any(name in LLM_OPERATORS for name in task.operators)
+
+
+def partition(
+    tasks: Iterable[BreedTask], breeding: Breeding
+) -> tuple[list[BreedTask], list[BreedTask]]:
+    """(children made here or batched, children sent one task each), in order."""
+    cheap: list[BreedTask] = []
+    single: list[BreedTask] = []
+    for task in tasks:
+        (single if breeding == "tasks" or needs_worker(task) else cheap).append(task)
+    return cheap, single
 
 
 class LocalBreeder:

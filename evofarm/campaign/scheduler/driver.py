@@ -58,7 +58,12 @@ from evofarm.campaign.bundle import Campaign, decode
 from evofarm.campaign.lifecycle import Status
 from evofarm.campaign.reports import anomaly_events, final
 from evofarm.campaign.reports.outputs import HistoryRow
-from evofarm.campaign.scheduler.breeding import LocalBreeder, needs_worker
+from evofarm.campaign.scheduler.breeding import (
+    Breeding,
+    LocalBreeder,
+    partition,
+    resolve_breeding,
+)
 from evofarm.campaign.scheduler.checkpoints import (
     INFO_BEST,
     INFO_GENERATION,
@@ -121,9 +126,14 @@ class SchedulerOptions:
             raises ``StoreUnreachable`` and the campaign is left to be adopted);
             None: ride out any outage.
         backoff: delays between reconnection attempts.
-        breed_here: make the children that need no LLM in the scheduler, in one
-            batch per generation (:mod:`~evofarm.campaign.scheduler.breeding`);
-            False sends every child as a breed task (as before; for comparison).
+        breeding: where the children that need no LLM are made
+            (:mod:`~evofarm.campaign.scheduler.breeding`): ``scheduler`` (here,
+            no task), ``batch`` (``batch_size`` children per breed task),
+            ``tasks`` (one breed task each, as before); ``auto``: batches in
+            generational mode, the scheduler in steady state (a freed slot's
+            child without a queue's round trip). LLM children are always one
+            breed task each.
+        batch_size: children per batch task.
     """
 
     wait_s: float = 1.0
@@ -132,7 +142,8 @@ class SchedulerOptions:
     lease_wait_s: float = 0.0
     outage_s: float | None = 600.0
     backoff: Backoff = field(default_factory=Backoff)
-    breed_here: bool = True
+    breeding: Breeding = "auto"
+    batch_size: int = 8
 
 
 @dataclass(frozen=True)
@@ -311,8 +322,11 @@ class _Driver:
         self.waiter = Waiter(
             self.tracker, scheduler.lease, scheduler.check_alive, options.wait_s, options.stall_s
         )
-        #: Makes the children that need no LLM here (None: every child is a breed task).
-        self.breeder = LocalBreeder(self.store, campaign) if options.breed_here else None
+        #: Where the children that need no LLM are made.
+        self.breeding = resolve_breeding(options.breeding, campaign.spec.evolution.mode)
+        self.batch_size = options.batch_size
+        #: Makes them here (``scheduler`` breeding only).
+        self.breeder = LocalBreeder(self.store, campaign) if self.breeding == "scheduler" else None
 
     def run(self) -> Outcome:
         state: EvolutionState | None = None
@@ -358,6 +372,8 @@ class _Driver:
             waiter=self.waiter,
             checkpoints=self.checkpoints,
             breeder=self.breeder,
+            breeding=self.breeding,
+            batch_size=self.batch_size,
             ending=self._between_generations,
             on_state=on_state,
         )
@@ -496,10 +512,12 @@ class _Driver:
         # With an evaluation cap the loop decides on the whole generation before
         # evaluating any of it; without one, evaluation starts with the first child.
         pipelined = campaign.spec.budgets.max_evaluations is None
-        here = [t for t in pending.breed.values() if self.breeder and not needs_worker(t)]
-        tracker.send_breeds([t for t in pending.breed.values() if t not in here])
+        cheap, single = partition(pending.breed.values(), self.breeding)
+        tracker.send_breeds(single)
+        if self.breeding == "batch":
+            tracker.send_breed_batches(cheap, self.batch_size)
         if self.breeder is not None:
-            for made in self.breeder.breed_each(here):
+            for made in self.breeder.breed_each(cheap):
                 tracker.settle_local(pending, [made])
                 if pipelined:
                     tracker.send_evaluations(pending, tracker.unevaluated([made[0]]), generation)

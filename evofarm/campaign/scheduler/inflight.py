@@ -125,6 +125,11 @@ class WorkTracker:
         """Send breed tasks."""
         self._dispatch(tasks, self.dispatcher.send_breed)
 
+    def send_breed_batches(self, tasks: Sequence[BreedTask], size: int) -> None:
+        """Send non-LLM breed tasks ``size`` to a task (their results come as breed events)."""
+        chunks = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
+        self._dispatch(chunks, self.dispatcher.send_breed_batch)
+
     def cache_genome(self, genome: Genome) -> None:
         """Keep a genome that arrived with a result, so it is not read back."""
         self._genome_cache.setdefault(genome.id, genome)

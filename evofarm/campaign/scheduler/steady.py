@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from evofarm.campaign import budgets, lifecycle
 from evofarm.campaign.bundle import Campaign
 from evofarm.campaign.lifecycle import Status
-from evofarm.campaign.scheduler.breeding import LocalBreeder, needs_worker
+from evofarm.campaign.scheduler.breeding import Breeding, LocalBreeder, partition
 from evofarm.campaign.scheduler.checkpoints import Checkpointer
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.waiting import _WAKE_UPS, Ended, Waiter
@@ -60,7 +60,9 @@ class SteadyRun:
         tracker: sends and settles the campaign's work.
         waiter: renews the lease and honours kill/cancel while waiting.
         checkpoints: writes checkpoints and history rows.
-        breeder: makes the children that need no LLM (None: all go to the breed queue).
+        breeder: makes the children that need no LLM (``scheduler`` breeding).
+        breeding: where those children are made (``scheduler``, ``batch``, ``tasks``).
+        batch_size: children per batch task.
         ending: the driver's between-generations check.
         on_state: called with every new state (the driver's latest, for its endings).
     """
@@ -74,6 +76,8 @@ class SteadyRun:
         waiter: Waiter,
         checkpoints: Checkpointer,
         breeder: LocalBreeder | None,
+        breeding: Breeding,
+        batch_size: int,
         ending: Ending,
         on_state: Callable[[EvolutionState], None],
     ) -> None:
@@ -84,6 +88,8 @@ class SteadyRun:
         self.waiter = waiter
         self.checkpoints = checkpoints
         self.breeder = breeder
+        self.breeding = breeding
+        self.batch_size = batch_size
         self.ending = ending
         self.on_state = on_state
         self.lam = campaign.spec.evolution.lam
@@ -207,9 +213,12 @@ class SteadyRun:
                 made.append((task, BreedResult.model_validate(doc)))
             else:
                 fresh.append(task)
-        self.tracker.send_breeds([t for t in fresh if self.breeder is None or needs_worker(t)])
+        cheap, single = partition(fresh, self.breeding)
+        self.tracker.send_breeds(single)
+        if self.breeding == "batch":
+            self.tracker.send_breed_batches(cheap, self.batch_size)
         if self.breeder is not None:
-            local = [t for t in fresh if not needs_worker(t)]
+            local = cheap
             for task, (result, child) in zip(local, self.breeder.breed_each(local), strict=True):
                 if child is not None:
                     self.tracker.cache_genome(child)

@@ -6,7 +6,7 @@ import pytest
 
 from evofarm.campaign import control
 from evofarm.campaign.bundle import CampaignCache
-from evofarm.campaign.scheduler.breeding import LocalBreeder, needs_worker
+from evofarm.campaign.scheduler.breeding import Breeding, LocalBreeder, needs_worker
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
 from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.campaign.worker import work
@@ -15,11 +15,11 @@ from evofarm.store.memory import MemoryStore
 from tests.campaign.scheduler.test_driver import _spec, farm_eval
 
 
-def _run(seed: int, *, breed_here: bool) -> tuple[MemoryStore, str, ThreadDispatcher]:
+def _run(seed: int, *, breeding: Breeding) -> tuple[MemoryStore, str, ThreadDispatcher]:
     store = MemoryStore()
     cid = control.submit(store, _spec(generations=4), seed=seed)
     dispatcher = ThreadDispatcher(store, farm_eval, workers=3)
-    options = SchedulerOptions(wait_s=0.2, breed_here=breed_here)
+    options = SchedulerOptions(wait_s=0.2, breeding=breeding, batch_size=4)
     try:
         assert Scheduler(store, dispatcher, cid, options=options).run().status == "completed"
     finally:
@@ -27,9 +27,12 @@ def _run(seed: int, *, breed_here: bool) -> tuple[MemoryStore, str, ThreadDispat
     return store, cid, dispatcher
 
 
-def test_scheduler_breeding_gives_the_breed_tasks_campaign_exactly() -> None:
-    here, cid_here, sent_here = _run(7, breed_here=True)
-    tasks, cid_tasks, sent_tasks = _run(7, breed_here=False)
+@pytest.mark.parametrize("breeding", ["scheduler", "batch"])
+def test_scheduler_and_batch_breeding_give_the_breed_tasks_campaign_exactly(
+    breeding: Breeding,
+) -> None:
+    here, cid_here, sent_here = _run(7, breeding=breeding)
+    tasks, cid_tasks, sent_tasks = _run(7, breeding="tasks")
     ckpt_here, ckpt_tasks = here.load_checkpoint(cid_here), tasks.load_checkpoint(cid_tasks)
     assert ckpt_here is not None and ckpt_tasks is not None
     state_here = EvolutionState.model_validate(ckpt_here.state)
@@ -47,9 +50,9 @@ def test_scheduler_breeding_gives_the_breed_tasks_campaign_exactly() -> None:
     assert edges == sorted(
         (e["parent"], e["child"], e["generation"]) for e in tasks.lineage(cid_tasks)
     )
-    # No breed task went out: every task sent was an evaluation.
+    # In the scheduler no breed task goes out; in batches, one per 4 children (6 a generation).
     evaluations = here.counters(cid_here)["evaluations"]
-    assert sent_here.sent == evaluations
+    assert sent_here.sent == evaluations + (0 if breeding == "scheduler" else 4 * 2)
     assert sent_tasks.sent == evaluations + state_tasks.counters.tasks
     assert len(here.read_history(cid_here)) == evaluations
 

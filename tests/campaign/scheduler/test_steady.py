@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from evofarm.campaign import control
 from evofarm.campaign.local.loop import run_in_process
+from evofarm.campaign.scheduler.breeding import Breeding
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
 from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec
@@ -23,10 +24,13 @@ def _steady(generations: int = 5, **budgets: float) -> CampaignSpec:
     )
 
 
-def _run(store: MemoryStore, cid: str, workers: int = 3) -> tuple[str, str, EvolutionState]:
+def _run(
+    store: MemoryStore, cid: str, workers: int = 3, breeding: Breeding = "auto"
+) -> tuple[str, str, EvolutionState]:
     dispatcher = ThreadDispatcher(store, farm_eval, workers=workers)
+    options = SchedulerOptions(wait_s=0.1, breeding=breeding, batch_size=4)
     try:
-        outcome = Scheduler(store, dispatcher, cid, options=SchedulerOptions(wait_s=0.1)).run()
+        outcome = Scheduler(store, dispatcher, cid, options=options).run()
     finally:
         dispatcher.close()
     checkpoint = store.load_checkpoint(cid)
@@ -43,10 +47,11 @@ def _consistent(store: MemoryStore, cid: str) -> int:
     return evaluations
 
 
-def test_steady_campaign_runs_every_birth() -> None:
+@pytest.mark.parametrize("breeding", ["scheduler", "batch", "tasks"])
+def test_steady_campaign_runs_every_birth(breeding: Breeding) -> None:
     store = MemoryStore()
     cid = control.submit(store, _steady(generations=5), seed=3)
-    status, reason, state = _run(store, cid)
+    status, reason, state = _run(store, cid, breeding=breeding)
     assert (status, reason) == ("completed", "ran 5 generations")
     assert state.steady is not None
     assert state.steady.births == state.steady.told == state.counters.tasks == 5 * 6
