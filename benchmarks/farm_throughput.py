@@ -120,14 +120,16 @@ def run_one(
     children = checkpoint.state["counters"]["tasks"] if checkpoint else 0
     # The demo has no LLM operator: every child is made as ``breeding`` says.
     batches = -(-spec.evolution.lam // options.batch_size) * args.generations
-    breed_tasks = {"tasks": children, "batch": batches}.get(breeding, 0)
+    breed_tasks: int | None = {"tasks": children, "batch": batches}.get(breeding, 0)
+    if mode == "steady" and breeding == "batch":
+        breed_tasks = None  # a freed slot's child is a batch of one: not counted here
     slots = args.workers * args.concurrency * min(args.case_concurrency, len(case_ids))
     median_s = args.latency_ms / 1000
     total_latency_s = sum(
         case_latency(g, c, median_s, args.latency) for g in evaluated for c in case_ids
     )
     ideal_s = total_latency_s / slots
-    tasks = evaluations + breed_tasks
+    tasks = evaluations + (breed_tasks or 0)
     turnarounds = scheduler.turnarounds_ms
     spent = [after - before for after, before in zip(cpu_after, cpu_before, strict=True)]
     cpu = dict(zip(("scheduler", "workers", "redis"), spent, strict=True))

@@ -15,6 +15,8 @@ Where the time goes, per result (a result is one evaluation or one child bred):
 * ``scheduler_cpu_ms``: CPU of the scheduler's thread (``time.thread_time``);
 * ``scheduler_store_calls`` and ``scheduler_store_ms``: the scheduler's store
   calls (each one Redis round trip or one pipeline) and the wall time in them;
+  ``scheduler_event_waits`` / ``scheduler_idle_ms``: its blocking waits for
+  completion events (BLPOP) and the time it sat in them;
 * ``redis_cpu_ms`` and ``redis_commands``: the server's CPU and commands
   (workers' included);
 * ``publish_ms`` / ``publish_cpu_ms``: one Celery publish (wall / CPU), per task.
@@ -64,6 +66,10 @@ from evofarm.testing import synthetic_eval
 DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "campaigns" / "demo.yaml"
 
 
+#: Blocking waits for events: idle time, not round-trip cost (counted apart).
+WAITS = frozenset({"wait_event"})
+
+
 class CountingStore:
     """A store proxy counting the calls made through it and the wall time in them."""
 
@@ -71,6 +77,8 @@ class CountingStore:
         self._inner = inner
         self.calls = 0
         self.seconds = 0.0
+        self.waits = 0
+        self.wait_seconds = 0.0
         self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
@@ -83,9 +91,14 @@ class CountingStore:
             try:
                 return attr(*args, **kwargs)
             finally:
+                elapsed = time.perf_counter() - started
                 with self._lock:
-                    self.calls += 1
-                    self.seconds += time.perf_counter() - started
+                    if name in WAITS:
+                        self.waits += 1
+                        self.wait_seconds += elapsed
+                    else:
+                        self.calls += 1
+                        self.seconds += elapsed
 
         return counted
 
@@ -161,6 +174,8 @@ def run_campaign(url: str, args: argparse.Namespace, mode: str, threads: int) ->
             "scheduler_cpu_ms": round(cpu_s * per, 4),
             "scheduler_store_calls": round(scheduler_store.calls / max(1, results), 3),
             "scheduler_store_ms": round(scheduler_store.seconds * per, 4),
+            "scheduler_event_waits": round(scheduler_store.waits / max(1, results), 3),
+            "scheduler_idle_ms": round(scheduler_store.wait_seconds * per, 4),
             "redis_cpu_ms": round((redis_after[0] - redis_before[0]) * per, 4),
             "redis_commands": round((redis_after[1] - redis_before[1]) / max(1, results), 2),
         },
