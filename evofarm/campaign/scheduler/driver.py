@@ -75,6 +75,7 @@ from evofarm.campaign.scheduler.checkpoints import (
 from evofarm.campaign.scheduler.dispatcher import Dispatcher
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
+from evofarm.campaign.scheduler.memory_hook import contribute_on_end
 from evofarm.campaign.scheduler.recovery import Backoff, LeaseLost, wait_until_reachable
 from evofarm.campaign.scheduler.steady import SteadyRun
 from evofarm.campaign.scheduler.waiting import Ended, Waiter
@@ -563,6 +564,10 @@ class _Driver:
         self._history_of_interrupted(generation + 1)
         with contextlib.suppress(StoreError):
             self.store.update_info(self.campaign_id, {INFO_WALL: repr(self.scheduler.wall_s())})
+        try:
+            contribute_on_end(self.store, self.campaign, str(status))
+        except StoreError as exc:  # the memory is a bonus: never fail an ending over it
+            log.warning("campaign %s: not mined into the memory: %s", self.campaign_id, exc)
         return Outcome(status=str(status), reason=reason, generation=generation)
 
     def _wait_revoked(self) -> None:
