@@ -92,6 +92,23 @@ def test_a_one_in_three_proposer_reaches_the_target_on_two_workers(
     assert done.usage_by_role["proposer"].tokens == handler.billed_tokens
 
 
+def test_a_steady_llm_campaign_sends_its_children_to_the_breed_queue(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    handler = OneInThree()
+    server.set_handler(handler)
+    path = write_campaign(tmp_path / "c")
+    path.write_text(path.read_text().replace("  seed: 3\n", "  seed: 3\n  mode: steady\n"))
+    spec = load_campaign(path)
+    assert spec.evolution.mode == "steady"
+    campaign = control.submit(farm.store, spec, seed=3)
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert outcome.status == "completed" and "target" in outcome.reason
+    done = summary(farm.store, campaign)
+    assert done.best.fitness is not None and done.best.fitness >= 0.9
+    assert handler.replies > 0 and done.tokens == handler.billed_tokens
+
+
 def _by_prompt(request: RecordedRequest) -> FakeReply:
     """Deterministic in the request: the fix for 1 prompt in 3, prose or broken YAML otherwise."""
     digest = int(hashlib.sha256(request.prompt_text.encode()).hexdigest(), 16)
