@@ -166,6 +166,6 @@ def _add_calls(
         result.tokens[1] += round(evaluations * sum(high))
         if price is not None:
             for i, (tin, tout) in enumerate((low, high)):
-                result.usd[i] += (
-                    evaluations * (tin * price.input_per_mtok + tout * price.output_per_mtok) / 1e6
-                )
+                result.usd[i] += evaluations * (
+                    tin * price.input_per_mtok + tout * price.output_per_mtok
+                ) / 1e6

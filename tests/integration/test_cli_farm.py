@@ -107,6 +107,7 @@ def test_run_on_two_workers_matches_in_process(cli: Cli, tmp_path: Path) -> None
     assert _farm_pids(tmp_path / "state") == []
 
 
+
 @pytest.mark.skip(reason="races the embedded farm shutdown since the merges; see the note")
 def test_submit_stop_resume_best_export_kill(cli: Cli, tmp_path: Path) -> None:
     campaign_file = _campaign_file(tmp_path, generations=12)

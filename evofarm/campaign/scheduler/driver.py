@@ -7,8 +7,9 @@ there were and however often the scheduler was interrupted:
 
 1. ``plan_generation`` gives the breed tasks. Those with an LLM operator go out
    as one task each (``breed`` or ``mutate`` queue) carrying ids and small
-   parameters; the scheduler makes the others itself, in one batch
-   (:mod:`~evofarm.campaign.scheduler.breeding`), with the same result.
+   parameters; the others go out in batch tasks or are made by the scheduler
+   itself (``SchedulerOptions.breeding``,
+   :mod:`~evofarm.campaign.scheduler.breeding`), with the same result.
 2. Workers store each child under its content hash and signal the result.
    Unless an evaluation cap forces waiting for the whole generation (to decide
    whether it may start, as the loop does), each new distinct genome is sent for
@@ -34,7 +35,9 @@ link): on :class:`~evofarm.errors.StoreUnreachable` it backs off until the store
 answers, checks its lease and drives on from the last checkpoint, exactly as a
 restarted scheduler would (:mod:`~evofarm.campaign.scheduler.recovery`).
 
-This module is the generation driver. Its collaborators each own one concern:
+This module is the generation driver (steady state, with no generations to
+wait for, is :mod:`~evofarm.campaign.scheduler.steady`). Its collaborators each
+own one concern:
 :mod:`~evofarm.campaign.scheduler.inflight` (sending, settling and re-sending work),
 :mod:`~evofarm.campaign.scheduler.waiting` (blocking on completions),
 :mod:`~evofarm.campaign.scheduler.checkpoints` (checkpoints and watcher info),

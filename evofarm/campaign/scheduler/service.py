@@ -104,7 +104,9 @@ class SchedulerService:
         return taken
 
     def _take(self, campaign: str) -> bool:
-        scheduler = Scheduler(self.store, self.dispatcher, campaign, options=self.scheduler_options)
+        scheduler = Scheduler(
+            self.store, self.dispatcher, campaign, options=self.scheduler_options
+        )
         try:
             scheduler.lease.take(0.0)
         except CampaignStateError:

@@ -28,7 +28,7 @@ from evofarm.campaign.lifecycle import Status
 from evofarm.campaign.scheduler.breeding import Breeding, LocalBreeder, partition
 from evofarm.campaign.scheduler.checkpoints import Checkpointer
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
-from evofarm.campaign.scheduler.waiting import _WAKE_UPS, Ended, Waiter
+from evofarm.campaign.scheduler.waiting import WAKE_UPS, Ended, Waiter
 from evofarm.campaign.worker import work
 from evofarm.evolution.engine import BreedResult, BreedTask, EvolutionState, SteadyMemo
 from evofarm.evolution.genome import Genome
@@ -287,7 +287,7 @@ class SteadyRun:
                 self._evaluated(gid, self.waiting.pop(gid))
         elif kind == work.TASK_FAILED:
             raise Ended(Status.FAILED, f"{event.get('task')}: {event.get('error')}")
-        elif kind in _WAKE_UPS:
+        elif kind in WAKE_UPS:
             waiter.check_alive()
 
     def _on_quiet(self) -> None:
