@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from evofarm.campaign import control
 from evofarm.campaign.local.loop import run_in_process
+from evofarm.campaign.reports import final
 from evofarm.campaign.scheduler.breeding import Breeding
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
 from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
@@ -63,6 +64,9 @@ def test_steady_campaign_runs_every_birth(breeding: Breeding) -> None:
     assert counters.offspring + counters.duplicates + counters.discarded == counters.tasks
     evaluations = _consistent(store, cid)
     assert evaluations >= counters.offspring  # seeds plus every new child, once
+    decided = final.decode(store.get_info(cid, final.INFO_FINAL))  # the final phase ran
+    assert decided is not None and state.best is not None
+    assert decided.fitness >= state.best_history[0]
 
 
 def test_steady_is_reproducible_with_one_worker() -> None:
