@@ -21,6 +21,14 @@ Definitions:
   tasks, tasks counting breed and evaluate tasks.
 * ``generation_turnaround_ms``: from the last result of generation g to the
   first task of g+1, measured in the scheduler (median and max over generations).
+* ``--mode generational|steady``: the campaign's ``evolution.mode`` (steady: no
+  barrier, a freed slot gets a child at once); ``--breeding
+  auto|scheduler|batch|tasks``: children that need no LLM made in the
+  scheduler, 8 to a breed task, or one breed task each (as before); ``auto``
+  (the default) batches in generational mode and breeds in the scheduler in
+  steady state.
+* ``cpu_s``: CPU seconds of the scheduler (this process), the workers and Redis
+  over the run (from /proc), and ``cpu_s_per_evaluation`` their sum over evaluations.
 
 The defaults (24 cases per evaluation, 2 at a time: 1.2 s of simulated latency
 per evaluation task) keep the farm latency-bound. The seed generation (one
@@ -28,7 +36,9 @@ genome evaluated while every other slot idles) counts against the farm too.
 
 Targets: efficiency >= 0.85; turnaround <= 50 ms at population 256. Usage::
 
-    python benchmarks/farm_throughput.py [--population 256] [--generations 3]
+    python benchmarks/farm_throughput.py [--population 256] [--generations 3] \
+        [--latency uniform|lognormal] [--mode generational|steady] \
+        [--breeding auto|scheduler|batch|tasks] [--compare MODE:BREEDING,...]
 """
 
 from __future__ import annotations
@@ -53,7 +63,22 @@ from evofarm.testing.synthetic_eval import LATENCY_DIST_ENV, case_latency
 DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "campaigns" / "demo.yaml"
 
 
-def campaign(population: int, generations: int, fidelity: float) -> CampaignSpec:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of live processes so far (0 for any gone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
+def campaign(
+    population: int, generations: int, fidelity: float, mode: str = "generational"
+) -> CampaignSpec:
     """The demo campaign at the benchmark's size, with no budgets and no early stop."""
     spec = load_campaign(DEMO)
     evolution = spec.evolution.model_copy(
@@ -62,12 +87,71 @@ def campaign(population: int, generations: int, fidelity: float) -> CampaignSpec
             "offspring": population,
             "generations": generations,
             "target_fitness": None,
+            "mode": mode,
         }
     )
     budgets = spec.budgets.model_copy(update={"max_evaluations": None, "max_wall_s": None})
     return spec.model_copy(
         update={"evolution": evolution, "budgets": budgets, "fidelity": fidelity}
     )
+
+
+def run_one(
+    processes: EmbeddedFarm, farm: Farm, args: argparse.Namespace, mode: str, breeding: str
+) -> dict[str, object]:
+    """One campaign on the running farm; its figures."""
+    store = farm.store
+    spec = campaign(args.population, args.generations, args.fidelity, mode)
+    case_ids = [c.id for c in select_cases(spec.load_suite(), spec.fidelity)]
+    campaign_id = control.submit(store, spec, seed=args.seed)
+    options = SchedulerOptions(breeding=breeding)  # type: ignore[arg-type]
+    scheduler = Scheduler(store, farm.dispatcher(), campaign_id, options=options)
+    redis_pid = processes.redis.pid
+    workers = [p for p in processes.all_pids() if p != redis_pid]
+    redis = [redis_pid] if redis_pid is not None else []
+    cpu_before = (time.process_time(), cpu_seconds(workers), cpu_seconds(redis))
+    started = time.perf_counter()
+    outcome = scheduler.run()
+    actual_s = time.perf_counter() - started
+    cpu_after = (time.process_time(), cpu_seconds(workers), cpu_seconds(redis))
+    evaluations = store.counters(campaign_id).get("evaluations", 0)
+    checkpoint = store.load_checkpoint(campaign_id)
+    evaluated = sorted({k.genome_id for k in store.evaluation_keys(campaign_id)})
+    children = checkpoint.state["counters"]["tasks"] if checkpoint else 0
+    # The demo has no LLM operator: every child is made as ``breeding`` says.
+    batches = -(-spec.evolution.lam // options.batch_size) * args.generations
+    breed_tasks: int | None = {"tasks": children, "batch": batches}.get(breeding, 0)
+    if mode == "steady" and breeding == "batch":
+        breed_tasks = None  # a freed slot's child is a batch of one: not counted here
+    slots = args.workers * args.concurrency * min(args.case_concurrency, len(case_ids))
+    median_s = args.latency_ms / 1000
+    total_latency_s = sum(
+        case_latency(g, c, median_s, args.latency) for g in evaluated for c in case_ids
+    )
+    ideal_s = total_latency_s / slots
+    tasks = evaluations + (breed_tasks or 0)
+    turnarounds = scheduler.turnarounds_ms
+    spent = [after - before for after, before in zip(cpu_after, cpu_before, strict=True)]
+    cpu = dict(zip(("scheduler", "workers", "redis"), spent, strict=True))
+    return {
+        "mode": mode,
+        "breeding": breeding,
+        "status": outcome.status,
+        "efficiency": round(ideal_s / actual_s, 4),
+        "per_task_overhead_ms": round((actual_s - ideal_s) * slots / max(1, tasks) * 1000, 3),
+        "generation_turnaround_ms": {
+            "median": round(statistics.median(turnarounds), 2) if turnarounds else None,
+            "max": round(max(turnarounds), 2) if turnarounds else None,
+        },
+        "actual_s": round(actual_s, 3),
+        "ideal_s": round(ideal_s, 3),
+        "total_latency_s": round(total_latency_s, 3),
+        "evaluations": evaluations,
+        "children": children,
+        "breed_tasks": breed_tasks,
+        "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
+        "cpu_s_per_evaluation": round(sum(cpu.values()) / max(1, evaluations), 4),
+    }
 
 
 def main() -> None:
@@ -88,10 +172,21 @@ def main() -> None:
     parser.add_argument("--case-concurrency", type=int, default=2)
     parser.add_argument("--fidelity", type=float, default=1.0, help="share of the 24 cases")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mode", default="generational", choices=["generational", "steady"])
+    parser.add_argument(
+        "--breeding", default="auto", choices=["auto", "scheduler", "batch", "tasks"]
+    )
+    parser.add_argument(
+        "--compare",
+        default="",
+        help="comma-separated mode:breeding runs on the same farm, one after another "
+        "(e.g. generational:tasks,generational:scheduler,steady:scheduler); "
+        "overrides --mode/--breeding",
+    )
     args = parser.parse_args()
-
-    spec = campaign(args.population, args.generations, args.fidelity)
-    cases = len(select_cases(spec.load_suite(), spec.fidelity))
+    runs = [tuple(item.split(":")) for item in args.compare.split(",") if item] or [
+        (args.mode, args.breeding)
+    ]
     env = {
         "EVOFARM_EVALUATOR": "evofarm.testing.synthetic_eval:factory",
         "EVOFARM_SYNTHETIC_LATENCY_S": str(args.latency_ms / 1000),
@@ -107,63 +202,35 @@ def main() -> None:
         processes.wait_ready(timeout=120)
         store, app = connect_farm(processes.redis_url, processes.redis_url)
         farm = Farm(store, app, processes)
-        campaign_id = control.submit(store, spec, seed=args.seed)
-        scheduler = Scheduler(store, farm.dispatcher(), campaign_id, options=SchedulerOptions())
-        started = time.perf_counter()
-        outcome = scheduler.run()
-        actual_s = time.perf_counter() - started
-        counters = store.counters(campaign_id)
-        checkpoint = store.load_checkpoint(campaign_id)
-        evaluated = sorted({k.genome_id for k in store.evaluation_keys(campaign_id)})
+        results = [run_one(processes, farm, args, mode, breeding) for mode, breeding in runs]
         farm.close()
-
-    evaluations = counters.get("evaluations", 0)
-    breed_tasks = checkpoint.state["counters"]["tasks"] if checkpoint else 0
-    slots = args.workers * args.concurrency * min(args.case_concurrency, cases)
-    case_ids = [c.id for c in select_cases(spec.load_suite(), spec.fidelity)]
-    median_s = args.latency_ms / 1000
-    total_latency_s = sum(
-        case_latency(g, c, median_s, args.latency) for g in evaluated for c in case_ids
-    )
-    ideal_s = total_latency_s / slots
-    tasks = evaluations + breed_tasks
-    turnarounds = scheduler.turnarounds_ms
-    print(
-        json.dumps(
-            {
-                "benchmark": "farm_throughput",
-                "status": outcome.status,
-                "efficiency": round(ideal_s / actual_s, 4),
-                "per_task_overhead_ms": round(
-                    (actual_s - ideal_s) * slots / max(1, tasks) * 1000, 3
-                ),
-                "generation_turnaround_ms": {
-                    "median": round(statistics.median(turnarounds), 2) if turnarounds else None,
-                    "max": round(max(turnarounds), 2) if turnarounds else None,
-                    "samples": [round(t, 2) for t in turnarounds],
-                },
-                "actual_s": round(actual_s, 3),
-                "ideal_s": round(ideal_s, 3),
-                "total_latency_s": round(total_latency_s, 3),
-                "evaluations": evaluations,
-                "breed_tasks": breed_tasks,
-                "params": {
-                    "population": args.population,
-                    "generations": args.generations,
-                    "latency_ms": args.latency_ms,
-                    "latency": args.latency,
-                    "workers": args.workers,
-                    "pool": args.pool,
-                    "concurrency": args.concurrency,
-                    "case_concurrency": args.case_concurrency,
-                    "cases_per_evaluation": cases,
-                    "slots": slots,
-                    "cpus": len(os.sched_getaffinity(0)),
-                    "python": sys.version.split()[0],
-                },
-            }
-        )
-    )
+    first = results[0]
+    doc: dict[str, object] = {
+        "benchmark": "farm_throughput",
+        **(first if len(results) == 1 else {"runs": results}),
+    }
+    if len(results) > 1:
+        base_rate = float(str(first["evaluations"])) / float(str(first["actual_s"]))
+        doc["throughput_vs_first"] = {
+            f"{r['mode']}:{r['breeding']}": round(
+                float(str(r["evaluations"])) / float(str(r["actual_s"])) / base_rate, 3
+            )
+            for r in results
+        }
+    doc["params"] = {
+        "population": args.population,
+        "generations": args.generations,
+        "latency_ms": args.latency_ms,
+        "latency": args.latency,
+        "workers": args.workers,
+        "pool": args.pool,
+        "concurrency": args.concurrency,
+        "case_concurrency": args.case_concurrency,
+        "slots": args.workers * args.concurrency * args.case_concurrency,
+        "cpus": len(os.sched_getaffinity(0)),
+        "python": sys.version.split()[0],
+    }
+    print(json.dumps(doc))
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ keyed by genome and case), 32 waits at once (16 evaluations x 2 cases).
 * **raw Celery**: a driver that per generation sends a ``group`` of evaluate
   tasks to one threads worker (concurrency 16) and waits for all of them (the
   barrier), then keeps the best 64 (plus selection);
-* **evofarm**: the generational farm (embedded Redis, 2 worker processes x 8
-  threads, 2 cases at a time per evaluation), the synthetic evaluator.
+* **evofarm**: the farm (embedded Redis, 2 worker processes x 8 threads, 2
+  cases at a time per evaluation), the synthetic evaluator, in ``--mode
+  generational`` (default) or ``steady`` (no barrier).
 
 The three run interleaved (``--rounds`` rounds of evofarm, DEAP, Celery).
 Efficiency = ideal time (the sum of every evaluated case's wait / 32) over the
@@ -19,7 +20,8 @@ measured wall time, so runs evaluating different numbers of genomes compare.
 Prints one JSON object with each run, each one's mean efficiency and the
 ratios evofarm/peer. Usage::
 
-    python benchmarks/peers.py [--latency uniform|lognormal] [--rounds 1]
+    python benchmarks/peers.py [--latency uniform|lognormal] [--rounds 1] \
+        [--mode generational|steady]
 """
 
 from __future__ import annotations
@@ -131,19 +133,21 @@ def run_celery(broker: str, median_s: float, dist: str, seed: int) -> dict[str, 
             "evaluations": len(evaluated)}  # fmt: skip
 
 
-def _campaign() -> CampaignSpec:
+def _campaign(mode: str = "generational") -> CampaignSpec:
     spec = load_campaign(DEMO)
     evolution = spec.evolution.model_copy(
         update={"population": POPULATION, "offspring": POPULATION, "generations": GENERATIONS,
-                "target_fitness": None}
+                "target_fitness": None, "mode": mode}
     )  # fmt: skip
     budgets = spec.budgets.model_copy(update={"max_evaluations": None, "max_wall_s": None})
     return spec.model_copy(update={"evolution": evolution, "budgets": budgets})
 
 
-def run_evofarm(farm: Farm, median_s: float, dist: str, seed: int) -> dict[str, Any]:
-    """The generational farm on the synthetic evaluator."""
-    spec = _campaign()
+def run_evofarm(
+    farm: Farm, median_s: float, dist: str, seed: int, mode: str = "generational"
+) -> dict[str, Any]:
+    """The farm, in ``mode``, on the synthetic evaluator."""
+    spec = _campaign(mode)
     case_ids = [c.id for c in select_cases(spec.load_suite(), spec.fidelity)]
     campaign = control.submit(farm.store, spec, seed=seed)
     scheduler = Scheduler(farm.store, farm.dispatcher(), campaign, options=SchedulerOptions())
@@ -166,6 +170,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mode", choices=["generational", "steady"], default="generational")
     args = parser.parse_args()
     median_s = args.latency_ms / 1000
     env = {
@@ -198,7 +203,9 @@ def main() -> None:
                 time.sleep(2)  # the peer worker connects meanwhile
                 for round_ in range(args.rounds):
                     seed = args.seed + round_
-                    runs["evofarm"].append(run_evofarm(farm, median_s, args.latency, seed))
+                    runs["evofarm"].append(
+                        run_evofarm(farm, median_s, args.latency, seed, args.mode)
+                    )
                     runs["deap"].append(run_deap(median_s, args.latency, seed))
                     runs["celery"].append(
                         run_celery(redis_server.celery_url, median_s, args.latency, seed)
@@ -215,6 +222,7 @@ def main() -> None:
                 "benchmark": "peers",
                 "latency": args.latency,
                 "latency_ms": args.latency_ms,
+                "evofarm_mode": args.mode,
                 "workload": {
                     "population": POPULATION,
                     "generations": GENERATIONS,

@@ -25,7 +25,7 @@ from typing import Any
 from celery import Task, signals
 
 from evofarm.campaign.bundle import CampaignCache
-from evofarm.campaign.worker import work
+from evofarm.campaign.worker import batch, work
 from evofarm.errors import ProviderUnavailable, SandboxError, StoreError
 from evofarm.farm import heartbeat, names
 from evofarm.farm.app import load_farm_settings
@@ -143,6 +143,16 @@ def breed(self: Task, task_doc: dict[str, Any]) -> dict[str, Any]:
 def mutate(self: Task, task_doc: dict[str, Any]) -> dict[str, Any]:
     """Mutation only, for one slot of a generation."""
     return _breed(self, task_doc)
+
+
+@app.task(name=names.TASK_BREED_BATCH, bind=True)  # type: ignore[untyped-decorator]
+def breed_batch(self: Task, task_docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Many non-LLM children of one campaign (one task instead of one per child)."""
+    first = task_docs[0] if task_docs else {}
+    campaign = str(first.get("campaign", ""))
+    what = f"breed batch {first.get('generation')}/{first.get('slot')}+{len(task_docs)}"
+    made: int = _run(self, campaign, what, lambda: batch.breed_batch(store(), _cache, task_docs))
+    return {"children": made}
 
 
 @app.task(name=names.TASK_EVALUATE, bind=True)  # type: ignore[untyped-decorator]

@@ -51,7 +51,8 @@ def submit(
         CampaignSpecError: genesis made no valid pipeline, or the campaign uses
             ``evolution.nursery`` or ``evolution.noise``, which only the
             in-process loop runs so far (refused here rather than run with
-            every child fully evaluated).
+            every child fully evaluated), or ``memory.use`` (the farm mines
+            finished campaigns into the memory but does not offer it yet).
         StoreError: the id is taken or the store failed.
     """
     for key in ("nursery", "noise"):
@@ -60,6 +61,12 @@ def submit(
                 f"evolution.{key} runs in-process only for now (evofarm run --in-process)",
                 Location(key=f"evolution.{key}"),
             )
+    if spec.memory.use:
+        raise CampaignSpecError(
+            "memory.use runs in-process only for now (evofarm run --in-process); on the "
+            "farm a campaign contributes to the memory (memory.contribute) but is not offered it",
+            Location(key="memory.use"),
+        )
     seed = spec.evolution.seed if seed is None else seed
     campaign = campaign_id or new_campaign_id(spec.name)
     genesis = _GenesisLedger(spec, campaign)

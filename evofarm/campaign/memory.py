@@ -4,9 +4,10 @@
 winner fragments as part of its operators' material; :func:`contribute` mines
 a finished campaign's winner into patterns and records its failed
 evaluations in the museum (``memory.contribute``, default on). The in-process
-loop calls both; a farm scheduler would call :func:`contribute` when a
-campaign ends and put the offered material in the campaign bundle (not wired
-yet: the farm's workers derive material from the bundle alone).
+loop calls both; the farm scheduler calls :func:`contribute` when a campaign
+ends (:mod:`~evofarm.campaign.scheduler.memory_hook`). Offering on the farm
+would put the offered material in the campaign bundle (not wired yet: the
+farm's workers derive material from the bundle alone; ``submit`` refuses it).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from evofarm.evolution.crossover import CROSSOVERS
@@ -29,6 +30,8 @@ from evofarm.registry import UnknownExtension
 PairingName = Literal["fitness", "complementary", "distance"]
 CrossoverName = Literal["one_point", "uniform"]
 CROSSOVER_NAMES: tuple[CrossoverName, ...] = ("one_point", "uniform")
+#: Selections whose survival is elitist replacement, the only kind steady state can use.
+STEADY_SELECTIONS = ("mu_plus_lambda",)
 
 
 def _default_operators() -> dict[str, float]:
@@ -70,6 +73,12 @@ class EvolutionConfig(BaseModel):
         noise: Noise-aware acceptance for stochastic evaluators
             (:mod:`~evofarm.evolution.noise`); None: one evaluation per genome
             is trusted. Left out of the JSON when None.
+        mode: ``generational`` (a barrier per generation; bit-reproducible) or
+            ``steady`` (no barrier: each finished evaluation frees a slot that a
+            new child, bred from the population as it is then, fills at once;
+            reproducible only up to the order evaluations complete in; see
+            :mod:`~evofarm.evolution.steady`). Left out of the JSON when
+            generational, so existing campaigns' bundles are unchanged.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -94,6 +103,9 @@ class EvolutionConfig(BaseModel):
     archive_size: int = Field(default=10, ge=1)
     nursery: NurseryConfig | None = Field(default=None, exclude_if=lambda v: v is None)
     noise: NoiseConfig | None = Field(default=None, exclude_if=lambda v: v is None)
+    mode: Literal["generational", "steady"] = Field(
+        default="generational", exclude_if=lambda v: v == "generational"
+    )
 
     @field_validator("operators")
     @classmethod
@@ -151,6 +163,20 @@ class EvolutionConfig(BaseModel):
         if isinstance(population, int) and value > population:
             raise ValueError(f"elitism ({value}) cannot exceed population ({population})")
         return value
+
+    @model_validator(mode="after")
+    def _steady_fits(self) -> EvolutionConfig:
+        if self.mode != "steady":
+            return self
+        if self.selection not in STEADY_SELECTIONS:
+            raise ValueError(
+                f"mode: steady needs selection {' or '.join(STEADY_SELECTIONS)} "
+                f"(each child joins the population and the worst leaves), not {self.selection!r}"
+            )
+        for name in ("nursery", "noise"):
+            if getattr(self, name) is not None:
+                raise ValueError(f"mode: steady does not combine with {name!r} yet")
+        return self
 
     @property
     def lam(self) -> int:

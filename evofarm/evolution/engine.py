@@ -157,6 +157,22 @@ class Counters(BaseModel):
     """Offspring the nursery stopped before full evaluation (left out of the JSON when 0)."""
 
 
+class SteadyMemo(BaseModel):
+    """Steady state's bookkeeping in the checkpoint (:mod:`~evofarm.evolution.steady`).
+
+    Attributes:
+        births: Births planned so far (the next birth's number).
+        told: Births whose outcome the state includes.
+        open: Births planned and not yet told when the checkpoint was written.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    births: int = Field(default=0, ge=0)
+    told: int = Field(default=0, ge=0)
+    open: list[int] = Field(default_factory=list)
+
+
 class EvolutionState(BaseModel):
     """The generation checkpoint: ids and scores, never pipelines.
 
@@ -172,6 +188,8 @@ class EvolutionState(BaseModel):
         strategy_state: The selection strategy's own JSON memo (islands, ...);
             left out of the JSON when empty, so checkpoints of strategies
             without one are unchanged.
+        steady: Steady state's bookkeeping (None, and left out of the JSON, in
+            generational mode).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -187,6 +205,7 @@ class EvolutionState(BaseModel):
     strategy_state: dict[str, JsonValue] = Field(
         default_factory=dict, exclude_if=lambda memo: not memo
     )
+    steady: SteadyMemo | None = Field(default=None, exclude_if=lambda memo: memo is None)
 
     @property
     def best(self) -> Member | None:
@@ -338,7 +357,8 @@ def _with_genes(
     return done
 
 
-def _archive(old: Sequence[Member], new: Sequence[Member], size: int) -> list[Member]:
+def archive_of(old: Sequence[Member], new: Sequence[Member], size: int) -> list[Member]:
+    """The hall of fame after ``new``: the ``size`` best of both, best first."""
     return elites([*old, *new], size)
 
 
@@ -367,7 +387,7 @@ def seed_state(
         descriptors=strategy.needs_descriptors,
     )
     seeded = strategy.seed(members, config)
-    archive = _archive([], members, config.archive_size)
+    archive = archive_of([], members, config.archive_size)
     return EvolutionState(
         campaign=campaign,
         seed=seed,
@@ -577,7 +597,7 @@ def select(
     )
     partial = {m.id: m for m in offspring}
     survivors, memo = _survival(state, offspring, slots, config)
-    archive = _archive(state.archive, offspring, config.archive_size)
+    archive = archive_of(state.archive, offspring, config.archive_size)
     completed: dict[str, Member] = {}
     survivors = _with_genes(survivors, partial, genomes, completed)
     archive = _with_genes(archive, partial, genomes, completed)

@@ -7,7 +7,7 @@ arguments are the small JSON the work functions take (ids and parameters).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import redis
@@ -49,6 +49,9 @@ class CeleryDispatcher:
     def send_breed(self, task: BreedTask, task_id: str) -> None:
         name = names.TASK_BREED if task.kind == "crossover" else names.TASK_MUTATE
         self._send(name, [task.model_dump(mode="json")], task_id)
+
+    def send_breed_batch(self, tasks: Sequence[BreedTask], task_id: str) -> None:
+        self._send(names.TASK_BREED_BATCH, [[t.model_dump(mode="json") for t in tasks]], task_id)
 
     def send_evaluate(self, request: EvalRequest, task_id: str) -> None:
         self._send(names.TASK_EVALUATE, request.to_args(), task_id)

@@ -16,12 +16,15 @@ QUEUES: Final = (QUEUE_BREED, QUEUE_MUTATE, QUEUE_EVALUATE)
 TASK_BREED: Final = "evofarm.breed"
 TASK_MUTATE: Final = "evofarm.mutate"
 TASK_EVALUATE: Final = "evofarm.evaluate"
+#: Many non-LLM children of one campaign in one task (:mod:`evofarm.campaign.worker.batch`).
+TASK_BREED_BATCH: Final = "evofarm.breed_batch"
 #: A no-op round trip: health checks and queue-overhead measurements.
 TASK_PING: Final = "evofarm.ping"
 
 #: Task name -> queue it is routed to.
 ROUTES: Final[dict[str, str]] = {
     TASK_BREED: QUEUE_BREED,
+    TASK_BREED_BATCH: QUEUE_BREED,
     TASK_MUTATE: QUEUE_MUTATE,
     TASK_EVALUATE: QUEUE_EVALUATE,
 }

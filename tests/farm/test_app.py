@@ -27,6 +27,7 @@ def test_queues_routes_and_names() -> None:
     assert sorted(q.name for q in conf.task_queues) == sorted(names.QUEUES)
     assert conf.task_routes == {
         "evofarm.breed": {"queue": "breed"},
+        "evofarm.breed_batch": {"queue": "breed"},
         "evofarm.mutate": {"queue": "mutate"},
         "evofarm.evaluate": {"queue": "evaluate"},
     }

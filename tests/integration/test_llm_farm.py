@@ -121,6 +121,23 @@ def test_proposer_candidate_and_judge_calls_are_counted_by_the_workers_that_made
     assert done.usage_by_role["evaluation"].tokens == handler.evaluation_tokens
 
 
+def test_a_steady_llm_campaign_sends_its_children_to_the_breed_queue(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    handler = OneInThree()
+    server.set_handler(handler)
+    path = write_campaign(tmp_path / "c")
+    path.write_text(path.read_text().replace("  seed: 3\n", "  seed: 3\n  mode: steady\n"))
+    spec = load_campaign(path)
+    assert spec.evolution.mode == "steady"
+    campaign = control.submit(farm.store, spec, seed=3)
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert outcome.status == "completed" and "target" in outcome.reason
+    done = summary(farm.store, campaign)
+    assert done.best.fitness is not None and done.best.fitness >= 0.9
+    assert handler.replies > 0 and done.tokens == handler.billed_tokens
+
+
 def test_a_request_campaign_counts_its_genesis_calls(
     farm: Farm, server: FakeAnthropicServer, tmp_path: Path, local_env: None
 ) -> None:

@@ -50,7 +50,9 @@ from evofarm.campaign.usage import usage_by_role
 from evofarm.errors import BudgetExceeded
 from evofarm.evolution.engine import (
     BreedResult,
+    BreedTask,
     EvolutionState,
+    SteadyMemo,
     breed_context,
     evidence_for,
     initial_genomes,
@@ -67,6 +69,7 @@ from evofarm.evolution.genome import Genome
 from evofarm.evolution.llm.attempts import attempts_of
 from evofarm.evolution.llm.runtime import Attempt
 from evofarm.evolution.material import Material, material_of
+from evofarm.evolution.steady import close_generation, plan_birth, tell_birth
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
 from evofarm.fitness.records import invalid_evaluation
@@ -321,30 +324,7 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
     started = run.clock()
     known_before = [g.pipeline for g in run.genomes.values()]
     tasks = plan_generation(state, run.spec)
-    results: list[BreedResult] = []
-    for task in tasks:
-        parents = [run.genomes[i] for i in task.parents]
-        donors = [run.genomes[i] for i in task.donors]
-        runtime = run.proposer.metered() if run.proposer is not None else None
-        context = breed_context(
-            task,
-            run.spec,
-            donors,
-            material=run.material,
-            evidence=evidence_for(task, run.evaluations, run.examples),
-            proposer=runtime,
-            attempts=_attempts(run, task.parents[0], task.generation) if runtime else (),
-        )
-        offspring = make_offspring(task, parents, context)
-        result = offspring.result
-        if runtime is not None and not runtime.usage.empty:
-            # The ledger counted the calls; the result reports this task's share.
-            result = result.model_copy(update={"usage": runtime.usage})
-            run.charge()
-        results.append(result)
-        if offspring.genome is not None:
-            # The first slot to breed a pipeline owns its record (lineage, mutations).
-            run.genomes.setdefault(offspring.genome.id, offspring.genome)
+    results = [_breed(run, task) for task in tasks]
     new_ids = to_evaluate(results, run.evaluations)
     stop = run.evaluations_exceeded(len(new_ids))
     if stop is not None:
@@ -358,6 +338,86 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
     next_state = run.settle(
         select(state, results, offspring_genomes, run.evaluations, run.spec, culled=culled)
     )
+    _generation_row(
+        run, next_state, new_ids, results=results, known_before=known_before, started=started
+    )
+    return next_state, None
+
+
+def _steady_generation(
+    run: _Run, state: EvolutionState
+) -> tuple[EvolutionState | None, str | None]:
+    """One reporting generation of steady state: ``lambda`` births, each told at once.
+
+    In process, evaluations complete in birth order, so this is reproducible;
+    the farm's completion order is timing's (:mod:`~evofarm.evolution.steady`).
+    A birth the evaluation cap forbids ends the generation early, with the cap's reason.
+    """
+    started = run.clock()
+    known_before = [g.pipeline for g in run.genomes.values()]
+    memo = state.steady or SteadyMemo()
+    births, results, new_ids = memo.births, [], []
+    stop: str | None = None
+    for _ in range(run.spec.evolution.lam):
+        result = _breed(run, plan_birth(state, run.spec, births))
+        gid = result.genome
+        child = None
+        if gid is not None and gid not in {m.id for m in state.population}:
+            if gid not in run.evaluations:
+                stop = run.evaluations_exceeded(1)
+                if stop is not None:
+                    break
+                run.evaluate([gid], state.generation + 1)
+                new_ids.append(gid)
+            child = (run.genomes[gid], run.evaluations[gid])
+        births += 1
+        results.append(result)
+        state = tell_birth(state, result, run.spec, child)
+    if not results:
+        return None, stop
+    state = close_generation(state, births, [])
+    _generation_row(
+        run, state, new_ids, results=results, known_before=known_before, started=started
+    )
+    return state, stop
+
+
+def _breed(run: _Run, task: BreedTask) -> BreedResult:
+    """Make one task's child as a worker would; keep its genome (the first slot's record)."""
+    parents = [run.genomes[i] for i in task.parents]
+    donors = [run.genomes[i] for i in task.donors]
+    runtime = run.proposer.metered() if run.proposer is not None else None
+    context = breed_context(
+        task,
+        run.spec,
+        donors,
+        material=run.material,
+        evidence=evidence_for(task, run.evaluations, run.examples),
+        proposer=runtime,
+        attempts=_attempts(run, task.parents[0], task.generation) if runtime else (),
+    )
+    offspring = make_offspring(task, parents, context)
+    result = offspring.result
+    if runtime is not None and not runtime.usage.empty:
+        # The ledger counted the calls; the result reports this task's share.
+        result = result.model_copy(update={"usage": runtime.usage})
+        run.charge()
+    if offspring.genome is not None:
+        # The first slot to breed a pipeline owns its record (lineage, mutations).
+        run.genomes.setdefault(offspring.genome.id, offspring.genome)
+    return result
+
+
+def _generation_row(
+    run: _Run,
+    next_state: EvolutionState,
+    new_ids: list[str],
+    *,
+    results: list[BreedResult],
+    known_before: list[Any],
+    started: float,
+) -> None:
+    """Append a generation's row (metrics) to generations.jsonl, when writing outputs."""
     if run.out_dir is not None:
         metrics = generation_metrics(
             generation=next_state.generation,
@@ -371,7 +431,6 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
             run.out_dir,
             outputs.generation_row(run.campaign, next_state, len(run.evaluations), metrics),
         )
-    return next_state, None
 
 
 def _seed_row(run: _Run, state: EvolutionState, seeds: list[dict[str, Any]]) -> None:
@@ -508,9 +567,11 @@ def _evolve(
         crossed = run.budget_crossed()
         if crossed is not None:
             return state, "stopped", crossed
-        next_state, stop = _generation(run, state)
-        if next_state is None:
-            return state, "stopped", stop or "stopped"
+        step = _steady_generation if spec.evolution.mode == "steady" else _generation
+        next_state, stop = step(run, state)
+        if next_state is None or stop is not None:
+            # A steady generation the cap cut short still counts what it told.
+            return next_state or state, "stopped", stop or "stopped"
         state, before = next_state, state
         run.check_anomalies(state, before)
         if progress:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from evofarm.campaign.bundle import CampaignCache
-from evofarm.campaign.worker import work
+from evofarm.campaign.worker import batch, work
 from evofarm.evolution.engine import BreedTask
 from evofarm.store.base import PopulationStore
 
@@ -32,6 +32,10 @@ class Dispatcher(Protocol):
 
     def send_breed(self, task: BreedTask, task_id: str) -> None:
         """Send one breed/mutate task under ``task_id``."""
+        ...
+
+    def send_breed_batch(self, tasks: Sequence[BreedTask], task_id: str) -> None:
+        """Send one task making the children of many non-LLM breed tasks of one campaign."""
         ...
 
     def send_evaluate(self, request: work.EvalRequest, task_id: str) -> None:
@@ -92,6 +96,15 @@ class ThreadDispatcher:
             task.campaign,
             f"breed {task.generation}/{task.slot}",
             lambda: work.breed(self.store, self.cache, doc),
+        )
+
+    def send_breed_batch(self, tasks: Sequence[BreedTask], task_id: str) -> None:
+        docs = [t.model_dump(mode="json") for t in tasks]
+        self._submit(
+            task_id,
+            tasks[0].campaign,
+            f"breed batch {tasks[0].generation}/{tasks[0].slot}+{len(tasks)}",
+            lambda: batch.breed_batch(self.store, self.cache, docs),
         )
 
     def send_evaluate(self, request: work.EvalRequest, task_id: str) -> None:

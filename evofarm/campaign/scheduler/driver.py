@@ -5,8 +5,11 @@ in-process loop does (:mod:`evofarm.campaign.local.loop`), with the work spread 
 the farm, so for the same seed the final best is the same however many workers
 there were and however often the scheduler was interrupted:
 
-1. ``plan_generation`` gives the breed tasks; each goes out as one task
-   (``breed`` or ``mutate`` queue) carrying ids and small parameters.
+1. ``plan_generation`` gives the breed tasks. Those with an LLM operator go out
+   as one task each (``breed`` or ``mutate`` queue) carrying ids and small
+   parameters; the others go out in batch tasks or are made by the scheduler
+   itself (``SchedulerOptions.breeding``,
+   :mod:`~evofarm.campaign.scheduler.breeding`), with the same result.
 2. Workers store each child under its content hash and signal the result.
    Unless an evaluation cap forces waiting for the whole generation (to decide
    whether it may start, as the loop does), each new distinct genome is sent for
@@ -32,7 +35,9 @@ link): on :class:`~evofarm.errors.StoreUnreachable` it backs off until the store
 answers, checks its lease and drives on from the last checkpoint, exactly as a
 restarted scheduler would (:mod:`~evofarm.campaign.scheduler.recovery`).
 
-This module is the generation driver. Its collaborators each own one concern:
+This module is the generation driver (steady state, with no generations to
+wait for, is :mod:`~evofarm.campaign.scheduler.steady`). Its collaborators each
+own one concern:
 :mod:`~evofarm.campaign.scheduler.inflight` (sending, settling and re-sending work),
 :mod:`~evofarm.campaign.scheduler.waiting` (blocking on completions),
 :mod:`~evofarm.campaign.scheduler.checkpoints` (checkpoints and watcher info),
@@ -56,6 +61,12 @@ from evofarm.campaign.bundle import Campaign, decode
 from evofarm.campaign.lifecycle import Status
 from evofarm.campaign.reports import anomaly_events, final
 from evofarm.campaign.reports.outputs import HistoryRow
+from evofarm.campaign.scheduler.breeding import (
+    Breeding,
+    LocalBreeder,
+    partition,
+    resolve_breeding,
+)
 from evofarm.campaign.scheduler.checkpoints import (
     INFO_BEST,
     INFO_GENERATION,
@@ -67,7 +78,9 @@ from evofarm.campaign.scheduler.checkpoints import (
 from evofarm.campaign.scheduler.dispatcher import Dispatcher
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
+from evofarm.campaign.scheduler.memory_hook import contribute_on_end
 from evofarm.campaign.scheduler.recovery import Backoff, LeaseLost, wait_until_reachable
+from evofarm.campaign.scheduler.steady import SteadyRun
 from evofarm.campaign.scheduler.waiting import Ended, Waiter
 from evofarm.campaign.scheduler.wallclock import WallClock
 from evofarm.campaign.worker import work
@@ -118,6 +131,14 @@ class SchedulerOptions:
             raises ``StoreUnreachable`` and the campaign is left to be adopted);
             None: ride out any outage.
         backoff: delays between reconnection attempts.
+        breeding: where the children that need no LLM are made
+            (:mod:`~evofarm.campaign.scheduler.breeding`): ``scheduler`` (here,
+            no task), ``batch`` (``batch_size`` children per breed task),
+            ``tasks`` (one breed task each, as before); ``auto``: batches in
+            generational mode, the scheduler in steady state (a freed slot's
+            child without a queue's round trip). LLM children are always one
+            breed task each.
+        batch_size: children per batch task.
     """
 
     wait_s: float = 1.0
@@ -126,6 +147,8 @@ class SchedulerOptions:
     lease_wait_s: float = 0.0
     outage_s: float | None = 600.0
     backoff: Backoff = field(default_factory=Backoff)
+    breeding: Breeding = "auto"
+    batch_size: int = 8
 
 
 @dataclass(frozen=True)
@@ -313,9 +336,15 @@ class _Driver:
         self.waiter = Waiter(
             self.tracker, scheduler.lease, scheduler.check_waiting, options.wait_s, options.stall_s
         )
+        #: Where the children that need no LLM are made.
+        self.breeding = resolve_breeding(options.breeding, campaign.spec.evolution.mode)
+        self.batch_size = options.batch_size
+        #: Makes them here (``scheduler`` breeding only).
+        self.breeder = LocalBreeder(self.store, campaign) if self.breeding == "scheduler" else None
 
     def run(self) -> Outcome:
         state: EvolutionState | None = None
+        steady = self._steady()
         try:
             state = self._load_or_seed()
             while True:
@@ -324,8 +353,10 @@ class _Driver:
                 if ended is not None:
                     self._final_phase(state, *ended)
                     return self._end(*ended, state.generation)
-                state = self._generation(state)
+                state = steady.run(state) if steady else self._generation(state)
         except Ended as ended:
+            if steady is not None and steady.state is not None:
+                state = steady.state
             generation = state.generation if state else 0
             if state is not None and ended.status == Status.STOPPED:
                 # The evaluation cap ends the search between generations, as in the loop.
@@ -339,6 +370,27 @@ class _Driver:
                 # Still the holder: leave the finished generation to the adopter.
                 self.checkpoints.flush()
             raise
+
+    def _steady(self) -> SteadyRun | None:
+        """The steady-state driver, for a ``mode: steady`` campaign."""
+        if self.campaign.spec.evolution.mode != "steady":
+            return None
+
+        def on_state(state: EvolutionState) -> None:
+            self.scheduler.generation = state.generation
+
+        return SteadyRun(
+            self.store,
+            self.campaign,
+            tracker=self.tracker,
+            waiter=self.waiter,
+            checkpoints=self.checkpoints,
+            breeder=self.breeder,
+            breeding=self.breeding,
+            batch_size=self.batch_size,
+            ending=self._between_generations,
+            on_state=on_state,
+        )
 
     def _final_phase(self, state: EvolutionState, status: Status, reason: str) -> None:
         """Choose the winner on the held-out cases and simplify it, on the farm.
@@ -475,7 +527,15 @@ class _Driver:
         # With an evaluation cap the loop decides on the whole generation before
         # evaluating any of it; without one, evaluation starts with the first child.
         pipelined = campaign.spec.budgets.max_evaluations is None
-        tracker.send_breeds(list(pending.breed.values()))
+        cheap, single = partition(pending.breed.values(), self.breeding)
+        tracker.send_breeds(single)
+        if self.breeding == "batch":
+            tracker.send_breed_batches(cheap, self.batch_size)
+        if self.breeder is not None:
+            for made in self.breeder.breed_each(cheap):
+                tracker.settle_local(pending, [made])
+                if pipelined:
+                    tracker.send_evaluations(pending, tracker.unevaluated([made[0]]), generation)
         # The previous generation's checkpoint waits until this one's tasks are out.
         self.checkpoints.flush()
         if pipelined:
@@ -518,6 +578,10 @@ class _Driver:
         self._history_of_interrupted(generation + 1)
         with contextlib.suppress(StoreError):
             self.store.update_info(self.campaign_id, {INFO_WALL: repr(self.scheduler.wall_s())})
+        try:
+            contribute_on_end(self.store, self.campaign, str(status))
+        except StoreError as exc:  # the memory is a bonus: never fail an ending over it
+            log.warning("campaign %s: not mined into the memory: %s", self.campaign_id, exc)
         return Outcome(status=str(status), reason=reason, generation=generation)
 
     def _wait_revoked(self) -> None:

@@ -113,17 +113,37 @@ class WorkTracker:
         self.sent_ids.extend(ids)
         for item, task_id in zip(items, ids, strict=True):
             send(item, task_id)
+            self._turnaround()
+
+    def _turnaround(self) -> None:
+        """Time the turnaround up to the first task out after a generation's last result."""
+        if self._last_result_at is not None:
+            self.turnarounds_ms.append((time.perf_counter() - self._last_result_at) * 1000)
+            self._last_result_at = None
 
     def send_breeds(self, tasks: Sequence[BreedTask]) -> None:
-        """Send breed tasks, timing the turnaround up to the first one out."""
+        """Send breed tasks."""
+        self._dispatch(tasks, self.dispatcher.send_breed)
 
-        def send(task: BreedTask, task_id: str) -> None:
-            self.dispatcher.send_breed(task, task_id)
-            if self._last_result_at is not None:
-                self.turnarounds_ms.append((time.perf_counter() - self._last_result_at) * 1000)
-                self._last_result_at = None
+    def send_breed_batches(self, tasks: Sequence[BreedTask], size: int) -> None:
+        """Send non-LLM breed tasks ``size`` to a task (their results come as breed events)."""
+        chunks = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
+        self._dispatch(chunks, self.dispatcher.send_breed_batch)
 
-        self._dispatch(tasks, send)
+    def cache_genome(self, genome: Genome) -> None:
+        """Keep a genome that arrived with a result, so it is not read back."""
+        self._genome_cache.setdefault(genome.id, genome)
+
+    def settle_local(
+        self, pending: Pending, made: Sequence[tuple[BreedResult, Genome | None]]
+    ) -> None:
+        """Record breed results made in the scheduler (their children ``None`` or stored first)."""
+        for result, child in made:
+            if child is not None:
+                self.cache_genome(child)
+            pending.results[result.slot] = result
+            pending.breed.pop(result.slot, None)
+        self.last_progress = self.clock()
 
     def send_evaluations(
         self, pending: Pending, genome_ids: Iterable[str], generation: int

@@ -24,7 +24,7 @@ from evofarm.errors import FarmError
 log = logging.getLogger(__name__)
 
 #: Wake-up events: the campaign's status may have changed.
-_WAKE_UPS = frozenset({"kill", "cancel", "stop"})
+WAKE_UPS = frozenset({"kill", "cancel", "stop"})
 
 
 class Ended(FarmError):
@@ -110,7 +110,7 @@ class Waiter:
                 tracker.on_evaluated_event(pending, event)
             elif kind == work.TASK_FAILED:
                 raise Ended(Status.FAILED, f"{event.get('task')}: {event.get('error')}")
-            elif kind in _WAKE_UPS:
+            elif kind in WAKE_UPS:
                 self.check_alive()
         tracker.generation_done()
 

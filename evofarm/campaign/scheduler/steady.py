@@ -1,0 +1,310 @@
+"""Steady state on the farm (``evolution.mode: steady``): a freed slot gets a child at once.
+
+The generational driver waits for a whole generation; this one keeps
+``lambda`` births open and, as each evaluation arrives, tells the population
+(:func:`~evofarm.evolution.steady.tell_birth`) and plans the next birth from it
+(:func:`~evofarm.evolution.steady.plan_birth`). Children that need no LLM are
+bred here (:mod:`~evofarm.campaign.scheduler.breeding`), the others go to the
+breed queue. Every ``lambda`` births told, a checkpoint is written with its
+history rows, and the campaign's endings (target, generations, wall time,
+stop) are checked, as between generations.
+
+Resumable: each birth's breed task is stored (result kind :data:`STEADY`)
+before it is bred, and a checkpoint lists the births still open, so a
+restarted scheduler finishes those (reusing any breed result and evaluation
+the store holds) and re-plans nothing it already planned. Killed, nothing more
+is sent; every stored evaluation still gets its history row (the driver's
+ending does that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from evofarm.campaign import budgets, lifecycle
+from evofarm.campaign.bundle import Campaign
+from evofarm.campaign.lifecycle import Status
+from evofarm.campaign.scheduler.breeding import Breeding, LocalBreeder, partition
+from evofarm.campaign.scheduler.checkpoints import Checkpointer
+from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
+from evofarm.campaign.scheduler.waiting import WAKE_UPS, Ended, Waiter
+from evofarm.campaign.worker import work
+from evofarm.evolution.engine import BreedResult, BreedTask, EvolutionState, SteadyMemo
+from evofarm.evolution.genome import Genome
+from evofarm.evolution.steady import birth_slot, close_generation, plan_birth, tell_birth
+from evofarm.fitness.evaluation import Evaluation
+from evofarm.store.base import JSONDoc, PopulationStore
+
+#: Per-generation task-result kind holding each birth's breed task (by slot).
+STEADY = "steady"
+
+#: Decides, from a checkpointed state, whether (and how) the campaign ends.
+Ending = Callable[[EvolutionState], tuple[Status, str] | None]
+
+
+@dataclass
+class _Open:
+    """One birth planned and not yet told."""
+
+    task: BreedTask
+    result: BreedResult | None = None
+
+
+class SteadyRun:
+    """Drives one campaign in steady state until it ends or must stop. Use from one thread.
+
+    Args:
+        store: the population store.
+        campaign: the decoded campaign.
+        tracker: sends and settles the campaign's work.
+        waiter: renews the lease and honours kill/cancel while waiting.
+        checkpoints: writes checkpoints and history rows.
+        breeder: makes the children that need no LLM (``scheduler`` breeding).
+        breeding: where those children are made (``scheduler``, ``batch``, ``tasks``).
+        batch_size: children per batch task.
+        ending: the driver's between-generations check.
+        on_state: called with every new state (the driver's latest, for its endings).
+    """
+
+    def __init__(
+        self,
+        store: PopulationStore,
+        campaign: Campaign,
+        *,
+        tracker: WorkTracker,
+        waiter: Waiter,
+        checkpoints: Checkpointer,
+        breeder: LocalBreeder | None,
+        breeding: Breeding,
+        batch_size: int,
+        ending: Ending,
+        on_state: Callable[[EvolutionState], None],
+    ) -> None:
+        self.store = store
+        self.campaign = campaign
+        self.cid = campaign.id
+        self.tracker = tracker
+        self.waiter = waiter
+        self.checkpoints = checkpoints
+        self.breeder = breeder
+        self.breeding = breeding
+        self.batch_size = batch_size
+        self.ending = ending
+        self.on_state = on_state
+        self.lam = campaign.spec.evolution.lam
+        self.open: dict[int, _Open] = {}
+        self.evals = Pending()
+        self.waiting: dict[str, int] = {}
+        self.new_ids: list[str] = []
+        self.since = 0
+        self.births = 0
+        self._stored: dict[int, dict[int, BreedTask]] = {}
+        # Births whose task was planned by an earlier run (their breed result may be stored).
+        self._restored: set[int] = set()
+        #: The latest state (the driver reads it when the campaign ends mid-way).
+        self.state: EvolutionState | None = None
+
+    # ---- the loop -----------------------------------------------------------------
+
+    def run(self, state: EvolutionState) -> EvolutionState:
+        """Run from ``state`` (a checkpoint) until the search ends; return the last checkpoint.
+
+        Raises:
+            Ended: the evaluation cap stops the campaign (after its last
+                checkpoint), it was killed, cancelled, or a task failed for good.
+            LeaseLost: another scheduler took the campaign over.
+            StoreError: the store failed.
+        """
+        memo = state.steady or SteadyMemo()
+        self.state = state.model_copy(update={"steady": memo})
+        self.births = memo.births
+        total = self.campaign.spec.evolution.generations * self.lam
+        self._start([self._stored_task(b) for b in memo.open], restored=True)
+        stop: tuple[Status, str] | None = None
+        capped: str | None = None
+        while True:
+            planned: list[BreedTask] = []
+            while stop is None and len(self.open) + len(planned) < self.lam and self.births < total:
+                capped = self._cap(len(self.evals.evals) + len(planned) + 1)
+                if capped is not None:
+                    stop = (Status.STOPPED, capped)
+                    break
+                planned.append(self._plan())
+            self._start(planned)
+            if not self.open:
+                break
+            self._wait_one()
+            if self.since >= self.lam:
+                stop = self._checkpoint() or stop
+            elif stop is None and self._target_reached():
+                stop = (Status.COMPLETED, "target reached")
+        if self.since:
+            self._checkpoint()
+        if capped is not None:
+            raise Ended(Status.STOPPED, capped)
+        return self.state
+
+    def _target_reached(self) -> bool:
+        target = self.campaign.spec.evolution.target_fitness
+        best = self.state.best if self.state else None
+        return target is not None and best is not None and best.fitness >= target
+
+    def _cap(self, more: int) -> str | None:
+        if self.campaign.spec.budgets.max_evaluations is None:
+            return None
+        return budgets.evaluations_exceeded(self.store, self.cid, self.campaign.spec.budgets, more)
+
+    def _checkpoint(self) -> tuple[Status, str] | None:
+        """Checkpoint the births told so far; then whether the campaign ends."""
+        assert self.state is not None
+        evaluations = self.tracker.evaluations(self.new_ids)
+        self.state = close_generation(self.state, self.births, list(self.open))
+        self.checkpoints.write(self.state, self.new_ids, evaluations)
+        self.new_ids, self.since = [], 0
+        self.tracker.clear_caches()
+        self.on_state(self.state)
+        return self.ending(self.state)
+
+    # ---- births -------------------------------------------------------------------
+
+    def _stored_task(self, birth: int) -> BreedTask:
+        """Birth ``birth``'s stored task (KeyError: none stored)."""
+        generation, slot = birth_slot(birth, self.lam)
+        if generation not in self._stored:
+            docs = self.store.task_results(self.cid, generation, STEADY)
+            self._stored[generation] = {s: BreedTask.model_validate(d) for s, d in docs.items()}
+        return self._stored[generation][slot]
+
+    def _plan(self) -> BreedTask:
+        """The next birth's task: the one stored before an interruption, or a new one."""
+        assert self.state is not None
+        birth = self.births
+        generation, slot = birth_slot(birth, self.lam)
+        try:
+            task = self._stored_task(birth)
+            self._restored.add(birth)
+        except KeyError:
+            task = plan_birth(self.state, self.campaign.spec, birth)
+            doc = task.model_dump(mode="json")
+            self.store.put_task_result(self.cid, generation, STEADY, slot, doc)
+        self.births += 1
+        return task
+
+    def _birth(self, task: BreedTask) -> int:
+        return (task.generation - 1) * self.lam + task.slot
+
+    def _start(self, tasks: list[BreedTask], *, restored: bool = False) -> None:
+        """Open these births: reuse stored breed results, breed the rest here or on workers."""
+        made: list[tuple[BreedTask, BreedResult]] = []
+        fresh: list[BreedTask] = []
+        stored: dict[int, dict[int, JSONDoc]] = {}
+        for task in tasks:
+            birth = self._birth(task)
+            self.open[birth] = _Open(task)
+            doc = None
+            if restored or birth in self._restored:
+                if task.generation not in stored:
+                    stored[task.generation] = self.store.task_results(
+                        self.cid, task.generation, work.BREED
+                    )
+                doc = stored[task.generation].get(task.slot)
+            if doc is not None:
+                made.append((task, BreedResult.model_validate(doc)))
+            else:
+                fresh.append(task)
+        cheap, single = partition(fresh, self.breeding)
+        self.tracker.send_breeds(single)
+        if self.breeding == "batch":
+            self.tracker.send_breed_batches(cheap, self.batch_size)
+        if self.breeder is not None:
+            local = cheap
+            for task, (result, child) in zip(local, self.breeder.breed_each(local), strict=True):
+                if child is not None:
+                    self.tracker.cache_genome(child)
+                self._settle(self._birth(task), result)  # its evaluation goes out now
+        for task, result in made:
+            self._settle(self._birth(task), result)
+
+    def _settle(self, birth: int, result: BreedResult) -> None:
+        """A birth's child is known: tell it now (discarded, duplicate, evaluated) or send it."""
+        assert self.state is not None
+        entry = self.open[birth]
+        entry.result = result
+        gid = result.genome
+        if gid is None or gid in self.waiting or gid in {m.id for m in self.state.population}:
+            self._tell(birth, None)
+        elif gid in self.tracker.known:
+            self._evaluated(gid, birth)
+        else:
+            self.waiting[gid] = birth
+            self.tracker.send_evaluations(self.evals, [gid], entry.task.generation)
+
+    def _evaluated(self, gid: str, birth: int) -> None:
+        genome = self.tracker.genomes([gid])[gid]
+        evaluation = self.tracker.evaluations([gid])[gid]
+        self._tell(birth, (genome, evaluation))
+
+    def _tell(self, birth: int, child: tuple[Genome, Evaluation] | None) -> None:
+        assert self.state is not None
+        entry = self.open.pop(birth)
+        assert entry.result is not None
+        self.state = tell_birth(self.state, entry.result, self.campaign.spec, child)
+        if child is not None and child[0].id not in self.checkpoints.in_history:
+            self.new_ids.append(child[0].id)
+        self.since += 1
+        self.on_state(self.state)
+
+    # ---- waiting ------------------------------------------------------------------
+
+    def _wait_one(self) -> None:
+        """Block for one completion event (or ``wait_s``) and settle it."""
+        waiter, tracker = self.waiter, self.tracker
+        if waiter.lease.due():
+            waiter.renew_lease()
+        event = self.store.wait_event(self.cid, lifecycle.EVENTS, waiter.wait_s)
+        if event is None:
+            self._on_quiet()
+            return
+        kind = event.get("type")
+        if kind == work.BREED:
+            generation, slot = event.get("generation"), event.get("slot")
+            if not isinstance(generation, int) or not isinstance(slot, int):
+                return
+            birth = (generation - 1) * self.lam + slot
+            entry = self.open.get(birth)
+            if entry is None or entry.result is not None or entry.task.generation != generation:
+                return
+            child = event.get("child")
+            if isinstance(child, dict):
+                tracker.cache_genome(Genome.model_validate(child))
+            tracker.last_progress = tracker.clock()
+            self._settle(birth, BreedResult.model_validate(event.get("result")))
+        elif kind == work.EVALUATED:
+            gid = event.get("genome")
+            tracker.on_evaluated_event(self.evals, event)
+            if isinstance(gid, str) and gid in self.waiting and gid not in self.evals.evals:
+                self._evaluated(gid, self.waiting.pop(gid))
+        elif kind == work.TASK_FAILED:
+            raise Ended(Status.FAILED, f"{event.get('task')}: {event.get('error')}")
+        elif kind in WAKE_UPS:
+            waiter.check_alive()
+
+    def _on_quiet(self) -> None:
+        """No event for ``wait_s``: renew the lease, honour kill/cancel, recheck the store."""
+        waiter, tracker = self.waiter, self.tracker
+        waiter.renew_lease()
+        waiter.check_alive()
+        tracker.reconcile(self.evals, 0, pipelined=False)
+        for gid in [g for g in self.waiting if g not in self.evals.evals]:
+            self._evaluated(gid, self.waiting.pop(gid))
+        unbred = [e.task for e in self.open.values() if e.result is None]
+        for generation in sorted({t.generation for t in unbred}):
+            stored = self.store.task_results(self.cid, generation, work.BREED)
+            for task in unbred:
+                if task.generation == generation and task.slot in stored:
+                    self._settle(self._birth(task), BreedResult.model_validate(stored[task.slot]))
+        quiet_s = tracker.clock() - tracker.last_progress
+        if waiter.stall_s is not None and quiet_s > waiter.stall_s:
+            tracker.resend(self.evals)
+            tracker.send_breeds([e.task for e in self.open.values() if e.result is None])
