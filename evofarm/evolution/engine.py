@@ -70,7 +70,7 @@ from evofarm.evolution.rng import rng_for
 from evofarm.evolution.selection.base import KeyFn, Member
 from evofarm.evolution.selection.elitism import elites
 from evofarm.evolution.selection.registry import get_strategy
-from evofarm.evolution.selection.strategy import Memo, SelectionStrategy
+from evofarm.evolution.selection.strategy import Breeding, Memo, SelectionStrategy
 from evofarm.fitness.records import CaseResult, Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.pipeline.schema import Pipeline
@@ -413,23 +413,25 @@ def plan_generation(state: EvolutionState, spec: EngineSpec) -> list[BreedTask]:
     key = strategy.ranking_key(population)
     donors = [m.id for m in elites(population, config.donors, key)]
     breeding = strategy.breeding(population, key, config, state.strategy_state)
-    tasks: list[BreedTask] = []
-    for slot in range(config.lam):
-        draw = breeding.draw(slot, rng_for(state.seed, generation, f"plan:{slot}"))
-        tasks.append(
-            BreedTask(
-                campaign=state.campaign,
-                seed=state.seed,
-                generation=generation,
-                slot=slot,
-                kind=draw.kind,
-                crossover=draw.crossover,
-                operators=list(draw.operators),
-                parents=list(draw.parents),
-                donors=[d for d in donors if d not in draw.parents],
-            )
-        )
-    return tasks
+    return [planned_task(state, generation, slot, breeding, donors) for slot in range(config.lam)]
+
+
+def planned_task(
+    state: EvolutionState, generation: int, slot: int, breeding: Breeding, donors: list[str]
+) -> BreedTask:
+    """The breed task of ``slot`` in ``generation``: its draw, with the donors it may use."""
+    draw = breeding.draw(slot, rng_for(state.seed, generation, f"plan:{slot}"))
+    return BreedTask(
+        campaign=state.campaign,
+        seed=state.seed,
+        generation=generation,
+        slot=slot,
+        kind=draw.kind,
+        crossover=draw.crossover,
+        operators=list(draw.operators),
+        parents=list(draw.parents),
+        donors=[d for d in donors if d not in draw.parents],
+    )
 
 
 def breed_context(

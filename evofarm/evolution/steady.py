@@ -31,6 +31,7 @@ from evofarm.evolution.engine import (
     SteadyMemo,
     archive_of,
     member_of,
+    planned_task,
     strategy_of,
 )
 from evofarm.evolution.errors import EngineInputError
@@ -63,18 +64,7 @@ def plan_birth(state: EvolutionState, spec: EngineSpec, birth: int) -> BreedTask
     key = strategy.ranking_key(population)
     donors = [m.id for m in elites(population, config.donors, key)]
     breeding = strategy.breeding(population, key, config, state.strategy_state)
-    draw = breeding.draw(slot, rng_for(state.seed, generation, f"plan:{slot}"))
-    return BreedTask(
-        campaign=state.campaign,
-        seed=state.seed,
-        generation=generation,
-        slot=slot,
-        kind=draw.kind,
-        crossover=draw.crossover,
-        operators=list(draw.operators),
-        parents=list(draw.parents),
-        donors=[d for d in donors if d not in draw.parents],
-    )
+    return planned_task(state, generation, slot, breeding, donors)
 
 
 def tell_birth(
