@@ -50,6 +50,7 @@ from evofarm.errors import (
 from evofarm.fitness.checks import CheckContext, CheckResult, LlmJudgeCheck, run_check
 from evofarm.fitness.errors import BadTrace, FitnessInputError
 from evofarm.fitness.llm_judge import as_text
+from evofarm.fitness.metered import CaseMeter
 from evofarm.fitness.records import (
     EXCERPT_CHARS,
     MAX_STEP_OUTPUTS,
@@ -226,8 +227,13 @@ def run_case(
     *,
     config: FitnessConfig,
     judge: Provider | None = None,
+    meter: CaseMeter | None = None,
 ) -> CaseResult:
-    """Run and check one case. Raises only for infrastructure faults (see module docs)."""
+    """Run and check one case. Raises only for infrastructure faults (see module docs).
+
+    With ``meter``, the case's tokens, cost and latency are the meter's, never
+    the trace's (:mod:`evofarm.fitness.metered`).
+    """
     started = time.perf_counter()
     outcome, reason = "ok", None
     try:
@@ -247,12 +253,18 @@ def run_case(
     if outcome == "ok" and view.get("status", "completed") != "completed":
         outcome, reason = _trace_failure(view)
     usage = view.get("usage", {})
-    input_tokens = int(_num(usage, "input_tokens"))
-    output_tokens = int(_num(usage, "output_tokens"))
+    if meter is not None:
+        metered = meter(case)
+        input_tokens, output_tokens = metered.input_tokens, metered.output_tokens
+        cost, latency = metered.cost_usd, metered.latency_ms
+    else:
+        input_tokens = int(_num(usage, "input_tokens"))
+        output_tokens = int(_num(usage, "output_tokens"))
+        cost = _num(usage, "cost_usd")
+        # The run's own duration when it reports one: sandbox start-up is not the candidate's.
+        duration = _maybe_num(usage, "duration_ms")
+        latency = wall_ms if duration is None else duration
     tokens = input_tokens + output_tokens
-    # The run's own duration when it reports one: sandbox start-up is not the candidate's.
-    duration = _maybe_num(usage, "duration_ms")
-    latency = wall_ms if duration is None else duration
     retries, errors = _step_faults(view)
     checks = suite.checks_for(case)
     if outcome == "ok":
@@ -281,7 +293,7 @@ def run_case(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         latency_ms=latency,
-        cost_usd=_num(usage, "cost_usd"),
+        cost_usd=cost,
         retries=retries,
         errors=cap_errors(errors),
         efficiency=efficiency,
@@ -334,6 +346,7 @@ def evaluate_pipeline(
     judge: Provider | None = None,
     limits: PipelineLimits | None = None,
     reuse: Sequence[CaseResult] = (),
+    meter: CaseMeter | None = None,
 ) -> Evaluation:
     """Evaluate ``pipeline`` on ``suite`` at ``fidelity``.
 
@@ -353,6 +366,9 @@ def evaluate_pipeline(
         reuse: case results of this pipeline from an earlier, lower-fidelity
             evaluation (the nursery): cases among them are not run again, their
             results are scored with the new ones.
+        meter: the trusted side's usage of each case run; its figures replace
+            the traces' in the records, the efficiency and the objectives
+            (:mod:`evofarm.fitness.metered`).
 
     Returns:
         The evaluation; candidate faults are inside it (``outcome``, ``reason``).
@@ -385,7 +401,7 @@ def evaluate_pipeline(
     runner = case_runner
 
     def one(case: Case) -> CaseResult:
-        return run_case(pipeline, case, suite, runner, config=config, judge=judge)
+        return run_case(pipeline, case, suite, runner, config=config, judge=judge, meter=meter)
 
     done = {r.case_id: r for r in reuse}
     todo = [c for c in cases if c.id not in done]

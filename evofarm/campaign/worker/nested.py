@@ -7,7 +7,9 @@ it loads the named suite from the worker's suites directory, validates the
 pipeline, evaluates it in a fresh sandbox with the same per-case limits,
 provider and fitness config as the outer evaluation, and returns only the
 scores and the usage that sandbox's relay counted (trusted, never the child's
-word). The nested sandbox gets a scorer one level deeper; past
+word); the scores' efficiency reads the same count
+(:mod:`~evofarm.campaign.worker.relay_meter`). The nested sandbox gets a scorer
+one level deeper; past
 :data:`~evofarm.fitness.pipeline_executor_step.MAX_NESTING` it refuses, so a
 pipeline cannot recurse forever whatever its child claims about its depth.
 
@@ -23,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from evofarm.campaign.spec import CampaignSpec
+from evofarm.campaign.worker.relay_meter import NOTHING, relay_meter
 from evofarm.errors import UserInputError
 from evofarm.fitness.evaluate import CaseFailed, evaluate_pipeline, select_cases
+from evofarm.fitness.metered import CaseMeter
 from evofarm.fitness.pipeline_executor_step import (
     MAX_NESTING,
     refused,
@@ -109,12 +113,14 @@ class SandboxScorer:
         except UserInputError as exc:
             return refused(str(exc), "invalid")
         usage = SandboxUsage()
+        meters: list[CaseMeter] = []
         evaluation = evaluate_pipeline(
             candidate,
             loaded,
-            case_runner=self._case_runner(loaded, fidelity, usage),
+            case_runner=self._case_runner(loaded, fidelity, usage, meters),
             fidelity=fidelity,
             config=self.setup.config,
+            meter=lambda case: meters[0](case) if meters else NOTHING,
         )
         result = result_of(evaluation)
         result["usage"] = {
@@ -124,8 +130,11 @@ class SandboxScorer:
         }
         return result
 
-    def _case_runner(self, suite: TaskSuite, fidelity: float, usage: SandboxUsage) -> Any:
-        """A case runner running every selected case in ONE nested sandbox."""
+    def _case_runner(
+        self, suite: TaskSuite, fidelity: float, usage: SandboxUsage, meters: list[CaseMeter]
+    ) -> Any:
+        """A case runner running every selected case in ONE nested sandbox; once it
+        ran, ``usage`` holds the sandbox's relayed usage and ``meters`` its meter."""
         cases = select_cases(suite, fidelity)
         batch: list[dict[str, CaseReport]] = []
         lock = threading.Lock()
@@ -151,6 +160,9 @@ class SandboxScorer:
                     usage.input_tokens += used.input_tokens
                     usage.output_tokens += used.output_tokens
                     usage.cost_usd += used.cost_usd
+                    meters.append(
+                        relay_meter(done.sandbox, [c.id for c in cases], setup.concurrency)
+                    )
                     batch.append(done.cases)
             report = batch[0][case.id]
             if report.outcome is not Outcome.OK:

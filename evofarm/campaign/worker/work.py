@@ -39,7 +39,7 @@ from evofarm.providers.base import Provider
 from evofarm.store.base import EvalKey, JSONDoc, PopulationStore
 
 if TYPE_CHECKING:
-    from evofarm.sandbox.wire.outcome import SandboxUsage
+    from evofarm.fitness.metered import CaseMeter
 
 BREED = "breed"
 EVALUATED = "evaluated"
@@ -385,6 +385,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
 
     from evofarm.campaign.candidate_runtime import provider_set, run_limits  # noqa: PLC0415
     from evofarm.campaign.worker.nested import nested_scorer  # noqa: PLC0415
+    from evofarm.campaign.worker.relay_meter import NOTHING, relay_meter  # noqa: PLC0415
     from evofarm.fitness.evaluate import CaseFailed, select_cases  # noqa: PLC0415
     from evofarm.providers.registry import ProviderSet  # noqa: PLC0415
     from evofarm.sandbox.parent.batch import CaseReport, run_pipeline_batch_sandboxed  # noqa: PLC0415
@@ -406,7 +407,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             base_dir = None  # a worker on another machine: no campaign files here
         cases = select_cases(campaign.suite, spec.fidelity)
         batch: list[dict[str, CaseReport] | Exception] = []
-        relayed: list[SandboxUsage] = []
+        meters: list[CaseMeter] = []
         lock = threading.Lock()
 
         def case_runner(pipeline: Any, case: Any) -> Any:
@@ -433,7 +434,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
                         batch.append(exc)
                         raise
                     batch.append(result.cases)
-                    relayed.append(result.sandbox.usage)
+                    meters.append(relay_meter(result.sandbox, [c.id for c in cases], max_workers))
             done = batch[0]
             if isinstance(done, Exception):
                 raise done
@@ -442,7 +443,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
                 raise CaseFailed(report.outcome.value, report.message, trace=report.value)
             return report.value
 
-        evaluation = evaluate_pipeline(
+        return evaluate_pipeline(
             genome.to_pipeline(),
             campaign.suite,
             case_runner=case_runner,
@@ -451,25 +452,11 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             genome_id=genome.id,
             max_workers=max_workers,
             judge=_judge_for(campaign),
+            # Usage is the worker's count, never the traces' (relay_meter's docs).
+            meter=lambda case: meters[0](case) if meters else NOTHING,
         )
-        return with_relayed_usage(evaluation, relayed[0]) if relayed else evaluation
 
     return run
-
-
-def with_relayed_usage(evaluation: Evaluation, usage: SandboxUsage) -> Evaluation:
-    """``evaluation`` with its totals replaced by what this worker's relay served.
-
-    The traces a sandboxed child returns are the candidate's word; the relay's
-    count (every call it made for the child, nested scoring included) is not.
-    History rows, the dashboard and the cost-spike detector read these totals.
-    """
-    return evaluation.model_copy(
-        update={
-            "tokens": usage.input_tokens + usage.output_tokens,
-            "cost_usd": round(usage.cost_usd, 9),
-        }
-    )
 
 
 _judges: dict[str, Provider | None] = {}
