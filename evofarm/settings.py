@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # repeated deterministic calls (temperature 0, or any call to a deterministic
     # provider such as mock); off with EVOFARM_RESPONSE_CACHE=false.
     response_cache: bool = True
+    # On a farm, answers are shared by every worker and campaign through Redis
+    # (evofarm.fleet.response_cache): kept this long, at most this many.
+    response_cache_ttl_s: float = Field(default=86400.0, gt=0)
+    response_cache_max_entries: int = Field(default=10000, ge=1)
     # --- the fleet's LLM economy (evofarm.fleet, evofarm.campaign.provider_stack) ---
     # Rate limits per provider and model, enforced fleet-wide on a farm (one
     # Redis token bucket each) and per process in-process, e.g.

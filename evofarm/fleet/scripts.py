@@ -125,3 +125,21 @@ else
 end
 return 1
 """
+
+# KEYS: index, entry. ARGV: ttl_ms, max_entries, value.
+# Drops index members older than the TTL (their entries have expired), stores
+# the entry, then evicts the oldest beyond the cap. Returns the entries kept.
+CACHE_PUT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ttl)
+redis.call('ZADD', KEYS[1], now, KEYS[2])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
+if over > 0 then
+  local old = redis.call('ZPOPMIN', KEYS[1], over)
+  for i = 1, #old, 2 do redis.call('DEL', old[i]) end
+end
+return redis.call('ZCARD', KEYS[1])
+"""

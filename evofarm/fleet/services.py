@@ -3,9 +3,11 @@
 :func:`fleet_services` builds a :class:`~evofarm.campaign.provider_stack.Services`
 on a Redis client: a :class:`~evofarm.fleet.ratelimit.RedisRateLimiter` per
 provider (and set of limits), a :class:`~evofarm.fleet.ledger.RedisLedger` per
-campaign. :func:`install` makes them the process default, so every provider set
+campaign, one :class:`~evofarm.fleet.response_cache.RedisResponseStore`.
+:func:`install` makes them the process default, so every provider set
 the worker builds for a campaign (sandbox and in-process evaluators, the
-proposer runtime) shares the fleet's buckets and the campaign's ledger.
+proposer runtime) shares the fleet's buckets, the campaign's ledger and the
+fleet's cached answers.
 
 Thread-safe; one client per process.
 """
@@ -19,15 +21,21 @@ import redis
 from evofarm.campaign.provider_stack import Services, set_default_services
 from evofarm.fleet.ledger import RedisLedger
 from evofarm.fleet.ratelimit import RedisRateLimiter
+from evofarm.fleet.response_cache import RedisResponseStore
 from evofarm.providers.ledger import BudgetLedger, Limits
 from evofarm.providers.rate_limits import RateLimits
 from evofarm.providers.ratelimit import RateLimiter
-from evofarm.settings import Settings
+from evofarm.settings import Settings, get_settings
 from evofarm.store.redis import connect
 
 
-def fleet_services(client: redis.Redis) -> Services:
-    """Limiters and ledgers on ``client`` (made once per provider / campaign)."""
+def fleet_services(client: redis.Redis, settings: Settings | None = None) -> Services:
+    """Limiters, ledgers (made once per provider / campaign) and the response cache on
+    ``client``; the cache's bounds come from ``settings`` (default: the process's)."""
+    cfg = settings or get_settings()
+    responses = RedisResponseStore(
+        client, ttl_s=cfg.response_cache_ttl_s, max_entries=cfg.response_cache_max_entries
+    )
     limiters: dict[tuple[str, str], RedisRateLimiter] = {}
     ledgers: dict[str, RedisLedger] = {}
     lock = threading.Lock()
@@ -55,7 +63,7 @@ def fleet_services(client: redis.Redis) -> Services:
                 made = ledgers[campaign] = RedisLedger(client, campaign)
             return made
 
-    return Services(limiter=limiter, ledger=ledger, fleet=True)
+    return Services(limiter=limiter, ledger=ledger, fleet=True, responses=responses)
 
 
 def install(url: str) -> Services:

@@ -79,8 +79,15 @@ def farm(economy_farm: EmbeddedFarm, server: FakeAnthropicServer) -> Iterator[Fa
 
 
 def campaign(
-    tmp_path: Path, *, model: str = "haiku", generations: int = 1, **budgets: float
+    tmp_path: Path,
+    *,
+    model: str = "haiku",
+    generations: int = 1,
+    cache_sampled: bool = False,
+    check: str = "item",
+    **budgets: float,
 ) -> CampaignSpec:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "seed.yaml").write_text(
         "workflow:\n  name: echo\n  steps:\n    - name: answer\n      type: claude\n"
         f"      model: {model}\n"
@@ -88,7 +95,7 @@ def campaign(
     )
     cases = [
         {"id": f"c{i}", "inputs": {"text": f"item {i} " + "x" * i},
-         "checks": [{"type": "contains", "value": f"item {i}"}]}
+         "checks": [{"type": "contains", "value": f"{check} {i}"}]}
         for i in range(CASES)
     ]  # fmt: skip
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump({"name": "econ", "cases": cases}))
@@ -101,6 +108,7 @@ def campaign(
         "models": [{"slot": "claude", "model": "haiku", "provider": "anthropic",
                     "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 5.0}],
         "budgets": budgets,
+        "economy": {"cache_sampled": cache_sampled},
     }  # fmt: skip
     (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(spec))
     return load_campaign(tmp_path / "campaign.yaml")
@@ -145,6 +153,26 @@ def test_a_model_without_a_price_is_refused_for_a_budgeted_campaign(
     # (An earlier test's last in-flight calls may still land on the shared server.)
     assert "claude-unpriced-9" not in server.billed.by_model
     assert snapshot(farm.store, cid).tokens == 0
+
+
+def test_a_second_campaign_is_answered_from_the_fleet_s_response_cache(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    # A claude step cannot set a temperature (the provider's default samples):
+    # the campaigns opt in to caching sampled calls.
+    first = control.submit(farm.store, campaign(tmp_path / "a", cache_sampled=True))
+    assert run_scheduler(farm, first, options=FAST).status == "completed"
+    billed = server.billed
+    assert billed.requests >= CASES
+    # Another suite (other checks, same inputs): the same calls, made by any worker.
+    second = control.submit(farm.store, campaign(tmp_path / "b", cache_sampled=True, check="Fake"))
+    assert run_scheduler(farm, second, options=FAST).status == "completed"
+    assert server.billed == billed  # no call reached the provider again
+    totals = totals_from_counters(farm.store.counters(second))
+    assert totals.by_role["evaluation"].calls == 0
+    assert totals.by_role["evaluation"].cached_calls >= CASES
+    assert snapshot(farm.store, second).tokens == 0  # hits are free
+    assert snapshot(farm.store, first).tokens == billed.tokens
 
 
 def _worker_with_a_fresh_call(farm: Farm, server: FakeAnthropicServer) -> int | None:
