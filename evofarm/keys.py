@@ -221,3 +221,13 @@ def response_cache_entry(key: str) -> str:
 def response_cache_index() -> str:
     """Sorted set: response-cache entry key -> ms it was stored (evicts oldest first)."""
     return f"{ROOT}:fleet:rc-index"
+
+
+def evaluation_cache_entry(key: str) -> str:
+    """String (TTL): an evaluation shared by every campaign (genome, suite, fidelity, setup)."""
+    return f"{ROOT}:fleet:ec:{_model_part(key)}"
+
+
+def evaluation_cache_index() -> str:
+    """Sorted set: evaluation-cache entry key -> ms it was stored (evicts oldest first)."""
+    return f"{ROOT}:fleet:ec-index"

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # (evofarm.fleet.response_cache): kept this long, at most this many.
     response_cache_ttl_s: float = Field(default=86400.0, gt=0)
     response_cache_max_entries: int = Field(default=10000, ge=1)
+    # Evaluations shared by every campaign of a farm (evofarm.campaign.evaluation_cache).
+    evaluation_cache_ttl_s: float = Field(default=7 * 86400.0, gt=0)
+    evaluation_cache_max_entries: int = Field(default=20000, ge=1)
     # --- the fleet's LLM economy (evofarm.fleet, evofarm.campaign.provider_stack) ---
     # Rate limits per provider and model, enforced fleet-wide on a farm (one
     # Redis token bucket each) and per process in-process, e.g.

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from evofarm.campaign.budgets import usd_to_micro
+from evofarm.campaign.evaluation_cache import EvaluationCache
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.errors import ProviderConfigError
 from evofarm.providers.aliases import resolve_model
@@ -75,6 +76,7 @@ class Services:
     ledger: LedgerFactory
     fleet: bool = False
     responses: ResponseStore | None = None
+    evaluations: EvaluationCache | None = None
 
 
 _process_limiters: dict[tuple[str, str], TokenBucketLimiter] = {}

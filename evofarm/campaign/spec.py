@@ -116,7 +116,10 @@ class EconomyConfig(BaseModel):
     the farm's limits; ``max_output_tokens`` clamps every call's ``max_tokens``.
     ``cache_sampled`` lets the response cache answer calls at a positive
     temperature too (off: only temperature 0 is cached, since sampling
-    variance is part of what an evaluation measures).
+    variance is part of what an evaluation measures). ``share_evaluations``
+    shares the campaign's evaluations with every campaign of the farm that
+    opts in too (:mod:`evofarm.campaign.evaluation_cache`): for deterministic
+    evaluators.
     Enforced by :mod:`evofarm.campaign.provider_stack`.
     """
 
@@ -125,6 +128,7 @@ class EconomyConfig(BaseModel):
     rate_limits: dict[str, dict[str, Any]] = Field(default_factory=dict)
     max_output_tokens: int | None = Field(default=None, ge=1)
     cache_sampled: bool = False
+    share_evaluations: bool = False
 
     @model_validator(mode="after")
     def _limits_valid(self) -> EconomyConfig:

@@ -78,7 +78,7 @@ class RedisResponseStore:
         try:
             self._put(
                 keys=[keys.response_cache_index(), keys.response_cache_entry(key)],
-                args=[self.ttl_ms, self.max_entries, value],
+                args=[self.ttl_ms, self.max_entries, value, 0],
             )
         except redis.RedisError as exc:
             raise StoreError(f"redis: response cache put failed: {exc}") from exc

@@ -126,10 +126,12 @@ end
 return 1
 """
 
-# KEYS: index, entry. ARGV: ttl_ms, max_entries, value.
-# Drops index members older than the TTL (their entries have expired), stores
-# the entry, then evicts the oldest beyond the cap. Returns the entries kept.
+# KEYS: index, entry. ARGV: ttl_ms, max_entries, value, keep ('1': an existing
+# entry stays). Drops index members older than the TTL (their entries have
+# expired), stores the entry, then evicts the oldest beyond the cap.
+# Returns the entries kept (-1: kept the existing one).
 CACHE_PUT = """
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[1])

@@ -3,7 +3,8 @@
 :func:`fleet_services` builds a :class:`~evofarm.campaign.provider_stack.Services`
 on a Redis client: a :class:`~evofarm.fleet.ratelimit.RedisRateLimiter` per
 provider (and set of limits), a :class:`~evofarm.fleet.ledger.RedisLedger` per
-campaign, one :class:`~evofarm.fleet.response_cache.RedisResponseStore`.
+campaign, one :class:`~evofarm.fleet.response_cache.RedisResponseStore` and one
+:class:`~evofarm.fleet.evaluation_cache.RedisEvaluationCache`.
 :func:`install` makes them the process default, so every provider set
 the worker builds for a campaign (sandbox and in-process evaluators, the
 proposer runtime) shares the fleet's buckets, the campaign's ledger and the
@@ -19,6 +20,7 @@ import threading
 import redis
 
 from evofarm.campaign.provider_stack import Services, set_default_services
+from evofarm.fleet.evaluation_cache import RedisEvaluationCache
 from evofarm.fleet.ledger import RedisLedger
 from evofarm.fleet.ratelimit import RedisRateLimiter
 from evofarm.fleet.response_cache import RedisResponseStore
@@ -63,7 +65,16 @@ def fleet_services(client: redis.Redis, settings: Settings | None = None) -> Ser
                 made = ledgers[campaign] = RedisLedger(client, campaign)
             return made
 
-    return Services(limiter=limiter, ledger=ledger, fleet=True, responses=responses)
+    evaluations = RedisEvaluationCache(
+        client, ttl_s=cfg.evaluation_cache_ttl_s, max_entries=cfg.evaluation_cache_max_entries
+    )
+    return Services(
+        limiter=limiter,
+        ledger=ledger,
+        fleet=True,
+        responses=responses,
+        evaluations=evaluations,
+    )
 
 
 def install(url: str) -> Services:

@@ -69,6 +69,7 @@ def economy_farm(
 
 @pytest.fixture
 def farm(economy_farm: EmbeddedFarm, server: FakeAnthropicServer) -> Iterator[Farm]:
+    _wait_quiet(server)
     server.reset()
     store, app = connect_farm(economy_farm.redis_url, economy_farm.redis_url)
     connection = Farm(store, app, economy_farm)
@@ -78,12 +79,24 @@ def farm(economy_farm: EmbeddedFarm, server: FakeAnthropicServer) -> Iterator[Fa
         connection.close()
 
 
+def _wait_quiet(server: FakeAnthropicServer, quiet_s: float = 1.5, deadline_s: float = 20) -> None:
+    """Wait until no request arrived for ``quiet_s``: an earlier test's last calls
+    (evaluations still running when its campaign ended) must not land on the next bill."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        last = max((r.received_at for r in server.requests), default=0.0)
+        if not server.in_flight and time.time() - last >= quiet_s:
+            return
+        time.sleep(0.05)
+
+
 def campaign(
     tmp_path: Path,
     *,
     model: str = "haiku",
     generations: int = 1,
     cache_sampled: bool = False,
+    share_evaluations: bool = False,
     check: str = "item",
     **budgets: float,
 ) -> CampaignSpec:
@@ -108,7 +121,7 @@ def campaign(
         "models": [{"slot": "claude", "model": "haiku", "provider": "anthropic",
                     "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 5.0}],
         "budgets": budgets,
-        "economy": {"cache_sampled": cache_sampled},
+        "economy": {"cache_sampled": cache_sampled, "share_evaluations": share_evaluations},
     }  # fmt: skip
     (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(spec))
     return load_campaign(tmp_path / "campaign.yaml")
@@ -150,7 +163,6 @@ def test_a_model_without_a_price_is_refused_for_a_budgeted_campaign(
     spec = campaign(tmp_path, model="claude-unpriced-9", generations=1, max_usd=1.0)
     cid = control.submit(farm.store, spec)
     run_scheduler(farm, cid, options=FAST)
-    # (An earlier test's last in-flight calls may still land on the shared server.)
     assert "claude-unpriced-9" not in server.billed.by_model
     assert snapshot(farm.store, cid).tokens == 0
 
@@ -173,6 +185,30 @@ def test_a_second_campaign_is_answered_from_the_fleet_s_response_cache(
     assert totals.by_role["evaluation"].cached_calls >= CASES
     assert snapshot(farm.store, second).tokens == 0  # hits are free
     assert snapshot(farm.store, first).tokens == billed.tokens
+
+
+def test_a_second_campaign_reuses_the_first_one_s_evaluations(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    first = control.submit(farm.store, campaign(tmp_path / "a", share_evaluations=True))
+    assert run_scheduler(farm, first, options=FAST).status == "completed"
+    billed = server.billed
+    assert billed.requests >= CASES
+    second = control.submit(farm.store, campaign(tmp_path / "b", share_evaluations=True))
+    assert run_scheduler(farm, second, options=FAST).status == "completed"
+    assert server.billed == billed  # not one call: every evaluation came from the cache
+    counters = farm.store.counters(second)
+    evaluated = farm.store.evaluation_keys(second)
+    assert counters["evaluation_cache_hits"] == len(evaluated) >= 2
+    assert snapshot(farm.store, second).tokens == 0
+    assert {k.genome_id for k in evaluated} <= {
+        k.genome_id for k in farm.store.evaluation_keys(first)
+    }
+    # Unshared (the default): a third campaign calls again.
+    third = control.submit(farm.store, campaign(tmp_path / "c"))
+    assert run_scheduler(farm, third, options=FAST).status == "completed"
+    assert server.billed.requests > billed.requests
+    assert "evaluation_cache_hits" not in farm.store.counters(third)
 
 
 def _worker_with_a_fresh_call(farm: Farm, server: FakeAnthropicServer) -> int | None:
