@@ -20,6 +20,7 @@ import threading
 import redis
 
 from evofarm.campaign.provider_stack import Services, set_default_services
+from evofarm.campaign.scheduler.reaping import Reaper
 from evofarm.fleet.evaluation_cache import RedisEvaluationCache
 from evofarm.fleet.ledger import RedisLedger
 from evofarm.fleet.ratelimit import RedisRateLimiter
@@ -75,6 +76,16 @@ def fleet_services(client: redis.Redis, settings: Settings | None = None) -> Ser
         responses=responses,
         evaluations=evaluations,
     )
+
+
+def ledger_reaper(client: redis.Redis) -> Reaper:
+    """The scheduler's :data:`~evofarm.campaign.scheduler.reaping.Reaper` on ``client``:
+    :meth:`RedisLedger.reap` of the campaign's ledger."""
+
+    def reap(campaign: str, older_than_s: float) -> int:
+        return RedisLedger(client, campaign).reap(older_than_s)
+
+    return reap
 
 
 def install(url: str) -> Services:

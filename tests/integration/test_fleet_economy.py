@@ -229,9 +229,10 @@ def _worker_with_a_fresh_call(farm: Farm, server: FakeAnthropicServer) -> int | 
     return None
 
 
-def test_a_worker_killed_mid_call_loses_no_call(
-    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
-) -> None:
+def _run_killing_a_worker(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path, options: SchedulerOptions
+) -> str:
+    """Run a campaign, SIGKILLing the worker of a call in flight; the campaign's id."""
     server.latency_s = 0.5
     try:
         cid = control.submit(farm.store, campaign(tmp_path, generations=1))
@@ -249,8 +250,7 @@ def test_a_worker_killed_mid_call_loses_no_call(
 
         killer = threading.Thread(target=kill_when_busy, daemon=True)
         killer.start()
-        # The dead worker's evaluation is sent again once nothing progresses.
-        outcome = run_scheduler(farm, cid, options=replace(FAST, stall_s=8.0))
+        outcome = run_scheduler(farm, cid, options=options)
         killer.join(5)
     finally:
         server.latency_s = 0.05
@@ -261,6 +261,18 @@ def test_a_worker_killed_mid_call_loses_no_call(
     deadline = time.monotonic() + 10
     while server.in_flight and time.monotonic() < deadline:
         time.sleep(0.05)  # the dead worker's replies go out (and are billed)
+    return cid
+
+
+# The dead worker's evaluation is sent again once nothing progresses.
+KILLED = replace(FAST, stall_s=8.0)
+
+
+def test_a_worker_killed_mid_call_loses_no_call(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    cid = _run_killing_a_worker(farm, server, tmp_path, KILLED)
+    assert farm.embedded is not None
     ledger = RedisLedger(connect(farm.embedded.redis_url), cid)
     before = ledger.totals()
     bill, lost = server.billed, server.undelivered
@@ -279,3 +291,23 @@ def test_a_worker_killed_mid_call_loses_no_call(
     assert after.total.tokens == before.total.tokens + before.reserved_tokens
     assert snapshot(farm.store, cid).tokens == after.total.tokens
     assert ledger.reap(0) == 0  # counted once
+
+
+def test_the_scheduler_charges_what_a_killed_worker_left_reserved(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    options = replace(KILLED, reap_after_s=2.0, reap_every_s=0.5)
+    cid = _run_killing_a_worker(farm, server, tmp_path, options)
+    assert farm.embedded is not None
+    ledger = RedisLedger(connect(farm.embedded.redis_url), cid)
+    deadline = time.monotonic() + 5  # a live straggler's settle may still be on its way
+    while ledger.totals().reserved_tokens and time.monotonic() < deadline:
+        time.sleep(0.05)
+    totals = ledger.totals()
+    bill, lost = server.billed, server.undelivered
+    assert lost.requests >= 1
+    assert totals.reserved_tokens == 0  # nothing left booked: the scheduler charged it
+    delivered = bill.requests - lost.requests
+    assert totals.total.calls - delivered >= lost.requests  # each dead call charged
+    assert totals.total.tokens >= bill.tokens
+    assert snapshot(farm.store, cid).tokens == totals.total.tokens
