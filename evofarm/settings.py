@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     rate_limits: str = ""
     # Longest a call waits for its turn before the task is retried (holds a slot).
     rate_limit_max_wait_s: float = 60.0
+    # Share of each limit the limiters hold back: calls reach the provider at
+    # uneven delays after their turn, and a sliding-window provider rejects early ones.
+    rate_limit_margin: float = Field(default=0.1, ge=0, lt=1)
 
     # Agent workflow (issue 10): where a worker resolves the suite names that
     # sandboxed `pipeline_executor` steps ask it to score on; unset: the

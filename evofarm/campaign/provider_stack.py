@@ -87,7 +87,8 @@ _lock = threading.Lock()
 def _process_limiter(provider: str, limits: RateLimits, settings: Settings) -> RateLimiter:
     """This process's limiter of ``provider`` at its provider-level limits (made once)."""
     top = [lim for scope, lim in buckets_for(limits, provider, "") if scope == provider]
-    rps, ips, _ = top[0].per_second() if top else (0.0, 0.0, 0.0)
+    pace = 1.0 - settings.rate_limit_margin  # held back for arrival jitter, as the fleet's
+    rps, ips = (r * pace for r in top[0].per_second()[:2]) if top else (0.0, 0.0)
     key = (provider, f"{rps}:{ips}")
     with _lock:
         limiter = _process_limiters.get(key)

@@ -54,6 +54,7 @@ def fleet_services(client: redis.Redis, settings: Settings | None = None) -> Ser
                     limits,
                     max_wait_s=settings.rate_limit_max_wait_s,
                     retry_after_cap_s=settings.provider_retry_after_cap_s,
+                    margin=settings.rate_limit_margin,
                 )
             return made
 
