@@ -19,6 +19,8 @@ from evofarm.campaign.bundle import decode
 from evofarm.campaign.lifecycle import require
 from evofarm.campaign.reports.lineage import ancestry, build_graph, first_fitness, operator_of
 from evofarm.campaign.reports.readback import best_genome_id, snapshot
+from evofarm.campaign.reports.usage import from_counters
+from evofarm.campaign.worker.work import proposer_usage
 from evofarm.errors import CampaignStateError
 from evofarm.evolution.engine import EvolutionState
 from evofarm.pipeline.loader import dump_pipeline, pipeline_from_data
@@ -65,6 +67,8 @@ def campaign_detail(store: PopulationStore, campaign: str) -> JSON:
     record = require(store, campaign)
     decoded = decode(campaign, record.spec)
     best = best_genome_id(store, campaign)
+    counters = store.counters(campaign)
+    roles, hits = from_counters(counters, proposer_usage(counters))
     return {
         **campaign_row(store, campaign),
         "name": decoded.spec.name,
@@ -73,7 +77,10 @@ def campaign_detail(store: PopulationStore, campaign: str) -> JSON:
         "best": best[0] if best else None,
         "approval": decoded.spec.approval.decide(best[1] if best else None),
         "budgets": store.budgets(campaign),
-        "counters": store.counters(campaign),
+        "counters": counters,
+        # The summary's breakdown, read live from the ledger's counters.
+        "usage_by_role": {r: t.model_dump() for r, t in roles.items()},
+        "cache_hits": hits,
     }
 
 

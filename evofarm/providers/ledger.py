@@ -150,6 +150,27 @@ class LedgerTotals:
         }
 
 
+_FIELDS = ("calls", "cached_calls", "input_tokens", "output_tokens", "micro_usd")
+
+
+def totals_from_counters(counters: dict[str, int]) -> LedgerTotals:
+    """The ledger's totals as read from a campaign's store counters (``llm:<role>:<field>``,
+    as the fleet's ledger writes them)."""
+    by_role: dict[str, RoleTotals] = {}
+    for role in ROLES:
+        values = [int(counters.get(f"llm:{role}:{f}", 0)) for f in _FIELDS]
+        if any(values):
+            by_role[role] = RoleTotals(*values)
+    total = RoleTotals(
+        sum(t.calls for t in by_role.values()),
+        sum(t.cached_calls for t in by_role.values()),
+        sum(t.input_tokens for t in by_role.values()),
+        sum(t.output_tokens for t in by_role.values()),
+        sum(t.micro_usd for t in by_role.values()),
+    )
+    return LedgerTotals(total=total, by_role=by_role)
+
+
 def refusal(budget: str, used: int, reserved: int, wanted: int, limit: int) -> BudgetExceeded:
     """The error of a refused reservation, naming the campaign-file budget."""
     name = SPEC_NAMES.get(budget, budget)

@@ -47,6 +47,7 @@ def test_the_first_evaluation_stays_and_entries_expire(redis_client: redis.Redis
     cache.put("k", {"score": 0.5})
     cache.put("k", {"score": 0.9})  # a racing campaign's evaluation does not replace it
     assert cache.get("k") == {"score": 0.5}
+    time.sleep(0.002)  # distinct stored-at stamps (ms)
     for name in ("a", "b"):
         cache.put(name, {"score": 0.1})
         time.sleep(0.002)

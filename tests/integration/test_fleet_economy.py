@@ -19,9 +19,10 @@ import pytest
 import yaml
 
 from evofarm.campaign import control
-from evofarm.campaign.reports.readback import snapshot
+from evofarm.campaign.reports.readback import snapshot, summary
 from evofarm.campaign.scheduler.driver import SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.dashboard.views import campaign_detail
 from evofarm.farm.embedded import EmbeddedFarm, group_members
 from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm, connect_farm
@@ -141,6 +142,14 @@ def test_tokens_and_cost_equal_the_bill(
     totals = totals_from_counters(farm.store.counters(cid))
     assert totals.by_role["evaluation"].calls == bill.requests
     assert totals.total.tokens == bill.tokens
+    # summary.json and the dashboard break it down by role from the same counters.
+    done = summary(farm.store, cid)
+    assert set(done.usage_by_role) == {"evaluation"}
+    assert done.usage_by_role["evaluation"].calls == bill.requests
+    assert done.usage_by_role["evaluation"].tokens == bill.tokens
+    assert done.cache_hits == {}
+    detail = campaign_detail(farm.store, cid)
+    assert detail["usage_by_role"]["evaluation"]["tokens"] == bill.tokens
 
 
 def test_the_budget_is_never_exceeded_and_is_named(
@@ -185,6 +194,9 @@ def test_a_second_campaign_is_answered_from_the_fleet_s_response_cache(
     assert totals.by_role["evaluation"].cached_calls >= CASES
     assert snapshot(farm.store, second).tokens == 0  # hits are free
     assert snapshot(farm.store, first).tokens == billed.tokens
+    done = summary(farm.store, second)
+    assert done.usage_by_role["evaluation"].tokens == 0
+    assert done.cache_hits["responses"] == totals.by_role["evaluation"].cached_calls
 
 
 def test_a_second_campaign_reuses_the_first_one_s_evaluations(
@@ -200,6 +212,7 @@ def test_a_second_campaign_reuses_the_first_one_s_evaluations(
     counters = farm.store.counters(second)
     evaluated = farm.store.evaluation_keys(second)
     assert counters["evaluation_cache_hits"] == len(evaluated) >= 2
+    assert summary(farm.store, second).cache_hits == {"responses": 0, "evaluations": len(evaluated)}
     assert snapshot(farm.store, second).tokens == 0
     assert {k.genome_id for k in evaluated} <= {
         k.genome_id for k in farm.store.evaluation_keys(first)

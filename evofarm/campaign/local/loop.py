@@ -45,6 +45,7 @@ from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.provider_stack import ledger_limits, new_process_ledger
 from evofarm.campaign.reports import final, outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
+from evofarm.campaign.reports.usage import cache_hits, role_breakdown
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.errors import BudgetExceeded
 from evofarm.evolution.engine import (
@@ -65,7 +66,7 @@ from evofarm.evolution.final_choice import FinalChoice, SplitName, choose_final
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.llm.attempts import attempts_of
 from evofarm.evolution.llm.runtime import Attempt
-from evofarm.evolution.llm.usage import RoleUsage, usage_by_role
+from evofarm.evolution.llm.usage import RoleUsage
 from evofarm.evolution.material import Material, material_of
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
@@ -550,6 +551,12 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         if choice is not None:
             best = choice.winner
             best_ref = final.best_ref(final.final_doc(choice))
+    roles = role_breakdown(
+        run.ledger.totals() if run.ledger is not None else None,
+        run.proposer_usage,
+        total_tokens=run.tokens,
+        total_cost_usd=run.cost_usd,
+    )
     summary = Summary(
         campaign=run.campaign,
         status=status,
@@ -562,7 +569,8 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         cost_usd=round(run.cost_usd, 6),
         wall_s=round(run.clock() - run.started, 3),
         approval=run.spec.approval.decide(best_ref.fitness),
-        usage_by_role=usage_by_role(run.tokens, run.cost_usd, run.proposer_usage),
+        usage_by_role=roles,
+        cache_hits=cache_hits(roles),
     )
     if run.out_dir is not None:
         outputs.write_summary(run.out_dir, summary)
