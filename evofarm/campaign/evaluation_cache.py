@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # bundle -> genesis -> proposer -> provider_stack imports thi
 #: Evaluation outcomes that depend only on the genome, the suite and the providers.
 SHARED_OUTCOMES = frozenset({"ok", "invalid", "candidate_error"})
 #: The store counter of evaluations a campaign took from the cache.
-COUNTER_HITS = "evaluation_cache_hits"
+EVALUATION_CACHE_HITS = "evaluation_cache_hits"
 _ENVIRONMENT = {"plugins", "fitness", "providers", "models", "sandbox"}
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from evofarm.campaign.evaluation_cache import COUNTER_HITS
+from evofarm.campaign.evaluation_cache import EVALUATION_CACHE_HITS
 from evofarm.evolution.llm.usage import RoleTotal, RoleUsage, usage_by_role
 from evofarm.providers.ledger import LedgerTotals, RoleTotals, totals_from_counters
 
@@ -66,4 +66,4 @@ def from_counters(
 ) -> tuple[dict[str, RoleTotal], dict[str, int]]:
     """``(usage_by_role, cache_hits)`` of a farm campaign, from its store counters."""
     roles = role_breakdown(totals_from_counters(dict(counters)), proposer)
-    return roles, cache_hits(roles, int(counters.get(COUNTER_HITS, 0)))
+    return roles, cache_hits(roles, int(counters.get(EVALUATION_CACHE_HITS, 0)))

@@ -23,9 +23,11 @@ from pydantic import ValidationError
 from evofarm.campaign.budgets import MICRO, usd_to_micro
 from evofarm.campaign.bundle import Campaign, CampaignCache
 from evofarm.campaign.evaluation_cache import (
-    COUNTER_HITS as EVALUATION_CACHE_HITS,
+    EVALUATION_CACHE_HITS,
+    SHARED_OUTCOMES,
+    EvaluationCache,
+    shared_key,
 )
-from evofarm.campaign.evaluation_cache import SHARED_OUTCOMES, EvaluationCache, shared_key
 from evofarm.campaign.lifecycle import ENDED, EVENTS
 from evofarm.campaign.proposer import CampaignProposer, MeteredProposer
 from evofarm.errors import BudgetExceeded, Location, StoreError, UserInputError
