@@ -12,6 +12,16 @@ Anthropic SDK provider. Two limiters are compared side by side:
 * ``per_process``: a :class:`~evofarm.providers.ratelimit.TokenBucketLimiter`
   per process at the full limit, which is what per-process tools do.
 
+The limit configured is the server's own (``--headroom 1``), as a user copies
+their account's limits; the fleet limiter paces 10 % below it (its margin for
+calls that reach the server late after their turn).
+
+A third row per worker count, ``fleet_after_429``, starts with the account
+already throttled (the server's first answer is a 429 with ``retry-after:
+0.5``, as when another client used the window): the fleet pauses, and the calls
+that asked during the pause must leave it spaced, not in one clump (a clump is
+the next 429, whose pause ends in the next clump: a storm).
+
 Figures (one JSON object): ``share_429`` = 429s / requests the server received
 (target <= 0.02 for the fleet); ``rate_share`` = billed requests per second /
 limit (target >= 0.8); in a second, budgeted phase, ``budget_overshoot_usd`` =
@@ -45,7 +55,7 @@ from evofarm.providers.pricing import DEFAULT_PRICES
 from evofarm.providers.rate_limits import parse_rate_limits
 from evofarm.providers.ratelimit import RateLimitedProvider, RateLimiter, TokenBucketLimiter
 from evofarm.providers.retry import BackoffPolicy
-from evofarm.testing.fake_anthropic import FakeAnthropicServer
+from evofarm.testing.fake_anthropic import FakeAnthropicServer, FakeReply
 
 MODEL = "claude-haiku-4-5"
 CASES_PER_WORKER = 8
@@ -114,8 +124,11 @@ def run(
     seconds: float,
     budget_usd: float | None,
     headroom: float,
+    throttled: bool = False,
 ) -> dict[str, Any]:
     server.reset()
+    if throttled:
+        server.push(FakeReply.rate_limited(retry_after=0.5))
     campaign = f"bench-{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     client.flushdb()
@@ -145,9 +158,9 @@ def run(
     figures: dict[str, Any] = {
         "workers": workers,
         "cases_per_worker": CASES_PER_WORKER,
-        "limiter": mode,
+        "limiter": mode + ("_after_429" if throttled else ""),
         "requests": received,
-        "share_429": round(server.rejected / received, 4) if received else 0.0,
+        "share_429": round((server.rejected + throttled) / received, 4) if received else 0.0,
         "configured_rps": round(limit * headroom, 2),
         # billed requests per second over the span the server saw requests, / limit
         "rate_share": round(bill.requests / span / limit, 3),
@@ -179,7 +192,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--budget-usd", type=float, default=0.002)
     parser.add_argument(
-        "--headroom", type=float, default=0.9, help="configured limit as a share of the server's"
+        "--headroom",
+        type=float,
+        default=1.0,
+        help="configured limit as a share of the server's (1: the account's own limit; the "
+        "fleet limiter keeps EVOFARM_RATE_LIMIT_MARGIN below it)",
     )
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,6 +210,11 @@ def main() -> None:
                     run(server, rs.url, workers=w, mode=m, limit=opts.limit,
                         seconds=opts.seconds, budget_usd=None, headroom=opts.headroom)
                     for w in (2, 4) for m in ("fleet", "per_process")
+                ] + [
+                    run(server, rs.url, workers=w, mode="fleet", limit=opts.limit,
+                        seconds=opts.seconds, budget_usd=None, headroom=opts.headroom,
+                        throttled=True)
+                    for w in (2, 4)
                 ]  # fmt: skip
                 budget = [
                     run(server, rs.url, workers=w, mode="fleet", limit=opts.limit,

@@ -211,3 +211,23 @@ def ledger_reserved(campaign: str) -> str:
 def ledger_settled(campaign: str) -> str:
     """Set: call ids already counted (settle and record count an id once)."""
     return f"{campaign_prefix(campaign)}:ledger:settled"
+
+
+def response_cache_entry(key: str) -> str:
+    """String (TTL): one cached provider response, as JSON (all campaigns share it)."""
+    return f"{ROOT}:fleet:rc:{_model_part(key)}"
+
+
+def response_cache_index() -> str:
+    """Sorted set: response-cache entry key -> ms it was stored (evicts oldest first)."""
+    return f"{ROOT}:fleet:rc-index"
+
+
+def evaluation_cache_entry(key: str) -> str:
+    """String (TTL): an evaluation shared by every campaign (genome, suite, fidelity, setup)."""
+    return f"{ROOT}:fleet:ec:{_model_part(key)}"
+
+
+def evaluation_cache_index() -> str:
+    """Sorted set: evaluation-cache entry key -> ms it was stored (evicts oldest first)."""
+    return f"{ROOT}:fleet:ec-index"

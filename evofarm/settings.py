@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     # repeated deterministic calls (temperature 0, or any call to a deterministic
     # provider such as mock); off with EVOFARM_RESPONSE_CACHE=false.
     response_cache: bool = True
+    # On a farm, answers are shared by every worker and campaign through Redis
+    # (evofarm.fleet.response_cache): kept this long, at most this many.
+    response_cache_ttl_s: float = Field(default=86400.0, gt=0)
+    response_cache_max_entries: int = Field(default=10000, ge=1)
+    # Evaluations shared by every campaign of a farm (evofarm.campaign.evaluation_cache).
+    evaluation_cache_ttl_s: float = Field(default=7 * 86400.0, gt=0)
+    evaluation_cache_max_entries: int = Field(default=20000, ge=1)
     # --- the fleet's LLM economy (evofarm.fleet, evofarm.campaign.provider_stack) ---
     # Rate limits per provider and model, enforced fleet-wide on a farm (one
     # Redis token bucket each) and per process in-process, e.g.
@@ -71,6 +78,9 @@ class Settings(BaseSettings):
     rate_limits: str = ""
     # Longest a call waits for its turn before the task is retried (holds a slot).
     rate_limit_max_wait_s: float = 60.0
+    # Share of each limit the limiters hold back: calls reach the provider at
+    # uneven delays after their turn, and a sliding-window provider rejects early ones.
+    rate_limit_margin: float = Field(default=0.1, ge=0, lt=1)
 
     # Agent workflow (issue 10): where a worker resolves the suite names that
     # sandboxed `pipeline_executor` steps ask it to score on; unset: the

@@ -25,6 +25,7 @@ from typing import Any
 from celery import Task, signals
 
 from evofarm.campaign.bundle import CampaignCache
+from evofarm.campaign.provider_stack import Services
 from evofarm.campaign.worker import batch, work
 from evofarm.errors import ProviderUnavailable, SandboxError, StoreError
 from evofarm.farm import heartbeat, names
@@ -49,6 +50,7 @@ RETRYABLE = (StoreError, ProviderUnavailable, SandboxError)
 MAX_RETRIES = 5
 
 _store: SharedStore | None = None
+_services: Services | None = None
 _cache = CampaignCache()
 _evaluator: work.GenomeEvaluator | None = None
 
@@ -67,7 +69,9 @@ def store() -> SharedStore:
         if not url:
             raise StoreError("no store configured: set EVOFARM_REDIS_URL")
         _store = open_shared_store(url)
-        install_fleet(url)  # the fleet's rate limits and budget ledger for every provider set
+        global _services  # noqa: PLW0603 - installed with the store, once per process
+        # The fleet's rate limits, budget ledger and caches for every provider set.
+        _services = install_fleet(url)
     return _store
 
 
@@ -171,6 +175,7 @@ def evaluate(  # noqa: PLR0917 - Celery passes task arguments positionally
             request,
             evaluator(),
             metered=load_farm_settings().evaluator in work.METERED,
+            shared=_services.evaluations if _services is not None else None,
         ),
     )
     return {"genome": genome_id, "score": doc.get("score"), "outcome": doc.get("outcome")}

@@ -16,16 +16,19 @@ Each provider the set builds becomes::
   with a ``models:`` catalogue lets candidates call only those models (offline
   deterministic providers exempt).
 * The response cache answers deterministic calls (temperature 0, or every call
-  of a deterministic provider such as ``mock``) with the original usage, so
-  fitness does not depend on hits (``EVOFARM_RESPONSE_CACHE`` turns it off).
+  of a deterministic provider such as ``mock``; any call if the campaign sets
+  ``economy.cache_sampled``) with the original usage, so fitness does not
+  depend on hits (``EVOFARM_RESPONSE_CACHE`` turns it off). On a farm its
+  second level is the fleet's store, shared by every worker and campaign.
 * The rate limiter paces calls to providers named in ``EVOFARM_RATE_LIMITS``
   (lowered by the campaign's ``economy.rate_limits``; a raise is refused).
 
 Where the shared pieces come from is a :class:`Services` value: the process's
 own (:func:`process_services`: a token bucket per provider and process, one
-memory ledger per campaign) unless the caller injects the fleet's
-(``evofarm.fleet.services.fleet_services``: Redis buckets shared by every
-worker, the campaign's Redis ledger), as the farm's worker bootstrap does.
+memory ledger per campaign, no shared response store) unless the caller injects
+the fleet's (``evofarm.fleet.services.fleet_services``: Redis buckets shared by
+every worker, the campaign's Redis ledger, the Redis response cache), as the
+farm's worker bootstrap does.
 
 Thread safety: the wrappers, the limiter table and the ledger table are thread-safe.
 """
@@ -37,11 +40,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from evofarm.campaign.budgets import usd_to_micro
+from evofarm.campaign.evaluation_cache import EvaluationCache
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.errors import ProviderConfigError
 from evofarm.providers.aliases import resolve_model
 from evofarm.providers.base import Provider
-from evofarm.providers.cache import CachingProvider
+from evofarm.providers.cache import CachingProvider, ResponseStore
 from evofarm.providers.ledger import BudgetLedger, Limits, MemoryLedger, Role
 from evofarm.providers.metered import MeteredProvider
 from evofarm.providers.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
@@ -71,6 +75,8 @@ class Services:
     limiter: LimiterFactory
     ledger: LedgerFactory
     fleet: bool = False
+    responses: ResponseStore | None = None
+    evaluations: EvaluationCache | None = None
 
 
 _process_limiters: dict[tuple[str, str], TokenBucketLimiter] = {}
@@ -81,7 +87,8 @@ _lock = threading.Lock()
 def _process_limiter(provider: str, limits: RateLimits, settings: Settings) -> RateLimiter:
     """This process's limiter of ``provider`` at its provider-level limits (made once)."""
     top = [lim for scope, lim in buckets_for(limits, provider, "") if scope == provider]
-    rps, ips, _ = top[0].per_second() if top else (0.0, 0.0, 0.0)
+    pace = 1.0 - settings.rate_limit_margin  # held back for arrival jitter, as the fleet's
+    rps, ips = (r * pace for r in top[0].per_second()[:2]) if top else (0.0, 0.0)
     key = (provider, f"{rps}:{ips}")
     with _lock:
         limiter = _process_limiters.get(key)
@@ -214,6 +221,7 @@ def provider_wrapper(
     budget = ledger_limits(spec)
     ledger = svc.ledger(campaign or spec.name, budget) if spec is not None else None
     max_out = spec.economy.max_output_tokens if spec is not None else None
+    cache_sampled = spec is not None and spec.economy.cache_sampled
     # A non-empty catalogue is the list of models candidates may call (offline
     # providers such as mock answer any model and cost nothing: exempt).
     # The proposer's and judge's models are the campaign's choice, not a candidate's.
@@ -237,7 +245,9 @@ def provider_wrapper(
             limiter = svc.limiter(provider.name, limits, settings)
             wrapped = RateLimitedProvider(wrapped, limiter, resolve_model=resolve)
         if cache:
-            wrapped = CachingProvider(wrapped, cache_all=deterministic)
+            wrapped = CachingProvider(
+                wrapped, cache_all=deterministic or cache_sampled, shared=svc.responses
+            )
         if ledger is not None:
             wrapped = MeteredProvider(
                 wrapped,

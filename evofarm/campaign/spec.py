@@ -114,6 +114,12 @@ class EconomyConfig(BaseModel):
 
     ``rate_limits`` has the shape of ``EVOFARM_RATE_LIMITS`` and may only lower
     the farm's limits; ``max_output_tokens`` clamps every call's ``max_tokens``.
+    ``cache_sampled`` lets the response cache answer calls at a positive
+    temperature too (off: only temperature 0 is cached, since sampling
+    variance is part of what an evaluation measures). ``share_evaluations``
+    shares the campaign's evaluations with every campaign of the farm that
+    opts in too (:mod:`evofarm.campaign.evaluation_cache`): for deterministic
+    evaluators.
     Enforced by :mod:`evofarm.campaign.provider_stack`.
     """
 
@@ -121,6 +127,8 @@ class EconomyConfig(BaseModel):
 
     rate_limits: dict[str, dict[str, Any]] = Field(default_factory=dict)
     max_output_tokens: int | None = Field(default=None, ge=1)
+    cache_sampled: bool = False
+    share_evaluations: bool = False
 
     @model_validator(mode="after")
     def _limits_valid(self) -> EconomyConfig:

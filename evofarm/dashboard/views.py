@@ -20,6 +20,7 @@ from evofarm.campaign.bundle import decode
 from evofarm.campaign.lifecycle import require
 from evofarm.campaign.reports.lineage import ancestry, build_graph, first_fitness, operator_of
 from evofarm.campaign.reports.readback import best_genome_id, snapshot
+from evofarm.campaign.reports.usage import from_counters
 from evofarm.errors import CampaignStateError
 from evofarm.evolution.engine import EvolutionState
 from evofarm.pipeline.loader import dump_pipeline, pipeline_from_data
@@ -67,6 +68,8 @@ def campaign_detail(store: PopulationStore, campaign: str) -> JSON:
     decoded = decode(campaign, record.spec)
     best = best_genome_id(store, campaign)
     decision = stored_decision(record)  # a human's approve/reject wins over the policy
+    counters = store.counters(campaign)
+    roles, hits = from_counters(counters)
     return {
         **campaign_row(store, campaign),
         "name": decoded.spec.name,
@@ -78,7 +81,10 @@ def campaign_detail(store: PopulationStore, campaign: str) -> JSON:
         ),
         "decision": decision.model_dump(mode="json") if decision else None,
         "budgets": store.budgets(campaign),
-        "counters": store.counters(campaign),
+        "counters": counters,
+        # The summary's breakdown, read live from the ledger's counters.
+        "usage_by_role": {r: t.model_dump() for r, t in roles.items()},
+        "cache_hits": hits,
     }
 
 

@@ -56,7 +56,9 @@ def run_scheduler(
         FarmError: whatever the scheduler raised (state, store errors).
         KeyboardInterrupt: interrupted; the campaign was stopped first.
     """
-    scheduler = Scheduler(farm.store, farm.dispatcher(), campaign, options=options)
+    scheduler = Scheduler(
+        farm.store, farm.dispatcher(), campaign, options=options, reaper=farm.reaper()
+    )
     outcome: list[Outcome] = []
     failure: list[BaseException] = []
 

@@ -50,7 +50,11 @@ def serve(
     timings = replace(scheduler_options(load_farm_settings()), outage_s=None)
     with shared_farm(settings) as farm:
         service = SchedulerService(
-            farm.store, farm.dispatcher(), scheduler_options=timings, options=options
+            farm.store,
+            farm.dispatcher(),
+            scheduler_options=timings,
+            options=options,
+            reaper=farm.reaper(),
         )
 
         def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -17,14 +17,17 @@ from pathlib import Path
 
 from celery import Celery
 
+from evofarm.campaign.scheduler.reaping import Reaper
 from evofarm.errors import CampaignStateError
 from evofarm.farm.app import make_celery_app
 from evofarm.farm.dispatch import CeleryDispatcher
 from evofarm.farm.embedded import EmbeddedFarm, signals_raise_interrupt
 from evofarm.farm.redis_server import RedisServer, answers_ping, locate_socket, socket_url
+from evofarm.fleet.services import ledger_reaper
 from evofarm.keys import check_campaign_id
 from evofarm.settings import Settings
 from evofarm.store.base import SharedStore
+from evofarm.store.redis import RedisStore
 from evofarm.store.registry import open_shared_store
 
 RUNS = "runs"
@@ -41,6 +44,10 @@ class Farm:
     def dispatcher(self) -> CeleryDispatcher:
         """A dispatcher sending this farm's tasks."""
         return CeleryDispatcher(self.app)
+
+    def reaper(self) -> Reaper | None:
+        """What charges dead workers' ledger reservations (None: a store without a ledger)."""
+        return ledger_reaper(self.store.client) if isinstance(self.store, RedisStore) else None
 
     def close(self) -> None:
         """Close the connections (not the processes: their owner stops them)."""

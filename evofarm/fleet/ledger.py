@@ -39,6 +39,8 @@ from evofarm.providers.ledger import (
     totals_from_counters,
 )
 
+__all__ = ["RedisLedger", "totals_from_counters"]
+
 
 class RedisLedger:
     """A campaign's :class:`~evofarm.providers.ledger.BudgetLedger` on Redis.

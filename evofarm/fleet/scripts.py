@@ -5,7 +5,11 @@ from __future__ import annotations
 # KEYS: pause, bucket... ARGV: max_wait_ms, ttl_ms, then per bucket 9 numbers:
 # rate r/i/o (per ms, 0 = unlimited), burst r/i/o, amount r/i/o.
 # Returns {granted (1/0), wait_ms}. Levels may go negative (reserve before
-# waiting), so callers are served in the order they asked.
+# waiting), so callers are served in the order they asked. A call sent
+# ``wait`` from now takes its amount from the level it will have then, capped
+# at the burst: a bucket does not fill beyond its burst while a call waits
+# (for a pause, or for another bucket), so calls that asked during a 429's
+# pause leave it one interval apart instead of all at once.
 ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -37,7 +41,11 @@ if wait > maxwait then return {0, math.floor(wait)} end
 for b = 2, #KEYS do
   for d = 1, 3 do
     local l = levels[b][d]
-    if l[3] > 0 then redis.call('HSET', KEYS[b], dims[d], tostring(l[1] - l[2])) end
+    if l[3] > 0 then
+      local burst = tonumber(ARGV[2 + (b - 2) * 9 + 3 + d])
+      local level = math.min(l[1], burst - wait * l[3])
+      redis.call('HSET', KEYS[b], dims[d], tostring(level - l[2]))
+    end
   end
   redis.call('HSET', KEYS[b], 't', now)
   redis.call('PEXPIRE', KEYS[b], ttl)
@@ -124,4 +132,24 @@ else
   redis.call('HINCRBY', KEYS[1], prefix .. 'calls', 1)
 end
 return 1
+"""
+
+# KEYS: index, entry. ARGV: ttl_ms, max_entries, value, keep ('1': an existing
+# entry stays). Drops index members older than the TTL (their entries have
+# expired), stores the entry, then evicts the oldest beyond the cap.
+# Returns the entries kept (-1: kept the existing one).
+CACHE_PUT = """
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ttl)
+redis.call('ZADD', KEYS[1], now, KEYS[2])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
+if over > 0 then
+  local old = redis.call('ZPOPMIN', KEYS[1], over)
+  for i = 1, #old, 2 do redis.call('DEL', old[i]) end
+end
+return redis.call('ZCARD', KEYS[1])
 """

@@ -1,4 +1,4 @@
-"""A response cache in front of a provider: in-memory LRU keyed by ``cache_key``.
+"""A response cache in front of a provider: in-memory LRU, then an optional shared store.
 
 Only deterministic requests are cached: everything when the inner provider says
 it is deterministic (``deterministic = True``, as the mock and replay providers
@@ -13,6 +13,12 @@ wants to charge only real calls checks ``cached``.
 Concurrent misses on the same key make one call (single flight): the others wait
 for it and share its answer, which matters when a genome's cases run on threads
 and many ask the same thing.
+
+A :class:`ResponseStore` (``shared``) is a second level beyond this process: a
+local miss asks it before calling the provider, and a provider answer is put
+there. The farm's workers get the fleet's (Redis, shared by every worker and
+campaign) from the worker bootstrap; this module knows only the interface.
+Keys name the provider, then hash the request (model, messages, parameters).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from evofarm.errors import ProviderConfigError
 from evofarm.providers.base import LLMRequest, LLMResponse, Provider
@@ -34,12 +41,30 @@ class CacheStats:
     uncacheable: int
     size: int
     evictions: int
+    shared_hits: int = 0
 
     @property
     def hit_rate(self) -> float:
         """Hits over cacheable lookups (0.0 before any)."""
         lookups = self.hits + self.misses
         return self.hits / lookups if lookups else 0.0
+
+
+@runtime_checkable
+class ResponseStore(Protocol):
+    """Responses shared beyond one process, bounded in age and number. Thread-safe.
+
+    Keys are what :class:`CachingProvider` makes (``provider.sha256``). A
+    missing, expired or unreadable entry is a miss, never an error.
+    """
+
+    def get(self, key: str) -> LLMResponse | None:
+        """The stored response of ``key``, or None."""
+        ...
+
+    def put(self, key: str, response: LLMResponse) -> None:
+        """Store ``response`` under ``key`` (may evict the oldest entries)."""
+        ...
 
 
 class _Flight:
@@ -57,13 +82,19 @@ class CachingProvider:
         inner: The provider answering misses.
         max_entries: LRU capacity (>= 1).
         cache_all: Cache every request (None: ``inner.deterministic`` decides).
+        shared: A second level shared with other processes (asked on a local miss).
 
     Errors raised by ``inner`` are not cached; they propagate to the caller that
     made the call, and waiting callers then make their own call.
     """
 
     def __init__(
-        self, inner: Provider, *, max_entries: int = 4096, cache_all: bool | None = None
+        self,
+        inner: Provider,
+        *,
+        max_entries: int = 4096,
+        cache_all: bool | None = None,
+        shared: ResponseStore | None = None,
     ) -> None:
         if max_entries < 1:
             raise ProviderConfigError(f"cache max_entries must be >= 1, got {max_entries}")
@@ -73,10 +104,12 @@ class CachingProvider:
         self.cache_all = (
             bool(getattr(inner, "deterministic", False)) if cache_all is None else cache_all
         )
+        self.shared = shared
         self._entries: OrderedDict[str, LLMResponse] = OrderedDict()
         self._flights: dict[str, _Flight] = {}
         self._lock = threading.Lock()
         self._hits = self._misses = self._uncacheable = self._evictions = 0
+        self._shared_hits = 0
 
     def cacheable(self, request: LLMRequest) -> bool:
         """Whether ``request`` may be answered from the cache."""
@@ -91,6 +124,7 @@ class CachingProvider:
                 uncacheable=self._uncacheable,
                 size=len(self._entries),
                 evictions=self._evictions,
+                shared_hits=self._shared_hits,
             )
 
     def clear(self) -> None:
@@ -108,7 +142,7 @@ class CachingProvider:
             with self._lock:
                 self._uncacheable += 1
             return self.inner.complete(request)
-        key = request.cache_key()
+        key = f"{self.name}.{request.cache_key()}"
         with self._lock:
             hit = self._lookup(key)
             if hit is not None:
@@ -117,7 +151,6 @@ class CachingProvider:
             leader = flight is None
             if flight is None:
                 flight = self._flights[key] = _Flight()
-                self._misses += 1
         if not leader:
             flight.done.wait()
             if flight.response is not None:
@@ -127,10 +160,22 @@ class CachingProvider:
             # The leader failed: try ourselves (errors are not cached).
             return self.inner.complete(request)
         try:
+            found = self.shared.get(key) if self.shared is not None else None
+            if found is not None:
+                flight.response = found
+                with self._lock:
+                    self._hits += 1
+                    self._shared_hits += 1
+                    self._store(key, found)
+                return found.model_copy(update={"cached": True})
+            with self._lock:
+                self._misses += 1
             response = self.inner.complete(request)
             flight.response = response
             with self._lock:
                 self._store(key, response)
+            if self.shared is not None:
+                self.shared.put(key, response)
             return response
         finally:
             with self._lock:

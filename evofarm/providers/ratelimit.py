@@ -135,7 +135,9 @@ class TokenBucketLimiter:
                     f"(more than {self.max_wait_s:.1f}s)"
                 )
             for bucket, amount in needs:
-                bucket.level -= amount
+                # Taken at send time, from a level that cannot pass the burst while
+                # the call waits (calls asking during a pause leave it spaced).
+                bucket.level = min(bucket.level, bucket.burst - wait * bucket.rate) - amount
         if wait > 0:
             self._sleep(wait)
         return wait

@@ -27,6 +27,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -173,6 +175,7 @@ class RecordedRequest:
     body: bytes
     json: Any
     received_at: float
+    peer_port: int = 0
 
     @property
     def prompt_text(self) -> str:
@@ -220,6 +223,10 @@ class FakeAnthropicServer:
 
     :attr:`billed` is what the server charged: the usage of every 200 reply it
     sent, the truth that accounting tests compare the farm's counts with.
+    :attr:`undelivered` is the part of that bill whose client had hung up
+    before the reply went out (a killed worker): billed like a provider does,
+    but no client ever saw its usage. :attr:`in_flight_requests` tells a test
+    which connection (client port) a request being answered came on.
 
     Thread-safe: every public method may be called while requests are served.
     """
@@ -238,13 +245,16 @@ class FakeAnthropicServer:
         self.requests_per_s = requests_per_s
         self._window: deque[float] = deque()
         self._billed = Billed()
+        self._undelivered = Billed()
         self._rejected = 0
         self._script: deque[FakeReply] = deque(script)
         self._handler = handler
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._ids = itertools.count(1)
+        self._tokens = itertools.count(1)
         self._in_flight = 0
+        self._in_flight_requests: dict[int, RecordedRequest] = {}
         self._max_in_flight = 0
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
@@ -336,6 +346,12 @@ class FakeAnthropicServer:
             return self._in_flight
 
     @property
+    def in_flight_requests(self) -> list[RecordedRequest]:
+        """The requests being answered right now (each with its client's port)."""
+        with self._lock:
+            return list(self._in_flight_requests.values())
+
+    @property
     def max_in_flight(self) -> int:
         """The most requests that were being answered at the same time."""
         with self._lock:
@@ -346,6 +362,12 @@ class FakeAnthropicServer:
         """What the server charged so far (200 replies to messages requests)."""
         with self._lock:
             return self._billed
+
+    @property
+    def undelivered(self) -> Billed:
+        """The part of :attr:`billed` whose client had hung up before the reply was sent."""
+        with self._lock:
+            return self._undelivered
 
     @property
     def rejected(self) -> int:
@@ -360,6 +382,7 @@ class FakeAnthropicServer:
             self._script.clear()
             self._max_in_flight = self._in_flight
             self._billed = Billed()
+            self._undelivered = Billed()
             self._rejected = 0
             self._window.clear()
 
@@ -387,15 +410,28 @@ class FakeAnthropicServer:
 
     # -- serving (called on handler threads) -----------------------------------
 
-    def _record(self, request: RecordedRequest) -> None:
+    def _record(self, request: RecordedRequest) -> int:
         with self._lock:
             self._requests.append(request)
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            token = next(self._tokens)
+            self._in_flight_requests[token] = request
+            return token
 
-    def _done(self) -> None:
+    def _done(self, token: int) -> None:
         with self._lock:
             self._in_flight -= 1
+            del self._in_flight_requests[token]
+
+    def _note_undelivered(self, body: bytes) -> None:
+        """Count a billed reply whose client was gone in :attr:`undelivered`."""
+        message = json.loads(body)
+        usage = message["usage"]
+        with self._lock:
+            self._undelivered = self._undelivered.plus(
+                str(message["model"]), int(usage["input_tokens"]), int(usage["output_tokens"])
+            )
 
     def _next_reply(self, request: RecordedRequest) -> FakeReply:
         with self._lock:
@@ -469,6 +505,18 @@ class FakeAnthropicServer:
         return status, {**base, **headers}, body
 
 
+def _peer_closed(conn: socket.socket) -> bool:
+    """Whether the client has hung up (EOF or reset pending; it sends nothing while waiting)."""
+    try:
+        if not select.select([conn], [], [], 0)[0]:
+            return False
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
 def _presented_keys(headers: Mapping[str, str]) -> set[str]:
     """The API keys a request carries (SDK versions use either header)."""
     keys = {headers.get("x-api-key", "")}
@@ -525,12 +573,20 @@ def _make_handler_class(server: FakeAnthropicServer) -> type[BaseHTTPRequestHand
                 body=body,
                 json=payload,
                 received_at=time.time(),
+                peer_port=int(self.client_address[1]),
             )
-            server._record(recorded)
+            token = server._record(recorded)
             try:
-                self._send(*server.respond(recorded))
+                status, headers, reply = server.respond(recorded)
+                if (
+                    status == 200
+                    and recorded.path == "/v1/messages"
+                    and _peer_closed(self.connection)
+                ):
+                    server._note_undelivered(reply)
+                self._send(status, headers, reply)
             finally:
-                server._done()
+                server._done(token)
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import time
 
@@ -77,3 +78,18 @@ def test_a_campaign_may_only_lower_limits() -> None:
         lowered(base, parse_rate_limits('{"anthropic": {"requests_per_minute": 6000}}'))
     with pytest.raises(ProviderConfigError, match="EVOFARM_RATE_LIMITS"):
         parse_rate_limits('{"anthropic": {"requests_per_minute": -1}}')
+
+
+def test_calls_booked_during_a_pause_leave_it_spaced_not_in_a_clump(
+    redis_client: redis.Redis,
+) -> None:
+    # A 429's pause must not store up turns: the calls that asked during it go
+    # out one interval apart after it, or the pause's end is the next 429 storm.
+    limiter = RedisRateLimiter(redis_client, "anthropic", LIMITS, sleep=lambda s: None)
+    limiter.acquire(0)
+    limiter.pause(1.0)
+    waits = [limiter.acquire(0) for _ in range(6)]
+    gaps = [b - a for a, b in itertools.pairwise(waits)]
+    assert waits[0] >= 0.95
+    # 20/s less the default 10 % margin for arrival jitter: one call per 1/18 s.
+    assert gaps == pytest.approx([1 / 18] * 5, abs=0.004), gaps

@@ -107,3 +107,11 @@ def test_wrapper_charges_estimated_tokens_and_adds_wait_to_latency() -> None:
     assert charged == [42]
     assert response.latency_s >= 0.25
     assert provider.name == "mock"
+
+
+def test_calls_asking_during_a_pause_leave_it_one_interval_apart() -> None:
+    clock = FakeClock()
+    limiter = TokenBucketLimiter(10.0, burst_requests=1, clock=clock, sleep=lambda s: None)
+    limiter.pause(1.0)
+    waits = [limiter.acquire() for _ in range(4)]  # all asked at once, mid-pause
+    assert waits == pytest.approx([1.0, 1.1, 1.2, 1.3])

@@ -45,8 +45,8 @@ from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.provider_stack import ledger_limits, new_process_ledger
 from evofarm.campaign.reports import final, outputs
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Status, Summary
+from evofarm.campaign.reports.usage import cache_hits, role_breakdown
 from evofarm.campaign.spec import CampaignSpec
-from evofarm.campaign.usage import usage_by_role
 from evofarm.errors import BudgetExceeded
 from evofarm.evolution.engine import (
     BreedResult,
@@ -608,6 +608,11 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         if choice is not None:
             best = choice.winner
             best_ref = final.best_ref(final.final_doc(choice))
+    roles = role_breakdown(
+        run.ledger.totals() if run.ledger is not None else None,
+        total_tokens=run.tokens,
+        total_cost_usd=run.cost_usd,
+    )
     summary = Summary(
         campaign=run.campaign,
         status=status,
@@ -620,7 +625,8 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         cost_usd=round(run.cost_usd, 6),
         wall_s=round(run.clock() - run.started, 3),
         approval=run.spec.approval.decide(best_ref.fitness),
-        usage_by_role=usage_by_role(run.tokens, run.cost_usd, run.ledger.totals().by_role),
+        usage_by_role=roles,
+        cache_hits=cache_hits(roles),
     )
     if run.out_dir is not None:
         outputs.write_summary(run.out_dir, summary)

@@ -85,8 +85,10 @@ class Summary(BaseModel):
     cost_usd: float
     wall_s: float
     approval: Literal["pending", "approved", "rejected"]
-    # llm: tokens/cost by role (evaluation, proposer); absent without proposer calls.
+    # llm: tokens/cost/calls by role (evaluation, proposer, judge; campaign/reports/usage.py),
+    # and what the response and evaluation caches answered; absent without LLM calls.
     usage_by_role: dict[str, RoleTotal] = Field(default_factory=dict, exclude_if=lambda d: not d)
+    cache_hits: dict[str, int] = Field(default_factory=dict, exclude_if=lambda d: not d)
 
 
 class HistoryRow(BaseModel):

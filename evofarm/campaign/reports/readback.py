@@ -22,14 +22,13 @@ from evofarm.campaign.lifecycle import ENDED, Status, require
 from evofarm.campaign.reports import anomaly_events, final, outputs
 from evofarm.campaign.reports.lineage import lineage_graph
 from evofarm.campaign.reports.outputs import BestRef, HistoryRow, Summary
+from evofarm.campaign.reports.usage import from_counters
 from evofarm.campaign.scheduler.checkpoints import INFO_BEST, INFO_GENERATION, INFO_WALL, TIMING
-from evofarm.campaign.usage import usage_by_role
 from evofarm.campaign.worker.work import BREED, load_genomes
 from evofarm.errors import CampaignStateError
 from evofarm.evolution.engine import EvolutionState
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
 from evofarm.pipeline.schema import Pipeline
-from evofarm.providers.ledger import totals_from_counters
 from evofarm.store.base import COUNTER_COST, COUNTER_EVALUATIONS, COUNTER_TOKENS, PopulationStore
 
 
@@ -134,6 +133,8 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
     if decided is not None:
         best_ref = final.best_ref(decided)
     decision = stored_decision(record)  # a human's approve/reject wins over the policy
+    counters = store.counters(campaign)
+    roles, hits = from_counters(counters)
     return Summary(
         campaign=campaign,
         status=cast(outputs.Status, record.status),
@@ -146,9 +147,8 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
         cost_usd=round(snap.cost_usd, 6),
         wall_s=round(snap.wall_s, 3),
         approval=decision.state if decision else decoded.spec.approval.decide(best_ref.fitness),
-        usage_by_role=usage_by_role(
-            snap.tokens, snap.cost_usd, totals_from_counters(store.counters(campaign)).by_role
-        ),
+        usage_by_role=roles,
+        cache_hits=hits,
     )
 
 

@@ -79,6 +79,7 @@ from evofarm.campaign.scheduler.dispatcher import Dispatcher
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
 from evofarm.campaign.scheduler.memory_hook import contribute_on_end
+from evofarm.campaign.scheduler.reaping import PeriodicReap, Reaper
 from evofarm.campaign.scheduler.recovery import Backoff, LeaseLost, wait_until_reachable
 from evofarm.campaign.scheduler.steady import SteadyRun
 from evofarm.campaign.scheduler.waiting import Ended, Waiter
@@ -139,6 +140,9 @@ class SchedulerOptions:
             child without a queue's round trip). LLM children are always one
             breed task each.
         batch_size: children per batch task.
+        reap_after_s: a ledger reservation older than this belongs to a dead
+            worker and is charged (:mod:`~evofarm.campaign.scheduler.reaping`).
+        reap_every_s: how often the scheduler looks for such reservations.
     """
 
     wait_s: float = 1.0
@@ -149,6 +153,8 @@ class SchedulerOptions:
     backoff: Backoff = field(default_factory=Backoff)
     breeding: Breeding = "auto"
     batch_size: int = 8
+    reap_after_s: float = 900.0
+    reap_every_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,7 @@ class Scheduler:
         campaign: the campaign id (already submitted).
         options: wait timings.
         clock: monotonic seconds (wall-time budget).
+        reaper: charges dead workers' ledger reservations (the farm's); None: never.
     """
 
     def __init__(
@@ -179,8 +186,10 @@ class Scheduler:
         *,
         options: SchedulerOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
+        reaper: Reaper | None = None,
     ) -> None:
         self.store = store
+        self.reaper = reaper
         self.dispatcher = dispatcher
         self.campaign_id = campaign
         self.options = options or SchedulerOptions()
@@ -333,8 +342,20 @@ class _Driver:
             self.store, self.campaign_id, scheduler.wall_s, in_history, self._anomalies
         )
         options = scheduler.options
+        self.reap = PeriodicReap(
+            scheduler.reaper,
+            self.campaign_id,
+            older_than_s=options.reap_after_s,
+            every_s=options.reap_every_s,
+            clock=scheduler.clock,
+        )
         self.waiter = Waiter(
-            self.tracker, scheduler.lease, scheduler.check_waiting, options.wait_s, options.stall_s
+            self.tracker,
+            scheduler.lease,
+            scheduler.check_waiting,
+            options.wait_s,
+            options.stall_s,
+            on_quiet=self.reap,
         )
         #: Where the children that need no LLM are made.
         self.breeding = resolve_breeding(options.breeding, campaign.spec.evolution.mode)
@@ -463,6 +484,7 @@ class _Driver:
         Same order of checks as the in-process loop, then the farm's own.
         """
         self.scheduler.check_alive()
+        self.reap()
         spec = self.campaign.spec
         target = spec.evolution.target_fitness
         if target is not None and state.best is not None and state.best.fitness >= target:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from evofarm.campaign.lifecycle import ACTIVE
 from evofarm.campaign.scheduler.dispatcher import Dispatcher
 from evofarm.campaign.scheduler.driver import Outcome, Scheduler, SchedulerOptions
+from evofarm.campaign.scheduler.reaping import Reaper
 from evofarm.errors import CampaignStateError, FarmError, StoreUnreachable
 from evofarm.store.base import PopulationStore
 
@@ -57,6 +58,7 @@ class SchedulerService:
             (the service never queues behind another scheduler).
         options: polling.
         on_outcome: called with each campaign's outcome when its driver ends.
+        reaper: each driver's ledger reaper (see :class:`Scheduler`).
     """
 
     def __init__(
@@ -67,8 +69,10 @@ class SchedulerService:
         scheduler_options: SchedulerOptions | None = None,
         options: ServiceOptions | None = None,
         on_outcome: Callable[[str, Outcome], None] | None = None,
+        reaper: Reaper | None = None,
     ) -> None:
         self.store = store
+        self.reaper = reaper
         self.dispatcher = dispatcher
         base = scheduler_options or SchedulerOptions()
         self.scheduler_options = replace(base, lease_wait_s=0.0)
@@ -105,7 +109,11 @@ class SchedulerService:
 
     def _take(self, campaign: str) -> bool:
         scheduler = Scheduler(
-            self.store, self.dispatcher, campaign, options=self.scheduler_options
+            self.store,
+            self.dispatcher,
+            campaign,
+            options=self.scheduler_options,
+            reaper=self.reaper,
         )
         try:
             scheduler.lease.take(0.0)

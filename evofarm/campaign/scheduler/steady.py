@@ -295,6 +295,8 @@ class SteadyRun:
         waiter, tracker = self.waiter, self.tracker
         waiter.renew_lease()
         waiter.check_alive()
+        if waiter.on_quiet is not None:
+            waiter.on_quiet()  # the driver's housekeeping (dead workers' reservations)
         tracker.reconcile(self.evals, 0, pipelined=False)
         for gid in [g for g in self.waiting if g not in self.evals.evals]:
             self._evaluated(gid, self.waiting.pop(gid))

@@ -53,6 +53,8 @@ class Waiter:
         check_alive: raises :class:`Ended` if the campaign ended or was cancelled.
         wait_s: longest single block on the event list.
         stall_s: with no progress for this long, pending work is sent again; None: never.
+        on_quiet: housekeeping run whenever no event came for ``wait_s`` (it
+            throttles itself), e.g. the ledger reap.
     """
 
     def __init__(
@@ -62,12 +64,15 @@ class Waiter:
         check_alive: Callable[[], None],
         wait_s: float,
         stall_s: float | None,
+        *,
+        on_quiet: Callable[[], object] | None = None,
     ) -> None:
         self.tracker = tracker
         self.lease = lease
         self.check_alive = check_alive
         self.wait_s = wait_s
         self.stall_s = stall_s
+        self.on_quiet = on_quiet
 
     def renew_lease(self) -> None:
         """Renew the lease.
@@ -118,6 +123,8 @@ class Waiter:
         """No event for ``wait_s``: renew the lease, honour kill/cancel, recheck the store."""
         self.renew_lease()
         self.check_alive()
+        if self.on_quiet is not None:
+            self.on_quiet()
         tracker = self.tracker
         tracker.reconcile(pending, generation, pipelined)
         quiet_s = tracker.clock() - tracker.last_progress

@@ -22,6 +22,12 @@ from pydantic import ValidationError
 
 from evofarm.campaign.budgets import usd_to_micro
 from evofarm.campaign.bundle import Campaign, CampaignCache
+from evofarm.campaign.evaluation_cache import (
+    EVALUATION_CACHE_HITS,
+    SHARED_OUTCOMES,
+    EvaluationCache,
+    shared_key,
+)
 from evofarm.campaign.lifecycle import ENDED, EVENTS
 from evofarm.campaign.proposer import CampaignProposer, MeteredProposer
 from evofarm.errors import BudgetExceeded, Location, StoreError, UserInputError
@@ -250,6 +256,7 @@ def evaluate(
     evaluator: GenomeEvaluator,
     *,
     metered: bool = False,
+    shared: EvaluationCache | None = None,
 ) -> JSONDoc:
     """Evaluate one genome unless already evaluated; record it once; signal completion.
 
@@ -260,6 +267,12 @@ def evaluate(
     or cost of its own to the counters. A call the ledger refused scores the
     genome 0 with outcome ``budget``; the ledger flagged the crossed budget and
     the scheduler stops the campaign.
+
+    With ``shared`` (the fleet's evaluation cache), a campaign whose
+    evaluations are shareable takes an evaluation another campaign made of the
+    same genome on the same suite and fidelity instead of running it (no call,
+    no cost; counted in the ``evaluation_cache_hits`` counter), and offers its
+    own reproducible ones.
 
     Returns:
         The evaluation JSON (the stored one if it was already there).
@@ -283,8 +296,10 @@ def evaluate(
             f"match campaign {request.campaign!r} ({campaign.suite_id}@{campaign.fidelity})"
         )
     genome = load_genomes(store, request.campaign, [request.genome_id])[request.genome_id]
+    key = shared_key(campaign, genome.id) if shared is not None else None
+    reused = _shared_evaluation(shared, key)
     try:
-        evaluation = evaluator(campaign, genome)
+        evaluation = reused if reused is not None else evaluator(campaign, genome)
     except BudgetExceeded as exc:
         evaluation = invalid_evaluation(
             suite_id=campaign.suite_id,
@@ -299,10 +314,14 @@ def evaluate(
         request.campaign,
         request.key,
         doc,
-        tokens=0 if metered else evaluation.tokens,
-        cost_micro_usd=0 if metered else usd_to_micro(evaluation.cost_usd),
+        tokens=0 if metered or reused is not None else evaluation.tokens,
+        cost_micro_usd=0 if metered or reused is not None else usd_to_micro(evaluation.cost_usd),
         failed=failed,
     ).recorded
+    if recorded and reused is not None:
+        store.add_counters(request.campaign, {EVALUATION_CACHE_HITS: 1})
+    elif recorded and shared is not None and key and evaluation.outcome in SHARED_OUTCOMES:
+        shared.put(key, doc)
     if not recorded:
         # A redelivery of this task ran at the same time and recorded first:
         # its evaluation is the one the museum and the scheduler must see
@@ -326,6 +345,19 @@ def evaluate(
         )
     _signal_evaluated(store, request, doc)
     return doc
+
+
+def _shared_evaluation(shared: EvaluationCache | None, key: str | None) -> Evaluation | None:
+    """The fleet's evaluation under ``key``, if there is a valid one."""
+    if shared is None or key is None:
+        return None
+    found = shared.get(key)
+    if found is None:
+        return None
+    try:
+        return Evaluation.model_validate(found)
+    except ValidationError:
+        return None
 
 
 def signal_failure(store: PopulationStore, campaign: str, what: str, error: str) -> None:

@@ -184,6 +184,13 @@ async function campaignPage(campaign, state) {
     ["generation", d.generation + "/" + d.generations], ["best", fmt(d.best_fitness)],
     ["evaluations", d.evaluations], ["eval/s", fmt(d.evaluations_per_s, 2)], ["tokens", d.tokens],
     ["USD", "$" + fmt(d.cost_usd)], ["workers online", fmt(d.workers_online, 0)], ["queues", queues(d.queues)]];
+  // The summary's breakdown: tokens and USD per role, what the caches answered.
+  for (const [role, u] of Object.entries(d.usage_by_role || {})) {
+    figures.push([role + " tokens / USD", u.tokens + " / $" + fmt(u.cost_usd)]);
+  }
+  if (d.cache_hits && d.cache_hits.responses !== undefined) {
+    figures.push(["cache hits (calls / evaluations)", d.cache_hits.responses + " / " + d.cache_hits.evaluations]);
+  }
   document.getElementById("summary").replaceChildren(...figures.map(([k, v]) => {
     const f = el("div", { class: "figure", "data-figure": k }); f.appendChild(el("b", {}, v));
     f.appendChild(el("span", { class: "muted" }, k)); return f;
