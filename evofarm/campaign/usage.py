@@ -20,13 +20,11 @@ def usage_by_role(
 ) -> dict[str, RoleTotal]:
     """The breakdown a summary shows (``total_*``: everything billed).
 
-    Empty when only evaluation calls were made and none was answered by the
-    response cache, so summaries of campaigns without LLM operators, judges
-    or cache hits are unchanged.
+    Empty when no provider call was made (a campaign of pure transforms).
     """
     others = {r: t for r, t in by_role.items() if r != "evaluation" and (t.calls or t.cached_calls)}
     evaluation = by_role.get("evaluation", RoleTotals())
-    if not others and not evaluation.cached_calls:
+    if not others and not (evaluation.calls or evaluation.cached_calls):
         return {}
     out = {
         "evaluation": RoleTotal(
