@@ -190,7 +190,10 @@ def _kills_parent(t: Target) -> str:
     )
 
 
-#: A pipeline file that runs itself; written next to the campaign's seed.
+#: A pipeline file that runs itself; written next to the campaign's seed, but
+#: not one of the campaign's pipeline files (no seed names it), so a candidate
+#: naming it is refused before any recursion (the depth limit itself is tested
+#: in tests/security/test_hostile.py).
 OUROBOROS = (
     "name: ouroboros\nsteps:\n  - {name: again, type: pipeline, pipeline_file: ouroboros.yaml}\n"
 )
@@ -300,7 +303,7 @@ CASES = [
         "pipeline_recursing_into_itself",
         _recurses,
         outcome="candidate_error",
-        reason="nested pipeline 'ouroboros' would be at depth",
+        reason="pipeline_file 'ouroboros.yaml' is not one of the campaign's pipeline files",
         degraded=frozenset({"candidate_error"}),
     ),
     HostileCase(
