@@ -60,6 +60,7 @@ class Target:
     redis_socket: Path
     listener_port: int
     planted: tuple[Path, ...]
+    campaign_dir: Path  # the seed, its suite (expected outputs) and other files
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,24 @@ OUROBOROS = (
 )
 
 
+def _peeks_at_its_suite(t: Target) -> str:
+    # Whatever it finds is raised, so it would show in the stored reason.
+    paths = [str(t.campaign_dir / "suite.yaml"), str(t.campaign_dir), str(Path.home()),
+             "/sys/class/net", str(t.settings_file.parent)]  # fmt: skip
+    return python_pipeline(
+        "import os\n"
+        "def run(v):\n"
+        "    seen = []\n"
+        "    for p in $paths:\n"
+        "        try:\n"
+        "            seen.append(os.listdir(p) if os.path.isdir(p) else open(p).read())\n"
+        "        except OSError as exc:\n"
+        "            seen.append(type(exc).__name__)\n"
+        "    raise RuntimeError('seen:' + repr(seen) + ':end')\n",
+        paths=paths,
+    )
+
+
 def _recurses(_t: Target) -> str:
     return OUROBOROS
 
@@ -298,6 +317,13 @@ CASES = [
         # gigabyte of address space before the cap can refuse it.
         limits={"cpu_s": 20, "wall_timeout_s": 30.0, "memory_bytes": 1024 * MIB},
         degraded=frozenset({"output_limit"}),
+    ),
+    HostileCase(
+        "peeking_at_its_suite",
+        _peeks_at_its_suite,
+        outcome="candidate_error",
+        reason="seen:",
+        degraded=frozenset(),  # the degraded mode shows the host's tree (documented)
     ),
     HostileCase(
         "pipeline_recursing_into_itself",
