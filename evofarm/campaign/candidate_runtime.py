@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from evofarm.campaign.pipeline_files import pipeline_files
 from evofarm.campaign.provider_stack import Services, provider_wrapper
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.fitness.pipeline_executor_step import DEFAULT_SUITES_DIR
@@ -125,6 +126,7 @@ def runtime_factory(spec: CampaignSpec, campaign: str | None = None) -> Callable
         workspace=Path(root.name) / "workspace",
         base_dir=spec.seed_paths[0].parent if spec.seed_paths else spec.base_dir,
         suites_dir=suites_dir_for(spec, providers.settings),
+        read_files=pipeline_files(spec),
     )
 
     def make(case: Case) -> Runtime:

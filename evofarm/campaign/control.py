@@ -136,6 +136,20 @@ def kill(store: PopulationStore, campaign: str, revoke: Revoke, reason: str = "k
         CampaignStateError: no such campaign.
     """
     killed = lifecycle.mark_killed(store, campaign, reason)
+    drop_leftovers(store, campaign, revoke, strict=killed)
+    return killed
+
+
+def drop_leftovers(store: PopulationStore, campaign: str, revoke: Revoke, *, strict: bool) -> None:
+    """Revoke an ended campaign's in-flight tasks and forget their ids (idempotent).
+
+    Args:
+        strict: re-raise a broker failure (the campaign was just killed, so its
+            tasks may still run); else revoking is best effort.
+
+    Raises:
+        StoreError: the store failed, or the broker did and ``strict`` is set.
+    """
     inflight = store.inflight(campaign)
     if inflight:
         try:
@@ -143,12 +157,11 @@ def kill(store: PopulationStore, campaign: str, revoke: Revoke, reason: str = "k
         except StoreError:
             # An ended campaign's leftovers are skipped by any worker that gets
             # them, and its embedded farm may already be gone: best effort only.
-            if killed:
+            if strict:
                 raise
         # Revoked tasks never finish, so they would never clear their own ids.
         for task_id in sorted(inflight):
             store.remove_inflight(campaign, task_id)
-    return killed
 
 
 def kill_all(

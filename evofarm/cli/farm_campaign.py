@@ -1,8 +1,8 @@
 """The farm side of the campaign commands.
 
 ``run`` (distributed, the default), ``submit``, ``watch``, ``status``, ``list``,
-``stop``, ``kill [--all]``, ``resume``, ``best`` and ``export``. Every command
-works on the shared farm when ``EVOFARM_BROKER_URL`` is set, else on the
+``stop``, ``kill [--all]`` (:mod:`evofarm.cli.kill_cmd`), ``resume``, ``best`` and
+``export``. Every command works on the shared farm when ``EVOFARM_BROKER_URL`` is set, else on the
 embedded farms in the state directory (one per campaign, see
 :mod:`evofarm.farm.session`).
 """
@@ -32,6 +32,7 @@ from evofarm.campaign.reports.readback import (
 from evofarm.campaign.scheduler import liveness
 from evofarm.campaign.scheduler.driver import SchedulerOptions
 from evofarm.campaign.spec import load_campaign
+from evofarm.cli import kill_cmd
 from evofarm.cli.farm_progress import ProgressView
 from evofarm.cli.output import friendly_errors
 from evofarm.dashboard.source import Fleet, celery_fleet
@@ -337,32 +338,6 @@ def stop(campaign: CampaignId) -> None:
 
 
 @friendly_errors
-def kill(
-    campaign: Annotated[str | None, typer.Argument(help="Campaign id.")] = None,
-    *,
-    kill_all: Annotated[bool, typer.Option("--all", help="Kill every active campaign.")] = False,
-) -> None:
-    """The kill switch: end a campaign (or all) now and revoke its in-flight tasks."""
-    if kill_all == (campaign is not None):
-        raise UserInputError("give a campaign id or --all (not both)")
-    settings = get_settings()
-    if campaign is not None:
-        with campaign_farm(settings, campaign) as farm:
-            killed = control.kill(farm.store, campaign, farm.dispatcher().revoke)
-        print(f"{campaign}: {'killed' if killed else 'had already ended'}")
-        return
-    if is_shared(settings):
-        with shared_farm(settings) as farm:
-            ids = control.kill_all(farm.store, farm.dispatcher().revoke)
-    else:
-        ids = []
-        for cid in embedded_campaigns(settings):
-            with campaign_farm(settings, cid) as farm:
-                ids += control.kill_all(farm.store, farm.dispatcher().revoke)
-    print(f"killed {len(ids)} campaign(s)" + (": " + ", ".join(ids) if ids else ""))
-
-
-@friendly_errors
 def resume(
     campaign: CampaignId,
     *,
@@ -423,7 +398,7 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status)
     app.command("list")(list_campaigns)
     app.command("stop")(stop)
-    app.command("kill")(kill)
+    app.command("kill")(kill_cmd.kill)
     app.command("resume")(resume)
     app.command("best")(best)
     app.command("export")(export_cmd)

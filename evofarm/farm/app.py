@@ -48,11 +48,16 @@ def load_farm_settings() -> FarmSettings:
 def celery_url(url: str) -> str:
     """Translate a redis-py URL to the form kombu/Celery expect.
 
-    ``unix:///path`` becomes ``redis+socket:///path``; other URLs are returned
-    unchanged.
+    ``unix:///path`` becomes ``redis+socket:///path``. A ``rediss://`` URL
+    without ``ssl_cert_reqs`` (which redis-py does not need, but Celery refuses
+    to run without) gets ``ssl_cert_reqs=CERT_REQUIRED``: the server's
+    certificate is verified, as redis-py does by default. Other URLs are
+    returned unchanged.
     """
     if url.startswith("unix://"):
         return "redis+socket://" + url[len("unix://") :]
+    if url.startswith("rediss://") and "ssl_cert_reqs=" not in url:
+        return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=CERT_REQUIRED"
     return url
 
 

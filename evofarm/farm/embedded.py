@@ -91,6 +91,8 @@ class EmbeddedFarm:
         queues: queues the workers consume.
         env: extra environment for the workers (e.g. farm time limits).
         app: the Celery app module for ``celery -A``.
+        broker_url: a broker other than the private Redis (e.g. ``amqp://`` for
+            RabbitMQ); the private Redis stays the store and result backend.
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class EmbeddedFarm:
         queues: Sequence[str] = names.QUEUES,
         env: Mapping[str, str] | None = None,
         app: str = "workers",
+        broker_url: str | None = None,
     ) -> None:
         if workers is not None and workers < 0:
             raise FarmError(f"workers must be >= 0, not {workers}")
@@ -114,6 +117,7 @@ class EmbeddedFarm:
         self.queues = list(queues)
         self.env = dict(env or {})
         self.app = app
+        self._broker_url = broker_url
         self.redis = RedisServer(self.farm_dir, persist=True)
         self._procs: list[subprocess.Popen[bytes]] = []
         self._tag = uuid.uuid4().hex[:8]
@@ -125,8 +129,8 @@ class EmbeddedFarm:
 
     @property
     def broker_url(self) -> str:
-        """Celery URL of the private Redis (broker and result backend)."""
-        return self.redis.celery_url
+        """Celery URL of the broker: the private Redis unless another was given."""
+        return self._broker_url or self.redis.celery_url
 
     @property
     def worker_names(self) -> list[str]:
@@ -138,7 +142,7 @@ class EmbeddedFarm:
         """The environment the workers get: this one, pointed at the private Redis."""
         env = dict(os.environ)
         env.update(self.env)
-        env["EVOFARM_BROKER_URL"] = self.redis_url
+        env["EVOFARM_BROKER_URL"] = self._broker_url or self.redis_url
         env["EVOFARM_REDIS_URL"] = self.redis_url
         return env
 
@@ -198,7 +202,9 @@ class EmbeddedFarm:
         Raises:
             FarmError: a worker exited or did not answer within ``timeout``.
         """
-        app = make_celery_app(Settings(), broker_url=self.redis_url)
+        app = make_celery_app(
+            Settings(), broker_url=self._broker_url or self.redis_url, backend_url=self.redis_url
+        )
         expected = set(self.worker_names)
         deadline = time.monotonic() + timeout
         seen: set[str] = set()

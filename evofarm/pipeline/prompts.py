@@ -34,7 +34,7 @@ from evofarm.pipeline.schema import (
 )
 from evofarm.pipeline.scope import MISSING, step_field
 from evofarm.pipeline.templates import to_text
-from evofarm.pipeline.workspace import confine, read_text
+from evofarm.pipeline.workspace import confine_read, read_text
 
 SUMMARY_CHARS: Final = 500
 _DEFAULT_SESSION_TURNS: Final = 10
@@ -80,8 +80,13 @@ def _part(part: Any, ctx: StepContext) -> str:
 def _file(part: FilePart, ctx: StepContext) -> str:
     raw = ctx.render(part.path).strip()
     runtime = ctx.runtime
-    path = confine(
-        raw, runtime.base_dir, also=(runtime.workspace, *runtime.read_roots), what="prompt file"
+    path = confine_read(
+        raw,
+        runtime.base_dir,
+        also=runtime.read_roots,
+        workspace=runtime.workspace,
+        listed=runtime.read_files,
+        what="prompt file",
     )
     text = read_text(path, encoding=part.encoding or "utf-8")
     if part.variables:

@@ -78,7 +78,7 @@ class Runtime:
             ``read_roots``).
         read_roots: Further directories reads may reach (``--allow-dir`` of the
             CLI, e.g. for ``../shared/x.md`` prompt parts); empty for campaigns,
-            whose allow-list stays the base directory and the workspace.
+            which set ``read_files`` instead.
         python_runner: Runs ``python`` steps; without one they fail clearly.
         evaluation_depth: How many ``pipeline_executor`` evaluations enclose this
             run (0 at the top); carried here so every derived runtime keeps it.
@@ -86,6 +86,10 @@ class Runtime:
             means ``pipelines/suites`` below the working directory.
         scorer: When set, ``pipeline_executor`` scores through it instead of
             reading suites (the sandbox's pipe to its worker).
+        read_files: When set (campaigns), reads outside the workspace reach only
+            these resolved files, the campaign's own pipeline files, whatever
+            else ``base_dir`` holds (its suite, expected outputs); see
+            :func:`evofarm.pipeline.workspace.confine_read`.
     """
 
     providers: ProviderSlots
@@ -98,3 +102,4 @@ class Runtime:
     suites_dir: Path | None = None
     scorer: NestedScorer | None = None
     read_roots: tuple[Path, ...] = ()
+    read_files: frozenset[Path] | None = None

@@ -51,6 +51,34 @@ def confine(path: str, root: Path, *, also: Sequence[Path] = (), what: str = "pa
     raise StepFailed(f"{what} {path!r} is outside the allowed directories ({roots})")
 
 
+def confine_read(
+    raw: str,
+    base_dir: Path,
+    *,
+    also: Sequence[Path] = (),
+    workspace: Path | None = None,
+    listed: frozenset[Path] | None = None,
+    what: str = "path",
+) -> Path:
+    """Where a pipeline may read ``raw`` from: :func:`confine` to ``base_dir``,
+    ``also`` and ``workspace``; with ``listed`` (a campaign's own pipeline
+    files), outside ``workspace`` only those exact files.
+
+    Raises:
+        StepFailed: outside every root, or not a listed file.
+    """
+    roots = (*also, workspace) if workspace is not None else tuple(also)
+    path = confine(raw, base_dir, also=roots, what=what)
+    if listed is None or path in listed:
+        return path
+    if workspace is not None and path.is_relative_to(workspace.resolve()):
+        return path
+    raise StepFailed(
+        f"{what} {raw!r} is not one of the campaign's pipeline files: a candidate reads "
+        "only those and its workspace, never its suite"
+    )
+
+
 def read_text(path: Path, *, what: str = "file", encoding: str = "utf-8") -> str:
     """Read a text file of at most :data:`MAX_READ_BYTES`.
 

@@ -81,6 +81,10 @@ def test_no_broker_is_a_clear_error() -> None:
 def test_unix_urls_become_kombu_socket_urls() -> None:
     assert celery_url("unix:///run/r.sock") == "redis+socket:///run/r.sock"
     assert celery_url("redis://h:1/0") == "redis://h:1/0"
+    assert celery_url("rediss://h:1/0?ssl_ca_certs=/ca.pem") == (
+        "rediss://h:1/0?ssl_ca_certs=/ca.pem&ssl_cert_reqs=CERT_REQUIRED"
+    )
+    assert celery_url("rediss://h:1/0?ssl_cert_reqs=CERT_NONE").endswith("=CERT_NONE")
     conf = make_celery_app(Settings(broker_url="unix:///run/r.sock"), FarmSettings()).conf
     assert conf.broker_url == "redis+socket:///run/r.sock"
     assert conf.result_backend == "redis+socket:///run/r.sock"

@@ -60,6 +60,7 @@ class Target:
     redis_socket: Path
     listener_port: int
     planted: tuple[Path, ...]
+    campaign_dir: Path  # the seed, its suite (expected outputs) and other files
 
 
 @dataclass(frozen=True)
@@ -190,10 +191,31 @@ def _kills_parent(t: Target) -> str:
     )
 
 
-#: A pipeline file that runs itself; written next to the campaign's seed.
+#: A pipeline file that runs itself; written next to the campaign's seed, but
+#: not one of the campaign's pipeline files (no seed names it), so a candidate
+#: naming it is refused before any recursion (the depth limit itself is tested
+#: in tests/security/test_hostile.py).
 OUROBOROS = (
     "name: ouroboros\nsteps:\n  - {name: again, type: pipeline, pipeline_file: ouroboros.yaml}\n"
 )
+
+
+def _peeks_at_its_suite(t: Target) -> str:
+    # Whatever it finds is raised, so it would show in the stored reason.
+    paths = [str(t.campaign_dir / "suite.yaml"), str(t.campaign_dir), str(Path.home()),
+             "/sys/class/net", str(t.settings_file.parent)]  # fmt: skip
+    return python_pipeline(
+        "import os\n"
+        "def run(v):\n"
+        "    seen = []\n"
+        "    for p in $paths:\n"
+        "        try:\n"
+        "            seen.append(os.listdir(p) if os.path.isdir(p) else open(p).read())\n"
+        "        except OSError as exc:\n"
+        "            seen.append(type(exc).__name__)\n"
+        "    raise RuntimeError('seen:' + repr(seen) + ':end')\n",
+        paths=paths,
+    )
 
 
 def _recurses(_t: Target) -> str:
@@ -297,10 +319,17 @@ CASES = [
         degraded=frozenset({"output_limit"}),
     ),
     HostileCase(
+        "peeking_at_its_suite",
+        _peeks_at_its_suite,
+        outcome="candidate_error",
+        reason="seen:",
+        degraded=frozenset(),  # the degraded mode shows the host's tree (documented)
+    ),
+    HostileCase(
         "pipeline_recursing_into_itself",
         _recurses,
         outcome="candidate_error",
-        reason="nested pipeline 'ouroboros' would be at depth",
+        reason="pipeline_file 'ouroboros.yaml' is not one of the campaign's pipeline files",
         degraded=frozenset({"candidate_error"}),
     ),
     HostileCase(

@@ -33,9 +33,9 @@ def cli(tmp_path: Path, farm_env: dict[str, str]) -> Cli:
     env["EVOFARM_STATE_DIR"] = str(tmp_path / "state")
 
     def run(
-        *args: str, synthetic: bool = False, timeout: float = 120
+        *args: str, synthetic: bool = False, latency_s: float = 0.05, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        extra = {**farm_env, "EVOFARM_SYNTHETIC_LATENCY_S": "0.05"} if synthetic else {}
+        extra = {**farm_env, "EVOFARM_SYNTHETIC_LATENCY_S": str(latency_s)} if synthetic else {}
         return subprocess.run(
             [EVOFARM, *args],
             check=False,
@@ -109,10 +109,11 @@ def test_run_on_two_workers_matches_in_process(cli: Cli, tmp_path: Path) -> None
     assert _farm_pids(tmp_path / "state") == []
 
 
-@pytest.mark.skip(reason="races the embedded farm shutdown since the merges; see the note")
 def test_submit_stop_resume_best_export_kill(cli: Cli, tmp_path: Path) -> None:
     campaign_file = _campaign_file(tmp_path, generations=12)
-    submitted = cli("submit", str(campaign_file), "--workers", "1", synthetic=True)
+    # Slow cases (~3 s a generation) so `stop`, itself seconds to start on a busy
+    # machine, surely arrives mid-campaign; the resumed run goes at full speed.
+    submitted = cli("submit", str(campaign_file), "--workers", "1", synthetic=True, latency_s=0.25)
     assert submitted.returncode == 0, submitted.stderr
     campaign = submitted.stdout.strip()
     assert campaign.startswith("demo-")
@@ -120,6 +121,7 @@ def test_submit_stop_resume_best_export_kill(cli: Cli, tmp_path: Path) -> None:
     assert cli("stop", campaign).returncode == 0
     stopped = _wait_status(cli, campaign, {"stopped", "completed"})
     assert stopped["status"] == "stopped" and stopped["reason"] == "stopped by user"
+    assert isinstance(stopped["generation"], int) and stopped["generation"] < 12
     # The daemon stopped its farm on the way out.
     deadline = time.monotonic() + 30
     while _farm_pids(tmp_path / "state") and time.monotonic() < deadline:

@@ -19,7 +19,9 @@ a good candidate is. For each case:
 
 from __future__ import annotations
 
+import ast
 import os
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -226,6 +228,17 @@ def _assert_case_specifics(case: HostileCase, target: Target, reason: str, full:
         assert "0" not in ids, f"the candidate's shell runs as root: {ids}"
     if case.name == "writing_outside_the_workdir":
         assert not any(p.exists() for p in target.planted)
+    if case.name == "peeking_at_its_suite":
+        suite, folder, home, net, state = ast.literal_eval(
+            reason.split("seen:", 1)[1].split(":end", 1)[0]
+        )
+        assert suite == net == state == "FileNotFoundError", reason
+        assert folder == ["good.yaml"], reason  # only the campaign's own pipeline file
+        # $HOME exists only as the way to a runtime that lives below it (pyenv under /root).
+        runtime = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix)]
+        home_dir = Path.home()
+        ways = {r.relative_to(home_dir).parts[0] for r in runtime if r.is_relative_to(home_dir)}
+        assert home == "FileNotFoundError" or set(home) == ways, reason
     if case.name == "pipeline_recursing_into_itself" and not full:
         return
     assert case.reason in reason, reason
@@ -273,6 +286,7 @@ def test_a_hostile_candidate_is_contained_by_the_worker(
                 redis_socket=farm_processes.redis.socket_path,
                 listener_port=port,
                 planted=planted,
+                campaign_dir=campaign_dir,
             )
             hostile = Genome.from_pipeline(load_pipeline_text(case.pipeline(target)))
             farm.store.put_genome(campaign, hostile.model_dump(mode="json"))

@@ -16,6 +16,7 @@ import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -416,6 +417,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
     import threading  # noqa: PLC0415
 
     from evofarm.campaign.candidate_runtime import provider_set, run_limits  # noqa: PLC0415
+    from evofarm.campaign.pipeline_files import pipeline_files  # noqa: PLC0415
     from evofarm.campaign.worker.nested import nested_scorer  # noqa: PLC0415
     from evofarm.campaign.worker.relay_meter import NOTHING, relay_meter  # noqa: PLC0415
     from evofarm.fitness.evaluate import CaseFailed, select_cases  # noqa: PLC0415
@@ -426,6 +428,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
     # One provider set per campaign in this process: its response cache then
     # serves every evaluation of the campaign this worker runs.
     sets: dict[str, ProviderSet] = {}
+    allowed: dict[str, frozenset[Path]] = {}  # each campaign's readable pipeline files
     sets_lock = threading.Lock()
 
     def run(campaign: Campaign, genome: Genome) -> Evaluation:
@@ -434,6 +437,8 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             providers = sets.get(campaign.id)
             if providers is None:
                 providers = sets[campaign.id] = provider_set(spec, campaign=campaign.id)
+                allowed[campaign.id] = pipeline_files(spec)
+            read_files = allowed[campaign.id]
         base_dir = spec.seed_paths[0].parent if spec.seed_paths else None
         if base_dir is not None and not base_dir.is_dir():
             base_dir = None  # a worker on another machine: no campaign files here
@@ -458,6 +463,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
                             run_limits=run_limits(spec),
                             strict=True,
                             base_dir=base_dir,
+                            read_files=read_files,
                             settings=providers.settings,
                             source=f"genome {genome.id[:12]}",
                             scorer=nested_scorer(spec, providers, max_workers),

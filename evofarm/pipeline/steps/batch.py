@@ -28,7 +28,7 @@ from evofarm.pipeline.prompts import build_prompt
 from evofarm.pipeline.schema import BatchTask, ClaudeBatchStep, ParallelClaudeStep, ParallelTask
 from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.steps.llm import claude_options, claude_request
-from evofarm.pipeline.workspace import confine, read_text, write_text
+from evofarm.pipeline.workspace import confine, confine_read, read_text, write_text
 
 DEFAULT_BATCH_PARALLEL: Final = 3
 MAX_PARALLEL_TASKS: Final = 8
@@ -39,8 +39,12 @@ def _task_prompt(step: ClaudeBatchStep, task: BatchTask, ctx: StepContext) -> st
         return build_prompt(task.prompt, ctx)
     assert task.file is not None  # the schema requires prompt or file
     runtime = ctx.runtime
-    path = confine(
-        ctx.render(task.file), runtime.base_dir, also=(runtime.workspace, *runtime.read_roots)
+    path = confine_read(
+        ctx.render(task.file),
+        runtime.base_dir,
+        also=runtime.read_roots,
+        workspace=runtime.workspace,
+        listed=runtime.read_files,
     )
     head = build_prompt(step.prompt, ctx) if step.prompt else ""
     return "\n".join(p for p in (head, read_text(path)) if p)

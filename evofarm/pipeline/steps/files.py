@@ -39,7 +39,7 @@ from evofarm.errors import StepFailed
 from evofarm.pipeline.context import StepContext
 from evofarm.pipeline.schema import FileOpsStep
 from evofarm.pipeline.step_types import StepType, register_step_type
-from evofarm.pipeline.workspace import MAX_READ_BYTES, confine, read_text, write_text
+from evofarm.pipeline.workspace import MAX_READ_BYTES, confine, confine_read, read_text, write_text
 
 MAX_LISTED: Final = 10_000
 _PROCESSORS: Final[dict[str, Callable[[str], str]]] = {
@@ -75,9 +75,16 @@ class _Paths:
             raise StepFailed(f"'{what}' must be one path for this operation")
         name = self.text(raw)
         inside = confine(name, self.workspace, also=(self.base_dir,), what=what)
-        if inside.exists() or Path(name).is_absolute():
-            return inside
-        return confine(name, self.base_dir, what=what)
+        if not (inside.exists() or Path(name).is_absolute()):
+            inside = confine(name, self.base_dir, what=what)
+        # A campaign's candidate reads only its own pipeline files outside the workspace.
+        return confine_read(
+            str(inside),
+            self.base_dir,
+            workspace=self.workspace,
+            listed=self.ctx.runtime.read_files,
+            what=what,
+        )
 
     def shown(self, path: Path) -> str:
         for root in (self.workspace, self.base_dir):

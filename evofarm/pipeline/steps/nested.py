@@ -57,7 +57,7 @@ from evofarm.pipeline.scope import MISSING, step_field
 from evofarm.pipeline.step_types import StepType, register_step_type
 from evofarm.pipeline.steps.control import resolve_source
 from evofarm.pipeline.steps.jsonout import parse_json
-from evofarm.pipeline.workspace import confine, write_text
+from evofarm.pipeline.workspace import confine, confine_read, write_text
 
 NESTED_WORKSPACES: Final = "nested_workspaces"
 """Directory of the workspace holding private nested workspaces (pipeline_ex's name)."""
@@ -69,7 +69,14 @@ def _nested_pipeline(step: PipelineStep, ctx: StepContext) -> Pipeline:
         return step.pipeline
     if step.pipeline_file:
         raw = ctx.render(step.pipeline_file).strip()
-        path = confine(raw, ctx.runtime.base_dir, also=ctx.runtime.read_roots, what="pipeline_file")
+        runtime = ctx.runtime
+        path = confine_read(
+            raw,
+            runtime.base_dir,
+            also=runtime.read_roots,
+            listed=runtime.read_files,
+            what="pipeline_file",
+        )
         try:
             return load_pipeline(path)
         except UserInputError as exc:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
+import platform
 import resource
-import sys
 from pathlib import Path
 
-import evofarm
 from evofarm.sandbox.limits import SandboxLimits
 
 CLONE_NEWNS = 0x00020000
@@ -52,6 +52,9 @@ OPEN_TREE_CLONE = 0x1
 OPEN_TREE_CLOEXEC = os.O_CLOEXEC
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MS_REMOUNT = 0x20
+MNT_DETACH = 2
+#: pivot_root(2) has no glibc wrapper and, unlike open_tree, no unified number.
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -63,13 +66,12 @@ NOBODY = 65534
 # The candidate's uid and gid inside its user namespace: not 0, so neither the
 # candidate nor anything it executes is root there either.
 INNER_ID = 1000
-#: The private tmpfs; directories the candidate must still see (the Python
-#: installation, ``expose``) are re-attached inside it when they live below /tmp.
+#: The private tmpfs (see :mod:`evofarm.sandbox.child.rootfs`).
 SANDBOX_TMP = "/tmp"
 #: The candidate's working directory (cwd, HOME, TMPDIR): always empty at start.
 SANDBOX_WORKDIR = "/tmp/work"
-# Emptied (a read-only tmpfs over them) in full isolation: places where a
-# worker keeps secrets, sockets (the Redis unix socket) or other jobs' files.
+# Places where a worker keeps secrets, sockets (the Redis unix socket) or other
+# jobs' files: never in the sandbox's root, and covered should a kept directory hold one.
 DEFAULT_HIDDEN: tuple[str, ...] = ("/run", "/var/run", "/var/tmp", "/dev/shm", "/root", "/home")
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -81,6 +83,7 @@ _libc.mount.argtypes = [
     ctypes.c_char_p,
 ]
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
 _libc.syscall.restype = ctypes.c_long
 
@@ -173,6 +176,19 @@ def attach_tree(fd: int, target: str) -> None:
     )
 
 
+def pivot_root(new_root: str, put_old: str) -> None:
+    """``pivot_root(2)``. Raises ``OSError`` (also on an architecture whose number is unknown)."""
+    number = _SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(errno.ENOSYS, f"pivot_root: no syscall number for {platform.machine()}")
+    _check(_libc.syscall(number, new_root.encode(), put_old.encode()), "pivot_root")
+
+
+def detach(path: str) -> None:
+    """``umount2(path, MNT_DETACH)``: the mount and everything below it vanish."""
+    _check(_libc.umount2(path.encode(), MNT_DETACH), f"umount {path}")
+
+
 def prctl(option: int, arg: int = 0) -> None:
     """``prctl(2)`` with one argument."""
     _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl {option}")
@@ -234,106 +250,6 @@ def enter_namespaces() -> str | None:
         # go back. Fatal for this evaluation; reported as a sandbox failure.
         raise OSError(exc.errno, f"user namespace id mapping failed: {exc.strerror}") from None
     return None
-
-
-def _essential_roots() -> list[Path]:
-    """Directories the child cannot run without: Python and evofarm."""
-    roots = {Path(sys.prefix), Path(sys.base_prefix), Path(evofarm.__file__).parent}
-    return sorted({r.resolve() for r in roots if r.exists()})
-
-
-def _protected_roots(expose: tuple[str, ...]) -> list[Path]:
-    """Directories that stay visible below a covered one: the essential ones
-    and whatever the job must read (``expose``)."""
-    roots = {*_essential_roots(), *(Path(e).resolve() for e in expose)}
-    return sorted(r for r in roots if r.exists())
-
-
-def _cover(directory: Path, keep: list[Path], options: str, *, readonly: bool) -> None:
-    """Mount an empty tmpfs over ``directory``, except ``keep`` (directories
-    below it), which stay visible, read-only, through cloned mount trees."""
-    trees = [(path, clone_tree(str(path))) for path in keep]
-    try:
-        mount("tmpfs", str(directory), "tmpfs", MS_NOSUID | MS_NODEV, options)
-        for path, fd in trees:
-            path.mkdir(parents=True, exist_ok=True, mode=0o755)
-            attach_tree(fd, str(path))
-        if readonly:
-            flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
-            mount(None, str(directory), None, flags, None)
-    finally:
-        for _path, fd in trees:
-            os.close(fd)
-
-
-def prepare_mounts(
-    limits: SandboxLimits,
-    hidden: tuple[str, ...],
-    expose: tuple[str, ...],
-    workdir_owner: int,
-) -> tuple[str, list[str]]:
-    """Build the sandbox's filesystem view in the current (new) mount namespace.
-
-    Makes mount propagation private and every mount read-only, puts a private,
-    size-capped ``tmpfs`` owned by ``workdir_owner`` at :data:`SANDBOX_TMP`, with
-    the empty working directory :data:`SANDBOX_WORKDIR` in it,
-    and an empty read-only one over each ``hidden`` directory. The Python
-    installation, evofarm and ``expose`` stay visible (read-only) even below
-    a covered directory. Run it where those can still be reached (as root
-    before dropping privileges, or as the worker).
-
-    Returns:
-        ``(workdir, missing)``.
-
-    Raises:
-        OSError: propagation could not be made private or the working
-            directory not mounted (fatal: mounts would leak, or no workdir).
-    """
-    missing: list[str] = []
-    mount(None, "/", None, MS_REC | MS_PRIVATE, None)
-    try:
-        set_readonly("/", True, recursive=True)
-        # The id maps of the user namespace are written through /proc after
-        # this; the sandbox's init covers it with its own /proc later.
-        set_readonly("/proc", False, recursive=False)
-    except OSError as exc:
-        missing.append(f"readonly: the filesystem stays writable ({exc.strerror})")
-    protected = _protected_roots(expose)
-    essential = _essential_roots()
-    tmp = Path(SANDBOX_TMP)
-    _cover(
-        tmp,
-        [p for p in protected if p.is_relative_to(tmp) and p != tmp],
-        f"size={limits.workdir_bytes},mode=0700,uid={workdir_owner},gid={workdir_owner}",
-        readonly=False,
-    )
-    # A directory of its own, so re-attached installs below /tmp (a project
-    # checked out under /tmp) never show up in the candidate's working directory.
-    os.mkdir(SANDBOX_WORKDIR, 0o700)
-    os.chown(SANDBOX_WORKDIR, workdir_owner, workdir_owner)
-    done: set[Path] = {tmp}
-    for name in hidden:
-        path = Path(name)
-        try:
-            if not path.is_dir() or path.resolve() in done:
-                continue
-        except OSError:
-            continue
-        real = path.resolve()
-        done.add(real)
-        if any(real.is_relative_to(p) for p in essential):
-            missing.append(f"hide {name}: the sandbox needs what is in it")
-            continue
-        try:
-            _cover(
-                real,
-                [p for p in protected if p.is_relative_to(real)],
-                "size=64k,mode=0755",
-                readonly=True,
-            )
-        except OSError as exc:
-            missing.append(f"hide {name}: {exc.strerror}")
-    return SANDBOX_WORKDIR, missing
 
 
 def mount_proc() -> list[str]:

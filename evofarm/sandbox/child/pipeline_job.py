@@ -32,7 +32,9 @@ SHAREABLE_SETTINGS = (
     "default_claude_model",
     "default_gemini_model",
 )
-OPTION_KEYS = frozenset({"strict", "base_dir", "limits", "settings", "evaluation_depth"})
+OPTION_KEYS = frozenset(
+    {"strict", "base_dir", "limits", "settings", "evaluation_depth", "read_files"}
+)
 
 
 def job_options(
@@ -42,8 +44,11 @@ def job_options(
     limits: RunLimits | None = None,
     settings: Settings | None = None,
     evaluation_depth: int = 0,
+    read_files: frozenset[Path] | None = None,
 ) -> dict[str, Any]:
     """Options for a :class:`PipelineJob`, built on the worker's side.
+
+    ``read_files`` is a campaign's allow-list (``Runtime.read_files``).
 
     ``evaluation_depth`` is how many ``pipeline_executor`` evaluations enclose
     the job (the worker's count: the child's word on it is never asked).
@@ -53,6 +58,8 @@ def job_options(
         options["evaluation_depth"] = evaluation_depth
     if base_dir is not None:
         options["base_dir"] = str(base_dir.resolve())
+    if read_files is not None:
+        options["read_files"] = sorted(str(p) for p in read_files)
     if limits is not None:
         options["limits"] = limits.model_dump(mode="json")
     if settings is not None:
@@ -79,6 +86,9 @@ def job_runtime(options: dict[str, Any], provider: Provider, workdir: str) -> Ru
         base_dir=Path(options.get("base_dir", workdir)),
         python_runner=InChildPythonRunner(),
         evaluation_depth=int(options.get("evaluation_depth", 0)),
+        read_files=(
+            frozenset(Path(p) for p in options["read_files"]) if "read_files" in options else None
+        ),
         # No suite is readable here: pipeline_executor asks the worker to score.
         scorer=PipeScorer(provider) if isinstance(provider, PipeProvider) else None,
     )

@@ -33,7 +33,7 @@ import signal
 from pathlib import Path
 from typing import Any, NoReturn
 
-from evofarm.sandbox.child import isolation
+from evofarm.sandbox.child import isolation, rootfs
 from evofarm.sandbox.child.serve import serve
 from evofarm.sandbox.limits import SandboxLimits
 from evofarm.sandbox.wire import channel
@@ -128,7 +128,7 @@ def _isolate(spec: dict[str, Any], limits: SandboxLimits) -> tuple[str, bool, bo
         except OSError as exc:
             missing.append(f"mount namespace: unshare refused ({exc.strerror})")
         else:
-            workdir, more = isolation.prepare_mounts(limits, hidden, expose, isolation.NOBODY)
+            workdir, more = rootfs.prepare_mounts(limits, hidden, expose, isolation.NOBODY)
             missing += more
             mounted = True
     isolation.become_nobody()
@@ -151,7 +151,7 @@ def supervise(spec: dict[str, Any], to_parent: int, from_parent: int, status: in
 
     ``spec``: ``limits``; ``workdir`` (a host directory, used only when no
     mount namespace could be made); ``hidden`` and ``expose`` (see
-    :func:`evofarm.sandbox.child.isolation.prepare_mounts`); ``namespaces`` (bool:
+    :func:`evofarm.sandbox.child.rootfs.prepare_mounts`); ``namespaces`` (bool:
     try them at all).
 
     A root worker builds the filesystem view as root in a first mount
@@ -173,7 +173,7 @@ def supervise(spec: dict[str, Any], to_parent: int, from_parent: int, status: in
         pid = os.fork()
         if pid == 0:
             if namespaced and not mounted:
-                workdir, more = isolation.prepare_mounts(limits, hidden, expose, isolation.INNER_ID)
+                workdir, more = rootfs.prepare_mounts(limits, hidden, expose, isolation.INNER_ID)
                 missing += more
             if namespaced:
                 missing += isolation.mount_proc()

@@ -116,6 +116,7 @@ def run_pipeline_batch_sandboxed(
     namespaces: bool = True,
     scorer: WorkerScorer | None = None,
     evaluation_depth: int = 0,
+    read_files: frozenset[Path] | None = None,
 ) -> BatchResult:
     """Run ``pipeline`` on every case in one fresh sandbox.
 
@@ -134,6 +135,8 @@ def run_pipeline_batch_sandboxed(
         scorer: serves the child's ``pipeline_executor`` steps (see
             :mod:`evofarm.sandbox.parent.score_relay`); ``None`` refuses them.
         evaluation_depth: evaluations enclosing this one (the nested scorer's depth).
+        read_files: a campaign's own pipeline files: the only ones outside the
+            workspace the candidate may read, and the only ones shown to it.
 
     Returns:
         One :class:`CaseReport` per case id, and the sandbox's result.
@@ -154,9 +157,14 @@ def run_pipeline_batch_sandboxed(
             limits=run_limits,
             settings=settings,
             evaluation_depth=evaluation_depth,
+            read_files=read_files,
         ),
     )
-    expose = (str(base_dir.resolve()),) if base_dir is not None else ()
+    # With an allow-list the child is shown those files only, not base_dir's other contents.
+    if read_files is not None:
+        expose = tuple(sorted(str(p) for p in read_files))
+    else:
+        expose = (str(base_dir.resolve()),) if base_dir is not None else ()
     hidden = (*DEFAULT_HIDDEN, str(settings.state_dir.resolve()))
     result = run_sandboxed(
         job,

@@ -60,14 +60,77 @@ def test_full_isolation_view() -> None:
     # /tmp is private too: only the workdir and installs that live below /tmp.
     below_tmp = {
         Path(p).relative_to("/tmp").parts[0]
-        for p in (sys.prefix, sys.base_prefix, str(Path(evofarm.__file__).parents[1]))
+        for p in (sys.prefix, sys.base_prefix, str(Path(evofarm.__file__).parent))
         if Path(p).is_relative_to("/tmp")
     }
     assert set(seen["tmp"]) == {"work", *below_tmp}
-    assert seen["run"] == []
+    assert "FileNotFoundError" in seen["run"]  # not in the sandbox's root at all
     interfaces = [line.split(":")[0].strip() for line in seen["net"].splitlines()[2:]]
     assert interfaces == ["lo"]
     assert seen["fds"][:3] == [0, 1, 2] and len(seen["fds"]) <= 6  # stdio + 2 pipes (+ listdir)
+
+
+SNOOP = """
+import os
+def run(paths):
+    def attempt(path):
+        try:
+            if os.path.isdir(path):
+                return sorted(os.listdir(path))
+            with open(path, "rb") as f:
+                return f.read(64).decode(errors="replace")
+        except OSError as exc:
+            return type(exc).__name__
+    return {path: attempt(path) for path in paths} | {"root": sorted(os.listdir("/"))}
+"""
+
+
+def test_candidate_sees_only_the_runtime_and_its_workdir(tmp_path: Path) -> None:
+    """No suite, no project tree, no home, no state dir, no /sys/class/net."""
+    if not _full_available():
+        pytest.skip("this platform refuses the namespaces full isolation needs")
+    project = Path(evofarm.__file__).resolve().parents[1]
+    suite = project / "pipelines/suites/contacts.yaml"
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "secret.txt").write_text("expected outputs")
+    targets = [
+        str(suite),
+        str(project),
+        str(project / "tests"),
+        os.path.expanduser("~"),
+        "/root",
+        "/home",
+        str(state / "secret.txt"),
+        "/sys/class/net",
+        "/etc/passwd",
+    ]
+    assert Path(targets[0]).is_file() and Path("/sys/class/net").is_dir()
+    result = run_sandboxed(PythonJob(code=SNOOP, input=targets), hidden=(str(state),))
+    assert result.outcome is Outcome.OK, result.message
+    seen = result.value
+    # A directory on the way to the runtime exists only as that way: no other entry.
+    runtime = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, evofarm.__file__)]
+    for path in targets:
+        if isinstance(seen[path], list):
+            on_the_way = {r.relative_to(path).parts[0] for r in runtime if r.is_relative_to(path)}
+            assert on_the_way and set(seen[path]) == on_the_way, (path, seen[path])
+        else:
+            assert seen[path] == "FileNotFoundError", (path, seen[path])
+    assert seen[str(project)] == ["evofarm"]  # not its tests, pipelines or suites
+    system = {"usr", "tmp", "proc", "dev", "etc", "bin", "sbin", "lib", "lib32", "lib64"}
+    assert set(seen["root"]) - system == {r.parts[1] for r in runtime} - system, seen["root"]
+    assert {"usr", "tmp", "proc", "dev", "etc"} <= set(seen["root"])
+    assert "sys" not in seen["root"] and "run" not in seen["root"]
+    # The runtime is there, read-only: evofarm's own package, not the project around it.
+    probe = "import evofarm, os\nD = os.path.dirname(evofarm.__file__)\ndef run(v):\n"
+    readable = run_sandboxed(PythonJob(code=probe + "    return os.path.isfile(D + '/keys.py')\n"))
+    assert (readable.outcome, readable.value) == (Outcome.OK, True)
+    written = run_sandboxed(PythonJob(code=probe + "    open(D + '/x', 'w')\n"))
+    assert written.outcome is Outcome.FORBIDDEN
+    # The zygote keeps serving the next evaluation.
+    after = run_sandboxed(PythonJob(code="def run(v):\n    return v * 2\n", input=21))
+    assert (after.outcome, after.value) == (Outcome.OK, 42)
 
 
 def test_degraded_mode_is_recorded_and_still_unprivileged() -> None:
