@@ -136,6 +136,10 @@ def main() -> None:
 
 def _zygote_env() -> dict[str, str]:
     env = dict(SAFE_ENV)
+    # glibc reserves a 64 MiB malloc arena per thread; under RLIMIT_AS those
+    # reservations, not memory used, would make a batch of threaded cases hit
+    # the memory limit. Two arenas keep the limit about what is really used.
+    env["MALLOC_ARENA_MAX"] = "2"
     # The package may be importable only through the parent's sys.path.
     # The farm's plugins (trusted code the worker was started with) must register
     # their step types in the children too.

@@ -258,3 +258,36 @@ def test_a_hostile_case_fails_the_evaluation_and_spares_the_worker(
     # evaluation is normal.
     assert threading.active_count() <= threads_before
     assert sandbox_evaluator(8)(campaign, seed).outcome == "ok"
+
+
+HOLDING = """
+workflow:
+  name: holding
+  steps:
+    - name: go
+      type: python
+      input: "x"
+      code: |
+        def run(value):
+            import time
+            held = [bytearray(256 * 1024) for _ in range(8)]  # on this thread's arena
+            time.sleep(1.0)  # every case holds its arena at once
+            return str(len(held))
+"""
+
+
+def test_threaded_cases_fit_a_memory_limit_that_counts_what_they_use() -> None:
+    # Six cases on their threads in one child, all holding memory at once:
+    # glibc's per-thread arenas (64 MiB reserved each) would cross a 384 MiB
+    # address-space limit by reservation alone, using a few MiB.
+    campaign, _ = _demo_campaign()
+    spec = campaign.spec.model_copy(
+        update={
+            "sandbox": SandboxLimits(wall_timeout_s=20, cpu_s=20, memory_bytes=384 * MIB),
+            "fidelity": 0.25,
+        }
+    )
+    genome = Genome.from_pipeline(load_pipeline_text(HOLDING))
+    evaluation = sandbox_evaluator(8)(dataclasses.replace(campaign, spec=spec), genome)
+    assert len(evaluation.cases) >= 6
+    assert {c.outcome for c in evaluation.cases} == {"ok"}, evaluation.reason
