@@ -6,6 +6,7 @@ real worker processes); the proposer is the real anthropic SDK against the fake 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,3 +134,32 @@ def test_a_genesis_with_no_valid_pipeline_fails_the_campaign_with_its_reason(
     assert record is not None and record.status == "failed" and record.reason == outcome.reason
     assert sent == 1 and len(server.message_requests) == GENESIS_CALLS
     assert store.inflight(cid) == set()
+
+
+def test_a_kill_during_genesis_ends_the_campaign_at_once(
+    server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    asked = threading.Event()
+
+    def slow(request: RecordedRequest) -> FakeReply:
+        asked.set()
+        return FakeReply.ok(fenced(SEED), delay_s=0.5)
+
+    server.set_handler(slow)
+    store = MemoryStore()
+    cid = control.submit(store, load_campaign(write_campaign(tmp_path / "c", seeds=False)), seed=3)
+    dispatcher = ThreadDispatcher(store, work.in_process_evaluator(), workers=2)
+    scheduler = Scheduler(store, dispatcher, cid, options=SchedulerOptions(wait_s=0.2))
+    outcomes: list[Outcome] = []
+    runner = threading.Thread(target=lambda: outcomes.append(scheduler.run()))
+    runner.start()
+    try:
+        assert asked.wait(10)
+        assert control.kill(store, cid, dispatcher.revoke)
+        runner.join(10)
+        assert not runner.is_alive()
+    finally:
+        dispatcher.close()
+    assert outcomes[0].status == "killed"
+    assert store.get_status(cid) == "killed" and store.inflight(cid) == set()
+    assert store.load_checkpoint(cid) is None  # no generation 0 after the kill
