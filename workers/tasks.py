@@ -27,6 +27,7 @@ from celery import Task, signals
 from evofarm.campaign.bundle import CampaignCache
 from evofarm.campaign.provider_stack import Services
 from evofarm.campaign.worker import batch, work
+from evofarm.campaign.worker import genesis as genesis_work
 from evofarm.errors import ProviderUnavailable, SandboxError, StoreError
 from evofarm.farm import heartbeat, names
 from evofarm.farm.app import load_farm_settings
@@ -157,6 +158,15 @@ def breed_batch(self: Task, task_docs: list[dict[str, Any]]) -> dict[str, Any]:
     what = f"breed batch {first.get('generation')}/{first.get('slot')}+{len(task_docs)}"
     made: int = _run(self, campaign, what, lambda: batch.breed_batch(store(), _cache, task_docs))
     return {"children": made}
+
+
+@app.task(name=names.TASK_GENESIS, bind=True)  # type: ignore[untyped-decorator]
+def genesis(self: Task, campaign: str) -> dict[str, Any]:
+    """A ``request:`` campaign's genesis: its seed genomes, made once on this worker."""
+    result: dict[str, Any] = _run(
+        self, campaign, "genesis", lambda: genesis_work.genesis(store(), _cache, campaign)
+    )
+    return result
 
 
 @app.task(name=names.TASK_EVALUATE, bind=True)  # type: ignore[untyped-decorator]

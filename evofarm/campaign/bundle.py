@@ -6,6 +6,12 @@ stored as JSON holding everything they need: the validated spec, the task suite
 stored as genomes themselves). Workers cache the decoded bundle per campaign;
 it never changes after submission.
 
+A ``request:`` campaign is stored with no seed genomes and ``genesis_pending``:
+its genesis runs on a breed worker (:mod:`evofarm.campaign.worker.genesis`),
+which stores the seed genomes and records their ids once, as the campaign's
+genesis record (:data:`GENESIS`); :func:`completed` (and :class:`CampaignCache`,
+which caches a pending campaign only once it is complete) fill them in.
+
 The decoded :class:`Campaign` splits the suite: ``suite``/``suite_id`` are the
 training cases (all that breeding and selection ever see), ``held_out`` the
 validation cases the final phase evaluates (None without a split).
@@ -20,8 +26,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from evofarm.campaign.genesis import seed_pipelines
-from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.errors import StoreError
 from evofarm.evolution.engine import initial_genomes
@@ -42,6 +46,21 @@ class Bundle(BaseModel):
     seed_genomes: list[str]
     suite_id: str
     fidelity: str
+    #: Genesis has yet to make the seeds (``seed_genomes`` is then empty).
+    genesis_pending: bool = False
+
+
+class GenesisRecord(BaseModel):
+    """What a farm genesis left: the seed genome ids, or why it made none."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed_genomes: list[str] = []
+    error: str | None = None
+
+
+#: Task-result kind of the genesis record (generation 0, slot 0; recorded once).
+GENESIS = "genesis"
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,7 @@ class Campaign:
     suite_id: str
     fidelity: str
     held_out: TaskSuite | None = None
+    genesis_pending: bool = False
 
     def for_split(self, split: str) -> Campaign:
         """This campaign with ``suite``/``suite_id`` the ``split`` cases (``train``/``validation``).
@@ -80,18 +100,17 @@ def fidelity_key(fidelity: float) -> str:
     return repr(float(fidelity))
 
 
-def build_bundle(
-    spec: CampaignSpec, seed: int, proposer: CampaignProposer | None = None
-) -> tuple[Bundle, list[Genome]]:
-    """Load the campaign's seeds and suite into a bundle, with the seed genomes
-    (genesis's, on ``proposer``, for a ``request:`` campaign).
+def build_bundle(spec: CampaignSpec, seed: int) -> tuple[Bundle, list[Genome]]:
+    """Load the campaign's seeds and suite into a bundle, with the seed genomes.
+
+    A ``request:`` campaign gets none and ``genesis_pending``: nothing here calls
+    a provider (genesis runs on the farm).
 
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
-        CampaignSpecError: genesis made no valid pipeline.
     """
     suite = spec.load_suite()
-    genomes = initial_genomes(seed_pipelines(spec, suite, proposer))
+    genomes = initial_genomes(spec.load_seeds()) if spec.request is None else []
     bundle = Bundle(
         spec=spec.model_dump(mode="json"),
         suite=suite.model_dump(mode="json", by_alias=True),
@@ -100,8 +119,38 @@ def build_bundle(
         seed_genomes=[g.id for g in genomes],
         suite_id=suite.training().id,
         fidelity=fidelity_key(spec.fidelity),
+        genesis_pending=spec.request is not None,
     )
     return bundle, genomes
+
+
+def genesis_record(store: PopulationStore, campaign: str) -> GenesisRecord | None:
+    """The campaign's genesis record, or None while genesis has not ended.
+
+    Raises:
+        StoreError: the store failed or the record is corrupt.
+    """
+    doc = store.task_results(campaign, 0, GENESIS).get(0)
+    if doc is None:
+        return None
+    try:
+        return GenesisRecord.model_validate(doc)
+    except ValidationError as exc:
+        raise StoreError(f"campaign {campaign!r}: corrupt genesis record: {exc}") from exc
+
+
+def completed(store: PopulationStore, campaign: Campaign) -> Campaign:
+    """``campaign`` with its genesis's seed genomes (as is unless pending and recorded).
+
+    Raises:
+        StoreError: the store failed.
+    """
+    if not campaign.genesis_pending:
+        return campaign
+    record = genesis_record(store, campaign.id)
+    if record is None or record.error is not None:
+        return campaign
+    return replace(campaign, seed_genomes=tuple(record.seed_genomes), genesis_pending=False)
 
 
 def decode(campaign: str, doc: JSONDoc) -> Campaign:
@@ -125,11 +174,13 @@ def decode(campaign: str, doc: JSONDoc) -> Campaign:
         suite_id=bundle.suite_id,
         fidelity=bundle.fidelity,
         held_out=suite.held_out(),
+        genesis_pending=bundle.genesis_pending,
     )
 
 
 class CampaignCache:
-    """Decoded campaigns by id, loaded from the store once per process. Thread-safe."""
+    """Decoded campaigns by id, loaded from the store once per process (once
+    complete: see :func:`completed`). Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -148,6 +199,8 @@ class CampaignCache:
         record = store.get_campaign(campaign)
         if record is None:
             raise StoreError(f"no campaign {campaign!r} in the store")
-        decoded = decode(campaign, record.spec)
+        decoded = completed(store, decode(campaign, record.spec))
+        if decoded.genesis_pending:
+            return decoded  # its seeds are still to come: never cache it so
         with self._lock:
             return self._cache.setdefault(campaign, decoded)

@@ -1,7 +1,8 @@
 """Submitting, stopping and killing farm campaigns (what the CLI commands call).
 
 ``submit`` stores a self-contained campaign (spec, suite, seed genomes, budget
-limits) and returns its id at once; a scheduler then runs it
+limits) and returns its id at once (a ``request:`` campaign's genesis is left to
+the farm: nothing here calls a provider); a scheduler then runs it
 (:class:`~evofarm.campaign.scheduler.driver.Scheduler`). ``kill`` is the kill switch:
 the campaign ends ``killed`` and every in-flight task is revoked at once.
 """
@@ -11,17 +12,13 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Collection
-from dataclasses import replace
 
 from evofarm.campaign import lifecycle
 from evofarm.campaign.budgets import counter_limits
 from evofarm.campaign.bundle import build_bundle
 from evofarm.campaign.lifecycle import ACTIVE
-from evofarm.campaign.proposer import CampaignProposer
-from evofarm.campaign.provider_stack import default_services, ledger_limits
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.errors import CampaignSpecError, Location, StoreError
-from evofarm.providers.ledger import MemoryLedger, counters_of
 from evofarm.store.base import PopulationStore
 
 Revoke = Callable[[Collection[str]], None]
@@ -43,12 +40,13 @@ def submit(
 ) -> str:
     """Store a new campaign (status ``submitted``) and return its id.
 
-    A ``request:`` campaign's genesis runs here, under the campaign's budgets,
-    and what it billed starts the campaign's counters (role ``proposer``).
+    A ``request:`` campaign is stored with genesis pending and no seeds: the
+    scheduler has a breed worker run it (:mod:`~evofarm.campaign.scheduler.genesis_phase`),
+    so its calls pass the fleet's rate limit and ledger like every proposer call.
 
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
-        CampaignSpecError: genesis made no valid pipeline, or the campaign uses
+        CampaignSpecError: the campaign uses
             ``evolution.nursery`` or ``evolution.noise``, which only the
             in-process loop runs so far (refused here rather than run with
             every child fully evaluated), or ``memory.use`` (the farm mines
@@ -69,8 +67,7 @@ def submit(
         )
     seed = spec.evolution.seed if seed is None else seed
     campaign = campaign_id or new_campaign_id(spec.name)
-    genesis = _GenesisLedger(spec, campaign)
-    bundle, genomes = build_bundle(spec, seed, genesis.proposer)
+    bundle, genomes = build_bundle(spec, seed)
     for genome in genomes:
         store.put_genome(campaign, genome.model_dump(mode="json"))
     store.set_budgets(campaign, counter_limits(spec.budgets))
@@ -79,33 +76,7 @@ def submit(
         bundle.model_dump(mode="json"),
         info={"name": spec.name, "seed": str(seed), "generations": str(spec.evolution.generations)},
     )
-    genesis.charge(store)
     return campaign
-
-
-class _GenesisLedger:
-    """Genesis of a ``request:`` campaign, run here before the campaign exists.
-
-    Its calls are metered into a ledger of their own, under the campaign's
-    budgets (a call that would cross one is refused), and what it billed is then
-    added to the campaign's counters as role ``proposer``, as the fleet ledger
-    counts: so the summary's tokens and cost include genesis.
-    """
-
-    def __init__(self, spec: CampaignSpec, campaign: str) -> None:
-        self.campaign = campaign
-        self.ledger = MemoryLedger(ledger_limits(spec))
-        services = replace(default_services(), ledger=lambda _c, _l: self.ledger, fleet=False)
-        self.proposer = (
-            CampaignProposer.for_campaign(spec, campaign=campaign, services=services)
-            if spec.request is not None
-            else None
-        )
-
-    def charge(self, store: PopulationStore) -> None:
-        totals = self.ledger.totals()
-        if totals.total.calls or totals.total.cached_calls:
-            store.add_counters(self.campaign, counters_of(totals))
 
 
 def wait_taken(

@@ -4,8 +4,9 @@
 each strictly (:func:`~evofarm.evolution.llm.proposal.parse_proposal`), repairs
 dangling references as offspring are repaired, and returns every valid one (or
 stops at the first, for ``evofarm genesis``), with the reason of each discard.
-:func:`seed_pipelines` is what the loop and the farm's bundle start from: the
-campaign's ``seeds:``, or genesis on its ``request:``.
+:func:`seed_pipelines` is what the loop and the farm's genesis worker
+(:mod:`evofarm.campaign.worker.genesis`) start from: the campaign's ``seeds:``,
+or genesis on its ``request:``.
 
 The suite summary shown to the proposer holds *training* examples only
 (:func:`~evofarm.evolution.examples.examples_of`) and the kinds of checks.

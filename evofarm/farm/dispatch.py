@@ -1,6 +1,7 @@
 """The scheduler's dispatcher on Celery: tasks sent by name, revoked by id.
 
-Breed tasks go to ``evofarm.breed`` (crossover) or ``evofarm.mutate``; evaluate
+Breed tasks go to ``evofarm.breed`` (crossover) or ``evofarm.mutate``, genesis
+to ``evofarm.genesis`` (breed queue); evaluate
 tasks to ``evofarm.evaluate``; the app's routes put each on its queue. The
 arguments are the small JSON the work functions take (ids and parameters).
 """
@@ -52,6 +53,9 @@ class CeleryDispatcher:
 
     def send_breed_batch(self, tasks: Sequence[BreedTask], task_id: str) -> None:
         self._send(names.TASK_BREED_BATCH, [[t.model_dump(mode="json") for t in tasks]], task_id)
+
+    def send_genesis(self, campaign: str, task_id: str) -> None:
+        self._send(names.TASK_GENESIS, [campaign], task_id)
 
     def send_evaluate(self, request: EvalRequest, task_id: str) -> None:
         self._send(names.TASK_EVALUATE, request.to_args(), task_id)

@@ -18,6 +18,9 @@ TASK_MUTATE: Final = "evofarm.mutate"
 TASK_EVALUATE: Final = "evofarm.evaluate"
 #: Many non-LLM children of one campaign in one task (:mod:`evofarm.campaign.worker.batch`).
 TASK_BREED_BATCH: Final = "evofarm.breed_batch"
+#: A ``request:`` campaign's genesis, once, before generation 0
+#: (:mod:`evofarm.campaign.worker.genesis`).
+TASK_GENESIS: Final = "evofarm.genesis"
 #: A no-op round trip: health checks and queue-overhead measurements.
 TASK_PING: Final = "evofarm.ping"
 
@@ -25,6 +28,7 @@ TASK_PING: Final = "evofarm.ping"
 ROUTES: Final[dict[str, str]] = {
     TASK_BREED: QUEUE_BREED,
     TASK_BREED_BATCH: QUEUE_BREED,
+    TASK_GENESIS: QUEUE_BREED,
     TASK_MUTATE: QUEUE_MUTATE,
     TASK_EVALUATE: QUEUE_EVALUATE,
 }

@@ -166,15 +166,6 @@ def totals_from_counters(counters: Mapping[str, int]) -> LedgerTotals:
     return LedgerTotals(total=total, by_role=by_role)
 
 
-def counters_of(totals: LedgerTotals) -> dict[str, int]:
-    """The store counters a fleet ledger would have written for ``totals`` (to add
-    usage counted in another ledger, such as genesis's before a campaign runs)."""
-    out = {TOKENS: totals.total.tokens, COST: totals.total.micro_usd}
-    for role, t in totals.by_role.items():
-        out.update({f"llm:{role}:{f}": int(getattr(t, f)) for f in COUNTER_FIELDS})
-    return out
-
-
 def refusal(budget: str, used: int, reserved: int, wanted: int, limit: int) -> BudgetExceeded:
     """The error of a refused reservation, naming the campaign-file budget."""
     name = SPEC_NAMES.get(budget, budget)

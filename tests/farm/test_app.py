@@ -28,6 +28,7 @@ def test_queues_routes_and_names() -> None:
     assert conf.task_routes == {
         "evofarm.breed": {"queue": "breed"},
         "evofarm.breed_batch": {"queue": "breed"},
+        "evofarm.genesis": {"queue": "breed"},
         "evofarm.mutate": {"queue": "mutate"},
         "evofarm.evaluate": {"queue": "evaluate"},
     }

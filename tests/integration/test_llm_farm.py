@@ -139,24 +139,46 @@ def test_a_steady_llm_campaign_sends_its_children_to_the_breed_queue(
 
 
 def test_a_request_campaign_counts_its_genesis_calls(
-    farm: Farm, server: FakeAnthropicServer, tmp_path: Path, local_env: None
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Genesis asks twice per proposal (analysis, then the pipeline): 3 proposals,
     # each the seed; then llm_mutation gets the usual 1-in-3 replies.
     genesis_replies = iter([FakeReply.ok(fenced(SEED), input_tokens=300, output_tokens=90)] * 6)
     handler = OneInThree()
     server.set_handler(lambda request: next(genesis_replies, None) or handler(request))
+    # The submitting process has no key and calls nothing: genesis is the farm's.
+    monkeypatch.delenv("EVOFARM_ANTHROPIC_API_KEY", raising=False)
+    get_settings.cache_clear()
     spec = load_campaign(write_campaign(tmp_path / "c", seeds=False))
+    calls = len(server.message_requests)
     campaign = control.submit(farm.store, spec, seed=3)
-    genesis_tokens = 6 * (300 + 90)
-    # Genesis ran at submit: its bill is in the campaign's counters before it runs.
-    assert farm.store.counters(campaign)["tokens"] == genesis_tokens
+    assert len(server.message_requests) == calls
+    assert farm.store.counters(campaign).get("tokens", 0) == 0
     outcome = run_scheduler(farm, campaign, options=FAST)
     assert outcome.status == "completed"
     done = summary(farm.store, campaign)
+    # A breed worker ran genesis through the fleet ledger: every billed token is counted.
+    genesis_tokens = 6 * (300 + 90)
     assert done.tokens == genesis_tokens + handler.billed_tokens
     assert done.usage_by_role["proposer"].calls == 6 + handler.replies
     assert done.cost_usd > 0
+
+
+def test_a_request_campaign_whose_genesis_makes_no_pipeline_fails_with_why(
+    farm: Farm, server: FakeAnthropicServer, tmp_path: Path
+) -> None:
+    server.set_handler(
+        lambda request: FakeReply.ok("no pipeline, sorry", input_tokens=10, output_tokens=5)
+    )
+    spec = load_campaign(write_campaign(tmp_path / "c", seeds=False))
+    campaign = control.submit(farm.store, spec, seed=3)
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert outcome.status == "failed"
+    assert "genesis made no valid pipeline in 3 proposals (no_yaml x3)" in outcome.reason
+    record = farm.store.get_campaign(campaign)
+    assert record is not None and (record.status, record.reason) == ("failed", outcome.reason)
+    # Its 6 calls were the worker's, counted by the fleet ledger.
+    assert summary(farm.store, campaign).usage_by_role["proposer"].tokens == 6 * 15
 
 
 def _by_prompt(request: RecordedRequest) -> FakeReply:

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from evofarm.campaign.bundle import CampaignCache
-from evofarm.campaign.worker import batch, work
+from evofarm.campaign.worker import batch, genesis, work
 from evofarm.evolution.engine import BreedTask
 from evofarm.store.base import PopulationStore
 
@@ -40,6 +40,10 @@ class Dispatcher(Protocol):
 
     def send_evaluate(self, request: work.EvalRequest, task_id: str) -> None:
         """Send one evaluate task under ``task_id``."""
+        ...
+
+    def send_genesis(self, campaign: str, task_id: str) -> None:
+        """Send the genesis task of a ``request:`` campaign under ``task_id``."""
         ...
 
     def revoke(self, task_ids: Collection[str]) -> None:
@@ -113,6 +117,11 @@ class ThreadDispatcher:
             request.campaign,
             f"evaluate {request.genome_id}",
             lambda: work.evaluate(self.store, self.cache, request, self.evaluator),
+        )
+
+    def send_genesis(self, campaign: str, task_id: str) -> None:
+        self._submit(
+            task_id, campaign, "genesis", lambda: genesis.genesis(self.store, self.cache, campaign)
         )
 
     def revoke(self, task_ids: Collection[str]) -> None:

@@ -25,6 +25,10 @@ there were and however often the scheduler was interrupted:
    and its history rows (marked ``split``); a resumed scheduler that finds the
    decision does not redo it.
 
+A ``request:`` campaign first has its genesis run on a breed worker
+(:mod:`~evofarm.campaign.scheduler.genesis_phase`); generation 0 starts from
+its seeds.
+
 The scheduler keeps nothing Redis does not: restarted, it re-plans the
 generation after the last checkpoint (planning is deterministic), reuses every
 stored breed result and evaluation and re-sends only what is missing. A lease
@@ -76,6 +80,7 @@ from evofarm.campaign.scheduler.checkpoints import (
     Checkpointer,
 )
 from evofarm.campaign.scheduler.dispatcher import Dispatcher
+from evofarm.campaign.scheduler.genesis_phase import await_genesis
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
 from evofarm.campaign.scheduler.memory_hook import contribute_on_end
@@ -364,6 +369,12 @@ class _Driver:
         self.breeder = LocalBreeder(self.store, campaign) if self.breeding == "scheduler" else None
 
     def run(self) -> Outcome:
+        if self.campaign.genesis_pending:
+            try:
+                seeded = await_genesis(self.tracker, self.waiter)
+            except Ended as unseeded:
+                return self._end(unseeded.status, unseeded.reason, 0)
+            return _Driver(self.scheduler, seeded).run()
         state: EvolutionState | None = None
         steady = self._steady()
         try:

@@ -130,6 +130,10 @@ class WorkTracker:
         chunks = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
         self._dispatch(chunks, self.dispatcher.send_breed_batch)
 
+    def send_genesis(self) -> None:
+        """Send the campaign's genesis task (it signals a ``genesis`` event)."""
+        self._dispatch([self.campaign_id], self.dispatcher.send_genesis)
+
     def cache_genome(self, genome: Genome) -> None:
         """Keep a genome that arrived with a result, so it is not read back."""
         self._genome_cache.setdefault(genome.id, genome)

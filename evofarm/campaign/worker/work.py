@@ -85,15 +85,23 @@ _proposers: dict[str, CampaignProposer | None] = {}
 _proposers_lock = threading.Lock()
 
 
-def _proposer_for(campaign: Campaign) -> MeteredProposer | None:
-    """A metered proposer runtime for one task of ``campaign`` (None without ``proposer:``)."""
+def proposer_of(campaign: Campaign) -> CampaignProposer | None:
+    """This process's proposer of ``campaign`` (made once; None without ``proposer:``).
+
+    Its calls pass the process's rate limiter and are charged to the campaign's
+    ledger as role ``proposer`` (in a worker: the fleet's, which the bootstrap installed).
+    """
     with _proposers_lock:
         if campaign.id not in _proposers:
-            # Its calls are charged to the campaign's ledger (the fleet's, in a worker).
             _proposers[campaign.id] = CampaignProposer.for_campaign(
                 campaign.spec, campaign=campaign.id
             )
-        proposer = _proposers[campaign.id]
+        return _proposers[campaign.id]
+
+
+def _proposer_for(campaign: Campaign) -> MeteredProposer | None:
+    """A metered proposer runtime for one task of ``campaign`` (None without ``proposer:``)."""
+    proposer = proposer_of(campaign)
     return proposer.metered() if proposer is not None else None
 
 
