@@ -44,6 +44,7 @@ BEAM = 3
 #: Pairs candidates are derived from at each depth (the first still failing).
 SOURCE_PAIRS = 2
 _SEGMENT = re.compile(r"[A-Za-z]+|\d+|[^A-Za-z\d]+")
+_WORD = re.compile(r"[^\W_]+")
 
 Op = dict[str, Any]
 
@@ -226,9 +227,10 @@ def substring_candidates(actual: str, expected: str) -> list[Op]:
 def literal_candidates(actual: str, expected: str) -> list[Op]:
     """Prefix/suffix/format when the actual sits inside the expected, and diff replaces."""
     out: list[Op] = []
-    if actual and actual in expected and actual != expected:
-        at = expected.index(actual)
-        before, after = expected[:at], expected[at + len(actual) :]
+    at = expected.find(actual) if actual and actual != expected else -1
+    before, after = (expected[:at], expected[at + len(actual) :]) if at >= 0 else ("", "")
+    # Text of this very input around it is no constant to add.
+    if at >= 0 and not any(_copies_input(w, actual) for w in _WORD.findall(f"{before} {after}")):
         if before:
             out.append({"op": "prefix", "text": before})
         if after:
@@ -242,6 +244,8 @@ def literal_candidates(actual: str, expected: str) -> list[Op]:
     matcher = difflib.SequenceMatcher(None, actual, expected, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         old, new = actual[i1:i2], expected[j1:j2]
+        if any(_copies_input(word, actual) for word in _WORD.findall(new)):
+            continue  # the new text is this input's content, not a constant
         if tag in ("replace", "delete") and old:
             out.append({"op": "replace", "old": old, "new": new})
             if old.strip() and not old.isalnum():

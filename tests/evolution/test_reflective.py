@@ -126,9 +126,11 @@ def test_synthesis_prefers_a_separator_to_a_character_class() -> None:
     pairs = [("report.pdf", "pdf"), ("photo.jpeg", "jpeg"), ("notes.txt", "txt")]
     ops = synthesize(pairs, random.Random(1))
     assert _apply(ops, "song.mp3") == "mp3"
-    assert assumption_cost([{"op": "split", "separator": ".", "index": -1}]) < assumption_cost(
-        [{"op": "regex_extract", "pattern": r"\.([A-Za-z]+)", "group": 1}]
-    ) < assumption_cost([{"op": "slice", "start": -3}])
+    assert (
+        assumption_cost([{"op": "split", "separator": ".", "index": -1}])
+        < assumption_cost([{"op": "regex_extract", "pattern": r"\.([A-Za-z]+)", "group": 1}])
+        < assumption_cost([{"op": "slice", "start": -3}])
+    )
 
 
 def test_evidence_holds_training_cases_only(tmp_path: object) -> None:
