@@ -44,6 +44,7 @@ BEAM = 3
 #: Pairs candidates are derived from at each depth (the first still failing).
 SOURCE_PAIRS = 2
 _SEGMENT = re.compile(r"[A-Za-z]+|\d+|[^A-Za-z\d]+")
+_WORD = re.compile(r"[^\W_]+")
 
 Op = dict[str, Any]
 
@@ -89,6 +90,16 @@ def _gap(run: str, loose: bool) -> str:
     return re.escape(run)
 
 
+def _copies_input(literal: str, actual: str) -> bool:
+    """Whether a replacement literal is text of this one input, baked in as a constant.
+
+    Such a literal fits the example it came from and no other (``212`` from
+    ``212-555-0100``); the text must come from a capture group instead. Single
+    characters are common constants (``+1``) and stay allowed.
+    """
+    return len(literal) >= 2 and literal.casefold() in actual.casefold()
+
+
 def _escape_replacement(text: str) -> str:
     return text.replace("\\", "\\\\")
 
@@ -108,10 +119,14 @@ def rewrite_candidates(actual: str, expected: str) -> list[Op]:
         return []
     cuts: dict[int, set[int]] = {i: set() for i in words}
     b_tokens = _SEGMENT.findall(expected)
+    # A token the expected output also wants whole is never cut for a piece.
+    wanted_whole = {t.casefold() for t in b_tokens}
     for token in (t for t in b_tokens if t[0].isalnum()):
         if any(a_tokens[i].casefold() == token.casefold() for i in words):
             continue
         for i in words:
+            if a_tokens[i].casefold() in wanted_whole:
+                continue
             at = a_tokens[i].casefold().find(token.casefold())
             if at >= 0:
                 cuts[i].update({at, at + len(token)})
@@ -151,14 +166,19 @@ def rewrite_candidates(actual: str, expected: str) -> list[Op]:
                         ),
                     )
                     if index is None:
+                        if _copies_input(token, actual):
+                            break
                         replacement += _escape_replacement(token)
                     else:
                         used.add(index)
                         replacement += f"\\g<{index + 1}>"
                 else:
                     replacement += _escape_replacement(token)
-            if used:
-                out.append({"op": "regex_replace", "pattern": pattern, "replacement": replacement})
+            else:
+                if used:
+                    out.append(
+                        {"op": "regex_replace", "pattern": pattern, "replacement": replacement}
+                    )
     return out
 
 
@@ -207,9 +227,10 @@ def substring_candidates(actual: str, expected: str) -> list[Op]:
 def literal_candidates(actual: str, expected: str) -> list[Op]:
     """Prefix/suffix/format when the actual sits inside the expected, and diff replaces."""
     out: list[Op] = []
-    if actual and actual in expected and actual != expected:
-        at = expected.index(actual)
-        before, after = expected[:at], expected[at + len(actual) :]
+    at = expected.find(actual) if actual and actual != expected else -1
+    before, after = (expected[:at], expected[at + len(actual) :]) if at >= 0 else ("", "")
+    # Text of this very input around it is no constant to add.
+    if at >= 0 and not any(_copies_input(w, actual) for w in _WORD.findall(f"{before} {after}")):
         if before:
             out.append({"op": "prefix", "text": before})
         if after:
@@ -223,6 +244,8 @@ def literal_candidates(actual: str, expected: str) -> list[Op]:
     matcher = difflib.SequenceMatcher(None, actual, expected, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         old, new = actual[i1:i2], expected[j1:j2]
+        if any(_copies_input(word, actual) for word in _WORD.findall(new)):
+            continue  # the new text is this input's content, not a constant
         if tag in ("replace", "delete") and old:
             out.append({"op": "replace", "old": old, "new": new})
             if old.strip() and not old.isalnum():
@@ -268,6 +291,31 @@ def _score(values: Sequence[Any], expected: Sequence[str]) -> tuple[int, float]:
     return exact, sim / max(1, len(expected))
 
 
+_NARROW_CLASS = re.compile(r"\[A-Za-z\]|\\d|\{\d+\}")
+
+
+def assumption_cost(ops: Sequence[Op]) -> int:
+    """How much an operation list assumes about inputs beyond its examples.
+
+    Ties between lists that fit the examples equally are broken towards the
+    one most likely to fit unseen inputs: cutting at a separator assumes
+    least, a regex assumes one more per narrow character class (letters only,
+    digits only, fixed lengths), and a slice assumes fixed offsets. A generic
+    Occam prior of program synthesis (FlashFill ranks the same way), not a
+    preference for any task.
+    """
+    cost = 0
+    for op in ops:
+        kind = op.get("op")
+        if kind in ("regex_extract", "regex_replace"):
+            cost += 1 + len(_NARROW_CLASS.findall(str(op.get("pattern", ""))))
+        elif kind == "slice":
+            cost += 3
+        elif kind != "split":
+            cost += 1
+    return cost
+
+
 def synthesize(
     pairs: Sequence[tuple[str, str]],
     rng: random.Random,
@@ -306,10 +354,30 @@ def synthesize(
         if not grown:
             break
         # Stable order before the draw: by score, then the operations' JSON.
-        grown.sort(key=lambda g: (-g[0][0], -g[0][1], json.dumps(g[1], sort_keys=True)))
-        top = [g for g in grown if g[0] == grown[0][0]]
+        grown.sort(
+            key=lambda g: (
+                -g[0][0],
+                -g[0][1],
+                assumption_cost(g[1]),
+                json.dumps(g[1], sort_keys=True),
+            )
+        )
+        top = [
+            g
+            for g in grown
+            if g[0] == grown[0][0] and assumption_cost(g[1]) == assumption_cost(grown[0][1])
+        ]
         pick = top[rng.randrange(len(top))]
         if pick[0] > best_score:
             best_score, best_ops = pick[0], pick[1]
-        frontier = [pick, *[g for g in grown if g is not pick][: beam - 1]]
+        # The beam also keeps the closest lists by similarity alone: a general
+        # first step (``-`` to space before a prefix) makes no pair equal yet
+        # and would lose to lists that fit one example exactly.
+        closest = sorted(
+            grown, key=lambda g: (-g[0][1], -g[0][0], json.dumps(g[1], sort_keys=True))
+        )
+        frontier = [pick]
+        for g in (*grown[: beam - 1], *closest[:beam]):
+            if all(g is not kept for kept in frontier):
+                frontier.append(g)
     return best_ops

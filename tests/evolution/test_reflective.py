@@ -12,7 +12,7 @@ from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.operators.op_factory import INSERTABLE, random_op, valid
 from evofarm.evolution.proposals import evidence_of
 from evofarm.evolution.repair import apply_operator
-from evofarm.evolution.synthesis import run_op, synthesize
+from evofarm.evolution.synthesis import assumption_cost, run_op, synthesize
 from evofarm.fitness.evaluate import evaluate_pipeline
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.suite import TaskSuite
@@ -108,6 +108,29 @@ def test_synthesis_fixes_case_and_adds_literals() -> None:
     assert synthesize([("ADA", "ada"), ("BOB", "bob")], random.Random(1)) == [{"op": "lower"}]
     ops = synthesize([("python", "#python"), ("data", "#data")], random.Random(1))
     assert _apply(ops, "code") == "#code"
+
+
+def test_synthesis_never_bakes_one_inputs_text_in_as_a_constant() -> None:
+    # A rewrite that writes "123" (one example's digits) as a literal fits that
+    # example only; the text must come from a capture group.
+    pairs = [("555-123-4567", "+1 555 123 4567"), ("212-555-0100", "+1 212 555 0100")]
+    ops = synthesize(pairs, random.Random(1))
+    assert all(_apply(ops, a) == e for a, e in pairs)
+    assert _apply(ops, "303-222-1111") == "+1 303 222 1111"
+    for op in ops:
+        assert "123" not in op.get("replacement", "") and "555" not in op.get("replacement", "")
+
+
+def test_synthesis_prefers_a_separator_to_a_character_class() -> None:
+    # "[A-Za-z]+" after the dot fits these examples but not "song.mp3".
+    pairs = [("report.pdf", "pdf"), ("photo.jpeg", "jpeg"), ("notes.txt", "txt")]
+    ops = synthesize(pairs, random.Random(1))
+    assert _apply(ops, "song.mp3") == "mp3"
+    assert (
+        assumption_cost([{"op": "split", "separator": ".", "index": -1}])
+        < assumption_cost([{"op": "regex_extract", "pattern": r"\.([A-Za-z]+)", "group": 1}])
+        < assumption_cost([{"op": "slice", "start": -3}])
+    )
 
 
 def test_evidence_holds_training_cases_only(tmp_path: object) -> None:
