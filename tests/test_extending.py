@@ -95,9 +95,7 @@ def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_a_campaign_uses_every_kind_from_the_documented_plugin(campaign: Path) -> None:
     out = campaign.parent / "out"
-    result = CliRunner().invoke(
-        main.app, ["run", str(campaign), "--in-process", "--out", str(out)]
-    )
+    result = CliRunner().invoke(main.app, ["run", str(campaign), "--in-process", "--out", str(out)])
     assert result.exit_code == 0, result.stdout + result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["best"]["fitness"] >= 0.99  # the seed fails 'backwards'; a reverse fixes it

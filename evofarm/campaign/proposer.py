@@ -161,8 +161,10 @@ class CampaignProposer:
     ) -> None:
         self.config = config
         self._settings = settings if settings is not None else get_settings()
-        self._slots = slots if slots is not None else proposer_slots(
-            config, self._settings, spec, campaign=campaign, services=services
+        self._slots = (
+            slots
+            if slots is not None
+            else proposer_slots(config, self._settings, spec, campaign=campaign, services=services)
         )
         self._pipelines: dict[MetaName, Pipeline] = {}
         self._paths = {meta: meta_path(meta, config, spec) for meta in META_FILES}

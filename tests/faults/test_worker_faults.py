@@ -38,8 +38,9 @@ def test_three_worker_sigkills_lose_and_double_count_nothing(farm: Farm, demo: D
     def fault() -> None:
         for generation in (1, 2, 3):
             wait_until(
-                lambda g=generation: (c := farm.store.load_checkpoint(campaign)) is not None
-                and c.generation >= g,
+                lambda g=generation: (
+                    (c := farm.store.load_checkpoint(campaign)) is not None and c.generation >= g
+                ),
                 what=f"generation {generation}",
             )
             wait_until(lambda: len(farm.store.inflight(campaign)) >= 1, what="work in flight")

@@ -100,6 +100,7 @@ def tls_farm(tls_redis: tuple[str, Path]) -> Iterator[Farm]:
     """Two real workers whose broker, backend and store are the TLS Redis."""
     url, directory = tls_redis
     env = {**os.environ, **FARM_ENV, "EVOFARM_BROKER_URL": url, "EVOFARM_REDIS_URL": url}
+
     def worker(i: int) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q",

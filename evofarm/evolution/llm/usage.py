@@ -50,4 +50,3 @@ class RoleTotal(BaseModel):
     cost_usd: float = Field(default=0.0, ge=0)
     calls: int | None = Field(default=None, ge=0)
     cached_calls: int | None = Field(default=None, ge=0)
-

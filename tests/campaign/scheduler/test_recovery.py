@@ -92,9 +92,7 @@ def test_an_outage_mid_campaign_is_ridden_out_with_the_in_process_best() -> None
 def test_an_outage_longer_than_outage_s_raises_and_leaves_the_campaign_running() -> None:
     store = FlakyStore()
     campaign = control.submit(store, _spec(generations=50), seed=4)
-    options = SchedulerOptions(
-        wait_s=0.05, backoff=Backoff(first_s=0.01, max_s=0.02), outage_s=0.2
-    )
+    options = SchedulerOptions(wait_s=0.05, backoff=Backoff(first_s=0.01, max_s=0.02), outage_s=0.2)
     threading.Timer(0.3, store.down.set).start()
     with pytest.raises(StoreUnreachable, match="giving up"):
         _run(store, campaign, options)
