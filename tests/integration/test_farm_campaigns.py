@@ -91,7 +91,9 @@ def test_evaluation_cap_never_exceeded(farm: Farm, demo: Demo) -> None:
     campaign = control.submit(farm.store, spec, seed=4)
     outcome = run_scheduler(farm, campaign, options=FAST)
     assert (outcome.status, outcome.reason) == (status, reason)
-    assert farm.store.counters(campaign)["evaluations"] <= 25
+    # The final phase's evaluations (at most 5: finalists, then one simplified
+    # winner) come on top of the cap, as README says.
+    assert farm.store.counters(campaign)["evaluations"] <= 25 + 5
     top = best_genome_id(farm.store, campaign)
     assert top is not None and top[0] == best
 

@@ -41,7 +41,9 @@ def test_steady_campaign_completes_within_its_evaluation_cap(farm: Farm, demo: D
     campaign = control.submit(farm.store, steady(demo(generations=40, max_evaluations=30)), seed=3)
     outcome = run_scheduler(farm, campaign, options=FAST)
     assert outcome.status == "stopped" and outcome.reason.startswith("budget exceeded: evaluations")
-    assert farm.store.counters(campaign)["evaluations"] <= 30
+    # The final phase's evaluations (at most 5: finalists, then one simplified
+    # winner) come on top of the cap, as README says.
+    assert farm.store.counters(campaign)["evaluations"] <= 30 + 5
     assert_exact_counts(farm, campaign)
     state = _state(farm, campaign)
     assert state.steady is not None and state.steady.told == state.counters.tasks > 0

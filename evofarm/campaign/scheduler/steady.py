@@ -126,7 +126,9 @@ class SteadyRun:
         while True:
             planned: list[BreedTask] = []
             while stop is None and len(self.open) + len(planned) < self.lam and self.births < total:
-                capped = self._cap(len(self.evals.evals) + len(planned) + 1)
+                # Every open birth may still send one evaluation (breeding ones
+                # too), so they all count against the hard cap.
+                capped = self._cap(len(self.open) + len(planned) + 1)
                 if capped is not None:
                     stop = (Status.STOPPED, capped)
                     break
