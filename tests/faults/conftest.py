@@ -11,47 +11,26 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.farm.embedded import EmbeddedFarm
-from evofarm.farm.session import Farm, connect_farm
+from evofarm.farm.session import Farm
 from evofarm.testing.synthetic_eval import loop_evaluator
-from tests.integration.conftest import FARM_ENV, small_demo
+
+# The same module-scoped farm fixtures as the integration tests (each module
+# still gets its own farm, since faults restart its Redis or kill its workers).
+from tests.integration import conftest as integration
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def farm_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedFarm]:
-    """Private Redis + 2 worker processes (prefork, 2 children each), for a module."""
-    farm = EmbeddedFarm(tmp_path_factory.mktemp("farm"), workers=2, concurrency=2, env=FARM_ENV)
-    farm.start()
-    try:
-        farm.wait_ready(timeout=90)
-        yield farm
-    finally:
-        farm.stop()
-
-
-@pytest.fixture
-def farm(farm_processes: EmbeddedFarm) -> Iterator[Farm]:
-    """A connection (store + Celery app) to the module's farm."""
-    store, app = connect_farm(farm_processes.redis_url, farm_processes.redis_url)
-    connection = Farm(store, app, farm_processes)
-    try:
-        yield connection
-    finally:
-        connection.close()
-
-
-@pytest.fixture(scope="session")
-def demo() -> Callable[..., CampaignSpec]:
-    """``demo(generations, **budgets)``: the demo campaign, shrunk."""
-    return small_demo
+farm_processes = integration.farm_processes
+farm = integration.farm
+demo = integration.demo
 
 
 def in_process_best(spec: CampaignSpec, seed: int) -> tuple[str | None, str, str]:
