@@ -59,6 +59,7 @@ from evofarm.evolution.crossover import CROSSOVERS
 from evofarm.evolution.errors import EngineInputError, MissingGenome
 from evofarm.evolution.examples import Example
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.noise import NoiseMemo
 from evofarm.evolution.llm.runtime import Attempt, ProposerRuntime
 from evofarm.evolution.llm.usage import RoleUsage
 from evofarm.evolution.material import Material
@@ -190,6 +191,8 @@ class EvolutionState(BaseModel):
             without one are unchanged.
         steady: Steady state's bookkeeping (None, and left out of the JSON, in
             generational mode).
+        noise: Noise-aware acceptance's champion and sample counts
+            (``evolution.noise``; None, and left out of the JSON, without it).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -206,6 +209,7 @@ class EvolutionState(BaseModel):
         default_factory=dict, exclude_if=lambda memo: not memo
     )
     steady: SteadyMemo | None = Field(default=None, exclude_if=lambda memo: memo is None)
+    noise: NoiseMemo | None = Field(default=None, exclude_if=lambda memo: memo is None)
 
     @property
     def best(self) -> Member | None:

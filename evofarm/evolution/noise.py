@@ -13,8 +13,10 @@ beats the current champion:
 * ``lcb``: the challenger's lower confidence bound (mean score minus
   ``z * sd / sqrt(k)`` over its ``k`` samples) above the champion's mean score.
 
-This module is the pure part (statistics and the decision); the in-process
-loop samples (:mod:`evofarm.campaign.local.noise`).
+This module is the pure part (statistics and the decision);
+:mod:`evofarm.evolution.noise_settle` re-ranks and crowns a checkpoint from
+samples, which the in-process loop (:mod:`evofarm.campaign.local.noise`) and
+the farm's scheduler (:mod:`evofarm.campaign.scheduler.noise`) draw.
 """
 
 from __future__ import annotations
@@ -46,6 +48,26 @@ class NoiseConfig(BaseModel):
     elites: int = Field(default=2, ge=0)
     test: Literal["paired_t", "lcb"] = "paired_t"
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+
+class NoiseMemo(BaseModel):
+    """What a checkpoint keeps of noise-aware acceptance, so a resumed campaign goes on.
+
+    Attributes:
+        champion: The crowned genome id (the archive's head after settling).
+        samples: Samples per genome, for genomes with more than one (every
+            evaluated genome has its first); genomes no longer in the
+            population or the archive stay, as they may be bred again.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    champion: str | None = None
+    samples: dict[str, int] = Field(default_factory=dict)
+
+    def count(self, genome_id: str) -> int:
+        """Samples of ``genome_id`` so far (1 for any evaluated genome not listed)."""
+        return self.samples.get(genome_id, 1)
 
 
 def t_critical(confidence: float, dof: int) -> float:
@@ -104,16 +126,18 @@ def beats(
 
 
 def averaged(samples: Sequence[Evaluation]) -> Evaluation:
-    """One evaluation standing for ``samples``: the last one with the mean score.
+    """One evaluation standing for ``samples``: the first one with the mean score.
 
-    Selection ranks by it; per-case results stay the last sample's (they feed
-    pairing and similarity, which need no averaging to stay fair).
+    Selection ranks by it; per-case results stay the first sample's (they feed
+    pairing, similarity and a mutation's evidence, which need no averaging to
+    stay fair; the first is the one a farm worker reads as the genome's
+    evaluation, so breeding sees the same evidence in-process and on the farm).
     """
-    last = samples[-1]
+    first = samples[0]
     if len(samples) == 1:
-        return last
+        return first
     score = mean_score(samples)
-    objectives = dict(last.objectives)
+    objectives = dict(first.objectives)
     if "fitness" in objectives:
         objectives["fitness"] = score
-    return last.model_copy(update={"score": score, "objectives": objectives})
+    return first.model_copy(update={"score": score, "objectives": objectives})

@@ -26,11 +26,20 @@ class CheckContext:
         inputs: the case's inputs (for the judge prompt).
         judge: the provider ``llm_judge`` checks call; ``None`` when not configured.
         judge_model: model used when an ``llm_judge`` check names none.
+        case_id: the case's id.
+        genome_id: the genome evaluated (None when the caller did not say).
+        sample: which evaluation of the genome this is: 0 for the first,
+            1, 2, ... for the resamples ``evolution.noise`` draws. A stochastic
+            check keys its randomness on (genome, sample, case) so every sample
+            is a new draw that any process reproduces.
     """
 
     inputs: Mapping[str, Any] = field(default_factory=dict)
     judge: Provider | None = None
     judge_model: str = "haiku"
+    case_id: str = ""
+    genome_id: str | None = None
+    sample: int = 0
 
 
 class CheckResult(BaseModel):

@@ -228,8 +228,12 @@ def run_case(
     config: FitnessConfig,
     judge: Provider | None = None,
     meter: CaseMeter | None = None,
+    genome_id: str | None = None,
+    sample: int = 0,
 ) -> CaseResult:
     """Run and check one case. Raises only for infrastructure faults (see module docs).
+
+    ``genome_id`` and ``sample`` reach the checks (:class:`CheckContext`).
 
     With ``meter``, the case's tokens, cost and latency are the meter's, never
     the trace's (:mod:`evofarm.fitness.metered`).
@@ -268,7 +272,14 @@ def run_case(
     retries, errors = _step_faults(view)
     checks = suite.checks_for(case)
     if outcome == "ok":
-        ctx = CheckContext(inputs=case.inputs, judge=judge, judge_model=config.judge_model)
+        ctx = CheckContext(
+            inputs=case.inputs,
+            judge=judge,
+            judge_model=config.judge_model,
+            case_id=case.id,
+            genome_id=genome_id,
+            sample=sample,
+        )
         results = [run_check(c, view, ctx) for c in checks]
         efficiency = case_efficiency(
             tokens,
@@ -347,6 +358,7 @@ def evaluate_pipeline(
     limits: PipelineLimits | None = None,
     reuse: Sequence[CaseResult] = (),
     meter: CaseMeter | None = None,
+    sample: int = 0,
 ) -> Evaluation:
     """Evaluate ``pipeline`` on ``suite`` at ``fidelity``.
 
@@ -369,6 +381,8 @@ def evaluate_pipeline(
         meter: the trusted side's usage of each case run; its figures replace
             the traces' in the records, the efficiency and the objectives
             (:mod:`evofarm.fitness.metered`).
+        sample: which evaluation of the genome this is (0: the first; see
+            :class:`~evofarm.fitness.check_base.CheckContext`), for the checks.
 
     Returns:
         The evaluation; candidate faults are inside it (``outcome``, ``reason``).
@@ -401,7 +415,17 @@ def evaluate_pipeline(
     runner = case_runner
 
     def one(case: Case) -> CaseResult:
-        return run_case(pipeline, case, suite, runner, config=config, judge=judge, meter=meter)
+        return run_case(
+            pipeline,
+            case,
+            suite,
+            runner,
+            config=config,
+            judge=judge,
+            meter=meter,
+            genome_id=genome_id,
+            sample=sample,
+        )
 
     done = {r.case_id: r for r in reuse}
     todo = [c for c in cases if c.id not in done]

@@ -35,11 +35,12 @@ from evofarm.campaign.anomalies import LIVE_KINDS, detect, signals_of
 from evofarm.campaign.genesis import seed_pipelines
 from evofarm.campaign.local.evaluator import (
     Evaluator,
+    SampledEvaluator,
     StagedEvaluator,
     make_evaluator,
     make_staged_evaluator,
 )
-from evofarm.campaign.local.noise import NoisyAcceptance
+from evofarm.campaign.local.noise import NoisyAcceptance, Sampler
 from evofarm.campaign.local.nursery import run_nursery
 from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.provider_stack import ledger_limits, new_process_ledger
@@ -271,13 +272,16 @@ class _Run:
             self.evaluations[gid] = self.noise.mean(gid)
         return settled
 
+    @property
+    def evaluation_count(self) -> int:
+        """Evaluations run so far: one per genome plus every resample (as the farm counts)."""
+        return len(self.evaluations) + (self.noise.resamples if self.noise is not None else 0)
+
     def evaluations_exceeded(self, more: int) -> str | None:
         cap = self.spec.budgets.max_evaluations
-        if cap is not None and len(self.evaluations) + more > cap:
-            return (
-                f"budget exceeded: evaluations ({len(self.evaluations)} done, "
-                f"{more} more needed, cap {cap})"
-            )
+        done = self.evaluation_count
+        if cap is not None and done + more > cap:
+            return f"budget exceeded: evaluations ({done} done, {more} more needed, cap {cap})"
         return None
 
     def progress(self, state: EvolutionState) -> Progress:
@@ -286,7 +290,7 @@ class _Run:
             generation=state.generation,
             generations=self.spec.evolution.generations,
             best_fitness=best.fitness if best else 0.0,
-            evaluations=len(self.evaluations),
+            evaluations=self.evaluation_count,
             tokens=self.tokens,
             cost_usd=self.cost_usd,
             elapsed_s=self.clock() - self.started,
@@ -501,12 +505,15 @@ def run_in_process(
     seeds = seed_pipelines(spec, training, proposer)
     if held_out is not None and validation_evaluator is None:
         validation_evaluator = make_evaluator(spec, held_out)
+    custom, default = evaluator, None
+    if evaluator is None:
+        evaluator = default = make_evaluator(spec, training)
     run = _Run(
         spec=spec,
         seed=seed,
         ledger=ledger,
-        metered=evaluator is None,
-        evaluator=evaluator or make_evaluator(spec, training),
+        metered=custom is None,
+        evaluator=evaluator,
         validation_evaluator=validation_evaluator if held_out is not None else None,
         out_dir=out_dir,
         clock=clock,
@@ -521,7 +528,7 @@ def run_in_process(
             raise EngineInputError("a campaign with a nursery needs a staged_evaluator too")
         run.staged = make_staged_evaluator(spec, suite)
     if spec.evolution.noise is not None:
-        run.noise = NoisyAcceptance(spec.evolution.noise, run.evaluator)
+        run.noise = NoisyAcceptance(spec.evolution.noise, _sampler(custom, default))
     if out_dir is not None:
         outputs.reset(out_dir)
     status: Status = "completed"
@@ -549,6 +556,15 @@ def run_in_process(
     result = _finish(run, state, status, reason)
     memory.contribute(collective, spec, spec.name, result.best, run.evaluations)
     return result
+
+
+def _sampler(custom: Evaluator | None, default: SampledEvaluator | None) -> Sampler:
+    """Draws sample ``k`` of a genome: the default evaluator passes ``k`` to the checks;
+    a custom one (its own randomness) is simply called again."""
+    if custom is not None:
+        return lambda genome, _sample: custom(genome)
+    assert default is not None  # run_in_process makes it when no evaluator is given
+    return lambda genome, sample: default(genome, sample)
 
 
 def _evolve(
@@ -619,7 +635,7 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         reason=reason,
         seed=run.seed,
         generations=state.generation if state else 0,
-        evaluations=len(run.evaluations) + run.validation_evaluations,
+        evaluations=run.evaluation_count + run.validation_evaluations,
         best=best_ref,
         tokens=run.tokens,
         cost_usd=round(run.cost_usd, 6),
