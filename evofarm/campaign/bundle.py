@@ -76,6 +76,19 @@ class Campaign:
     fidelity: str
     held_out: TaskSuite | None = None
     genesis_pending: bool = False
+    #: Which evaluation of a genome this campaign view draws (``evolution.noise``;
+    #: 0: the ordinary one). Evaluators pass it to the checks.
+    sample: int = 0
+
+    def for_sample(self, sample: int) -> Campaign:
+        """This campaign drawing sample ``sample``: its evaluations are keyed apart.
+
+        Sample ``k > 0`` of a genome is stored under the fidelity key
+        :func:`sample_fidelity` gives, so it is one more evaluation, recorded
+        and counted once like any other, and never mistaken for the first.
+        """
+        base, _ = parse_sample(self.fidelity)
+        return replace(self, fidelity=sample_fidelity(base, sample), sample=sample)
 
     def for_split(self, split: str) -> Campaign:
         """This campaign with ``suite``/``suite_id`` the ``split`` cases (``train``/``validation``).
@@ -98,6 +111,29 @@ class Campaign:
 def fidelity_key(fidelity: float) -> str:
     """The fidelity as it appears in evaluation keys (``repr`` of the float)."""
     return repr(float(fidelity))
+
+
+#: Separates a resample's index from the fidelity in evaluation keys (``1.0+s2``).
+SAMPLE_MARK = "+s"
+
+
+def sample_fidelity(fidelity: str, sample: int) -> str:
+    """The fidelity key of sample ``sample`` (0: ``fidelity`` itself, the ordinary key)."""
+    return fidelity if sample == 0 else f"{fidelity}{SAMPLE_MARK}{sample}"
+
+
+def parse_sample(fidelity: str) -> tuple[str, int]:
+    """Inverse of :func:`sample_fidelity`: ``(fidelity key, sample)``.
+
+    Raises:
+        StoreError: the sample index is not a positive integer.
+    """
+    base, mark, index = fidelity.partition(SAMPLE_MARK)
+    if not mark:
+        return fidelity, 0
+    if not index.isdigit() or int(index) < 1:
+        raise StoreError(f"malformed sample in the fidelity key {fidelity!r}")
+    return base, int(index)
 
 
 def build_bundle(spec: CampaignSpec, seed: int) -> tuple[Bundle, list[Genome]]:

@@ -59,10 +59,10 @@ from evofarm.evolution.crossover import CROSSOVERS
 from evofarm.evolution.errors import EngineInputError, MissingGenome
 from evofarm.evolution.examples import Example
 from evofarm.evolution.genome import Genome
-from evofarm.evolution.noise import NoiseMemo
 from evofarm.evolution.llm.runtime import Attempt, ProposerRuntime
 from evofarm.evolution.llm.usage import RoleUsage
 from evofarm.evolution.material import Material
+from evofarm.evolution.noise import NoiseMemo
 from evofarm.evolution.operators.base import ModelChoice, OperatorContext
 from evofarm.evolution.outcomes import OperatorOutcome, OperatorStats, tally
 from evofarm.evolution.proposals import Evidence, evidence_of

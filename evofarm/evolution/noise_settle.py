@@ -95,6 +95,7 @@ def crown(
     Returns:
         The settled checkpoint (``noise`` holds the new champion and ``counts``).
     """
+
     def remember(m: Member) -> Member:
         if m.id not in samples:
             return m
@@ -105,11 +106,14 @@ def crown(
     archive = sorted((remember(m) for m in state.archive), key=by_fitness)
     if archive:
         leader = archive[0].id
-        if champion is None or (
-            leader != champion
-            # The sample that made the leader lead is biased (the winner's
-            # curse): only its fresh samples are evidence.
-            and beats(samples[leader][1:], samples[champion], config)
+        if (
+            champion is None
+            or (
+                leader != champion
+                # The sample that made the leader lead is biased (the winner's
+                # curse): only its fresh samples are evidence.
+                and beats(samples[leader][1:], samples[champion], config)
+            )
         ):
             champion = leader
         crowned = member_of(genomes[champion], averaged(samples[champion]), fitness)
@@ -118,5 +122,10 @@ def crown(
     history = [*state.best_history[:-1], archive[0].fitness] if archive else state.best_history
     memo = NoiseMemo(champion=champion, samples={g: n for g, n in sorted(counts.items()) if n > 1})
     return state.model_copy(
-        update={"population": population, "archive": archive, "best_history": history, "noise": memo}
+        update={
+            "population": population,
+            "archive": archive,
+            "best_history": history,
+            "noise": memo,
+        }
     )

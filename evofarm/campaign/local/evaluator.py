@@ -24,7 +24,6 @@ Evaluator = Callable[[Genome], Evaluation]
 """Evaluates one genome (deterministically, for a deterministic pipeline)."""
 
 
-
 class SampledEvaluator(Protocol):
     """An :data:`Evaluator` that can also draw sample ``k`` of a genome (``evolution.noise``).
 

@@ -564,7 +564,7 @@ def _sampler(custom: Evaluator | None, default: SampledEvaluator | None) -> Samp
     if custom is not None:
         return lambda genome, _sample: custom(genome)
     assert default is not None  # run_in_process makes it when no evaluator is given
-    return lambda genome, sample: default(genome, sample)
+    return default
 
 
 def _evolve(

@@ -84,6 +84,7 @@ from evofarm.campaign.scheduler.genesis_phase import await_genesis
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
 from evofarm.campaign.scheduler.memory_hook import contribute_on_end
+from evofarm.campaign.scheduler.noise import FarmNoise
 from evofarm.campaign.scheduler.reaping import PeriodicReap, Reaper
 from evofarm.campaign.scheduler.recovery import Backoff, LeaseLost, wait_until_reachable
 from evofarm.campaign.scheduler.steady import SteadyRun
@@ -367,6 +368,8 @@ class _Driver:
         self.batch_size = options.batch_size
         #: Makes them here (``scheduler`` breeding only).
         self.breeder = LocalBreeder(self.store, campaign) if self.breeding == "scheduler" else None
+        #: Noise-aware acceptance (``evolution.noise``), or None.
+        self.noise = self._noise()
 
     def run(self) -> Outcome:
         if self.campaign.genesis_pending:
@@ -402,6 +405,23 @@ class _Driver:
                 # Still the holder: leave the finished generation to the adopter.
                 self.checkpoints.flush()
             raise
+
+    def _noise(self) -> FarmNoise | None:
+        """Resampling and crowning by test, for a campaign with ``evolution.noise``."""
+        if self.campaign.spec.evolution.noise is None:
+            return None
+        scheduler = self.scheduler
+        options = scheduler.options
+
+        def tracker_for(view: Campaign) -> WorkTracker:
+            return WorkTracker(self.store, scheduler.dispatcher, view, scheduler.clock)
+
+        def waiter_for(tracker: WorkTracker) -> Waiter:
+            return Waiter(
+                tracker, scheduler.lease, scheduler.check_waiting, options.wait_s, options.stall_s
+            )
+
+        return FarmNoise(self.store, self.campaign, tracker_for, waiter_for)
 
     def _steady(self) -> SteadyRun | None:
         """The steady-state driver, for a ``mode: steady`` campaign."""
@@ -460,13 +480,14 @@ class _Driver:
             pending = Pending()
             trackers[split].send_evaluations(pending, ids, state.generation)
             waiters[split].wait(pending, state.generation, pipelined=True)
-            return trackers[split].evaluations(ids)
+            found = trackers[split].evaluations(ids)
+            return self._means(found, state) if split == "train" else found
 
         ids = [m.id for m in finalists(state, held_out)]
         choice = choose_final(
             state,
             self.tracker.genomes(ids),
-            self.tracker.evaluations(ids),
+            self._means(self.tracker.evaluations(ids), state),
             evaluate,
             held_out=held_out,
         )
@@ -483,6 +504,12 @@ class _Driver:
         self.store.update_info(
             self.campaign_id, {final.INFO_FINAL: final.encode(final.final_doc(choice))}
         )
+
+    def _means(
+        self, evaluations: dict[str, Evaluation], state: EvolutionState
+    ) -> dict[str, Evaluation]:
+        """Resampled genomes' evaluations averaged over their samples (identity without noise)."""
+        return evaluations if self.noise is None else self.noise.means(evaluations, state.noise)
 
     def _anomalies(self, generation: int) -> None:
         """The per-generation anomaly hook: detect and store (never fails the campaign)."""
@@ -538,6 +565,8 @@ class _Driver:
         state = seed_state(
             campaign.spec, self.campaign_id, campaign.seed, list(genomes.values()), evaluations
         )
+        if self.noise is not None:
+            state = self.noise.settle(None, state, generation=0)
         self.checkpoints.write(state, seeds, evaluations)
         tracker.clear_caches()
         return state
@@ -586,8 +615,10 @@ class _Driver:
         new_ids = to_evaluate(results, self.checkpoints.in_history)
         offspring_ids = sorted({r.genome for r in results if r.genome is not None})
         genomes = tracker.genomes(offspring_ids)
-        evaluations = tracker.evaluations(offspring_ids)
+        evaluations = self._means(tracker.evaluations(offspring_ids), state)
         next_state = select(state, results, genomes, evaluations, campaign.spec)
+        if self.noise is not None:
+            next_state = self.noise.settle(state.noise, next_state, generation)
         elapsed_s = self.scheduler.clock() - started
         self.checkpoints.defer(next_state, new_ids, evaluations, elapsed_s)
         tracker.clear_caches()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from evofarm.campaign.budgets import usd_to_micro
-from evofarm.campaign.bundle import Campaign, CampaignCache
+from evofarm.campaign.bundle import Campaign, CampaignCache, parse_sample
 from evofarm.campaign.evaluation_cache import (
     EVALUATION_CACHE_HITS,
     SHARED_OUTCOMES,
@@ -252,6 +252,8 @@ def _signal_evaluated(store: PopulationStore, request: EvalRequest, doc: JSONDoc
             "type": EVALUATED,
             "generation": request.generation,
             "genome": request.genome_id,
+            # Tells a resample (``evolution.noise``) from the genome's first evaluation.
+            "fidelity": request.fidelity,
             # The scheduler needs it for selection: sending it saves a read later.
             "evaluation": doc,
         },
@@ -299,6 +301,10 @@ def evaluate(
     # The final phase asks for the held-out cases by their suite id.
     if request.suite_id == campaign.validation_id:
         campaign = campaign.for_split("validation")
+    # A resample (``evolution.noise``) names its index in the fidelity key.
+    sample = parse_sample(request.fidelity)[1]
+    if sample:
+        campaign = campaign.for_sample(sample)
     if (request.suite_id, request.fidelity) != (campaign.suite_id, campaign.fidelity):
         raise StoreError(
             f"evaluation request for suite {request.suite_id}@{request.fidelity} does not "
@@ -398,6 +404,7 @@ def in_process_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             genome_id=genome.id,
             max_workers=max_workers,
             judge=_judge_for(campaign),
+            sample=campaign.sample,
         )
 
     return run
@@ -500,6 +507,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             judge=_judge_for(campaign),
             # Usage is the worker's count, never the traces' (relay_meter's docs).
             meter=lambda case: meters[0](case) if meters else NOTHING,
+            sample=campaign.sample,
         )
 
     return run

@@ -1,0 +1,156 @@
+"""``evolution.noise`` on a real farm (Redis + 2 worker processes running the real evaluator).
+
+The suite's every check is noise (:mod:`evofarm.testing.noisy_check`), fixed per
+(genome, sample), so the in-process loop and the farm see the same draws and
+must crown the same genome: the seed, whose mean is honest, not a lucky child.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from statistics import fmean
+
+import pytest
+
+from evofarm.campaign import control
+from evofarm.campaign.bundle import parse_sample
+from evofarm.campaign.local.evaluator import make_evaluator
+from evofarm.campaign.local.loop import CampaignResult, run_in_process
+from evofarm.campaign.reports import readback
+from evofarm.campaign.scheduler.driver import SchedulerOptions
+from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.evolution.engine import EvolutionState
+from evofarm.evolution.genome import Genome
+from evofarm.farm.embedded import EmbeddedFarm
+from evofarm.farm.runner import run_scheduler
+from evofarm.farm.session import Farm, connect_farm
+from evofarm.testing.noisy_campaign import write_noisy_campaign
+
+pytestmark = pytest.mark.integration
+
+FAST = SchedulerOptions(wait_s=0.2, lease_ttl_s=3.0, lease_wait_s=5.0, stall_s=12.0)
+NOISE = {"samples": 5, "elites": 2, "confidence": 0.99}
+ENV = {
+    "EVOFARM_EVALUATOR": "in_process",
+    "EVOFARM_CASE_CONCURRENCY": "4",
+    "EVOFARM_TASK_SOFT_TIME_LIMIT_S": "4",
+    "EVOFARM_TASK_TIME_LIMIT_S": "5",
+    "EVOFARM_VISIBILITY_TIMEOUT_S": "6",
+    "EVOFARM_SCHEDULER_LEASE_TTL_S": "3",
+}
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
+    embedded = EmbeddedFarm(tmp_path_factory.mktemp("farm"), workers=2, concurrency=2, env=ENV)
+    embedded.start()
+    try:
+        embedded.wait_ready(timeout=90)
+        store, app = connect_farm(embedded.redis_url, embedded.redis_url)
+        connection = Farm(store, app, embedded)
+        try:
+            yield connection
+        finally:
+            connection.close()
+    finally:
+        embedded.stop()
+
+
+def _spec(directory: Path, noise: dict[str, float] | None, generations: int = 5) -> CampaignSpec:
+    return load_campaign(write_noisy_campaign(directory, noise, generations=generations))
+
+
+def _seed_id(spec: CampaignSpec) -> str:
+    return Genome.from_pipeline(spec.load_seeds()[0]).id
+
+
+def _true_mean(spec: CampaignSpec) -> float:
+    """Every genome's true score: the mean of many samples of the seed."""
+    evaluate = make_evaluator(spec, spec.load_suite().training())
+    seed = Genome.from_pipeline(spec.load_seeds()[0])
+    return fmean(evaluate(seed, k).score for k in range(100))
+
+
+def _assert_like_in_process(farm: Farm, campaign: str, loop: CampaignResult) -> None:
+    """Same crowned best, same counts; each sample stored and counted exactly once."""
+    summary = readback.summary(farm.store, campaign)
+    assert summary.best == loop.summary.best
+    assert summary.evaluations == loop.summary.evaluations
+    counters = farm.store.counters(campaign)
+    keys = farm.store.evaluation_keys(campaign)
+    assert counters["evaluations"] == len(keys) == summary.evaluations
+    samples = [k for k in keys if parse_sample(k.fidelity)[1] > 0]
+    # Resamples get no history row, in-process or on the farm.
+    assert len(farm.store.read_history(campaign)) == len(keys) - len(samples)
+    assert len(samples) == loop.summary.evaluations - len(loop.evaluations) > 0
+    checkpoint = farm.store.load_checkpoint(campaign)
+    assert checkpoint is not None and loop.state is not None
+    state = EvolutionState.model_validate(checkpoint.state)
+    assert state.noise == loop.state.noise and state.noise is not None
+    assert farm.store.inflight(campaign) == set()
+
+
+def test_the_farm_crowns_what_in_process_crowns_and_not_a_lucky_genome(
+    farm: Farm, tmp_path: Path
+) -> None:
+    plain_spec = _spec(tmp_path / "plain", None)
+    true = _true_mean(plain_spec)
+    plain = run_in_process(plain_spec, seed=1).summary
+    # Every genome is truly equal: plain acceptance crowns a lucky draw.
+    assert plain.best.fitness is not None and plain.best.fitness - true > 0.05
+    spec = _spec(tmp_path / "aware", NOISE)
+    loop = run_in_process(spec, seed=1)
+    assert loop.summary.best.genome == _seed_id(spec)
+    campaign = control.submit(farm.store, spec, seed=1)
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert (outcome.status, outcome.reason) == (loop.summary.status, loop.summary.reason)
+    summary = readback.summary(farm.store, campaign)
+    # No challenger beat the first champion (the seed), whose mean is honest.
+    assert summary.best.genome == _seed_id(spec)
+    assert summary.best.fitness is not None and abs(summary.best.fitness - true) < 0.04
+    _assert_like_in_process(farm, campaign, loop)
+
+
+def _daemon(campaign: str, redis_url: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **ENV, "EVOFARM_BROKER_URL": redis_url, "EVOFARM_REDIS_URL": redis_url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "evofarm.farm.daemon", "--campaign", campaign],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _wait_generation(farm: Farm, campaign: str, generation: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        checkpoint = farm.store.load_checkpoint(campaign)
+        if checkpoint is not None and checkpoint.generation >= generation:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"generation {generation} not reached")
+
+
+@pytest.mark.slow
+def test_a_scheduler_sigkilled_mid_campaign_resumes_to_the_same_crown(
+    farm: Farm, tmp_path: Path
+) -> None:
+    spec = _spec(tmp_path / "aware", NOISE, generations=6)
+    loop = run_in_process(spec, seed=2)
+    campaign = control.submit(farm.store, spec, seed=2)
+    assert farm.embedded is not None
+    scheduler = _daemon(campaign, farm.embedded.redis_url)
+    _wait_generation(farm, campaign, 2)
+    scheduler.send_signal(signal.SIGKILL)
+    scheduler.wait(10)
+    assert readback.snapshot(farm.store, campaign).status == "running"
+    outcome = run_scheduler(farm, campaign, options=FAST)  # waits out the dead lease
+    assert (outcome.status, outcome.reason) == (loop.summary.status, loop.summary.reason)
+    _assert_like_in_process(farm, campaign, loop)
