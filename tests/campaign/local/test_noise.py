@@ -5,16 +5,23 @@ from __future__ import annotations
 import hashlib
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from evofarm.campaign import control
+from evofarm.campaign.bundle import parse_sample, sample_fidelity
+from evofarm.campaign.local.evaluator import make_evaluator
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.noise import NoiseConfig, beats, case_means, t_critical
 from evofarm.fitness.records import CaseResult, Evaluation, aggregate
 from evofarm.fitness.scoring import FitnessConfig
+from evofarm.errors import StoreError
 from evofarm.fitness.suite import Budgets
+from evofarm.store.memory import MemoryStore
+from evofarm.testing.noisy_campaign import write_noisy_campaign
 
 DEMO = Path(__file__).resolve().parents[3] / "pipelines" / "campaigns" / "demo.yaml"
 CASES = 12
@@ -103,3 +110,56 @@ def test_a_truly_better_genome_is_crowned() -> None:
     noisy = Noisy(seed_id, 3, 5)
     result = run_in_process(spec, seed=3, evaluator=noisy)
     assert result.best is not None and noisy.quality(result.best) == 0.9
+
+
+def _noisy_spec(tmp_path: Path, noise: dict[str, Any] | None) -> CampaignSpec:
+    return load_campaign(write_noisy_campaign(tmp_path, noise, generations=4))
+
+
+def test_the_real_evaluator_draws_a_new_reproducible_sample_per_index(tmp_path: Path) -> None:
+    spec = _noisy_spec(tmp_path, None)
+    evaluate = make_evaluator(spec, spec.load_suite().training())
+    seed = Genome.from_pipeline(spec.load_seeds()[0])
+
+
+    def verdicts(sample: int) -> list[list[bool]]:
+        return [[c.passed for c in case.checks] for case in evaluate(seed, sample).cases]
+
+    assert verdicts(0) == verdicts(0) and evaluate(seed).score == evaluate(seed, 0).score
+    assert verdicts(1) == verdicts(1)
+    assert verdicts(0) != verdicts(1)
+
+
+def test_a_noisy_campaign_counts_its_resamples_and_checkpoints_its_champion(
+    tmp_path: Path,
+) -> None:
+    spec = _noisy_spec(tmp_path / "a", {"samples": 4, "elites": 2, "confidence": 0.99})
+    result = run_in_process(spec, seed=1)
+    assert result.state is not None and result.state.noise is not None
+    memo = result.state.noise
+    assert memo.champion == result.state.archive[0].id == result.summary.best.genome
+    resamples = sum(n - 1 for n in memo.samples.values())
+    assert resamples > 0 and max(memo.samples.values()) == 4
+    # One evaluation per genome plus each resample (as the farm's counter counts them).
+    assert result.summary.evaluations == len(result.evaluations) + resamples
+    cases = len(spec.load_suite().training().cases)
+    assert result.case_runs == result.summary.evaluations * cases
+
+
+def test_samples_are_keyed_apart_from_the_first_evaluation() -> None:
+    assert sample_fidelity("1.0", 0) == "1.0"
+    assert parse_sample(sample_fidelity("1.0", 3)) == ("1.0", 3)
+    assert parse_sample("0.5") == ("0.5", 0)
+    with pytest.raises(StoreError, match="malformed sample"):
+        parse_sample("1.0+sx")
+
+
+def test_the_farm_accepts_a_noise_campaign_but_not_a_steady_one(tmp_path: Path) -> None:
+    spec = _noisy_spec(tmp_path, {"samples": 3})
+    store = MemoryStore()
+    campaign = control.submit(store, spec, seed=1)
+    assert store.get_status(campaign) == "submitted"
+    with pytest.raises(ValueError, match="does not combine with 'noise'"):
+        spec.evolution.model_validate(
+            {**spec.evolution.model_dump(), "mode": "steady", "selection": "mu_plus_lambda"}
+        )
