@@ -8,7 +8,8 @@
   on the training cases, ``best.validation`` on the suite's held-out cases
   (None without a split); ``best.chosen`` is the archive genome the winner was
   chosen as, when the winner is its simplified form (else None).
-  ``evaluations`` counts every evaluation, the final phase's included;
+  ``evaluations`` counts every evaluation, the final phase's and
+  ``evolution.noise``'s resamples included;
 * ``best.yaml``: the best pipeline as canonical pipeline_ex YAML (loadable);
 * ``fitness-history.jsonl``: one row per evaluation: ``ts, campaign,
   generation, genome, fitness, tokens, time_ms, tests_passed, tests_total,

@@ -533,7 +533,9 @@ def resolve_evaluator(name: str, max_workers: int) -> GenomeEvaluator:
     """The evaluator called ``name``: ``sandbox``, ``in_process`` or ``package.module:factory``.
 
     A factory is called with ``max_workers`` and returns a :data:`GenomeEvaluator`
-    (e.g. ``evofarm.testing.synthetic_eval:factory`` for benchmarks).
+    (e.g. ``evofarm.testing.synthetic_eval:factory`` for benchmarks). For an
+    ``evolution.noise`` resample the campaign it gets says which sample to draw
+    (``Campaign.sample``; the built-in evaluators pass it to the checks).
 
     Raises:
         UserInputError: the factory cannot be imported (names EVOFARM_EVALUATOR).
