@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
-SEED = """\
+#: The seed's output line: the three cleaned fields.
+_LINE = "{{steps.clean_name.result}} <{{steps.clean_email.result}}> {{steps.clean_date.result}}"
+_SEED = """\
 workflow:
   name: contact-cleaner
   inputs: {name: "", email: "", joined: ""}
@@ -27,8 +29,9 @@ workflow:
     - {name: clean_date, type: transform, input: "{{inputs.joined}}", operations: [{op: strip}]}
     - name: record
       type: test_echo
-      value: "{{steps.clean_name.result}} <{{steps.clean_email.result}}> {{steps.clean_date.result}}"
+      value: "LINE"
 """
+SEED = _SEED.replace("LINE", _LINE)
 
 #: Checks per case; the last one is required (it gates).
 CHECKS = 4

@@ -14,11 +14,11 @@ from evofarm.campaign.bundle import parse_sample, sample_fidelity
 from evofarm.campaign.local.evaluator import make_evaluator
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.errors import StoreError
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.noise import NoiseConfig, beats, case_means, t_critical
 from evofarm.fitness.records import CaseResult, Evaluation, aggregate
 from evofarm.fitness.scoring import FitnessConfig
-from evofarm.errors import StoreError
 from evofarm.fitness.suite import Budgets
 from evofarm.store.memory import MemoryStore
 from evofarm.testing.noisy_campaign import write_noisy_campaign
@@ -120,7 +120,6 @@ def test_the_real_evaluator_draws_a_new_reproducible_sample_per_index(tmp_path: 
     spec = _noisy_spec(tmp_path, None)
     evaluate = make_evaluator(spec, spec.load_suite().training())
     seed = Genome.from_pipeline(spec.load_seeds()[0])
-
 
     def verdicts(sample: int) -> list[list[bool]]:
         return [[c.passed for c in case.checks] for case in evaluate(seed, sample).cases]
