@@ -524,7 +524,7 @@ def run_in_process(
     )
     run.charge()
     if spec.evolution.nursery is not None and run.staged is None:
-        if evaluator is not None:
+        if custom is not None:
             raise EngineInputError("a campaign with a nursery needs a staged_evaluator too")
         run.staged = make_staged_evaluator(spec, suite)
     if spec.evolution.noise is not None:
