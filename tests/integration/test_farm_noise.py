@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,5 +153,40 @@ def test_a_scheduler_sigkilled_mid_campaign_resumes_to_the_same_crown(
     scheduler.wait(10)
     assert readback.snapshot(farm.store, campaign).status == "running"
     outcome = run_scheduler(farm, campaign, options=FAST)  # waits out the dead lease
+    assert (outcome.status, outcome.reason) == (loop.summary.status, loop.summary.reason)
+    _assert_like_in_process(farm, campaign, loop)
+
+
+@pytest.mark.slow
+def test_a_worker_sigkilled_while_resampling_loses_and_double_counts_no_sample(
+    farm: Farm, tmp_path: Path
+) -> None:
+    spec = _spec(tmp_path / "aware", NOISE, generations=6)
+    loop = run_in_process(spec, seed=3)
+    campaign = control.submit(farm.store, spec, seed=3)
+    assert farm.embedded is not None
+    victim = farm.embedded.processes[0]
+    killed: list[int] = []
+
+    def kill_worker() -> None:
+        # Once resamples are being drawn and work is in flight, kill a whole worker.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            resampling = any(
+                parse_sample(k.fidelity)[1] for k in farm.store.evaluation_keys(campaign)
+            )
+            if resampling and len(farm.store.inflight(campaign)) >= 2:
+                os.killpg(victim.pid, signal.SIGKILL)
+                killed.append(len(farm.store.inflight(campaign)))
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_worker)
+    killer.start()
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    killer.join()
+    victim.wait(10)
+    farm.embedded.add_worker()  # leave two workers for later tests
+    assert killed, "no moment with resamples and work in flight"
     assert (outcome.status, outcome.reason) == (loop.summary.status, loop.summary.reason)
     _assert_like_in_process(farm, campaign, loop)
