@@ -4,6 +4,8 @@
 * :mod:`~evofarm.campaign.scheduler.steady` - steady state (no generation barrier);
 * :mod:`~evofarm.campaign.scheduler.breeding` - children that need no LLM, made here or batched;
 * :mod:`~evofarm.campaign.scheduler.memory_hook` - an ended campaign mined into the memory;
+* :mod:`~evofarm.campaign.scheduler.noise` - ``evolution.noise``: resamples as evaluate
+  tasks, re-ranking by means, crowning by test;
 * :mod:`~evofarm.campaign.scheduler.dispatcher` - the ``Dispatcher`` interface the
   farm implements on Celery (and a thread one for tests);
 * :mod:`~evofarm.campaign.scheduler.inflight` - sending, settling and re-sending work;

@@ -45,8 +45,10 @@ own one concern:
 :mod:`~evofarm.campaign.scheduler.inflight` (sending, settling and re-sending work),
 :mod:`~evofarm.campaign.scheduler.waiting` (blocking on completions),
 :mod:`~evofarm.campaign.scheduler.checkpoints` (checkpoints and watcher info),
-:mod:`~evofarm.campaign.scheduler.lease` (one scheduler per campaign) and
-:mod:`~evofarm.campaign.scheduler.recovery` (outages).
+:mod:`~evofarm.campaign.scheduler.lease` (one scheduler per campaign),
+:mod:`~evofarm.campaign.scheduler.recovery` (outages) and
+:mod:`~evofarm.campaign.scheduler.noise` (``evolution.noise``: resampling after
+the seeds and after every generation, then the crown).
 """
 
 from __future__ import annotations
