@@ -6,7 +6,7 @@ one more winner), failures deduplicated by outcome and reason, and the gallery
 (patterns in order of first appearance, each with the genome it first
 appeared in). :class:`InMemoryCollective` serves one process (tests, the
 in-process loop without a farm); :class:`RedisCollective` keeps it in the
-farm's Redis under ``evofarm:memory:*`` (:mod:`evofarm.keys`), shared by every
+farm's Redis under ``evofarm:{memory}:*`` (:mod:`evofarm.keys`), shared by every
 campaign on that Redis. :func:`open_collective` picks by URL.
 
 The Redis records are shared data anyone with the Redis can write: a record
@@ -135,7 +135,7 @@ class InMemoryCollective(CollectiveMemory):
 
 
 class RedisCollective(CollectiveMemory):
-    """The collective memory in the farm's Redis (keys ``evofarm:memory:*``)."""
+    """The collective memory in the farm's Redis (keys ``evofarm:{memory}:*``)."""
 
     def __init__(self, client: Any) -> None:
         self._r = client

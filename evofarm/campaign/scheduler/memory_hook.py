@@ -4,7 +4,7 @@ When a farm campaign ends completed or stopped, its winner (the final phase's
 choice, else the best of the last checkpoint) is cut into patterns and its
 failed training evaluations go to the failure museum, exactly as the
 in-process loop does (:func:`evofarm.campaign.memory.contribute`), in the
-memory the farm's Redis holds (``evofarm:memory:*``). Done once per campaign:
+memory the farm's Redis holds (``evofarm:{memory}:*``). Done once per campaign:
 a flag in the campaign info keeps a resumed scheduler from counting the winner
 twice. Offering the memory to a farm campaign (``memory.use``) happens at
 submission: :func:`evofarm.campaign.control.submit` freezes the offer into
