@@ -2,12 +2,24 @@
 
 Per-campaign keys live under ``evofarm:c:{campaign}:``, so campaigns sharing one
 Redis never collide and one campaign can be listed or purged by prefix. The
-global keys are the campaign index and the collective memory's
-(``evofarm:memory:*``, shared by all campaigns). Celery's own
-broker keys are kombu's and are not listed here.
+braces are a Redis Cluster hash tag: every key of one campaign hashes to the
+same slot, so the store's and the ledger's multi-key Lua scripts and
+transactions (record an evaluation with its counters and budgets, checkpoint
+with history, reserve and settle a call, ...) stay atomic on one shard, while
+campaigns spread over the shards.
+
+The fleet-wide keys carry their own tags, one per group used together: the
+collective memory ``evofarm:{memory}:*``; a provider's rate buckets and pause
+``evofarm:fleet:rl:{provider}*`` (one script reads all of them); each cache's
+entries with its eviction index (``evofarm:fleet:{rc}:*``,
+``evofarm:fleet:{ec}:*``: the put script writes an entry and trims the index).
+The campaign index ``evofarm:campaigns`` is a key of its own, never touched
+together with another in one command. Celery's own broker keys are kombu's and
+are not listed here. ``tests/store/test_cluster_slots.py`` checks every group
+hashes to one slot, and runs the scripts on a Redis in cluster mode.
 
 Campaign ids are validated (:func:`check_campaign_id`) so no id can contain the
-separator or a glob character and escape its namespace.
+separator, a brace or a glob character and escape its namespace or its tag.
 """
 
 from __future__ import annotations
@@ -50,37 +62,41 @@ def campaign_index() -> str:
     return f"{ROOT}:campaigns"
 
 
+#: The collective memory's namespace (hash tag ``memory``: one slot for all of it).
+MEMORY = f"{ROOT}:{{memory}}"
+
+
 def memory_patterns() -> str:
     """Hash: pattern key -> the pattern's first record (collective memory, all campaigns)."""
-    return f"{ROOT}:memory:patterns"
+    return f"{MEMORY}:patterns"
 
 
 def memory_pattern_winners() -> str:
     """Hash: pattern key -> further campaign winners that contained it."""
-    return f"{ROOT}:memory:pattern-winners"
+    return f"{MEMORY}:pattern-winners"
 
 
 def memory_gallery() -> str:
     """List: pattern keys in order of first appearance (the innovation gallery)."""
-    return f"{ROOT}:memory:gallery"
+    return f"{MEMORY}:gallery"
 
 
 def memory_failures() -> str:
     """Hash: failure key -> the failure's first record (the failure museum)."""
-    return f"{ROOT}:memory:failures"
+    return f"{MEMORY}:failures"
 
 
 def memory_failure_counts() -> str:
     """Hash: failure key -> times recorded."""
-    return f"{ROOT}:memory:failure-counts"
+    return f"{MEMORY}:failure-counts"
 
 
 # ---- per campaign -------------------------------------------------------------
 
 
 def campaign_prefix(campaign: str) -> str:
-    """The namespace of one campaign (no trailing separator)."""
-    return f"{ROOT}:c:{check_campaign_id(campaign)}"
+    """The namespace of one campaign (no trailing separator); ``{campaign}`` is its hash tag."""
+    return f"{ROOT}:c:{{{check_campaign_id(campaign)}}}"
 
 
 def campaign_meta(campaign: str) -> str:
@@ -186,16 +202,21 @@ def _model_part(model: str) -> str:
     return "h-" + hashlib.sha256(model.encode()).hexdigest()[:32]
 
 
+def _rate_prefix(provider: str) -> str:
+    """A provider's rate-limit namespace; ``{provider}`` is the hash tag of all its keys."""
+    return f"{ROOT}:fleet:rl:{{{_part(provider, 'provider')}}}"
+
+
 def rate_bucket(provider: str, model: str | None = None) -> str:
     """Hash (TTL): a fleet token bucket's levels (r, i, o) and stamp (t) for a
     provider, or for one of its models."""
-    base = f"{ROOT}:fleet:rl:{_part(provider, 'provider')}"
+    base = _rate_prefix(provider)
     return base if model is None else f"{base}:m:{_model_part(model)}"
 
 
 def rate_pause(provider: str) -> str:
     """String (TTL): epoch ms until which every worker leaves ``provider`` alone (a 429)."""
-    return f"{ROOT}:fleet:rl:{_part(provider, 'provider')}:pause"
+    return f"{_rate_prefix(provider)}:pause"
 
 
 def ledger_held(campaign: str) -> str:
@@ -213,21 +234,27 @@ def ledger_settled(campaign: str) -> str:
     return f"{campaign_prefix(campaign)}:ledger:settled"
 
 
+# Each cache is one hash tag: its put script writes an entry and evicts others
+# through the index, so entries and index must share a slot.
+_RESPONSE_CACHE = f"{ROOT}:fleet:{{rc}}"
+_EVALUATION_CACHE = f"{ROOT}:fleet:{{ec}}"
+
+
 def response_cache_entry(key: str) -> str:
     """String (TTL): one cached provider response, as JSON (all campaigns share it)."""
-    return f"{ROOT}:fleet:rc:{_model_part(key)}"
+    return f"{_RESPONSE_CACHE}:{_model_part(key)}"
 
 
 def response_cache_index() -> str:
     """Sorted set: response-cache entry key -> ms it was stored (evicts oldest first)."""
-    return f"{ROOT}:fleet:rc-index"
+    return f"{_RESPONSE_CACHE}-index"
 
 
 def evaluation_cache_entry(key: str) -> str:
     """String (TTL): an evaluation shared by every campaign (genome, suite, fidelity, setup)."""
-    return f"{ROOT}:fleet:ec:{_model_part(key)}"
+    return f"{_EVALUATION_CACHE}:{_model_part(key)}"
 
 
 def evaluation_cache_index() -> str:
     """Sorted set: evaluation-cache entry key -> ms it was stored (evicts oldest first)."""
-    return f"{ROOT}:fleet:ec-index"
+    return f"{_EVALUATION_CACHE}-index"

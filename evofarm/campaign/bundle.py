@@ -12,6 +12,14 @@ which stores the seed genomes and records their ids once, as the campaign's
 genesis record (:data:`GENESIS`); :func:`completed` (and :class:`CampaignCache`,
 which caches a pending campaign only once it is complete) fill them in.
 
+A campaign that opts in to the collective memory (``memory.use``) carries its
+offer, the fragments read from the memory once at submission
+(:func:`evofarm.campaign.memory.offered`), in ``memory_offer``: frozen with
+the campaign, so every worker, the scheduler's own breeding and a resumed
+scheduler build the same material (:meth:`Campaign.material`), and the
+in-process loop's for the same memory content. Decoding checks each fragment
+again as a user's pipeline (the bundle is read back from a shared store).
+
 The decoded :class:`Campaign` splits the suite: ``suite``/``suite_id`` are the
 training cases (all that breeding and selection ever see), ``held_out`` the
 validation cases the final phase evaluates (None without a split).
@@ -20,16 +28,21 @@ validation cases the final phase evaluates (None without a split).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from evofarm.campaign.memory import Offer, with_offer
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.errors import StoreError
 from evofarm.evolution.engine import initial_genomes
+from evofarm.evolution.examples import Example
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.material import Material, material_of
+from evofarm.evolution.memory import fragment_problem
 from evofarm.fitness.suite import TaskSuite
 from evofarm.store.base import JSONDoc, PopulationStore
 
@@ -48,6 +61,8 @@ class Bundle(BaseModel):
     fidelity: str
     #: Genesis has yet to make the seeds (``seed_genomes`` is then empty).
     genesis_pending: bool = False
+    #: The collective memory's fragments frozen at submission (``memory.use``).
+    memory_offer: Offer = ()
 
 
 class GenesisRecord(BaseModel):
@@ -79,6 +94,7 @@ class Campaign:
     #: Which evaluation of a genome this campaign view draws (``evolution.noise``;
     #: 0: the ordinary one). Evaluators pass it to the checks.
     sample: int = 0
+    memory_offer: Offer = ()
 
     def for_sample(self, sample: int) -> Campaign:
         """This campaign drawing sample ``sample``: its evaluations are keyed apart.
@@ -89,6 +105,13 @@ class Campaign:
         """
         base, _ = parse_sample(self.fidelity)
         return replace(self, fidelity=sample_fidelity(base, sample), sample=sample)
+
+    def material(self, examples: Sequence[Example], seeds: Sequence[Genome]) -> Material:
+        """The operators' material: from ``examples`` and the seed genomes, plus the offer.
+
+        The same as the in-process loop's for the same suite, seeds and memory content.
+        """
+        return with_offer(material_of(examples, [g.pipeline for g in seeds]), self.memory_offer)
 
     def for_split(self, split: str) -> Campaign:
         """This campaign with ``suite``/``suite_id`` the ``split`` cases (``train``/``validation``).
@@ -136,11 +159,13 @@ def parse_sample(fidelity: str) -> tuple[str, int]:
     return base, int(index)
 
 
-def build_bundle(spec: CampaignSpec, seed: int) -> tuple[Bundle, list[Genome]]:
+def build_bundle(
+    spec: CampaignSpec, seed: int, memory_offer: Offer = ()
+) -> tuple[Bundle, list[Genome]]:
     """Load the campaign's seeds and suite into a bundle, with the seed genomes.
 
     A ``request:`` campaign gets none and ``genesis_pending``: nothing here calls
-    a provider (genesis runs on the farm).
+    a provider (genesis runs on the farm). ``memory_offer`` is frozen in it as is.
 
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
@@ -156,6 +181,7 @@ def build_bundle(spec: CampaignSpec, seed: int) -> tuple[Bundle, list[Genome]]:
         suite_id=suite.training().id,
         fidelity=fidelity_key(spec.fidelity),
         genesis_pending=spec.request is not None,
+        memory_offer=memory_offer,
     )
     return bundle, genomes
 
@@ -201,6 +227,12 @@ def decode(campaign: str, doc: JSONDoc) -> Campaign:
         suite = TaskSuite.model_validate(bundle.suite)
     except ValidationError as exc:
         raise StoreError(f"campaign {campaign!r}: stored spec is invalid: {exc}") from exc
+    for index, fragment in enumerate(bundle.memory_offer):
+        problem = fragment_problem(list(fragment))
+        if problem is not None:
+            raise StoreError(
+                f"campaign {campaign!r}: stored memory_offer[{index}] is invalid: {problem}"
+            )
     return Campaign(
         id=campaign,
         spec=spec,
@@ -211,6 +243,7 @@ def decode(campaign: str, doc: JSONDoc) -> Campaign:
         fidelity=bundle.fidelity,
         held_out=suite.held_out(),
         genesis_pending=bundle.genesis_pending,
+        memory_offer=bundle.memory_offer,
     )
 
 

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable, Collection
 
-from evofarm.campaign import lifecycle
+from evofarm.campaign import lifecycle, memory
 from evofarm.campaign.budgets import counter_limits
 from evofarm.campaign.bundle import build_bundle
 from evofarm.campaign.lifecycle import ACTIVE
@@ -44,14 +44,18 @@ def submit(
     scheduler has a breed worker run it (:mod:`~evofarm.campaign.scheduler.genesis_phase`),
     so its calls pass the fleet's rate limit and ledger like every proposer call.
 
+    A campaign with ``memory.use`` is offered the collective memory beside the
+    store (the farm Redis's), read here once and frozen in its bundle
+    (:func:`evofarm.campaign.memory.offered`): later changes of the memory do
+    not change it, however often it is resumed.
+
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
         CampaignSpecError: the campaign uses
             ``evolution.nursery``, which only the
             in-process loop runs so far (refused here rather than run with
-            every child fully evaluated), or ``memory.use`` (the farm mines
-            finished campaigns into the memory but does not offer it yet).
-        StoreError: the id is taken or the store failed.
+            every child fully evaluated).
+        StoreError: the id is taken, or the store or the memory failed.
     """
     for key in ("nursery",):
         if getattr(spec.evolution, key) is not None:
@@ -59,15 +63,10 @@ def submit(
                 f"evolution.{key} runs in-process only for now (evofarm run --in-process)",
                 Location(key=f"evolution.{key}"),
             )
-    if spec.memory.use:
-        raise CampaignSpecError(
-            "memory.use runs in-process only for now (evofarm run --in-process); on the "
-            "farm a campaign contributes to the memory (memory.contribute) but is not offered it",
-            Location(key="memory.use"),
-        )
     seed = spec.evolution.seed if seed is None else seed
     campaign = campaign_id or new_campaign_id(spec.name)
-    bundle, genomes = build_bundle(spec, seed)
+    offer = memory.offered(memory.collective_of(store), spec)
+    bundle, genomes = build_bundle(spec, seed, offer)
     for genome in genomes:
         store.put_genome(campaign, genome.model_dump(mode="json"))
     store.set_budgets(campaign, counter_limits(spec.budgets))

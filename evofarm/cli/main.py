@@ -18,6 +18,7 @@ from evofarm.cli import (
     genesis_cmd,
     judge_cmd,
     memory_cmd,
+    migrate_cmd,
     pipeline_cmd,
     scheduler_cmd,
 )
@@ -38,6 +39,7 @@ judge_cmd.register(app)
 evolve_cmd.register(app)
 approve_cmd.register(app)
 memory_cmd.register(app)
+migrate_cmd.register(app)
 dashboard_cmd.register(app)
 estimate_cmd.register(app)
 scheduler_cmd.register(app)

@@ -15,6 +15,11 @@ gallery's entry). :func:`offered_fragments` ranks ``ops`` patterns for a later
 campaign that opts in (``memory.use``): most winners first, then best fitness,
 then key. Failures are deduplicated by outcome and normalised reason
 (:func:`failure_key`). Everything here is pure and deterministic.
+
+The memory is shared data any campaign (or anyone with the Redis) writes, so
+an offered fragment is untrusted: :func:`fragment_problem` holds it to the
+limits of a user's pipeline (the loader's schema, regex guard, operation
+count, nesting and size caps) before it can reach an operator.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from evofarm.errors import UserInputError
+from evofarm.pipeline.loader import MAX_PIPELINE_BYTES, pipeline_from_data
 
 PatternKind = Literal["ops", "structure", "phrase"]
 
@@ -132,10 +140,47 @@ def failure_key(outcome: str, reason: str | None) -> str:
     return _key("failure", outcome, normalise_reason(reason))
 
 
+def fragment_problem(fragment: JsonValue) -> str | None:
+    """Why ``fragment`` may not be offered to an operator, or None if it may.
+
+    It must be a non-empty list of operation mappings that a user's pipeline
+    could hold in one ``transform`` step: the loader's schema and validation
+    with the default limits (regex safety, operation count, nesting), and its
+    JSON no larger than a pipeline file may be.
+    """
+    if not isinstance(fragment, list) or not fragment:
+        return "expected a non-empty list of operations"
+    if not all(isinstance(op, dict) for op in fragment):
+        return "expected every operation to be a mapping"
+    try:
+        size = len(json.dumps(fragment, ensure_ascii=False))
+    except (TypeError, ValueError, RecursionError):
+        return "not plain JSON data"
+    if size > MAX_PIPELINE_BYTES:
+        return f"{size} characters, over the {MAX_PIPELINE_BYTES} a pipeline may have"
+    step = {"name": "pattern", "type": "transform", "input": "{{inputs.text}}"}
+    data = {"name": "memory-pattern", "steps": [{**step, "operations": fragment}]}
+    try:
+        pipeline_from_data(data, "memory pattern")
+    except UserInputError as exc:
+        return str(exc)
+    return None
+
+
 def offered_fragments(patterns: Sequence[Pattern], limit: int) -> tuple[tuple[JsonValue, ...], ...]:
-    """The ``ops`` fragments offered to feature insertion, best first (see module docs)."""
+    """The ``ops`` fragments offered to feature insertion, best first (see module docs).
+
+    Fragments that fail :func:`fragment_problem` are left out before the
+    ``limit`` is applied, so a bad record never takes a good one's place.
+    """
     ranked = sorted(
         (p for p in patterns if p.kind == "ops" and isinstance(p.fragment, list)),
         key=lambda p: (-p.winners, -p.fitness, p.key),
     )
-    return tuple(tuple(p.fragment) for p in ranked[: max(0, limit)] if isinstance(p.fragment, list))
+    offered: list[tuple[JsonValue, ...]] = []
+    for pattern in ranked:
+        if len(offered) >= limit:
+            break
+        if isinstance(pattern.fragment, list) and fragment_problem(pattern.fragment) is None:
+            offered.append(tuple(pattern.fragment))
+    return tuple(offered)

@@ -32,6 +32,8 @@ from evofarm.farm import names
 from evofarm.farm.app import make_celery_app
 from evofarm.farm.redis_server import RedisServer, die_with_parent
 from evofarm.settings import Settings
+from evofarm.store.key_migration import migrate_keys
+from evofarm.store.redis import connect
 
 #: Seconds a worker gets for a warm shutdown before its group is SIGKILLed.
 SHUTDOWN_GRACE_S = 10.0
@@ -163,11 +165,24 @@ class EmbeddedFarm:
         self.farm_dir.mkdir(parents=True, exist_ok=True)
         self.redis.start()
         try:
+            self._migrate_keys()
             for index in range(self.workers):
                 self.add_worker(index)
         except BaseException:
             self.stop()
             raise
+
+    def _migrate_keys(self) -> None:
+        """Give a Redis kept from before the hash-tagged key layout today's names.
+
+        So a campaign interrupted before an upgrade resumes after it; a no-op
+        (one SCAN per old pattern) on a fresh or already migrated Redis.
+        """
+        client = connect(self.redis.url)
+        try:
+            migrate_keys(client)
+        finally:
+            client.close()
 
     def add_worker(self, index: int | None = None) -> subprocess.Popen[bytes]:
         """Start one more worker process; returns it."""

@@ -6,8 +6,13 @@ one more winner), failures deduplicated by outcome and reason, and the gallery
 (patterns in order of first appearance, each with the genome it first
 appeared in). :class:`InMemoryCollective` serves one process (tests, the
 in-process loop without a farm); :class:`RedisCollective` keeps it in the
-farm's Redis under ``evofarm:memory:*`` (:mod:`evofarm.keys`), shared by every
+farm's Redis under ``evofarm:{memory}:*`` (:mod:`evofarm.keys`), shared by every
 campaign on that Redis. :func:`open_collective` picks by URL.
+
+The Redis records are shared data anyone with the Redis can write: a record
+that does not decode is left out (and logged), never raised into a campaign;
+what is offered is checked again as a user's pipeline
+(:func:`~evofarm.evolution.memory.fragment_problem`).
 
 Thread safety: both are safe to share between threads (a lock; Redis commands
 are atomic, and a first record is written with ``HSETNX`` so two campaigns
@@ -17,17 +22,29 @@ ending at once agree on it).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
 import redis
+from pydantic import ValidationError
 
 from evofarm import keys
 from evofarm.errors import StoreError
 from evofarm.evolution.memory import Failure, Pattern, failure_key, normalise_reason
 from evofarm.store.redis import connect
+
+log = logging.getLogger(__name__)
+
+
+def _count(raw: str | None, default: int) -> int:
+    """A stored counter, or ``default`` when it is missing or not an integer."""
+    try:
+        return int(raw) if raw is not None else default
+    except ValueError:
+        return default
 
 
 class CollectiveMemory(ABC):
@@ -118,7 +135,7 @@ class InMemoryCollective(CollectiveMemory):
 
 
 class RedisCollective(CollectiveMemory):
-    """The collective memory in the farm's Redis (keys ``evofarm:memory:*``)."""
+    """The collective memory in the farm's Redis (keys ``evofarm:{memory}:*``)."""
 
     def __init__(self, client: Any) -> None:
         self._r = client
@@ -157,7 +174,18 @@ class RedisCollective(CollectiveMemory):
         raw: dict[str, str] = self._do(
             "read patterns", lambda: self._r.hgetall(keys.memory_patterns())
         )
-        return {k: Pattern.model_validate_json(v) for k, v in raw.items()}
+        found: dict[str, Pattern] = {}
+        for key, doc in raw.items():
+            try:
+                pattern = Pattern.model_validate_json(doc)
+            except ValidationError as exc:
+                log.warning("collective memory: pattern %r does not decode; left out: %s", key, exc)
+                continue
+            if pattern.key == key:
+                found[key] = pattern
+            else:
+                log.warning("collective memory: pattern %r is stored under another key", key)
+        return found
 
     def patterns(self) -> list[Pattern]:
         """See :meth:`CollectiveMemory.patterns`."""
@@ -166,7 +194,7 @@ class RedisCollective(CollectiveMemory):
             "read winners", lambda: self._r.hgetall(keys.memory_pattern_winners())
         )
         return [
-            records[k].model_copy(update={"winners": 1 + int(extra.get(k, 0))})
+            records[k].model_copy(update={"winners": 1 + max(0, _count(extra.get(k), 0))})
             for k in sorted(records)
         ]
 
@@ -198,12 +226,14 @@ class RedisCollective(CollectiveMemory):
         counts: dict[str, str] = self._do(
             "read failure counts", lambda: self._r.hgetall(keys.memory_failure_counts())
         )
-        entries = [
-            Failure.model_validate_json(v).model_copy(
-                update={"count": max(1, int(counts.get(k, 1)))}
-            )
-            for k, v in raw.items()
-        ]
+        entries = []
+        for key, doc in raw.items():
+            try:
+                entry = Failure.model_validate_json(doc)
+            except ValidationError as exc:
+                log.warning("collective memory: failure %r does not decode; left out: %s", key, exc)
+                continue
+            entries.append(entry.model_copy(update={"count": max(1, _count(counts.get(key), 1))}))
         return sorted(entries, key=lambda f: (-f.count, f.key))
 
 

@@ -136,12 +136,16 @@ class RedisStore:
         info: Mapping[str, str] | None = None,
     ) -> CampaignRecord:
         pairs = [x for kv in (info or {}).items() for x in kv]
-        argv: list[str | int] = [canonical_json(spec), status, repr(time.time()), campaign, *pairs]
+        now = time.time()
+        argv: list[str | int] = [canonical_json(spec), status, repr(now), *pairs]
         meta = keys.campaign_meta(campaign)
-        created = self._call(
-            "create campaign",
-            lambda: self._create(keys=[meta, keys.campaign_index()], args=argv),
+        # The index is global (its own slot under Redis Cluster), so it is written
+        # apart, and first: a crash in between leaves an index entry without a
+        # record, which listing skips, never a campaign the index misses.
+        self._call(
+            "index campaign", lambda: self._r.zadd(keys.campaign_index(), {campaign: now}, nx=True)
         )
+        created = self._call("create campaign", lambda: self._create(keys=[meta], args=argv))
         if not created:
             raise StoreError(f"campaign {campaign!r} already exists")
         record = self.get_campaign(campaign)

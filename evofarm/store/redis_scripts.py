@@ -1,18 +1,21 @@
 """The Lua scripts of the Redis store: each is one atomic read-modify-write.
 
 Redis runs a script without interleaving any other command, which is what makes
-the counts, budgets, transitions and checkpoints exact across processes.
+the counts, budgets, transitions and checkpoints exact across processes. Every
+script touches the keys of one campaign only (one hash tag, :mod:`evofarm.keys`),
+so each runs on one shard of a Redis Cluster.
 """
 
 from __future__ import annotations
 
-# KEYS: meta, index. ARGV: spec, status, now, campaign id, info field/value pairs...
+# KEYS: meta. ARGV: spec, status, now, info field/value pairs...
+# Only the campaign's own key, so it stays one slot under Redis Cluster; the
+# global campaign index is updated apart (see RedisStore.create_campaign).
 CREATE = """
 if redis.call('HEXISTS', KEYS[1], 'status') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'spec', ARGV[1], 'status', ARGV[2], 'reason', '',
            'created_at', ARGV[3], 'updated_at', ARGV[3])
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], 'info:' .. ARGV[i], ARGV[i + 1]) end
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], 'info:' .. ARGV[i], ARGV[i + 1]) end
 return 1
 """
 

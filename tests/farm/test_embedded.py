@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from evofarm import keys
 from evofarm.farm import names
 from evofarm.farm.app import make_celery_app
 from evofarm.farm.embedded import EmbeddedFarm, group_members
 from evofarm.settings import Settings
+from evofarm.store.redis import connect
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +106,16 @@ def test_parent_signals_leave_no_process_behind(tmp_path: Path, sig: signal.Sign
     os.kill(parent.pid, sig)
     parent.wait(60)
     assert _gone(pids) == []
+
+
+def test_a_redis_kept_from_before_the_tagged_keys_is_migrated_at_start(tmp_path: Path) -> None:
+    old_meta = "evofarm:c:camp-1:meta"  # the layout before the hash tags
+    with EmbeddedFarm(tmp_path, workers=0) as farm:
+        client = connect(farm.redis_url)
+        client.hset(old_meta, mapping={"status": "running", "spec": "{}"})
+        client.close()
+    with EmbeddedFarm(tmp_path, workers=0) as farm:  # the same persisted Redis, restarted
+        client = connect(farm.redis_url)
+        assert not client.exists(old_meta)
+        assert client.hget(keys.campaign_meta("camp-1"), "status") == "running"
+        client.close()

@@ -21,9 +21,9 @@ class TestRedisLedger(LedgerConformance):
     @pytest.fixture
     def make_ledger(self, redis_client: redis.Redis) -> MakeLedger:
         def make(limits: Limits) -> RedisLedger:
-            redis_client.hset("evofarm:c:camp:meta", "status", "running")
+            redis_client.hset("evofarm:c:{camp}:meta", "status", "running")
             if limits.as_counters():
-                redis_client.hset("evofarm:c:camp:budgets", mapping=limits.as_counters())
+                redis_client.hset("evofarm:c:{camp}:budgets", mapping=limits.as_counters())
             return RedisLedger(redis_client, "camp")
 
         return make

@@ -92,7 +92,7 @@ def test_the_size_cap_evicts_the_oldest(redis_client: redis.Redis) -> None:
     assert [store.get(f"anthropic.{n}") is not None for n in "abcde"] == [
         False, False, True, True, True,
     ]  # fmt: skip
-    assert len(redis_client.keys("evofarm:fleet:rc:*")) == 3  # evicted entries are deleted
+    assert len(redis_client.keys("evofarm:fleet:{rc}:*")) == 3  # evicted entries are deleted
 
 
 def test_an_unreadable_entry_is_a_miss(redis_client: redis.Redis) -> None:

@@ -6,11 +6,18 @@ import json
 from collections.abc import Iterator
 
 import pytest
+import redis
 from typer.testing import CliRunner
 
+from evofarm import keys
 from evofarm.cli.main import app
 from evofarm.evolution.memory import mine_patterns
-from evofarm.store.collective import CollectiveMemory, InMemoryCollective, open_collective
+from evofarm.store.collective import (
+    CollectiveMemory,
+    InMemoryCollective,
+    RedisCollective,
+    open_collective,
+)
 
 WINNER = {"name": "w", "steps": [{"name": "a", "type": "transform", "input": "{{inputs.x}}",
                                   "operations": [{"op": "lower"}, {"op": "strip"}]}]}  # fmt: skip
@@ -69,3 +76,18 @@ def test_evofarm_memory_prints_each_view(redis_url: str) -> None:
     assert json.loads(out.output)[0]["genome"] == "g1"
     out = runner.invoke(app, ["memory", "museum", "--redis", redis_url])
     assert out.exit_code != 0 and "unknown memory view" in out.output
+
+
+def test_redis_records_that_do_not_decode_are_left_out(redis_client: redis.Redis) -> None:
+    memory = RedisCollective(redis_client)
+    memory.add_patterns(mine_patterns(WINNER, campaign="c1", genome="g1", fitness=0.5))
+    good = {p.key for p in memory.patterns()}
+    redis_client.hset(keys.memory_patterns(), "junk", "{not json")
+    forged = memory.patterns()[0].model_copy(update={"key": "elsewhere"}).model_dump_json()
+    redis_client.hset(keys.memory_patterns(), "forged", forged)
+    redis_client.hset(keys.memory_pattern_winners(), sorted(good)[0], "many")
+    assert {p.key for p in memory.patterns()} == good
+    assert all(p.winners == 1 for p in memory.patterns())
+    memory.add_failure("timeout", "took 5 s", campaign="c1", genome="g1")
+    redis_client.hset(keys.memory_failures(), "junk", "[]")
+    assert [f.outcome for f in memory.failures()] == ["timeout"]

@@ -67,7 +67,7 @@ def test_keys_are_namespaced_per_campaign(redis_url: str, redis_client: redis.Re
     store.record_evaluation(C, EvalKey("g", "s", "1"), {})
     found = set(redis_client.scan_iter("*"))
     assert found - {keys.campaign_index()}
-    assert all(k.startswith(f"evofarm:c:{C}:") for k in found - {keys.campaign_index()})
+    assert all(k.startswith(f"evofarm:c:{{{C}}}:") for k in found - {keys.campaign_index()})
 
 
 @pytest.mark.slow

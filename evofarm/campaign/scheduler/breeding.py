@@ -6,7 +6,8 @@ a publish, a worker's dozen store round trips and a completion event, and the
 first child can be evaluated only after the queue hands it back. So the
 scheduler makes those children itself, all of a generation's at once: one read
 of the parents and donors, one of the mutated parents' evaluations, the
-material built once; each child's evaluation is sent as soon as it is made.
+material (with the campaign's frozen memory offer) built once; each child's
+evaluation is sent as soon as it is made.
 LLM operators (``llm_mutation``, ``llm_crossover``) still go to the breed
 queue, where the proposer, its rate limits and its ledger live.
 
@@ -37,7 +38,7 @@ from evofarm.evolution.engine import (
 )
 from evofarm.evolution.examples import Example, examples_of
 from evofarm.evolution.genome import Genome
-from evofarm.evolution.material import Material, material_of
+from evofarm.evolution.material import Material
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.store.base import EvalKey, PopulationStore
 
@@ -89,8 +90,8 @@ class LocalBreeder:
             campaign = self.campaign
             self._examples = list(examples_of(campaign.suite))
             seeds = work.load_genomes(self.store, campaign.id, list(campaign.seed_genomes))
-            pipelines = [seeds[i].pipeline for i in campaign.seed_genomes]
-            self._material = material_of(self._examples, pipelines)
+            ordered = [seeds[i] for i in campaign.seed_genomes]
+            self._material = campaign.material(self._examples, ordered)
         return self._examples, self._material
 
     def _parent_evaluations(self, tasks: Sequence[BreedTask]) -> dict[str, Evaluation]:

@@ -4,10 +4,11 @@ When a farm campaign ends completed or stopped, its winner (the final phase's
 choice, else the best of the last checkpoint) is cut into patterns and its
 failed training evaluations go to the failure museum, exactly as the
 in-process loop does (:func:`evofarm.campaign.memory.contribute`), in the
-memory the farm's Redis holds (``evofarm:memory:*``). Done once per campaign:
+memory the farm's Redis holds (``evofarm:{memory}:*``). Done once per campaign:
 a flag in the campaign info keeps a resumed scheduler from counting the winner
-twice. Offering the memory to a farm campaign (``memory.use``) is not wired
-yet; :func:`evofarm.campaign.control.submit` refuses it.
+twice. Offering the memory to a farm campaign (``memory.use``) happens at
+submission: :func:`evofarm.campaign.control.submit` freezes the offer into
+the bundle.
 """
 
 from __future__ import annotations
@@ -18,19 +19,12 @@ from evofarm.campaign.reports import final
 from evofarm.campaign.worker.work import load_genomes
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.store.base import PopulationStore
-from evofarm.store.collective import CollectiveMemory, RedisCollective
-from evofarm.store.redis import RedisStore
 
 #: Info field set once the campaign was mined into the collective memory.
 INFO_CONTRIBUTED = "memory_contributed"
 
 #: Endings whose winner is mined (a killed or failed campaign's is not trusted).
 CONTRIBUTING = frozenset({"completed", "stopped"})
-
-
-def collective_of(store: PopulationStore) -> CollectiveMemory | None:
-    """The collective memory beside ``store`` (its Redis), or None for one-process stores."""
-    return RedisCollective(store.client) if isinstance(store, RedisStore) else None
 
 
 def contribute_on_end(store: PopulationStore, campaign: Campaign, status: str) -> int:
@@ -40,7 +34,7 @@ def contribute_on_end(store: PopulationStore, campaign: Campaign, status: str) -
         StoreError: the store or the memory failed.
     """
     cid = campaign.id
-    collective = collective_of(store)
+    collective = memory.collective_of(store)
     if (
         collective is None
         or status not in CONTRIBUTING

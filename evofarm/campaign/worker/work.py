@@ -37,7 +37,6 @@ from evofarm.evolution.examples import examples_of
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.llm.attempts import attempts_of
 from evofarm.evolution.llm.runtime import Attempt
-from evofarm.evolution.material import material_of
 from evofarm.evolution.operators.base import OperatorContext
 from evofarm.fitness.evaluate import evaluate_pipeline
 from evofarm.fitness.evaluation import Evaluation
@@ -140,13 +139,14 @@ def _context(
 ) -> OperatorContext:
     """The operator context the in-process loop would build for ``task``.
 
-    The material comes from the bundle's suite and the stored seed genomes;
-    the evidence from the parent's stored evaluation (a missing or corrupt one
+    The material comes from the bundle's suite, the stored seed genomes and
+    the memory offer frozen in the bundle (:meth:`Campaign.material`); the
+    evidence from the parent's stored evaluation (a missing or corrupt one
     gives no evidence, as in the loop).
     """
     examples = examples_of(campaign.suite)
     seeds = load_genomes(store, campaign.id, list(campaign.seed_genomes))
-    material = material_of(examples, [seeds[i].pipeline for i in campaign.seed_genomes])
+    material = campaign.material(examples, [seeds[i] for i in campaign.seed_genomes])
     evaluations: dict[str, Evaluation] = {}
     if task.kind == "mutate":
         parent = task.parents[0]
