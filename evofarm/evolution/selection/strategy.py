@@ -21,7 +21,8 @@ How the planned modes fit without engine edits:
 
 * **random search** (:mod:`~evofarm.evolution.selection.random_search`, built
   in): ``seed`` keeps every seed, ``draw`` picks a seed uniformly and a random
-  number of random operators, ``survive`` returns the seeds unchanged, so
+  number of random operators (a blind draw, ``Draw.feedback`` False, unless
+  its options ask for feedback), ``survive`` returns the seeds unchanged, so
   nothing selects; the engine's archive is the best evaluated so far.
 * **islands**: ``seed`` splits the seeds into islands and records the
   assignment in the memo; ``draw`` breeds slot ``s`` on island ``s % n`` from
