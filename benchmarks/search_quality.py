@@ -10,13 +10,20 @@ stopping early once every training case passes. The winner's best.yaml is then
 scored on the held-out cases with ``evofarm judge --json`` (a separate
 process): a task is solved when every held-out case passes.
 
+A mode is a selection strategy with optional ``selection_options``, spelled
+``NAME[:KEY[=VALUE][,KEY[=VALUE]...]]`` (a bare key means true, a value is
+JSON): ``random_search`` is the blind baseline, ``random_search:feedback`` the
+one whose operators see the seed's evidence ("no selection, same proposer"),
+``random_search:max_operators=5`` another option.
+
 Prints one JSON object: per task and mode the training fitness, evaluations
 used and held-out result; per mode the solve rate; and the ratio of the first
 mode's solve rate to each other's (``random_search`` is the baseline).
 
 Usage::
 
-    python benchmarks/search_quality.py [--modes mu_plus_lambda random_search]
+    python benchmarks/search_quality.py
+        [--modes mu_plus_lambda random_search random_search:feedback]
         [--evaluations 800] [--seed 1] [--tasks initials slug ...]
 """
 
@@ -50,10 +57,35 @@ def task_names(tasks_dir: Path = TASKS) -> list[str]:
     )
 
 
+def parse_mode(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME[:KEY[=VALUE],...]`` -> (selection, selection_options).
+
+    Raises:
+        ValueError: an empty name or key, or a value that is not JSON.
+    """
+    name, _, rest = text.partition(":")
+    options: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not key:
+            raise ValueError(f"mode {text!r}: empty option name in {item!r}")
+        try:
+            options[key] = json.loads(value) if eq else True
+        except json.JSONDecodeError:
+            raise ValueError(f"mode {text!r}: option {key!r} value {value!r} is not JSON") from None
+    if not name:
+        raise ValueError(f"mode {text!r}: no selection strategy named")
+    return name, options
+
+
 def campaign_text(
     task: str, mode: str, evaluations: int, seed: int, tasks_dir: Path = TASKS
 ) -> str:
-    """A campaign on the task's training suite: default evolution, equal budget."""
+    """A campaign on the task's training suite: default evolution, equal budget.
+
+    ``mode`` is spelled as :func:`parse_mode` reads it.
+    """
+    selection, options = parse_mode(mode)
     return json.dumps(
         {
             "name": f"bench-{task}",
@@ -61,7 +93,8 @@ def campaign_text(
             "suite": str(tasks_dir / f"{task}.yaml"),
             "evolution": {
                 "seed": seed,
-                "selection": mode,
+                "selection": selection,
+                **({"selection_options": options} if options else {}),
                 "generations": 100_000,
                 "target_fitness": 1.0,
             },
@@ -133,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where the NAME.yaml / NAME.heldout.yaml pairs are (e.g. tasks/unseen)",
     )
     args = parser.parse_args(argv)
+    for mode in args.modes:
+        try:
+            parse_mode(mode)
+        except ValueError as exc:
+            parser.error(str(exc))
     tasks = args.tasks or task_names(args.tasks_dir)
     per_task: dict[str, dict[str, Any]] = {}
     for task in tasks:
@@ -157,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
                 "solve_rate": rates,
                 "solved": {m: round(rates[m] * len(tasks)) for m in args.modes},
                 "ratio": ratios,
+                "wall_s": {
+                    m: round(sum(per_task[t][m].get("wall_s", 0.0) for t in tasks), 1)
+                    for m in args.modes
+                },
                 "per_task": per_task,
             },
             sort_keys=True,

@@ -136,8 +136,9 @@ class EvolutionConfig(BaseModel):
         name = info.data.get("selection")
         if not isinstance(name, str):
             return value  # the selection key itself is wrong: reported there
+        strategy = SELECTION_STRATEGIES.get(name)
         try:
-            SELECTION_STRATEGIES.get(name).validate_options(value)
+            strategy.validate_options(value)
         except ValidationError as exc:
             problem = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in problem["loc"])
@@ -145,6 +146,9 @@ class EvolutionConfig(BaseModel):
             if problem["type"] == "extra_forbidden":
                 message = "unknown key"
             raise ValueError(f"{name} option {where!r}: {message}") from None
+        operators = info.data.get("operators")
+        if isinstance(operators, dict):  # else the operators key is wrong: reported there
+            strategy.check_operators(value, operators)
         return value
 
     @field_validator("crossover")

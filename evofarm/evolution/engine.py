@@ -101,7 +101,13 @@ class BreedTask(BaseModel):
         crossover: The crossover kind, for ``crossover`` tasks.
         operators: Mutation operators to apply, in order.
         parents: Parent genome ids.
-        donors: Ids of the fittest genomes operators may borrow from.
+        donors: Ids of the genomes operators may borrow from (the fittest,
+            unless the strategy's draws are blind).
+        feedback: Whether the operators may read an evaluation (the parent's
+            evidence, earlier attempts with their scores); False for a blind
+            draw (``random_search``'s default), and then the context built by
+            :func:`breed_context` carries neither. Left out of the JSON when
+            True, so other tasks are unchanged.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -115,6 +121,7 @@ class BreedTask(BaseModel):
     operators: list[str] = Field(default_factory=list)
     parents: list[str] = Field(min_length=1, max_length=2)
     donors: list[str] = Field(default_factory=list)
+    feedback: bool = Field(default=True, exclude_if=lambda v: v)
 
     def genome_ids(self) -> list[str]:
         """Every genome the worker must load: parents, then donors, no repeats."""
@@ -415,9 +422,16 @@ def plan_generation(state: EvolutionState, spec: EngineSpec) -> list[BreedTask]:
     generation = state.generation + 1
     strategy = strategy_of(config)
     key = strategy.ranking_key(population)
-    donors = [m.id for m in elites(population, config.donors, key)]
+    donors = donors_of(population, config)
     breeding = strategy.breeding(population, key, config, state.strategy_state)
     return [planned_task(state, generation, slot, breeding, donors) for slot in range(config.lam)]
+
+
+def donors_of(population: Sequence[Member], config: EvolutionConfig) -> list[str]:
+    """The ids operators may borrow from: ``config.donors`` of ``population``, by the
+    strategy's :meth:`~evofarm.evolution.selection.strategy.SelectionStrategy.donor_key`."""
+    strategy = strategy_of(config)
+    return [m.id for m in elites(population, config.donors, strategy.donor_key(population, config))]
 
 
 def planned_task(
@@ -435,6 +449,7 @@ def planned_task(
         operators=list(draw.operators),
         parents=list(draw.parents),
         donors=[d for d in donors if d not in draw.parents],
+        feedback=draw.feedback,
     )
 
 
@@ -460,8 +475,14 @@ def breed_context(
         proposer: The LLM runtime (the worker's), for LLM operators.
         attempts: Earlier children of the first parent
             (:func:`~evofarm.evolution.llm.attempts.attempts_of`).
+
+    A blind task (``task.feedback`` False) gets no evidence and no attempts
+    whatever the caller passes: the one place the loop, the scheduler and the
+    workers all go through, so blindness cannot differ between them.
     """
     by_id = {g.id: g for g in donors}
+    if not task.feedback:
+        evidence, attempts = None, ()
     return OperatorContext(
         generation=task.generation,
         donors=tuple(by_id[i] for i in task.donors if i in by_id),
@@ -479,10 +500,11 @@ def evidence_for(
 ) -> Evidence | None:
     """The evidence a mutate task's operators get: its parent's, on the training examples.
 
-    ``None`` for crossover tasks (the child's outputs are not the parent's) and
-    when the parent's evaluation is not in ``evaluations``.
+    ``None`` for crossover tasks (the child's outputs are not the parent's), for
+    blind tasks (``task.feedback`` False) and when the parent's evaluation is
+    not in ``evaluations``.
     """
-    if task.kind != "mutate":
+    if task.kind != "mutate" or not task.feedback:
         return None
     evaluation = evaluations.get(task.parents[0])
     return None if evaluation is None else evidence_of(evaluation, examples)

@@ -30,6 +30,7 @@ from evofarm.evolution.engine import (
     EvolutionState,
     SteadyMemo,
     archive_of,
+    donors_of,
     member_of,
     planned_task,
     strategy_of,
@@ -38,7 +39,6 @@ from evofarm.evolution.errors import EngineInputError
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.outcomes import tally
 from evofarm.evolution.rng import rng_for
-from evofarm.evolution.selection.elitism import elites
 from evofarm.fitness.evaluation import Evaluation
 
 __all__ = ["SteadyMemo", "birth_slot", "close_generation", "plan_birth", "tell_birth"]
@@ -62,7 +62,7 @@ def plan_birth(state: EvolutionState, spec: EngineSpec, birth: int) -> BreedTask
     generation, slot = birth_slot(birth, config.lam)
     strategy = strategy_of(config)
     key = strategy.ranking_key(population)
-    donors = [m.id for m in elites(population, config.donors, key)]
+    donors = donors_of(population, config)
     breeding = strategy.breeding(population, key, config, state.strategy_state)
     return planned_task(state, generation, slot, breeding, donors)
 

@@ -8,15 +8,35 @@ from pathlib import Path
 import pytest
 
 from evofarm.campaign import control
+from evofarm.campaign.local import loop as loop_module
 from evofarm.campaign.local.loop import run_in_process
+from evofarm.campaign.scheduler import breeding as breeding_module
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
 from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.campaign.worker import work
 from evofarm.errors import CampaignSpecError
-from evofarm.evolution.engine import plan_generation
+from evofarm.evolution.engine import (
+    BreedTask,
+    Offspring,
+    breed_context,
+    donors_of,
+    evidence_for,
+    initial_genomes,
+    make_offspring,
+    plan_generation,
+)
+from evofarm.evolution.examples import examples_of
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.llm.runtime import Attempt
+from evofarm.evolution.operators.base import OperatorContext
+from evofarm.evolution.operators.registry import needs_evidence, registered_operators
+from evofarm.evolution.proposals import evidence_of
+from evofarm.evolution.rng import rng_for
+from evofarm.evolution.selection.base import Member
 from evofarm.fitness.records import Evaluation
 from evofarm.fitness.suite import TaskSuite
+from evofarm.pipeline.loader import load_pipeline
 from evofarm.store.memory import MemoryStore
 
 from .test_engine import drive, fake_evaluate, spec_with
@@ -111,3 +131,163 @@ def test_farm_scheduler_finds_the_same_best_as_the_loop() -> None:
     assert (outcome.status, outcome.reason) == ("completed", result.summary.reason)
     assert (top["id"], top["fitness"]) == (result.summary.best.genome, result.summary.best.fitness)
     assert store.counters(cid)["evaluations"] == result.summary.evaluations
+
+
+# ---- blind by default, feedback on request -----------------------------------
+
+EVIDENCE_OPERATORS = {"reflective_mutation"}
+
+
+def _draws(spec: CampaignSpec, generations: int = 4) -> list[BreedTask]:
+    state, _ = drive(spec, 5, 0)
+    tasks: list[BreedTask] = []
+    for _ in range(generations):
+        tasks.extend(plan_generation(state, spec))
+        state = state.model_copy(update={"generation": state.generation + 1})
+    return tasks
+
+
+def test_only_reflective_mutation_is_registered_as_needing_evidence() -> None:
+    flagged = {n for n, info in registered_operators().items() if info.needs_evidence}
+    assert flagged == EVIDENCE_OPERATORS
+    assert needs_evidence("reflective_mutation") and not needs_evidence("llm_mutation")
+
+
+def test_blind_draws_leave_out_needs_evidence_operators_and_carry_no_evidence() -> None:
+    spec = spec_with(selection="random_search", selection_options={"max_operators": 5})
+    assert spec.evolution.operators["reflective_mutation"] > 0  # the demo gives it 0.5
+    tasks = _draws(spec)
+    drawn = {name for task in tasks for name in task.operators}
+    assert drawn and not drawn & EVIDENCE_OPERATORS
+    assert all(not task.feedback for task in tasks)
+    assert all(task.model_dump(mode="json")["feedback"] is False for task in tasks)
+    # A task that travels as JSON stays blind.
+    assert BreedTask.model_validate(tasks[0].model_dump(mode="json")).feedback is False
+    seeds = initial_genomes([load_pipeline(p) for p in spec.seed_paths])
+    evaluations = {g.id: fake_evaluate(g) for g in seeds}
+    examples = examples_of(spec.load_suite())
+    task = tasks[0]
+    assert evidence_for(task, evaluations, examples) is None
+    # Even a caller that passes evidence and attempts cannot give them to a blind task.
+    seen = evidence_of(evaluations[task.parents[0]], examples)
+    attempt = Attempt(genome="g", generation=1, operator="llm_mutation", change="x", fitness=0.5)
+    context = breed_context(task, spec, evidence=seen, attempts=(attempt,))
+    assert context.evidence is None and context.attempts == ()
+
+
+def test_feedback_true_draws_every_operator_and_gives_the_seeds_evidence() -> None:
+    spec = spec_with(
+        selection="random_search", selection_options={"max_operators": 5, "feedback": True}
+    )
+    tasks = _draws(spec)
+    assert {name for task in tasks for name in task.operators} & EVIDENCE_OPERATORS
+    assert all(task.feedback for task in tasks)
+    assert all("feedback" not in task.model_dump(mode="json") for task in tasks)
+    seeds = initial_genomes([load_pipeline(p) for p in spec.seed_paths])
+    evaluations = {g.id: fake_evaluate(g) for g in seeds}
+    examples = examples_of(spec.load_suite())
+    evidence = evidence_for(tasks[0], evaluations, examples)
+    assert evidence is not None
+    assert evidence == evidence_of(evaluations[tasks[0].parents[0]], examples)
+    context = breed_context(tasks[0], spec, evidence=evidence)
+    assert context.evidence == evidence
+
+
+def test_feedback_true_draws_as_random_search_did_before() -> None:
+    # feedback: true is the old behaviour: the same draw over every configured operator.
+    spec = spec_with(
+        selection="random_search", selection_options={"max_operators": 4, "feedback": True}
+    )
+    state, _ = drive(spec, 9, 0)
+    names = list(spec.evolution.operators)
+    weights = [spec.evolution.operators[n] for n in names]
+    seeds = sorted(m.id for m in state.population)
+    for task in plan_generation(state, spec):
+        rng = rng_for(9, 1, f"plan:{task.slot}")
+        parent = seeds[rng.randrange(len(seeds))]
+        count = rng.randint(1, 4)
+        assert task.parents == [parent]
+        assert task.operators == rng.choices(names, weights=weights, k=count)
+
+
+def _member(gid: str, fitness: float) -> Member:
+    return Member(id=gid, fitness=fitness)
+
+
+def test_blind_donors_are_chosen_by_id_not_by_fitness() -> None:
+    population = [_member("c", 0.9), _member("a", 0.1), _member("b", 0.5)]
+    blind = spec_with(selection="random_search", donors=2).evolution
+    seen = spec_with(selection="random_search", donors=2, selection_options={"feedback": True})
+    assert donors_of(population, blind) == ["a", "b"]
+    assert donors_of(population, seen.evolution) == ["c", "b"]
+
+
+def test_blind_random_search_without_a_blind_operator_is_refused(tmp_path: Path) -> None:
+    spec = load_campaign(DEMO)
+    body = (
+        f"name: rs\nseeds: [{spec.seed_paths[0]}]\nsuite: {spec.suite_path}\n"
+        "evolution:\n  operators: {reflective_mutation: 0.5, step_mutation: 0.0}\n"
+        "  selection: random_search\n  selection_options: {max_operators: 2}\n"
+    )
+    bad = tmp_path / "c.yaml"
+    bad.write_text(body)
+    with pytest.raises(CampaignSpecError) as info:
+        load_campaign(bad)
+    assert info.value.location.line == 7
+    assert "needs evidence (reflective_mutation)" in str(info.value)
+    assert "feedback: true" in str(info.value)
+    bad.write_text(body.replace("{max_operators: 2}", "{max_operators: 2, feedback: true}"))
+    assert load_campaign(bad).evolution.selection_options["feedback"] is True
+
+
+Seen = list[tuple[bool, bool, bool]]
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, module: object, seen: Seen) -> None:
+    real = make_offspring
+
+    def spying(task: BreedTask, parents: list[Genome], context: OperatorContext) -> Offspring:
+        seen.append((task.feedback, context.evidence is not None, bool(context.attempts)))
+        return real(task, parents, context)
+
+    monkeypatch.setattr(module, "make_offspring", spying)
+
+
+@pytest.mark.parametrize("feedback", [False, True])
+@pytest.mark.parametrize("breeding", ["batch", "tasks", "scheduler"])
+def test_loop_and_farm_give_operators_the_same_evidence_and_best(
+    monkeypatch: pytest.MonkeyPatch, feedback: bool, breeding: str
+) -> None:
+    spec = _random_search_spec()
+    evolution = spec.evolution.model_copy(
+        update={"selection_options": {"max_operators": 3, "feedback": feedback}}
+    )
+    spec = spec.model_copy(update={"evolution": evolution})
+    suite = spec.load_suite()
+    loop_seen: Seen = []
+    farm_seen: Seen = []
+    _spy(monkeypatch, loop_module, loop_seen)
+    result = run_in_process(spec, seed=4, evaluator=lambda g: _synthetic(g, suite, spec.fidelity))
+    _spy(monkeypatch, work, farm_seen)
+    _spy(monkeypatch, breeding_module, farm_seen)
+    store = MemoryStore()
+    cid = control.submit(store, spec, seed=4)
+    dispatcher = ThreadDispatcher(
+        store, lambda c, g: _synthetic(g, c.suite, c.spec.fidelity), workers=2
+    )
+    options = SchedulerOptions(wait_s=0.2, breeding=breeding)  # type: ignore[arg-type]
+    try:
+        outcome = Scheduler(store, dispatcher, cid, options=options).run()
+    finally:
+        dispatcher.close()
+    checkpoint = store.load_checkpoint(cid)
+    assert checkpoint is not None
+    top = checkpoint.state["archive"][0]
+    assert (outcome.status, outcome.reason) == ("completed", result.summary.reason)
+    assert (top["id"], top["fitness"]) == (result.summary.best.genome, result.summary.best.fitness)
+    assert loop_seen and sorted(farm_seen) == sorted(loop_seen)
+    # Blind: no task was planned with feedback and no operator saw evidence.
+    # With feedback: every (mutate) task saw its seed's evidence.
+    assert {(f, e) for f, e, _ in loop_seen} == {(feedback, feedback)}
+    stats = checkpoint.state["operator_stats"]
+    assert ("reflective_mutation" in stats) is feedback

@@ -26,7 +26,8 @@ def _with_evolution(spec: CampaignSpec, **update: object) -> CampaignSpec:
     return spec.model_copy(update={"evolution": spec.evolution.model_copy(update=update)})
 
 
-def _same_best_on_the_farm(farm: Farm, spec: CampaignSpec, seed: int) -> None:
+def _same_best_on_the_farm(farm: Farm, spec: CampaignSpec, seed: int) -> str:
+    """Run ``spec`` in-process and on the farm; assert the same best; the farm campaign's id."""
     result = run_in_process(spec, seed=seed, evaluator=loop_evaluator(spec, spec.load_suite()))
     campaign = control.submit(farm.store, spec, seed=seed)
     outcome = run_scheduler(farm, campaign, options=FAST)
@@ -35,6 +36,7 @@ def _same_best_on_the_farm(farm: Farm, spec: CampaignSpec, seed: int) -> None:
     assert top is not None and top[0] == result.summary.best.genome
     counters = farm.store.counters(campaign)
     assert counters.get("evaluations", 0) == result.summary.evaluations
+    return campaign
 
 
 def test_an_island_campaign_gives_the_in_process_best(farm: Farm, demo: Demo) -> None:
@@ -43,3 +45,19 @@ def test_an_island_campaign_gives_the_in_process_best(farm: Farm, demo: Demo) ->
                "colonies": colonies}  # fmt: skip
     spec = _with_evolution(demo(generations=4), selection="islands", selection_options=options)
     _same_best_on_the_farm(farm, spec, seed=13)
+
+
+@pytest.mark.parametrize("feedback", [False, True])
+def test_random_search_blind_or_with_feedback_gives_the_in_process_best(
+    farm: Farm, demo: Demo, feedback: bool
+) -> None:
+    # The demo rates reflective_mutation 0.5: a blind campaign must never apply it.
+    options = {"max_operators": 3, "feedback": feedback}
+    spec = _with_evolution(
+        demo(generations=3), selection="random_search", selection_options=options
+    )
+    campaign = _same_best_on_the_farm(farm, spec, seed=7)
+    checkpoint = farm.store.load_checkpoint(campaign)
+    assert checkpoint is not None
+    stats = checkpoint.state["operator_stats"]
+    assert stats and ("reflective_mutation" in stats) is feedback

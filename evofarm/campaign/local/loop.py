@@ -398,7 +398,9 @@ def _breed(run: _Run, task: BreedTask) -> BreedResult:
         material=run.material,
         evidence=evidence_for(task, run.evaluations, run.examples),
         proposer=runtime,
-        attempts=_attempts(run, task.parents[0], task.generation) if runtime else (),
+        attempts=_attempts(run, task.parents[0], task.generation)
+        if runtime and task.feedback
+        else (),
     )
     offspring = make_offspring(task, parents, context)
     result = offspring.result

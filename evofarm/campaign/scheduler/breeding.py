@@ -97,7 +97,8 @@ class LocalBreeder:
     def _parent_evaluations(self, tasks: Sequence[BreedTask]) -> dict[str, Evaluation]:
         """The stored evaluations of mutated parents (their evidence), as the worker reads them."""
         campaign = self.campaign
-        ids = sorted({t.parents[0] for t in tasks if t.kind == "mutate"})
+        # Blind tasks read no evaluation (evidence_for gives them none): none is loaded.
+        ids = sorted({t.parents[0] for t in tasks if t.kind == "mutate" and t.feedback})
         keys = [EvalKey(g, campaign.suite_id, campaign.fidelity) for g in ids]
         found: dict[str, Evaluation] = {}
         for gid, doc in zip(ids, self.store.get_evaluations(campaign.id, keys), strict=True):

@@ -142,13 +142,13 @@ def _context(
     The material comes from the bundle's suite, the stored seed genomes and
     the memory offer frozen in the bundle (:meth:`Campaign.material`); the
     evidence from the parent's stored evaluation (a missing or corrupt one
-    gives no evidence, as in the loop).
+    gives no evidence, as in the loop; a blind task gets none, nor attempts).
     """
     examples = examples_of(campaign.suite)
     seeds = load_genomes(store, campaign.id, list(campaign.seed_genomes))
     material = campaign.material(examples, [seeds[i] for i in campaign.seed_genomes])
     evaluations: dict[str, Evaluation] = {}
-    if task.kind == "mutate":
+    if task.kind == "mutate" and task.feedback:  # a blind task reads no evaluation
         parent = task.parents[0]
         doc = store.get_evaluation(
             campaign.id, EvalKey(parent, campaign.suite_id, campaign.fidelity)
@@ -163,7 +163,7 @@ def _context(
         material=material,
         evidence=evidence_for(task, evaluations, examples),
         proposer=proposer,
-        attempts=_attempts(store, campaign, task) if proposer is not None else (),
+        attempts=_attempts(store, campaign, task) if proposer and task.feedback else (),
     )
 
 

@@ -96,9 +96,16 @@ class OperatorContext:
 
 @dataclass(frozen=True)
 class OperatorInfo:
-    """A registered operator: its function, default rate and one-line purpose."""
+    """A registered operator: its function, default rate and one-line purpose.
+
+    Attributes:
+        needs_evidence: The operator does nothing without
+            :attr:`OperatorContext.evidence` (it reads an evaluation of the
+            parent); a blind draw (``random_search``'s default) leaves it out.
+    """
 
     name: str
     fn: OperatorFn
     rate: float
     summary: str
+    needs_evidence: bool = False

@@ -8,6 +8,7 @@ the first parent's strengths and takes from the second what fixes its failures
 parents. Same strict parsing and discard reasons as ``llm_mutation``.
 
 Registered with rate 0 (opt-in); a no-op without a proposer or a partner.
+It does not need evidence: in a blind draw it merges the two YAMLs alone.
 """
 
 from __future__ import annotations

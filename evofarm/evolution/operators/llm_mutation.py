@@ -10,7 +10,10 @@ whole pipeline that changes that one component. The reply is parsed strictly
 (:mod:`evofarm.evolution.llm.proposal`); a bad one is discarded with its reason.
 
 Registered with rate 0: a campaign opts in under ``evolution.operators`` and
-names its ``proposer:``; without a proposer the operator is a no-op.
+names its ``proposer:``; without a proposer the operator is a no-op. It does
+not need evidence: in a blind draw (``random_search``'s default) it gets none
+and no earlier attempts, and rewrites the focus component from the YAML alone,
+a blind mutation.
 """
 
 from __future__ import annotations

@@ -43,13 +43,17 @@ class OperatorRateError(ExtensionError, ValueError):
     """An operator was registered with a default rate outside [0, 1]."""
 
 
-def register_operator(name: str, rate: float, summary: str) -> Callable[[OperatorFn], OperatorFn]:
+def register_operator(
+    name: str, rate: float, summary: str, *, needs_evidence: bool = False
+) -> Callable[[OperatorFn], OperatorFn]:
     """Decorator registering a mutation operator under ``name``.
 
     Args:
         name: Unique name campaigns refer to.
         rate: Default probability that an offspring gets this operator.
         summary: One line for help texts and the dashboard.
+        needs_evidence: The operator cannot act without the parent's evidence
+            (an evaluation); blind draws never include it.
 
     Raises:
         OperatorRateError: The rate is outside [0, 1] (also a ``ValueError``).
@@ -59,7 +63,7 @@ def register_operator(name: str, rate: float, summary: str) -> Callable[[Operato
         raise OperatorRateError(f"operator {name!r}: rate {rate} is outside [0, 1]")
 
     def decorate(fn: OperatorFn) -> OperatorFn:
-        info = OperatorInfo(name, fn, rate, summary)
+        info = OperatorInfo(name, fn, rate, summary, needs_evidence)
         try:
             OPERATORS.register(name, info)
         except ExtensionError:
@@ -74,6 +78,15 @@ def register_operator(name: str, rate: float, summary: str) -> Callable[[Operato
 def registered_operators() -> dict[str, OperatorInfo]:
     """All registered operators by name (the built-in ones and plugins loaded first)."""
     return OPERATORS.items()
+
+
+def needs_evidence(name: str) -> bool:
+    """Whether the operator registered as ``name`` needs the parent's evidence.
+
+    Raises:
+        UnknownExtension: No such operator (a ``KeyError``).
+    """
+    return OPERATORS.get(name).needs_evidence
 
 
 def get_operator(name: str) -> OperatorInfo:

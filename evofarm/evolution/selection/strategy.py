@@ -21,7 +21,8 @@ How the planned modes fit without engine edits:
 
 * **random search** (:mod:`~evofarm.evolution.selection.random_search`, built
   in): ``seed`` keeps every seed, ``draw`` picks a seed uniformly and a random
-  number of random operators, ``survive`` returns the seeds unchanged, so
+  number of random operators (a blind draw, ``Draw.feedback`` False, unless
+  its options ask for feedback), ``survive`` returns the seeds unchanged, so
   nothing selects; the engine's archive is the best evaluated so far.
 * **islands**: ``seed`` splits the seeds into islands and records the
   assignment in the memo; ``draw`` breeds slot ``s`` on island ``s % n`` from
@@ -77,12 +78,17 @@ class Draw:
         parents: Parent genome ids.
         crossover: The crossover kind for ``crossover`` draws.
         operators: Mutation operators to apply, in order (repeats allowed).
+        feedback: Whether the operators may read an evaluation: the parent's
+            evidence and earlier attempts with their scores. A blind draw
+            (False) must name no ``needs_evidence`` operator; the engine then
+            gives its operators neither.
     """
 
     kind: Literal["crossover", "mutate"]
     parents: tuple[str, ...]
     crossover: str | None = None
     operators: tuple[str, ...] = field(default=())
+    feedback: bool = True
 
 
 class Breeding(Protocol):
@@ -144,6 +150,27 @@ class SelectionStrategy(ABC):
         """The sort key ranking ``population`` (smaller is better)."""
         del population
         return by_fitness
+
+    def donor_key(self, population: Sequence[Member], config: EvolutionConfig) -> KeyFn:
+        """The key choosing the ``evolution.donors`` genomes operators borrow from.
+
+        Default: :meth:`ranking_key` (the fittest). A strategy whose draws are
+        blind overrides it so the choice of donors reveals no evaluation.
+        """
+        del config
+        return self.ranking_key(population)
+
+    def check_operators(
+        self, options: Mapping[str, JsonValue], operators: Mapping[str, float]
+    ) -> None:
+        """Check that the strategy can draw from ``operators`` (name -> rate) under ``options``.
+
+        Called when the campaign loads, after :meth:`validate_options`. Default: any.
+
+        Raises:
+            ValueError: the strategy could draw no operator (the message says why).
+        """
+        del options, operators
 
     def seed(self, members: Sequence[Member], config: EvolutionConfig) -> Survival:
         """The generation-0 population from the evaluated seeds (distinct ids)."""
