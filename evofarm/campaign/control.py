@@ -46,14 +46,15 @@ def submit(
 
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
-        CampaignSpecError: the campaign uses
-            ``evolution.nursery`` or ``evolution.noise``, which only the
-            in-process loop runs so far (refused here rather than run with
-            every child fully evaluated), or ``memory.use`` (the farm mines
+        CampaignSpecError: the campaign uses ``evolution.noise``, which
+            only the in-process loop runs so far (refused here rather than run
+            with every child fully evaluated), or ``memory.use`` (the farm mines
             finished campaigns into the memory but does not offer it yet).
+            ``evolution.nursery`` runs on the farm
+            (:mod:`~evofarm.campaign.scheduler.nursery`).
         StoreError: the id is taken or the store failed.
     """
-    for key in ("nursery", "noise"):
+    for key in ("noise",):
         if getattr(spec.evolution, key) is not None:
             raise CampaignSpecError(
                 f"evolution.{key} runs in-process only for now (evofarm run --in-process)",

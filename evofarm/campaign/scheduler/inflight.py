@@ -229,6 +229,8 @@ class WorkTracker:
         gid = event.get("genome")
         if not isinstance(gid, str) or gid not in pending.evals:
             return
+        if event.get("fidelity", self.campaign.fidelity) != self.campaign.fidelity:
+            return  # the same genome at another fidelity (a nursery stage)
         doc = event.get("evaluation")
         if isinstance(doc, dict):
             if doc.get("suite_id") != self.campaign.suite_id:
