@@ -35,7 +35,7 @@ LATENCY_ENV = "EVOFARM_SYNTHETIC_LATENCY_S"
 LATENCY_DIST_ENV = "EVOFARM_SYNTHETIC_LATENCY_DIST"
 """``uniform`` (every call waits the configured latency) or ``lognormal``."""
 RUN_LOG_ENV = "EVOFARM_SYNTHETIC_RUN_LOG"
-"""A file every evaluation appends one ``genome case`` line per case it ran to,
+"""A file every evaluation appends one ``campaign genome case`` line per case it ran to,
 so tests count case runs where they happen (the worker), not where they are reported."""
 #: Lognormal spread giving p99/p50 = 10: sigma = ln(10) / z(0.99).
 LOGNORMAL_SIGMA = math.log(10) / NormalDist().inv_cdf(0.99)
@@ -122,15 +122,15 @@ def factory(max_workers: int) -> GenomeEvaluator:
             genome, campaign.spec, campaign.suite, latency_s=latency, max_workers=max_workers
         )
         if run_log is not None:
-            _log_runs(run_log, genome.id, [c.case_id for c in evaluation.cases])
+            _log_runs(run_log, campaign.id, genome.id, [c.case_id for c in evaluation.cases])
         return evaluation
 
     return run
 
 
-def _log_runs(path: str, genome_id: str, case_ids: list[str]) -> None:
+def _log_runs(path: str, campaign: str, genome_id: str, case_ids: list[str]) -> None:
     """Append one line per case run, in one ``O_APPEND`` write (processes share the file)."""
-    text = "".join(f"{genome_id} {case_id}\n" for case_id in case_ids)
+    text = "".join(f"{campaign} {genome_id} {case_id}\n" for case_id in case_ids)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, text.encode())
