@@ -109,7 +109,7 @@ from evofarm.evolution.engine import (
 from evofarm.evolution.final_choice import SplitName, choose_final, finalists
 from evofarm.evolution.genome import Genome
 from evofarm.fitness.evaluation import Evaluation
-from evofarm.store.base import EvalKey, PopulationStore
+from evofarm.store.base import COUNTER_CASE_RUNS, EvalKey, PopulationStore
 
 log = logging.getLogger(__name__)
 
@@ -631,7 +631,11 @@ class _Driver:
         evaluations = tracker.evaluations([g for g in offspring_ids if g not in culled])
         next_state = select(state, results, genomes, evaluations, campaign.spec, culled=culled)
         elapsed_s = self.scheduler.clock() - started
-        self.checkpoints.defer(next_state, new_ids, evaluations, elapsed_s)
+        # A nursery's point is fewer case runs: keep the count at each generation.
+        case_runs = None
+        if self.nursery is not None:
+            case_runs = self.store.counters(self.campaign_id).get(COUNTER_CASE_RUNS, 0)
+        self.checkpoints.defer(next_state, new_ids, evaluations, elapsed_s, case_runs)
         tracker.clear_caches()
         return next_state
 
