@@ -21,6 +21,7 @@ from evofarm.campaign import control
 from evofarm.campaign.bundle import Campaign, CampaignCache, fidelity_key
 from evofarm.campaign.local.loop import CampaignResult, run_in_process
 from evofarm.campaign.reports import readback
+from evofarm.campaign.scheduler.checkpoints import TIMING
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
 from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
@@ -116,6 +117,12 @@ def test_the_farm_nursery_reproduces_the_loop(seed: int, tmp_path: Path) -> None
     assert checkpoint is not None and local.state is not None
     culled = checkpoint.state["counters"]["culled"]
     assert culled == local.state.counters.culled > 0
+    # Each generation's case runs so far are kept with its timing (for reports).
+    so_far = [
+        store.task_results(campaign, g, TIMING)[0]["case_runs"]
+        for g in range(1, checkpoint.generation + 1)
+    ]
+    assert so_far == sorted(set(so_far)) and so_far[-1] <= summary.case_runs
     # Same history rows and generation rows (culled children in neither).
     for name in ("fitness-history.jsonl", "generations.jsonl"):
         assert _rows(tmp_path / "farm" / name) == _rows(tmp_path / "local" / name)
