@@ -216,3 +216,24 @@ def test_the_farm_takes_a_nursery_campaign_but_not_in_steady_state() -> None:
         EvolutionConfig.model_validate(
             {"mode": "steady", "selection": "mu_plus_lambda", "nursery": STAGES}
         )
+
+
+def test_the_evaluation_cap_counts_every_new_child_as_the_loop_does() -> None:
+    # The loop refuses a generation whose new children (culled ones included)
+    # could pass the cap; only full evaluations count as evaluations.
+    spec = nursery_spec(generations=30)
+    spec = spec.model_copy(
+        update={"budgets": spec.budgets.model_copy(update={"max_evaluations": 20})}
+    )
+    local = in_process(spec, 5)
+    store = MemoryStore()
+    campaign = control.submit(store, spec, seed=5)
+    _run(store, campaign, Counter())
+    ended = readback.summary(store, campaign)
+    assert (ended.status, ended.reason) == (local.summary.status, local.summary.reason)
+    assert ended.reason.startswith("budget exceeded: evaluations")
+    assert (ended.best, ended.evaluations, ended.case_runs) == (
+        local.summary.best,
+        local.summary.evaluations,
+        local.case_runs,
+    )
