@@ -18,7 +18,7 @@ from evofarm.campaign.budgets import counter_limits
 from evofarm.campaign.bundle import build_bundle
 from evofarm.campaign.lifecycle import ACTIVE
 from evofarm.campaign.spec import CampaignSpec
-from evofarm.errors import CampaignSpecError, Location, StoreError
+from evofarm.errors import StoreError
 from evofarm.store.base import PopulationStore
 
 Revoke = Callable[[Collection[str]], None]
@@ -51,18 +51,8 @@ def submit(
 
     Raises:
         UserInputError: a seed pipeline or the suite file is invalid.
-        CampaignSpecError: the campaign uses
-            ``evolution.nursery``, which only the
-            in-process loop runs so far (refused here rather than run with
-            every child fully evaluated).
         StoreError: the id is taken, or the store or the memory failed.
     """
-    for key in ("nursery",):
-        if getattr(spec.evolution, key) is not None:
-            raise CampaignSpecError(
-                f"evolution.{key} runs in-process only for now (evofarm run --in-process)",
-                Location(key=f"evolution.{key}"),
-            )
     seed = spec.evolution.seed if seed is None else seed
     campaign = campaign_id or new_campaign_id(spec.name)
     offer = memory.offered(memory.collective_of(store), spec)

@@ -46,6 +46,8 @@ COUNTER_TOKENS = "tokens"
 COUNTER_COST = "cost_micro_usd"
 COUNTER_FAILURES = "failures"
 COUNTER_DUPLICATES = "duplicates"
+#: Cases actually run (a nursery's partial evaluations included, reused cases not).
+COUNTER_CASE_RUNS = "case_runs"
 
 #: The first campaign status; the lifecycle module owns the rest.
 STATUS_SUBMITTED = "submitted"
@@ -235,11 +237,17 @@ class PopulationStore(Protocol):
         tokens: int = 0,
         cost_micro_usd: int = 0,
         failed: bool = False,
+        case_runs: int = 0,
+        partial: bool = False,
     ) -> RecordOutcome:
         """Record an evaluation once; count it (and its usage) only if new.
 
-        Budgets whose counter has reached its limit are flagged as crossed in
-        the same atomic step.
+        ``case_runs`` (the cases this evaluation actually ran) is added to the
+        ``case_runs`` counter. A ``partial`` evaluation (a nursery stage's) is
+        stored, indexed and its usage and case runs counted, but it is not an
+        evaluation of the campaign: neither ``evaluations`` nor ``failures``
+        counts it. Budgets whose counter has reached its limit are flagged as
+        crossed in the same atomic step.
         """
         ...
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from evofarm import keys
 from evofarm.errors import StoreError
 from evofarm.store.base import (
+    COUNTER_CASE_RUNS,
     COUNTER_COST,
     COUNTER_DUPLICATES,
     COUNTER_EVALUATIONS,
@@ -188,6 +189,8 @@ class MemoryStore:
         tokens: int = 0,
         cost_micro_usd: int = 0,
         failed: bool = False,
+        case_runs: int = 0,
+        partial: bool = False,
     ) -> RecordOutcome:
         text = canonical_json(doc)
         keys.evaluation(campaign, key.genome_id, key.suite_id, key.fidelity)  # validates parts
@@ -196,10 +199,13 @@ class MemoryStore:
             recorded = key not in c.evaluations
             if recorded:
                 c.evaluations[key] = text
-                c.counters[COUNTER_EVALUATIONS] += 1
+                if not partial:
+                    c.counters[COUNTER_EVALUATIONS] += 1
                 c.counters[COUNTER_TOKENS] += int(tokens)
                 c.counters[COUNTER_COST] += int(cost_micro_usd)
-                if failed:
+                if case_runs:
+                    c.counters[COUNTER_CASE_RUNS] += int(case_runs)
+                if failed and not partial:
                     c.counters[COUNTER_FAILURES] += 1
             else:
                 c.counters[COUNTER_DUPLICATES] += 1

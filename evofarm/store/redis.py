@@ -273,6 +273,8 @@ class RedisStore:
         tokens: int = 0,
         cost_micro_usd: int = 0,
         failed: bool = False,
+        case_runs: int = 0,
+        partial: bool = False,
     ) -> RecordOutcome:
         redis_keys = [
             keys.evaluation(campaign, key.genome_id, key.suite_id, key.fidelity),
@@ -287,6 +289,8 @@ class RedisStore:
             int(tokens),
             int(cost_micro_usd),
             int(failed),
+            int(case_runs),
+            int(partial),
         ]
         recorded, crossed = self._call(
             "record evaluation", lambda: self._record(keys=redis_keys, args=argv)

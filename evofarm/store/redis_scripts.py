@@ -53,7 +53,7 @@ end
 """
 
 # KEYS: eval, eval index, counters, limits, meta.
-# ARGV: doc, index member, tokens, cost, failed (0/1).
+# ARGV: doc, index member, tokens, cost, failed (0/1), case runs, partial (0/1).
 RECORD = (
     CHECK_BUDGETS
     + """
@@ -61,10 +61,12 @@ local recorded = 0
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   recorded = 1
   redis.call('SADD', KEYS[2], ARGV[2])
-  redis.call('HINCRBY', KEYS[3], 'evaluations', 1)
+  local partial = ARGV[7] == '1'
+  if not partial then redis.call('HINCRBY', KEYS[3], 'evaluations', 1) end
   redis.call('HINCRBY', KEYS[3], 'tokens', ARGV[3])
   redis.call('HINCRBY', KEYS[3], 'cost_micro_usd', ARGV[4])
-  if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[3], 'failures', 1) end
+  if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[3], 'case_runs', ARGV[6]) end
+  if ARGV[5] == '1' and not partial then redis.call('HINCRBY', KEYS[3], 'failures', 1) end
 else
   redis.call('HINCRBY', KEYS[3], 'duplicates', 1)
 end

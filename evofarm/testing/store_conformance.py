@@ -184,6 +184,23 @@ class StoreConformance:
             {"score": 0.5},
         ]
 
+    def test_partial_evaluations_count_case_runs_not_evaluations(
+        self, store: PopulationStore
+    ) -> None:
+        stage = EvalKey("g1", "suite", "0.25")
+        full = EvalKey("g1", "suite", "1.0")
+        assert store.record_evaluation(
+            C, stage, {"score": 0.2}, tokens=4, case_runs=5, partial=True, failed=True
+        ).recorded
+        again = store.record_evaluation(C, stage, {"score": 0.2}, case_runs=5, partial=True)
+        assert not again.recorded
+        store.record_evaluation(C, full, {"score": 0.4}, tokens=6, case_runs=19)
+        counters = store.counters(C)
+        assert (counters["evaluations"], counters.get("failures", 0)) == (1, 0)
+        assert (counters["case_runs"], counters["tokens"]) == (24, 10)
+        assert store.evaluation_keys(C) == {stage, full}
+        assert store.get_evaluation(C, stage) == {"score": 0.2}
+
     def test_concurrent_redeliveries_count_exactly_once(self, store: PopulationStore) -> None:
         keys = [EvalKey(f"g{i}", "s", "1") for i in range(20)]
 

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from statistics import NormalDist
 
 from evofarm.campaign.bundle import Campaign
-from evofarm.campaign.local.evaluator import Evaluator
+from evofarm.campaign.local.evaluator import Evaluator, StagedEvaluator
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.campaign.worker.work import GenomeEvaluator
 from evofarm.evolution.genome import Genome
@@ -34,6 +34,9 @@ from evofarm.fitness.suite import TaskSuite
 LATENCY_ENV = "EVOFARM_SYNTHETIC_LATENCY_S"
 LATENCY_DIST_ENV = "EVOFARM_SYNTHETIC_LATENCY_DIST"
 """``uniform`` (every call waits the configured latency) or ``lognormal``."""
+RUN_LOG_ENV = "EVOFARM_SYNTHETIC_RUN_LOG"
+"""A file every evaluation appends one ``campaign genome case`` line per case it ran to,
+so tests count case runs where they happen (the worker), not where they are reported."""
 #: Lognormal spread giving p99/p50 = 10: sigma = ln(10) / z(0.99).
 LOGNORMAL_SIGMA = math.log(10) / NormalDist().inv_cdf(0.99)
 #: Quantiles a lognormal draw is clipped to (at most ~26x the median).
@@ -112,13 +115,48 @@ def configured_latency() -> float:
 def factory(max_workers: int) -> GenomeEvaluator:
     """The farm-side evaluator (``EVOFARM_EVALUATOR=...synthetic_eval:factory``)."""
     latency = configured_latency()
+    run_log = os.environ.get(RUN_LOG_ENV) or None
 
     def run(campaign: Campaign, genome: Genome) -> Evaluation:
-        return evaluate(
+        evaluation = evaluate(
             genome, campaign.spec, campaign.suite, latency_s=latency, max_workers=max_workers
         )
+        if run_log is not None:
+            _log_runs(run_log, campaign.id, genome.id, [c.case_id for c in evaluation.cases])
+        return evaluation
 
     return run
+
+
+def _log_runs(path: str, campaign: str, genome_id: str, case_ids: list[str]) -> None:
+    """Append one line per case run, in one ``O_APPEND`` write (processes share the file)."""
+    text = "".join(f"{campaign} {genome_id} {case_id}\n" for case_id in case_ids)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def loop_staged_evaluator(
+    spec: CampaignSpec, suite: TaskSuite, latency_s: float = 0.0
+) -> StagedEvaluator:
+    """The synthetic nursery evaluator for the in-process loop: cases ``earlier`` ran are reused."""
+
+    def staged(genome: Genome, fidelity: float, earlier: Evaluation | None) -> Evaluation:
+        done = {c.case_id: c for c in earlier.cases} if earlier is not None else {}
+        cases = select_cases(suite, fidelity)
+        results = [done.get(c.id) or _case(genome.id, c.id, latency_s) for c in cases]
+        return aggregate(
+            results,
+            suite_id=suite.id,
+            budgets=suite.budgets,
+            config=spec.fitness,
+            fidelity=fidelity,
+            genome_id=genome.id,
+        )
+
+    return staged
 
 
 def loop_evaluator(spec: CampaignSpec, suite: TaskSuite, latency_s: float = 0.0) -> Evaluator:

@@ -197,6 +197,7 @@ class _Run:
                 found[genome.id] = self.evaluations[genome.id]
                 continue
             evaluation = evaluator(genome)
+            self.case_runs += len(evaluation.cases)
             found[genome.id] = evaluation
             if split == "train":
                 # A training evaluation is one like any other (the simplified winner's).
@@ -300,8 +301,8 @@ class _Run:
 def _lineage(run: _Run, results: list[BreedResult]) -> list[LineageSample]:
     samples = []
     for result in sorted(results, key=lambda r: r.slot):
-        if result.genome is None:
-            continue
+        if result.genome is None or result.genome not in run.evaluations:
+            continue  # discarded, or culled by the nursery (the farm's report skips it too)
         child = run.genomes[result.genome]
         parents = tuple(
             (signatures(run.genomes[p].pipeline), run.evaluations[p].score)
@@ -342,8 +343,10 @@ def _generation(run: _Run, state: EvolutionState) -> tuple[EvolutionState | None
     next_state = run.settle(
         select(state, results, offspring_genomes, run.evaluations, run.spec, culled=culled)
     )
+    # Culled children have no full evaluation: like the farm's, the row leaves them out.
+    reported = [g for g in new_ids if g not in set(culled)]
     _generation_row(
-        run, next_state, new_ids, results=results, known_before=known_before, started=started
+        run, next_state, reported, results=results, known_before=known_before, started=started
     )
     return next_state, None
 
@@ -528,7 +531,7 @@ def run_in_process(
     if spec.evolution.nursery is not None and run.staged is None:
         if custom is not None:
             raise EngineInputError("a campaign with a nursery needs a staged_evaluator too")
-        run.staged = make_staged_evaluator(spec, suite)
+        run.staged = make_staged_evaluator(spec, training)
     if spec.evolution.noise is not None:
         run.noise = NoisyAcceptance(spec.evolution.noise, _sampler(custom, default))
     if out_dir is not None:
@@ -643,6 +646,7 @@ def _finish(run: _Run, state: EvolutionState | None, status: Status, reason: str
         cost_usd=round(run.cost_usd, 6),
         wall_s=round(run.clock() - run.started, 3),
         approval=run.spec.approval.decide(best_ref.fitness),
+        case_runs=run.case_runs,
         usage_by_role=roles,
         cache_hits=cache_hits(roles),
     )

@@ -86,6 +86,9 @@ class Summary(BaseModel):
     cost_usd: float
     wall_s: float
     approval: Literal["pending", "approved", "rejected"]
+    #: Cases actually run: every evaluation's, a nursery's partial ones included,
+    #: reused case results (and evaluations taken from a cache) not.
+    case_runs: int = 0
     # llm: tokens/cost/calls by role (evaluation, proposer, judge; campaign/reports/usage.py),
     # and what the response and evaluation caches answered; absent without LLM calls.
     usage_by_role: dict[str, RoleTotal] = Field(default_factory=dict, exclude_if=lambda d: not d)

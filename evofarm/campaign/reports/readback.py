@@ -29,7 +29,13 @@ from evofarm.errors import CampaignStateError
 from evofarm.evolution.engine import EvolutionState
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
 from evofarm.pipeline.schema import Pipeline
-from evofarm.store.base import COUNTER_COST, COUNTER_EVALUATIONS, COUNTER_TOKENS, PopulationStore
+from evofarm.store.base import (
+    COUNTER_CASE_RUNS,
+    COUNTER_COST,
+    COUNTER_EVALUATIONS,
+    COUNTER_TOKENS,
+    PopulationStore,
+)
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,7 @@ def summary(store: PopulationStore, campaign: str) -> Summary:
         cost_usd=round(snap.cost_usd, 6),
         wall_s=round(snap.wall_s, 3),
         approval=decision.state if decision else decoded.spec.approval.decide(best_ref.fitness),
+        case_runs=counters.get(COUNTER_CASE_RUNS, 0),
         usage_by_role=roles,
         cache_hits=hits,
     )

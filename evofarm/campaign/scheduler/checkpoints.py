@@ -32,6 +32,7 @@ class _Deferred:
     new_ids: list[str]
     evaluations: dict[str, Evaluation]
     elapsed_s: float
+    case_runs: int | None
 
 
 class Checkpointer:
@@ -98,22 +99,26 @@ class Checkpointer:
         new_ids: list[str],
         evaluations: dict[str, Evaluation],
         elapsed_s: float,
+        case_runs: int | None = None,
     ) -> None:
         """Keep a generation's checkpoint (and its timing) for :meth:`flush`.
 
-        An earlier deferred checkpoint still unwritten is written first, so its
-        history rows are never dropped.
+        ``case_runs``, the campaign's case runs once the generation was
+        evaluated, is kept with the timing when given (reports of how many case
+        runs reaching a fitness took). An earlier deferred checkpoint still
+        unwritten is written first, so its history rows are never dropped.
         """
         self.flush()
-        self._deferred = _Deferred(state, new_ids, evaluations, elapsed_s)
+        self._deferred = _Deferred(state, new_ids, evaluations, elapsed_s, case_runs)
 
     def flush(self) -> None:
         """Write the deferred checkpoint, if any, with its generation's timing."""
         deferred = self._deferred
         if deferred is None:
             return
-        self.store.put_task_result(
-            self.campaign, deferred.state.generation, TIMING, 0, {"elapsed_s": deferred.elapsed_s}
-        )
+        timing: dict[str, float | int] = {"elapsed_s": deferred.elapsed_s}
+        if deferred.case_runs is not None:
+            timing["case_runs"] = deferred.case_runs
+        self.store.put_task_result(self.campaign, deferred.state.generation, TIMING, 0, timing)
         self.write(deferred.state, deferred.new_ids, deferred.evaluations)
         self._deferred = None

@@ -25,6 +25,12 @@ there were and however often the scheduler was interrupted:
    and its history rows (marked ``split``); a resumed scheduler that finds the
    decision does not redo it.
 
+With ``evolution.nursery``, step 3 is staged: once the generation is bred,
+its new children go through the nursery's stages as evaluate tasks at each
+stage's fidelity, and only the promoted ones are fully evaluated
+(:mod:`~evofarm.campaign.scheduler.nursery`); the culled ones are told to
+``select`` as the loop tells them.
+
 A ``request:`` campaign first has its genesis run on a breed worker
 (:mod:`~evofarm.campaign.scheduler.genesis_phase`); generation 0 starts from
 its seeds.
@@ -87,6 +93,7 @@ from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
 from evofarm.campaign.scheduler.memory_hook import contribute_on_end
 from evofarm.campaign.scheduler.noise import FarmNoise
+from evofarm.campaign.scheduler.nursery import FarmNursery
 from evofarm.campaign.scheduler.reaping import PeriodicReap, Reaper
 from evofarm.campaign.scheduler.recovery import Backoff, LeaseLost, wait_until_reachable
 from evofarm.campaign.scheduler.steady import SteadyRun
@@ -105,7 +112,7 @@ from evofarm.evolution.engine import (
 from evofarm.evolution.final_choice import SplitName, choose_final, finalists
 from evofarm.evolution.genome import Genome
 from evofarm.fitness.evaluation import Evaluation
-from evofarm.store.base import EvalKey, PopulationStore
+from evofarm.store.base import COUNTER_CASE_RUNS, EvalKey, PopulationStore
 
 log = logging.getLogger(__name__)
 
@@ -372,6 +379,8 @@ class _Driver:
         self.breeder = LocalBreeder(self.store, campaign) if self.breeding == "scheduler" else None
         #: Noise-aware acceptance (``evolution.noise``), or None.
         self.noise = self._noise()
+        #: Staged evaluation of new children (``evolution.nursery`` only).
+        self.nursery = self._nursery()
 
     def run(self) -> Outcome:
         if self.campaign.genesis_pending:
@@ -424,6 +433,33 @@ class _Driver:
             )
 
         return FarmNoise(self.store, self.campaign, tracker_for, waiter_for)
+
+    def _nursery(self) -> FarmNursery | None:
+        """The farm's nursery, for a campaign with ``evolution.nursery``."""
+        if self.campaign.spec.evolution.nursery is None:
+            return None
+        scheduler, options = self.scheduler, self.scheduler.options
+
+        def tracker_for(campaign: Campaign) -> WorkTracker:
+            return WorkTracker(
+                self.store,
+                scheduler.dispatcher,
+                campaign,
+                scheduler.clock,
+                sent_ids=scheduler.sent_ids,
+            )
+
+        def waiter_for(tracker: WorkTracker) -> Waiter:
+            return Waiter(
+                tracker,
+                scheduler.lease,
+                scheduler.check_waiting,
+                options.wait_s,
+                options.stall_s,
+                on_quiet=self.reap,
+            )
+
+        return FarmNursery(self.campaign, (self.tracker, self.waiter), tracker_for, waiter_for)
 
     def _steady(self) -> SteadyRun | None:
         """The steady-state driver, for a ``mode: steady`` campaign."""
@@ -590,7 +626,8 @@ class _Driver:
         pending.breed = {t.slot: t for t in tasks if t.slot not in pending.results}
         # With an evaluation cap the loop decides on the whole generation before
         # evaluating any of it; without one, evaluation starts with the first child.
-        pipelined = campaign.spec.budgets.max_evaluations is None
+        # The nursery ranks the whole cohort, so it waits for it too.
+        pipelined = campaign.spec.budgets.max_evaluations is None and self.nursery is None
         cheap, single = partition(pending.breed.values(), self.breeding)
         tracker.send_breeds(single)
         if self.breeding == "batch":
@@ -612,17 +649,28 @@ class _Driver:
             # the store, so only the rest is "more".
             to_send = tracker.unevaluated(results)
             self._check_cap(len(to_send))
-            tracker.send_evaluations(pending, to_send, generation)
-            self.waiter.wait(pending, generation, pipelined)
+            if self.nursery is None:
+                tracker.send_evaluations(pending, to_send, generation)
+                self.waiter.wait(pending, generation, pipelined)
         new_ids = to_evaluate(results, self.checkpoints.in_history)
+        culled: list[str] = []
+        if self.nursery is not None:
+            culled = self.nursery.run(new_ids, generation).culled
+            new_ids = [g for g in new_ids if g not in culled]
         offspring_ids = sorted({r.genome for r in results if r.genome is not None})
         genomes = tracker.genomes(offspring_ids)
-        evaluations = self._means(tracker.evaluations(offspring_ids), state)
-        next_state = select(state, results, genomes, evaluations, campaign.spec)
+        evaluations = self._means(
+            tracker.evaluations([g for g in offspring_ids if g not in culled]), state
+        )
+        next_state = select(state, results, genomes, evaluations, campaign.spec, culled=culled)
         if self.noise is not None:
             next_state = self.noise.settle(state.noise, next_state, generation)
         elapsed_s = self.scheduler.clock() - started
-        self.checkpoints.defer(next_state, new_ids, evaluations, elapsed_s)
+        # A nursery's point is fewer case runs: keep the count at each generation.
+        case_runs = None
+        if self.nursery is not None:
+            case_runs = self.store.counters(self.campaign_id).get(COUNTER_CASE_RUNS, 0)
+        self.checkpoints.defer(next_state, new_ids, evaluations, elapsed_s, case_runs)
         tracker.clear_caches()
         return next_state
 

@@ -230,7 +230,7 @@ class WorkTracker:
         if not isinstance(gid, str) or gid not in pending.evals:
             return
         if event.get("fidelity", self.campaign.fidelity) != self.campaign.fidelity:
-            return  # another sample of the same genome (evolution.noise)
+            return  # another sample (evolution.noise) or a nursery stage of the genome
         doc = event.get("evaluation")
         if isinstance(doc, dict):
             if doc.get("suite_id") != self.campaign.suite_id:

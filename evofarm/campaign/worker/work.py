@@ -31,6 +31,7 @@ from evofarm.campaign.evaluation_cache import (
 )
 from evofarm.campaign.lifecycle import ENDED, EVENTS
 from evofarm.campaign.proposer import CampaignProposer, MeteredProposer
+from evofarm.campaign.worker import staged
 from evofarm.errors import BudgetExceeded, Location, StoreError, UserInputError
 from evofarm.evolution.engine import BreedTask, breed_context, evidence_for, make_offspring
 from evofarm.evolution.examples import examples_of
@@ -305,33 +306,58 @@ def evaluate(
     sample = parse_sample(request.fidelity)[1]
     if sample:
         campaign = campaign.for_sample(sample)
-    if (request.suite_id, request.fidelity) != (campaign.suite_id, campaign.fidelity):
+    # A nursery campaign's training evaluations (stages and full) reuse lower stages'
+    # cases; a resample never does (it must be a new draw of every case).
+    staged_at = (
+        None if sample else staged.nursery_fidelity(campaign, request.suite_id, request.fidelity)
+    )
+    if staged_at is None and (request.suite_id, request.fidelity) != (
+        campaign.suite_id,
+        campaign.fidelity,
+    ):
         raise StoreError(
             f"evaluation request for suite {request.suite_id}@{request.fidelity} does not "
             f"match campaign {request.campaign!r} ({campaign.suite_id}@{campaign.fidelity})"
         )
+    partial = staged_at is not None and staged.is_partial(campaign, request.fidelity)
     genome = load_genomes(store, request.campaign, [request.genome_id])[request.genome_id]
-    key = shared_key(campaign, genome.id) if shared is not None else None
+    # Nursery evaluations are not shared: their cost is the cases they add.
+    key = shared_key(campaign, genome.id) if shared is not None and staged_at is None else None
     reused = _shared_evaluation(shared, key)
+    case_runs = 0
     try:
-        evaluation = reused if reused is not None else evaluator(campaign, genome)
+        if reused is not None:
+            evaluation = reused
+        elif staged_at is not None:
+            earlier = staged.earlier_evaluation(store, campaign, genome.id, staged_at)
+            evaluation, case_runs = staged.evaluate_at(
+                campaign, genome, staged_at, earlier, evaluator
+            )
+        else:
+            evaluation = evaluator(campaign, genome)
+            case_runs = len(evaluation.cases)
     except BudgetExceeded as exc:
         evaluation = invalid_evaluation(
             suite_id=campaign.suite_id,
-            fidelity=campaign.spec.fidelity,
+            fidelity=campaign.spec.fidelity if staged_at is None else staged_at,
             reason=str(exc),
             genome_id=genome.id,
             outcome="budget",
         )
     doc = evaluation.model_dump(mode="json")
     failed = evaluation.outcome != "ok"
+    # A stage's usage is counted by the ledger (metered) or, unmetered, with the
+    # full evaluation that reuses its cases (as the in-process loop charges it).
+    unmetered = not (metered or partial) and reused is None
     recorded = store.record_evaluation(
         request.campaign,
         request.key,
         doc,
-        tokens=0 if metered or reused is not None else evaluation.tokens,
-        cost_micro_usd=0 if metered or reused is not None else usd_to_micro(evaluation.cost_usd),
+        tokens=evaluation.tokens if unmetered else 0,
+        cost_micro_usd=usd_to_micro(evaluation.cost_usd) if unmetered else 0,
         failed=failed,
+        case_runs=case_runs,
+        partial=partial,
     ).recorded
     if recorded and reused is not None:
         store.add_counters(request.campaign, {EVALUATION_CACHE_HITS: 1})
@@ -513,20 +539,27 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
     return run
 
 
-_judges: dict[str, Provider | None] = {}
+_judges: dict[str, Provider] = {}
 _judges_lock = threading.Lock()
 
 
 def _judge_for(campaign: Campaign) -> Provider | None:
-    """The campaign's ``llm_judge`` provider in this worker (made once; role ``judge``)."""
+    """The campaign's ``llm_judge`` provider in this worker (made once; role ``judge``).
+
+    None when ``campaign.suite`` has no ``llm_judge`` check. Decided per call,
+    not cached as None: a nursery stage evaluates a subset of the cases, and a
+    later subset may need the judge an earlier one did not.
+    """
     from evofarm.campaign.candidate_runtime import judge_provider  # noqa: PLC0415 - heavy import
 
     with _judges_lock:
-        if campaign.id not in _judges:
-            _judges[campaign.id] = judge_provider(
-                campaign.spec, campaign.suite, campaign=campaign.id
-            )
-        return _judges[campaign.id]
+        found = _judges.get(campaign.id)
+        if found is not None:
+            return found
+        judge = judge_provider(campaign.spec, campaign.suite, campaign=campaign.id)
+        if judge is not None:
+            _judges[campaign.id] = judge
+        return judge
 
 
 def resolve_evaluator(name: str, max_workers: int) -> GenomeEvaluator:

@@ -75,8 +75,10 @@ def test_outputs_are_written(tmp_path: Path) -> None:
         "cost_usd",
         "wall_s",
         "approval",
+        "case_runs",
     }
     assert summary["status"] == "completed" and summary["generations"] == 3
+    assert summary["case_runs"] == result.case_runs > 0
     assert summary["seed"] == 2
     assert set(summary["best"]) == {"genome", "fitness", "validation", "chosen"}
     assert summary["best"]["validation"] is None  # the demo's suite has no split

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from evofarm.campaign import control
 from evofarm.campaign.candidate_runtime import runtime_factory
 from evofarm.campaign.local.evaluator import make_evaluator
 from evofarm.campaign.local.loop import run_in_process
@@ -21,7 +20,6 @@ from evofarm.fitness.records import Evaluation
 from evofarm.fitness.runner import default_case_runner, evaluate_pipeline
 from evofarm.fitness.suite_models import Case
 from evofarm.pipeline.schema import Pipeline
-from evofarm.store.memory import MemoryStore
 
 DEMO = Path(__file__).resolve().parents[3] / "pipelines" / "campaigns" / "demo.yaml"
 STAGES = {"stages": [{"fraction": 0.2, "promote": 0.5}, {"fraction": 0.5, "promote": 0.5}]}
@@ -103,7 +101,12 @@ def test_the_nursery_key_is_validated_in_a_campaign_file(tmp_path: Path) -> None
     assert load_campaign(bad).evolution.nursery is not None
 
 
-def test_the_farm_refuses_a_nursery_campaign_rather_than_ignore_it() -> None:
-    with pytest.raises(CampaignSpecError, match="in-process only") as info:
-        control.submit(MemoryStore(), _spec(STAGES))
-    assert info.value.location.key == "evolution.nursery"
+def test_a_nursery_campaign_with_out_writes_its_files(tmp_path: Path) -> None:
+    # Culled children have no full evaluation: the generation rows leave them out.
+    result = run_in_process(_spec(STAGES, generations=2), seed=2, out_dir=tmp_path)
+    assert result.state is not None and result.state.counters.culled > 0
+    rows = (tmp_path / "fitness-history.jsonl").read_text().splitlines()
+    assert len(rows) == result.summary.evaluations
+    assert (tmp_path / "generations.jsonl").read_text().count("\n") == 3
+    summary = (tmp_path / "summary.json").read_text()
+    assert f'"case_runs": {result.case_runs}' in summary

@@ -62,10 +62,12 @@ def test_outputs_match_the_in_process_files(
         evaluator=synthetic_eval.loop_evaluator(spec, spec.load_suite()),
     )
     assert summary.best == local.summary.best
-    assert (summary.evaluations, summary.tokens) == (
+    assert (summary.evaluations, summary.tokens, summary.case_runs) == (
         local.summary.evaluations,
         local.summary.tokens,
+        local.summary.case_runs,
     )
+    assert summary.case_runs > 0
     assert (tmp_path / "farm/best.yaml").read_text() == (tmp_path / "local/best.yaml").read_text()
 
     def rows(directory: Path) -> list[tuple[object, ...]]:
