@@ -253,6 +253,119 @@ def literal_candidates(actual: str, expected: str) -> list[Op]:
     return out
 
 
+_ALNUM = re.compile(r"[^\W_]+")
+
+
+def separator_candidates(actual: str, expected: str) -> list[Op]:
+    """A whitespace-tolerant rewrite of the actual's field separator into the expected's.
+
+    When both texts hold the same words in the same order (ignoring case) and
+    every gap between the actual's words is one separator with optional
+    whitespace around it (``", "``, ``" ,"``, ``","``) while every gap of the
+    expected is one string, the separator run becomes a class regex
+    (``\\s*,\\s*``) replaced by the expected gap: lists typed by hand vary in
+    their spacing, which a literal replace of one example's gap misses. Gaps
+    of several kinds (``", "`` and ``" "``) become any non-word run between
+    two words (``\\b\\W+\\b``).
+    """
+    a_words, b_words = _ALNUM.findall(actual), _ALNUM.findall(expected)
+    if len(a_words) < 2 or [w.casefold() for w in a_words] != [w.casefold() for w in b_words]:
+        return []
+    a_gaps = _inner_gaps(actual)
+    b_gaps = set(_inner_gaps(expected))
+    cores = {gap.strip() for gap in a_gaps}
+    if len(b_gaps) != 1 or set(a_gaps) == b_gaps:
+        return []
+    (new,) = b_gaps
+    if len(cores) == 1:
+        core = cores.pop()
+        pattern = r"\s+" if not core else r"\s*" + re.escape(core) + r"\s*"
+    else:
+        # Several separators (", " and " " in a title): any run between two words.
+        pattern = r"\b\W+\b"
+    return [{"op": "regex_replace", "pattern": pattern, "replacement": _escape_replacement(new)}]
+
+
+def _inner_gaps(text: str) -> list[str]:
+    """The text between consecutive alphanumeric words of ``text``."""
+    spans = [m.span() for m in _ALNUM.finditer(text)]
+    return [text[end:start] for (_, end), (start, _) in itertools.pairwise(spans)]
+
+
+#: Longest literal context a field extraction anchors on.
+MAX_CONTEXT = 16
+
+
+def _field_span(actual: str, expected: str) -> tuple[int, int] | None:
+    """Where ``expected``'s words sit in ``actual`` as one field, or None.
+
+    The field is the shortest stretch of ``actual`` holding the expected's
+    alphanumeric words, whole and in order (ignoring case), with nothing but
+    punctuation or spaces between them (``red+shoes`` for ``red shoes``).
+    """
+    words = [w.casefold() for w in _ALNUM.findall(expected)]
+    if not words:
+        return None
+    runs = [(m.start(), m.end(), m.group().casefold()) for m in _ALNUM.finditer(actual)]
+    best: tuple[int, int] | None = None
+    for i in range(len(runs) - len(words) + 1):
+        if [r[2] for r in runs[i : i + len(words)]] == words:
+            span = (runs[i][0], runs[i + len(words) - 1][1])
+            if best is None or span[1] - span[0] < best[1] - best[0]:
+                best = span
+    return best
+
+
+def _common_suffix(texts: Sequence[str]) -> str:
+    reversed_prefix = _common_prefix([t[::-1] for t in texts])
+    return reversed_prefix[::-1]
+
+
+def _common_prefix(texts: Sequence[str]) -> str:
+    first = min(texts, key=len) if texts else ""
+    for k, ch in enumerate(first):
+        if any(t[k] != ch for t in texts):
+            return first[:k]
+    return first
+
+
+def field_candidates(pairs: Sequence[tuple[str, str]]) -> list[Op]:
+    """``regex_extract`` of a field anchored on literal context every input shares.
+
+    Locates the expected words as a field in each actual (:func:`_field_span`),
+    then keeps the context all the examples agree on: the longest common end of
+    the text before the field (``?q=``, ``src/``), the longest common start of
+    the text after it (``&``, ``.py``), anchored at the text's start or end
+    when that context is all there is. The field's body is ``[^x]*`` up to the
+    right context's first character, or lazy/greedy ``.*``: key=value records,
+    query strings and path parts are read the same way, whatever one example's
+    neighbouring fields are. One example's context is no agreement, so at least
+    two pairs are needed.
+    """
+    lefts: list[str] = []
+    rights: list[str] = []
+    for actual, expected in pairs:
+        span = _field_span(actual, expected)
+        if span is None:
+            return []
+        lefts.append(actual[: span[0]])
+        rights.append(actual[span[1] :])
+    if len(lefts) < 2:
+        return []
+    left = _common_suffix(lefts)[-MAX_CONTEXT:]
+    right = _common_prefix(rights)[:MAX_CONTEXT]
+    if not left and not right:
+        return []  # no literal context: the field is not anchored on anything
+    pre = ("^" if all(t == left for t in lefts) else "") + re.escape(left)
+    post = re.escape(right) + ("$" if all(t == right for t in rights) else "")
+    bodies = [".*?", ".+?"] if post else [".*", ".+"]
+    if right:
+        bodies.insert(0, "[^" + re.escape(right[0]) + "]*")
+    return [
+        {"op": "regex_extract", "pattern": f"{pre}({body}){post}", "group": 1} for body in bodies
+    ]
+
+
 GENERIC: tuple[Op, ...] = (
     {"op": "lower"},
     {"op": "upper"},
@@ -264,6 +377,7 @@ GENERIC: tuple[Op, ...] = (
     {"op": "regex_replace", "pattern": r"[^\w\s]", "replacement": ""},
     {"op": "regex_replace", "pattern": r"\b(\w)\w*\W*", "replacement": r"\1"},
     {"op": "regex_replace", "pattern": r"\W+", "replacement": " "},
+    {"op": "regex_replace", "pattern": r"^\W+|\W+$", "replacement": ""},
 )
 
 
@@ -272,8 +386,12 @@ def candidates(pairs: Iterable[tuple[str, str]]) -> list[Op]:
     found: dict[str, Op] = {}
     for op in GENERIC:
         found.setdefault(json.dumps(op, sort_keys=True), op)
+    pairs = list(pairs)
+    for op in field_candidates(pairs):
+        found.setdefault(json.dumps(op, sort_keys=True), op)
     for actual, expected in pairs:
         for op in (
+            *separator_candidates(actual, expected),
             *substring_candidates(actual, expected),
             *rewrite_candidates(actual, expected),
             *literal_candidates(actual, expected),
@@ -376,8 +494,14 @@ def synthesize(
         closest = sorted(
             grown, key=lambda g: (-g[0][1], -g[0][0], json.dumps(g[1], sort_keys=True))
         )
+        # And the best list ending in each kind of operation: an extraction
+        # that leaves one separator to rewrite competes with a rewrite fitting
+        # some examples outright only if it survives to the next depth.
+        by_kind: dict[str, tuple[tuple[int, float], list[Op], list[Any]]] = {}
+        for g in grown:
+            by_kind.setdefault(str(g[1][-1].get("op")), g)
         frontier = [pick]
-        for g in (*grown[: beam - 1], *closest[:beam]):
+        for g in (*grown[: beam - 1], *closest[:beam], *by_kind.values()):
             if all(g is not kept for kept in frontier):
                 frontier.append(g)
     return best_ops
