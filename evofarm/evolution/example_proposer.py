@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from evofarm.errors import FarmError
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.operators.common import fresh_name, is_transform
+from evofarm.evolution.pieces import cased_piece
 from evofarm.evolution.proposals import CaseEvidence, Evidence
 from evofarm.evolution.synthesis import GENERIC, Op, literal_candidates, run_op, synthesize
 from evofarm.pipeline.loader import pipeline_from_data
@@ -133,7 +134,7 @@ class ExampleProposer:
         if not steps:
             return None
         new_steps = (
-            self._extend_last(steps, cases, rng)
+            self._extend_last(steps, cases, rng, context)
             if is_transform(steps[-1])
             else self._fix_a_step(steps, cases, rng) or self._new_last(steps, cases, rng, context)
         )
@@ -146,9 +147,18 @@ class ExampleProposer:
 
     @staticmethod
     def _extend_last(
-        steps: list[dict[str, Any]], cases: Sequence[CaseEvidence], rng: random.Random
+        steps: list[dict[str, Any]],
+        cases: Sequence[CaseEvidence],
+        rng: random.Random,
+        context: OperatorContext,
     ) -> list[dict[str, Any]] | None:
-        ops = synthesize([(c.actual, c.expected or "") for c in cases], rng)
+        pairs = [(c.actual, c.expected or "") for c in cases]
+        ops = synthesize(pairs, rng)
+        fitted = _fits(ops, pairs)
+        if fitted < len(pairs) and len(steps) + 2 <= context.max_steps:
+            split = _with_cased_piece(steps, pairs, rng)
+            if split is not None and split[0] > fitted:
+                return split[1]
         if not ops:
             return None
         last = steps[-1]
@@ -194,3 +204,51 @@ class ExampleProposer:
             "operations": ops,
         }
         return [*steps, step]
+
+
+def _fits(ops: Sequence[Op], pairs: Sequence[tuple[str, str]]) -> int:
+    """How many pairs ``ops`` maps from actual to expected exactly."""
+    fitted = 0
+    for actual, expected in pairs:
+        value: Any = actual
+        for op in ops:
+            value = run_op(value, op)
+        fitted += value == expected
+    return fitted
+
+
+def _with_cased_piece(
+    steps: list[dict[str, Any]], pairs: Sequence[tuple[str, str]], rng: random.Random
+) -> tuple[int, list[dict[str, Any]]] | None:
+    """(pairs fitted, steps): the re-cased part computed apart, then combined.
+
+    When every expected output re-cases one run of the last step's words and
+    keeps others (:func:`~evofarm.evolution.pieces.cased_piece`), a copy of
+    the last step is extended to produce that run alone, and a new final step
+    reads ``"<run> <last output>"`` and is given the operations that lay the
+    two out as expected. None unless the run is produced exactly for every
+    pair.
+    """
+    pieces = [cased_piece(actual, expected) for actual, expected in pairs]
+    if any(p is None for p in pieces):
+        return None
+    piece_pairs = [(a, p or "") for (a, _), p in zip(pairs, pieces, strict=True)]
+    piece_ops = synthesize(piece_pairs, rng)
+    if not piece_ops or _fits(piece_ops, piece_pairs) < len(pairs):
+        return None
+    combined = [(f"{p} {a}", e) for (a, e), p in zip(pairs, pieces, strict=True)]
+    final_ops = synthesize(combined, rng)
+    if not final_ops:
+        return None
+    last = steps[-1]
+    taken = {str(s.get("name")) for s in steps}
+    part = fresh_name("part", taken)
+    final = fresh_name("finish", taken | {part})
+    part_step = {**last, "name": part, "operations": [*last["operations"], *piece_ops]}
+    final_step = {
+        "name": final,
+        "type": "transform",
+        "input": "{{steps." + part + ".result}} {{steps." + str(last.get("name")) + ".result}}",
+        "operations": final_ops,
+    }
+    return _fits(final_ops, combined), [*steps[:-1], part_step, last, final_step]
