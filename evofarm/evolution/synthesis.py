@@ -292,6 +292,27 @@ def _inner_gaps(text: str) -> list[str]:
     return [text[end:start] for (_, end), (start, _) in itertools.pairwise(spans)]
 
 
+def initials_candidates(actual: str, expected: str) -> list[Op]:
+    """Each word's first character followed by the expected's constant mark.
+
+    When the expected's alphanumeric characters are the actual's words' first
+    characters (ignoring case) and the text after each one is the same
+    (``"."`` in ``A.K.L.``, ``""`` in ``AKL``), every word becomes its first
+    character and that text: abbreviations of any number of words, where a
+    rewrite with one group per word is tied to the examples' word counts.
+    """
+    words = _ALNUM.findall(actual)
+    letters = [m.start() for m in re.finditer(r"[^\W_]", expected)]
+    initials = "".join(w[0] for w in words).casefold()
+    if len(words) < 2 or "".join(expected[i] for i in letters).casefold() != initials:
+        return []
+    marks = {expected[i + 1 : j] for i, j in itertools.pairwise([*letters, len(expected)])}
+    if len(marks) != 1:
+        return []
+    replacement = r"\1" + _escape_replacement(marks.pop())
+    return [{"op": "regex_replace", "pattern": r"\b(\w)\w*\W*", "replacement": replacement}]
+
+
 #: Longest literal context a field extraction anchors on.
 MAX_CONTEXT = 16
 
@@ -392,6 +413,7 @@ def candidates(pairs: Iterable[tuple[str, str]]) -> list[Op]:
     for actual, expected in pairs:
         for op in (
             *separator_candidates(actual, expected),
+            *initials_candidates(actual, expected),
             *substring_candidates(actual, expected),
             *rewrite_candidates(actual, expected),
             *literal_candidates(actual, expected),

@@ -10,6 +10,7 @@ import random
 
 from evofarm.evolution.synthesis import (
     field_candidates,
+    initials_candidates,
     run_op,
     separator_candidates,
     synthesize,
@@ -112,3 +113,13 @@ def test_synthesis_maps_a_path_to_a_dotted_name_of_any_depth() -> None:
     assert all(_apply(ops, a) == e for a, e in pairs)
     assert _apply(ops, "lib/u.rb") == "u"
     assert _apply(ops, "lib/p/q/r/s.rb") == "p::q::r::s"
+
+
+def test_initials_with_a_constant_mark_for_any_number_of_words() -> None:
+    (op,) = initials_candidates("maria de souza", "M-D-S-")
+    assert op == {"op": "regex_replace", "pattern": r"\b(\w)\w*\W*", "replacement": r"\1-"}
+    assert initials_candidates("ab cd", "AC.") == []  # the marks differ
+    assert initials_candidates("ab cd", "AB") == []  # not the first characters
+    pairs = [("maria de souza", "M-D-S-"), ("li wei", "L-W-"), ("jo ann bo ra", "J-A-B-R-")]
+    ops = synthesize(pairs, random.Random(1))
+    assert _apply(ops, "tim o bell lee kay") == "T-O-B-L-K-"
