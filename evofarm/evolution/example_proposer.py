@@ -7,7 +7,11 @@ proposes operations that close the difference
 (:func:`~evofarm.evolution.synthesis.synthesize`):
 
 * when the final step is a ``transform``, its result is the output, so the
-  operations found for (actual, expected) are appended to it;
+  operations found for (actual, expected) are appended to it; when they leave
+  cases failing and every expected output re-cases one run of words while
+  keeping others (:mod:`~evofarm.evolution.pieces`), that run is computed by a
+  copy of the step and a new final step combines it with the output, if that
+  fits more cases;
 * otherwise, transform steps that read only the inputs are simulated on the
   cases (their operations are pure), and the step whose output, after a
   proposed operation, appears inside more expected outputs gets it; failing

@@ -13,13 +13,20 @@ outputs. Candidates are derived from the examples themselves:
 * the text differs in case only -> ``lower``/``upper``/``title``;
 * the actual is inside the expected -> ``prefix``/``suffix``/``format``;
 * differing segments (character diff) -> literal ``replace``;
+* the same words with other separators -> a whitespace-tolerant separator
+  rewrite (``\\s*,\\s*`` to the expected gap);
+* the expected words as one field of every input -> ``regex_extract``
+  anchored on the literal context all the inputs share (``?q=``, ``src/``);
+* the expected is the words' first characters with a constant mark -> an
+  initials rewrite for any number of words;
 * a few token-class rewrites (keep digits, keep letters, first letter of each
-  word, collapse whitespace).
+  word, collapse whitespace, trim non-word edges).
 
-The search is greedy over a few operations: each step keeps the candidate
-that makes the most pairs equal, then the highest mean similarity
-(:func:`evofarm.fitness.similarity.similarity`); ``rng`` breaks exact ties.
-Everything is a pure function of the pairs and the rng.
+The search is a small beam over a few operations: each depth keeps the
+candidate that makes the most pairs equal, then the highest mean similarity
+(:func:`evofarm.fitness.similarity.similarity`), then the fewest assumptions;
+``rng`` breaks exact ties. Everything is a pure function of the pairs and the
+rng.
 """
 
 from __future__ import annotations
