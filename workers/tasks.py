@@ -171,14 +171,28 @@ def genesis(self: Task, campaign: str) -> dict[str, Any]:
 
 @app.task(name=names.TASK_EVALUATE, bind=True)  # type: ignore[untyped-decorator]
 def evaluate(  # noqa: PLR0917 - Celery passes task arguments positionally
-    self: Task, campaign: str, genome_id: str, suite_id: str, fidelity: str, generation: int
+    self: Task,
+    campaign: str,
+    genome_id: str,
+    suite_id: str,
+    fidelity: str,
+    generation: int,
+    shard: int = 0,
+    shards: int = 1,
 ) -> dict[str, Any]:
-    """Evaluate one genome on the campaign's suite (its cases run concurrently)."""
-    request = work.EvalRequest(campaign, genome_id, suite_id, fidelity, int(generation))
+    """Evaluate one genome on the campaign's suite (its cases run concurrently).
+
+    With ``shards`` > 1, only shard ``shard`` of the cases, the last shard
+    recording the merged evaluation (:mod:`evofarm.campaign.worker.shards`).
+    """
+    request = work.EvalRequest(
+        campaign, genome_id, suite_id, fidelity, int(generation), int(shard), int(shards)
+    )
+    part = f" {shard + 1}/{shards}" if int(shards) > 1 else ""
     doc: dict[str, Any] = _run(
         self,
         campaign,
-        f"evaluate {genome_id[:12]}",
+        f"evaluate {genome_id[:12]}{part}",
         lambda: work.evaluate(
             store(),
             _cache,

@@ -25,6 +25,7 @@ from statistics import NormalDist
 from evofarm.campaign.bundle import Campaign
 from evofarm.campaign.local.evaluator import Evaluator
 from evofarm.campaign.spec import CampaignSpec
+from evofarm.campaign.worker.shards import splittable
 from evofarm.campaign.worker.work import GenomeEvaluator
 from evofarm.evolution.genome import Genome
 from evofarm.fitness.evaluate import select_cases
@@ -118,7 +119,7 @@ def factory(max_workers: int) -> GenomeEvaluator:
             genome, campaign.spec, campaign.suite, latency_s=latency, max_workers=max_workers
         )
 
-    return run
+    return splittable(run)  # each case is scored on its own
 
 
 def loop_evaluator(spec: CampaignSpec, suite: TaskSuite, latency_s: float = 0.0) -> Evaluator:

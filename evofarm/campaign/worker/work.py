@@ -15,7 +15,7 @@ import contextlib
 import importlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from evofarm.campaign.evaluation_cache import (
 )
 from evofarm.campaign.lifecycle import ENDED, EVENTS
 from evofarm.campaign.proposer import CampaignProposer, MeteredProposer
+from evofarm.campaign.worker import shards
 from evofarm.errors import BudgetExceeded, Location, StoreError, UserInputError
 from evofarm.evolution.engine import BreedTask, breed_context, evidence_for, make_offspring
 from evofarm.evolution.examples import examples_of
@@ -233,6 +234,9 @@ class EvalRequest:
     suite_id: str
     fidelity: str
     generation: int
+    #: This task's share of the cases, of ``shards`` (:mod:`~evofarm.campaign.worker.shards`).
+    shard: int = 0
+    shards: int = 1
 
     @property
     def key(self) -> EvalKey:
@@ -240,8 +244,21 @@ class EvalRequest:
         return EvalKey(self.genome_id, self.suite_id, self.fidelity)
 
     def to_args(self) -> list[Any]:
-        """Positional task arguments."""
-        return [self.campaign, self.genome_id, self.suite_id, self.fidelity, self.generation]
+        """Positional task arguments (the shard pair only when the evaluation is split)."""
+        args: list[Any] = [
+            self.campaign,
+            self.genome_id,
+            self.suite_id,
+            self.fidelity,
+            self.generation,
+        ]
+        return [*args, self.shard, self.shards] if self.shards > 1 else args
+
+    def split(self) -> list[EvalRequest]:
+        """One request per shard (just this one when the evaluation is not split)."""
+        if self.shards <= 1:
+            return [self]
+        return [replace(self, shard=i) for i in range(self.shards)]
 
 
 def _signal_evaluated(store: PopulationStore, request: EvalRequest, doc: JSONDoc) -> None:
@@ -307,16 +324,26 @@ def evaluate(
     genome = load_genomes(store, request.campaign, [request.genome_id])[request.genome_id]
     key = shared_key(campaign, genome.id) if shared is not None else None
     reused = _shared_evaluation(shared, key)
-    try:
-        evaluation = reused if reused is not None else evaluator(campaign, genome)
-    except BudgetExceeded as exc:
-        evaluation = invalid_evaluation(
-            suite_id=campaign.suite_id,
-            fidelity=campaign.spec.fidelity,
-            reason=str(exc),
-            genome_id=genome.id,
-            outcome="budget",
+    if reused is not None:
+        evaluation = reused
+    elif request.shards > 1 and shards.is_splittable(evaluator):
+        part = shards.shard_campaign(campaign, request.shard, request.shards)
+        merged = shards.keep_shard(
+            store,
+            campaign,
+            request.key,
+            _run_evaluator(evaluator, part, genome),
+            shard=request.shard,
+            shards=request.shards,
         )
+        if merged is None:  # the other shards' tasks finish the evaluation
+            return {"shard": request.shard, "shards": request.shards}
+        evaluation = merged
+    elif request.shards > 1 and request.shard > 0:
+        # An evaluator that cannot be split: shard 0 runs the whole evaluation.
+        return {"shard": request.shard, "shards": request.shards, "skipped": "not splittable"}
+    else:
+        evaluation = _run_evaluator(evaluator, campaign, genome)
     doc = evaluation.model_dump(mode="json")
     failed = evaluation.outcome != "ok"
     recorded = store.record_evaluation(
@@ -354,6 +381,20 @@ def evaluate(
         )
     _signal_evaluated(store, request, doc)
     return doc
+
+
+def _run_evaluator(evaluator: GenomeEvaluator, campaign: Campaign, genome: Genome) -> Evaluation:
+    """``evaluator(campaign, genome)``; a call the budget refused scores 0 (outcome ``budget``)."""
+    try:
+        return evaluator(campaign, genome)
+    except BudgetExceeded as exc:
+        return invalid_evaluation(
+            suite_id=campaign.suite_id,
+            fidelity=campaign.spec.fidelity,
+            reason=str(exc),
+            genome_id=genome.id,
+            outcome="budget",
+        )
 
 
 def _shared_evaluation(shared: EvaluationCache | None, key: str | None) -> Evaluation | None:
@@ -400,7 +441,7 @@ def in_process_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             judge=_judge_for(campaign),
         )
 
-    return run
+    return shards.splittable(run)
 
 
 #: Evaluators a worker can be configured with by name.
@@ -502,7 +543,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             meter=lambda case: meters[0](case) if meters else NOTHING,
         )
 
-    return run
+    return shards.splittable(run)
 
 
 _judges: dict[str, Provider | None] = {}
