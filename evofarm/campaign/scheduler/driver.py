@@ -632,7 +632,8 @@ class _Driver:
         with contextlib.suppress(StoreError):
             self.store.update_info(self.campaign_id, {INFO_WALL: repr(self.scheduler.wall_s())})
         try:
-            contribute_on_end(self.store, self.campaign, str(status))
+            seen_ok = self.tracker.seen_ok
+            contribute_on_end(self.store, self.campaign, str(status), known_ok=seen_ok)
         except StoreError as exc:  # the memory is a bonus: never fail an ending over it
             log.warning("campaign %s: not mined into the memory: %s", self.campaign_id, exc)
         return Outcome(status=str(status), reason=reason, generation=generation)

@@ -104,6 +104,9 @@ class WorkTracker:
         # on reading them back (cleared every generation).
         self._genome_cache: dict[str, Genome] = {}
         self._eval_cache: dict[str, Evaluation] = {}
+        #: Genomes whose evaluation arrived (with an event or read) ending ``ok``;
+        #: kept for the campaign's ending, which then reads back only the others.
+        self.seen_ok: set[str] = set()
 
     # ---- sending -----------------------------------------------------------------
 
@@ -247,7 +250,10 @@ class WorkTracker:
         if isinstance(doc, dict):
             if doc.get("suite_id") != self.campaign.suite_id:
                 return  # the same genome on the other split (the final phase)
-            self._eval_cache[gid] = Evaluation.model_validate(doc)
+            evaluation = Evaluation.model_validate(doc)
+            self._eval_cache[gid] = evaluation
+            if evaluation.outcome == "ok":
+                self.seen_ok.add(gid)
         self.known.add(gid)
         del pending.evals[gid]
         self.last_progress = self.clock()
