@@ -21,7 +21,7 @@ Prints one JSON object with each run, each one's mean efficiency and the
 ratios evofarm/peer. Usage::
 
     python benchmarks/peers.py [--latency uniform|lognormal] [--rounds 1] \
-        [--mode generational|steady]
+        [--mode generational|steady] [--timeline]
 """
 
 from __future__ import annotations
@@ -38,18 +38,21 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from celery import group
+from celery import Celery, group
 from deap import algorithms, base, creator, tools
 
 from evofarm.campaign import control
 from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
+from evofarm.campaign.worker.work import EvalRequest
+from evofarm.farm.dispatch import CeleryDispatcher
 from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.redis_server import RedisServer
 from evofarm.farm.session import Farm, connect_farm
 from evofarm.fitness.evaluate import select_cases
+from evofarm.store.base import PopulationStore
 from evofarm.testing.synthetic_eval import LATENCY_DIST_ENV, case_latency
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -143,20 +146,85 @@ def _campaign(mode: str = "generational") -> CampaignSpec:
     return spec.model_copy(update={"evolution": evolution, "budgets": budgets})
 
 
+class _Marks:
+    """When evaluate tasks went out and evaluations came back, as the scheduler saw them."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, str]] = []
+        self.done: list[tuple[float, str]] = []
+
+    def summary(self, started: float, ended: float, step_s: float = 0.5) -> dict[str, Any]:
+        """First/last marks (seconds from the start) and evaluations in flight per step."""
+        sent = sorted((t - started, g) for t, g in self.sent)
+        done = sorted((t - started, g) for t, g in self.done)
+        buckets = []
+        for i in range(int((ended - started) / step_s) + 1):
+            at = i * step_s
+            out = {g for t, g in sent if t <= at}
+            back = {g for t, g in done if t <= at}
+            buckets.append([round(at, 2), len(out - back)])
+        return {
+            "first_sent_s": round(sent[0][0], 3) if sent else None,
+            "first_done_s": round(done[0][0], 3) if done else None,
+            "last_done_s": round(done[-1][0], 3) if done else None,
+            "end_s": round(ended - started, 3),
+            "evaluate_tasks": len(sent),
+            "in_flight": buckets,
+        }
+
+
+class _MarkingDispatcher(CeleryDispatcher):
+    def __init__(self, app: Celery, marks: _Marks) -> None:
+        super().__init__(app)
+        self.marks = marks
+
+    def send_evaluate(self, request: EvalRequest, task_id: str) -> None:
+        self.marks.sent.append((time.perf_counter(), request.genome_id))
+        super().send_evaluate(request, task_id)
+
+
+class _MarkingStore:
+    """The farm's store, noting each evaluation event the scheduler takes."""
+
+    def __init__(self, store: PopulationStore, marks: _Marks) -> None:
+        self._store, self.marks = store, marks
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def wait_event(self, campaign: str, channel: str, timeout: float) -> Any:
+        event = self._store.wait_event(campaign, channel, timeout)
+        if event is not None and event.get("type") == "evaluated":
+            self.marks.done.append((time.perf_counter(), str(event.get("genome"))))
+        return event
+
+
 def run_evofarm(
-    farm: Farm, median_s: float, dist: str, seed: int, mode: str = "generational"
+    farm: Farm,
+    median_s: float,
+    dist: str,
+    seed: int,
+    mode: str = "generational",
+    *,
+    timeline: bool = False,
 ) -> dict[str, Any]:
-    """The farm, in ``mode``, on the synthetic evaluator."""
+    """The farm, in ``mode``, on the synthetic evaluator (``timeline``: with its marks)."""
     spec = _campaign(mode)
     case_ids = [c.id for c in select_cases(spec.load_suite(), spec.fidelity)]
     campaign = control.submit(farm.store, spec, seed=seed)
-    scheduler = Scheduler(farm.store, farm.dispatcher(), campaign, options=SchedulerOptions())
+    marks = _Marks()
+    store = cast(PopulationStore, _MarkingStore(farm.store, marks)) if timeline else farm.store
+    dispatcher = _MarkingDispatcher(farm.app, marks) if timeline else farm.dispatcher()
+    scheduler = Scheduler(store, dispatcher, campaign, options=SchedulerOptions())
     started = time.perf_counter()
     scheduler.run()
-    wall = time.perf_counter() - started
+    ended = time.perf_counter()
     idents = sorted({k.genome_id for k in farm.store.evaluation_keys(campaign)})
-    return {"wall_s": wall, "ideal_s": _ideal(idents, case_ids, median_s, dist),
-            "evaluations": len(idents)}  # fmt: skip
+    ideal = _ideal(idents, case_ids, median_s, dist)
+    run: dict[str, Any] = {"wall_s": ended - started, "ideal_s": ideal, "evaluations": len(idents)}
+    if timeline:
+        run["timeline"] = marks.summary(started, ended)
+    return run
 
 
 def _efficiency(run: dict[str, Any]) -> float:
@@ -171,6 +239,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mode", choices=["generational", "steady"], default="generational")
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="add each evofarm run's timeline: first task sent, first and last evaluation "
+        "back, the end, evaluations in flight every 0.5 s (16 slots)",
+    )
     args = parser.parse_args()
     median_s = args.latency_ms / 1000
     env = {
@@ -204,7 +278,9 @@ def main() -> None:
                 for round_ in range(args.rounds):
                     seed = args.seed + round_
                     runs["evofarm"].append(
-                        run_evofarm(farm, median_s, args.latency, seed, args.mode)
+                        run_evofarm(
+                            farm, median_s, args.latency, seed, args.mode, timeline=args.timeline
+                        )
                     )
                     runs["deap"].append(run_deap(median_s, args.latency, seed))
                     runs["celery"].append(

@@ -47,6 +47,35 @@ def _warm_up(**_: Any) -> None:
     warm_up()
 
 
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
+def _warm_process(**_: Any) -> None:
+    """In each process that runs tasks (prefork child, solo): open the store, load the evaluator."""
+    warm_task_process()
+
+
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+def _warm_in_place(sender: Any = None, **_: Any) -> None:
+    """A threads (or other in-process) pool runs tasks here: warm this process now."""
+    controller = getattr(sender, "controller", None)
+    pool = getattr(controller, "pool_cls", None)
+    if "prefork" not in str(getattr(pool, "__module__", pool)):
+        warm_task_process()
+
+
+def warm_task_process() -> None:
+    """Open the store and build the evaluator before the first task (best effort).
+
+    Left to the first tasks, every pool thread would race to do both at once
+    while the farm's first evaluations (the seed generation) wait on them.
+    A failure here is logged; the first task then meets it and reports it.
+    """
+    try:
+        store()
+        evaluator()
+    except Exception as exc:  # warming never fails a worker
+        log.warning("worker warm-up: %s", exc)
+
+
 RETRYABLE = (StoreError, ProviderUnavailable, SandboxError)
 MAX_RETRIES = 5
 
@@ -171,14 +200,28 @@ def genesis(self: Task, campaign: str) -> dict[str, Any]:
 
 @app.task(name=names.TASK_EVALUATE, bind=True)  # type: ignore[untyped-decorator]
 def evaluate(  # noqa: PLR0917 - Celery passes task arguments positionally
-    self: Task, campaign: str, genome_id: str, suite_id: str, fidelity: str, generation: int
+    self: Task,
+    campaign: str,
+    genome_id: str,
+    suite_id: str,
+    fidelity: str,
+    generation: int,
+    shard: int = 0,
+    shards: int = 1,
 ) -> dict[str, Any]:
-    """Evaluate one genome on the campaign's suite (its cases run concurrently)."""
-    request = work.EvalRequest(campaign, genome_id, suite_id, fidelity, int(generation))
+    """Evaluate one genome on the campaign's suite (its cases run concurrently).
+
+    With ``shards`` > 1, only shard ``shard`` of the cases, the last shard
+    recording the merged evaluation (:mod:`evofarm.campaign.worker.shards`).
+    """
+    request = work.EvalRequest(
+        campaign, genome_id, suite_id, fidelity, int(generation), int(shard), int(shards)
+    )
+    part = f" {shard + 1}/{shards}" if int(shards) > 1 else ""
     doc: dict[str, Any] = _run(
         self,
         campaign,
-        f"evaluate {genome_id[:12]}",
+        f"evaluate {genome_id[:12]}{part}",
         lambda: work.evaluate(
             store(),
             _cache,

@@ -8,6 +8,7 @@ arguments are the small JSON the work functions take (ids and parameters).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from evofarm.campaign.worker.work import EvalRequest
 from evofarm.errors import StoreUnreachable
 from evofarm.evolution.engine import BreedTask
 from evofarm.farm import names
+
+log = logging.getLogger(__name__)
 
 
 class CeleryDispatcher:
@@ -46,6 +49,24 @@ class CeleryDispatcher:
                 )
         except (OperationalError, redis.RedisError, OSError) as exc:
             raise StoreUnreachable(f"could not reach the broker to send {name}: {exc}") from exc
+
+    def warm(self) -> None:
+        """Connect to the broker and declare the farm's queues now, not at the first send.
+
+        The first publish of a process otherwise pays both (and the result
+        backend's loading) while the seed generation waits. Best effort: a broker that is
+        not there yet is met again, and reported, by the first send.
+        """
+        try:
+            # send_task wraps each id in an AsyncResult, which loads the result
+            # backend (imports, entry points) on first use: ~0.1 s.
+            _ = self.app.backend
+            with self.app.producer_or_acquire() as producer:
+                producer.connection.ensure_connection(max_retries=1)
+                for queue in self.app.amqp.queues.values():
+                    producer.maybe_declare(queue)
+        except (OperationalError, redis.RedisError, OSError) as exc:
+            log.info("broker not warmed: %s", exc)
 
     def send_breed(self, task: BreedTask, task_id: str) -> None:
         name = names.TASK_BREED if task.kind == "crossover" else names.TASK_MUTATE

@@ -11,6 +11,7 @@ run ended (the private Redis is started again just to read it).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,8 @@ def connect_farm(redis_url: str, broker_url: str) -> tuple[SharedStore, Celery]:
     """
     store = open_shared_store(redis_url)
     app = make_celery_app(Settings(broker_url=broker_url, redis_url=redis_url))
+    # Meanwhile the caller sets up: the scheduler's first send then finds it connected.
+    threading.Thread(target=CeleryDispatcher(app).warm, name="evofarm-warm", daemon=True).start()
     return store, app
 
 

@@ -25,6 +25,7 @@ from statistics import NormalDist
 from evofarm.campaign.bundle import Campaign
 from evofarm.campaign.local.evaluator import Evaluator, StagedEvaluator
 from evofarm.campaign.spec import CampaignSpec
+from evofarm.campaign.worker.shards import splittable
 from evofarm.campaign.worker.work import GenomeEvaluator
 from evofarm.evolution.genome import Genome
 from evofarm.fitness.evaluate import select_cases
@@ -125,7 +126,7 @@ def factory(max_workers: int) -> GenomeEvaluator:
             _log_runs(run_log, campaign.id, genome.id, [c.case_id for c in evaluation.cases])
         return evaluation
 
-    return run
+    return splittable(run)  # each case is scored on its own
 
 
 def _log_runs(path: str, campaign: str, genome_id: str, case_ids: list[str]) -> None:

@@ -94,3 +94,27 @@ def test_exhausted_retries_and_bugs_fail_the_campaign(tasks: ModuleType, redis_u
         tasks._run(FakeTask(retries=0), C, "breed 1/0", bug)
     event = store.wait_event(C, lifecycle.EVENTS, 0)
     assert event is not None and event["task"] == "breed 1/0" and "KeyError" in event["error"]
+
+
+def test_warm_up_opens_the_store_and_builds_the_evaluator(
+    tasks: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVOFARM_EVALUATOR", "evofarm.testing.synthetic_eval:factory")
+    monkeypatch.setattr(tasks, "_evaluator", None)
+    # A threads pool runs tasks in the worker's own process: warmed when it is ready.
+    thread_pool = SimpleNamespace(controller=SimpleNamespace(pool_cls=SimpleNamespace))
+    tasks._warm_in_place(sender=thread_pool)
+    assert tasks._store is not None and tasks._evaluator is not None
+
+
+def test_warm_up_leaves_a_prefork_parent_cold_and_never_raises(
+    tasks: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tasks, "_evaluator", None)
+    prefork = type("TaskPool", (), {"__module__": "celery.concurrency.prefork"})
+    tasks._warm_in_place(sender=SimpleNamespace(controller=SimpleNamespace(pool_cls=prefork)))
+    assert tasks._store is None and tasks._evaluator is None
+    # A broken evaluator setting is logged here and reported by the first task.
+    monkeypatch.setenv("EVOFARM_EVALUATOR", "no_such_module:factory")
+    tasks._warm_process()
+    assert tasks._evaluator is None

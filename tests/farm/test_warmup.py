@@ -15,9 +15,12 @@ import json, sys
 import workers.tasks
 from celery import signals
 cold = "anthropic" in sys.modules
+from evofarm.evolution.operators.registry import OPERATORS
+loaded = OPERATORS._loaded
 signals.worker_init.send(sender=None)
 print(json.dumps({"cold": cold, "warm": "anthropic" in sys.modules,
-                  "executor": "evofarm.pipeline.executor" in sys.modules}))
+                  "executor": "evofarm.pipeline.executor" in sys.modules,
+                  "operators": [loaded, OPERATORS._loaded]}))
 """
 
 
@@ -39,4 +42,4 @@ def test_worker_init_loads_the_sdk_a_first_task_would_import() -> None:
     found = json.loads(done.stdout.strip().splitlines()[-1])
     # Importing the tasks leaves the SDK out (the parent stays light until the worker
     # starts); worker_init loads it in the parent, which the pool's children inherit.
-    assert found == {"cold": False, "warm": True, "executor": True}
+    assert found == {"cold": False, "warm": True, "executor": True, "operators": [False, True]}

@@ -100,6 +100,7 @@ from evofarm.campaign.scheduler.steady import SteadyRun
 from evofarm.campaign.scheduler.waiting import Ended, Waiter
 from evofarm.campaign.scheduler.wallclock import WallClock
 from evofarm.campaign.worker import work
+from evofarm.campaign.worker.shards import shard_count
 from evofarm.errors import StoreError, StoreUnreachable
 from evofarm.evolution.engine import (
     BreedResult,
@@ -158,6 +159,12 @@ class SchedulerOptions:
         reap_after_s: a ledger reservation older than this belongs to a dead
             worker and is charged (:mod:`~evofarm.campaign.scheduler.reaping`).
         reap_every_s: how often the scheduler looks for such reservations.
+        spread: about how many evaluate tasks the farm runs at once. Evaluations
+            that would leave slots idle (the seed generation, the final phase,
+            the last births of a steady campaign) are split so that about this
+            many tasks share them (:mod:`~evofarm.campaign.worker.shards`).
+        split_cases: the fewest cases one task of a split evaluation runs; 0:
+            never split.
     """
 
     wait_s: float = 1.0
@@ -170,6 +177,8 @@ class SchedulerOptions:
     batch_size: int = 8
     reap_after_s: float = 900.0
     reap_every_s: float = 10.0
+    spread: int = 16
+    split_cases: int = 2
 
 
 @dataclass(frozen=True)
@@ -480,6 +489,8 @@ class _Driver:
             batch_size=self.batch_size,
             ending=self._between_generations,
             on_state=on_state,
+            shards=lambda evaluations: self._shards(self.tracker, evaluations),
+            spread=self.scheduler.options.spread,
         )
 
     def _final_phase(self, state: EvolutionState, status: Status, reason: str) -> None:
@@ -516,7 +527,8 @@ class _Driver:
                 self.store.put_genome(self.campaign_id, genome.model_dump(mode="json"))
             ids = [g.id for g in genomes]
             pending = Pending()
-            trackers[split].send_evaluations(pending, ids, state.generation)
+            shards = self._shards(trackers[split], len(ids))
+            trackers[split].send_evaluations(pending, ids, state.generation, shards=shards)
             waiters[split].wait(pending, state.generation, pipelined=True)
             found = trackers[split].evaluations(ids)
             return self._means(found, state) if split == "train" else found
@@ -548,6 +560,12 @@ class _Driver:
     ) -> dict[str, Evaluation]:
         """Resampled genomes' evaluations averaged over their samples (identity without noise)."""
         return evaluations if self.noise is None else self.noise.means(evaluations, state.noise)
+
+    def _shards(self, tracker: WorkTracker, evaluations: int) -> int:
+        """Tasks per evaluation when only ``evaluations`` evaluations share the farm."""
+        options = self.scheduler.options
+        width = options.spread // max(1, evaluations)
+        return shard_count(tracker.cases, options.split_cases, width)
 
     def _anomalies(self, generation: int) -> None:
         """The per-generation anomaly hook: detect and store (never fails the campaign)."""
@@ -596,7 +614,9 @@ class _Driver:
         seeds = list(campaign.seed_genomes)
         self._check_cap(len([g for g in seeds if g not in tracker.known]))
         pending = Pending()
-        tracker.send_evaluations(pending, seeds, generation=0)
+        # The seeds alone would hold few slots: their cases are spread over the farm.
+        shards = self._shards(tracker, len(seeds))
+        tracker.send_evaluations(pending, seeds, generation=0, shards=shards)
         self.waiter.wait(pending, generation=0, pipelined=True)
         genomes = tracker.genomes(seeds)
         evaluations = tracker.evaluations(seeds)
@@ -693,7 +713,8 @@ class _Driver:
         with contextlib.suppress(StoreError):
             self.store.update_info(self.campaign_id, {INFO_WALL: repr(self.scheduler.wall_s())})
         try:
-            contribute_on_end(self.store, self.campaign, str(status))
+            seen_ok = self.tracker.seen_ok
+            contribute_on_end(self.store, self.campaign, str(status), known_ok=seen_ok)
         except StoreError as exc:  # the memory is a bonus: never fail an ending over it
             log.warning("campaign %s: not mined into the memory: %s", self.campaign_id, exc)
         return Outcome(status=str(status), reason=reason, generation=generation)

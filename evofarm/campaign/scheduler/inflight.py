@@ -20,6 +20,7 @@ from evofarm.campaign.worker import work
 from evofarm.errors import StoreError
 from evofarm.evolution.engine import BreedResult, BreedTask, to_evaluate
 from evofarm.evolution.genome import Genome
+from evofarm.fitness.evaluate import select_cases
 from evofarm.fitness.evaluation import Evaluation
 from evofarm.store.base import EvalKey, PopulationStore
 
@@ -86,6 +87,8 @@ class WorkTracker:
             for k in store.evaluation_keys(campaign.id)
             if (k.suite_id, k.fidelity) == (campaign.suite_id, campaign.fidelity)
         }
+        #: Cases one evaluation runs (its fidelity subset): what a split divides.
+        self.cases = len(select_cases(campaign.suite, campaign.spec.fidelity))
         #: When a breed or evaluation result last arrived (or work was re-sent).
         self.last_progress = clock()
         #: Milliseconds from the last result of a generation to the first task of
@@ -101,6 +104,9 @@ class WorkTracker:
         # on reading them back (cleared every generation).
         self._genome_cache: dict[str, Genome] = {}
         self._eval_cache: dict[str, Evaluation] = {}
+        #: Genomes whose evaluation arrived (with an event or read) ending ``ok``;
+        #: kept for the campaign's ending, which then reads back only the others.
+        self.seen_ok: set[str] = set()
 
     # ---- sending -----------------------------------------------------------------
 
@@ -150,24 +156,35 @@ class WorkTracker:
         self.last_progress = self.clock()
 
     def send_evaluations(
-        self, pending: Pending, genome_ids: Iterable[str], generation: int
+        self, pending: Pending, genome_ids: Iterable[str], generation: int, *, shards: int = 1
     ) -> None:
-        """Send evaluations of those genomes not stored and not already pending."""
+        """Send evaluations of those genomes not stored and not already pending.
+
+        Args:
+            shards: split each into this many tasks of its cases
+                (:mod:`~evofarm.campaign.worker.shards`); 1: one task each.
+        """
         requests = [
             work.EvalRequest(
-                self.campaign_id, gid, self.campaign.suite_id, self.campaign.fidelity, generation
+                self.campaign_id,
+                gid,
+                self.campaign.suite_id,
+                self.campaign.fidelity,
+                generation,
+                shards=max(1, shards),
             )
             for gid in genome_ids
             if gid not in self.known and gid not in pending.evals
         ]
         for request in requests:
             pending.evals[request.genome_id] = request
-        self._dispatch(requests, self.dispatcher.send_evaluate)
+        self._dispatch([s for r in requests for s in r.split()], self.dispatcher.send_evaluate)
 
     def resend(self, pending: Pending) -> None:
         """Send everything pending again (messages may have been lost with a broker)."""
         self._dispatch(list(pending.breed.values()), self.dispatcher.send_breed)
-        self._dispatch(list(pending.evals.values()), self.dispatcher.send_evaluate)
+        tasks = [s for r in pending.evals.values() for s in r.split()]
+        self._dispatch(tasks, self.dispatcher.send_evaluate)
         self.last_progress = self.clock()
 
     def generation_done(self) -> None:
@@ -235,7 +252,10 @@ class WorkTracker:
         if isinstance(doc, dict):
             if doc.get("suite_id") != self.campaign.suite_id:
                 return  # the same genome on the other split (the final phase)
-            self._eval_cache[gid] = Evaluation.model_validate(doc)
+            evaluation = Evaluation.model_validate(doc)
+            self._eval_cache[gid] = evaluation
+            if evaluation.outcome == "ok":
+                self.seen_ok.add(gid)
         self.known.add(gid)
         del pending.evals[gid]
         self.last_progress = self.clock()

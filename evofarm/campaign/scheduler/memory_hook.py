@@ -13,6 +13,8 @@ the bundle.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from evofarm.campaign import memory
 from evofarm.campaign.bundle import Campaign
 from evofarm.campaign.reports import final
@@ -27,8 +29,15 @@ INFO_CONTRIBUTED = "memory_contributed"
 CONTRIBUTING = frozenset({"completed", "stopped"})
 
 
-def contribute_on_end(store: PopulationStore, campaign: Campaign, status: str) -> int:
+def contribute_on_end(
+    store: PopulationStore, campaign: Campaign, status: str, *, known_ok: Collection[str] = ()
+) -> int:
     """Mine an ended campaign into the memory once; returns the new gallery entries.
+
+    Args:
+        known_ok: genomes whose training evaluation the caller saw end ``ok``:
+            the memory takes nothing from them but the winner's score, so they
+            are not read back (reading every evaluation was most of an ending).
 
     Raises:
         StoreError: the store or the memory failed.
@@ -47,17 +56,20 @@ def contribute_on_end(store: PopulationStore, campaign: Campaign, status: str) -
          if (k.suite_id, k.fidelity) == (campaign.suite_id, campaign.fidelity)),
         key=lambda k: k.genome_id,
     )  # fmt: skip
-    evaluations = {
-        key.genome_id: Evaluation.model_validate(doc)
-        for key, doc in zip(keys, store.get_evaluations(cid, keys), strict=True)
-        if doc is not None
-    }
     decided = final.decode(store.get_info(cid, final.INFO_FINAL))
     best_id = decided.genome if decided is not None else None
     if best_id is None:
         checkpoint = store.load_checkpoint(cid)
         archive = checkpoint.state.get("archive") if checkpoint is not None else None
         best_id = str(archive[0]["id"]) if archive else None
+    # The memory takes the failed evaluations and the winner's score: only those are decoded.
+    skip = set(known_ok) - {best_id}
+    keys = [k for k in keys if k.genome_id not in skip]
+    evaluations = {
+        key.genome_id: Evaluation.model_validate(doc)
+        for key, doc in zip(keys, store.get_evaluations(cid, keys), strict=True)
+        if doc is not None and (doc.get("outcome") != "ok" or key.genome_id == best_id)
+    }
     best = load_genomes(store, cid, [best_id])[best_id] if best_id else None
     added = memory.contribute(collective, campaign.spec, cid, best, evaluations)
     store.update_info(cid, {INFO_CONTRIBUTED: "1"})

@@ -65,6 +65,9 @@ class SteadyRun:
         batch_size: children per batch task.
         ending: the driver's between-generations check.
         on_state: called with every new state (the driver's latest, for its endings).
+        shards: tasks per evaluation when only that many evaluations share the farm.
+        spread: about how many evaluate tasks the farm runs at once: the last
+            ``spread`` births are split (the farm drains instead of idling).
     """
 
     def __init__(
@@ -80,6 +83,8 @@ class SteadyRun:
         batch_size: int,
         ending: Ending,
         on_state: Callable[[EvolutionState], None],
+        shards: Callable[[int], int] = lambda _: 1,
+        spread: int = 0,
     ) -> None:
         self.store = store
         self.campaign = campaign
@@ -92,6 +97,9 @@ class SteadyRun:
         self.batch_size = batch_size
         self.ending = ending
         self.on_state = on_state
+        self.shards = shards
+        self.spread = spread
+        self.total = campaign.spec.evolution.generations * campaign.spec.evolution.lam
         self.lam = campaign.spec.evolution.lam
         self.open: dict[int, _Open] = {}
         self.evals = Pending()
@@ -119,7 +127,7 @@ class SteadyRun:
         memo = state.steady or SteadyMemo()
         self.state = state.model_copy(update={"steady": memo})
         self.births = memo.births
-        total = self.campaign.spec.evolution.generations * self.lam
+        total = self.total
         self._start([self._stored_task(b) for b in memo.open], restored=True)
         stop: tuple[Status, str] | None = None
         capped: str | None = None
@@ -240,7 +248,18 @@ class SteadyRun:
             self._evaluated(gid, birth)
         else:
             self.waiting[gid] = birth
-            self.tracker.send_evaluations(self.evals, [gid], entry.task.generation)
+            generation = entry.task.generation
+            shards = self._tail_shards(birth)
+            self.tracker.send_evaluations(self.evals, [gid], generation, shards=shards)
+
+    def _tail_shards(self, birth: int) -> int:
+        """Tasks for birth ``birth``'s evaluation: split among the campaign's last ``spread``.
+
+        With ``n`` births after it, about ``n + 1`` evaluations share the farm at
+        the end, so the very last evaluations are split finest.
+        """
+        after = self.total - 1 - birth
+        return self.shards(after + 1) if 0 <= after < self.spread else 1
 
     def _evaluated(self, gid: str, birth: int) -> None:
         genome = self.tracker.genomes([gid])[gid]

@@ -15,7 +15,7 @@ import contextlib
 import importlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from evofarm.campaign.evaluation_cache import (
 )
 from evofarm.campaign.lifecycle import ENDED, EVENTS
 from evofarm.campaign.proposer import CampaignProposer, MeteredProposer
-from evofarm.campaign.worker import staged
+from evofarm.campaign.worker import shards, staged
 from evofarm.errors import BudgetExceeded, Location, StoreError, UserInputError
 from evofarm.evolution.engine import BreedTask, breed_context, evidence_for, make_offspring
 from evofarm.evolution.examples import examples_of
@@ -234,6 +234,9 @@ class EvalRequest:
     suite_id: str
     fidelity: str
     generation: int
+    #: This task's share of the cases, of ``shards`` (:mod:`~evofarm.campaign.worker.shards`).
+    shard: int = 0
+    shards: int = 1
 
     @property
     def key(self) -> EvalKey:
@@ -241,8 +244,21 @@ class EvalRequest:
         return EvalKey(self.genome_id, self.suite_id, self.fidelity)
 
     def to_args(self) -> list[Any]:
-        """Positional task arguments."""
-        return [self.campaign, self.genome_id, self.suite_id, self.fidelity, self.generation]
+        """Positional task arguments (the shard pair only when the evaluation is split)."""
+        args: list[Any] = [
+            self.campaign,
+            self.genome_id,
+            self.suite_id,
+            self.fidelity,
+            self.generation,
+        ]
+        return [*args, self.shard, self.shards] if self.shards > 1 else args
+
+    def split(self) -> list[EvalRequest]:
+        """One request per shard (just this one when the evaluation is not split)."""
+        if self.shards <= 1:
+            return [self]
+        return [replace(self, shard=i) for i in range(self.shards)]
 
 
 def _signal_evaluated(store: PopulationStore, request: EvalRequest, doc: JSONDoc) -> None:
@@ -324,26 +340,10 @@ def evaluate(
     # Nursery evaluations are not shared: their cost is the cases they add.
     key = shared_key(campaign, genome.id) if shared is not None and staged_at is None else None
     reused = _shared_evaluation(shared, key)
-    case_runs = 0
-    try:
-        if reused is not None:
-            evaluation = reused
-        elif staged_at is not None:
-            earlier = staged.earlier_evaluation(store, campaign, genome.id, staged_at)
-            evaluation, case_runs = staged.evaluate_at(
-                campaign, genome, staged_at, earlier, evaluator
-            )
-        else:
-            evaluation = evaluator(campaign, genome)
-            case_runs = len(evaluation.cases)
-    except BudgetExceeded as exc:
-        evaluation = invalid_evaluation(
-            suite_id=campaign.suite_id,
-            fidelity=campaign.spec.fidelity if staged_at is None else staged_at,
-            reason=str(exc),
-            genome_id=genome.id,
-            outcome="budget",
-        )
+    ran = _run(store, request, campaign, genome, evaluator, reused=reused, staged_at=staged_at)
+    if not isinstance(ran, tuple):
+        return ran  # a shard whose evaluation other tasks finish
+    evaluation, case_runs = ran
     doc = evaluation.model_dump(mode="json")
     failed = evaluation.outcome != "ok"
     # A stage's usage is counted by the ledger (metered) or, unmetered, with the
@@ -386,6 +386,74 @@ def evaluate(
         )
     _signal_evaluated(store, request, doc)
     return doc
+
+
+def _run(
+    store: PopulationStore,
+    request: EvalRequest,
+    campaign: Campaign,
+    genome: Genome,
+    evaluator: GenomeEvaluator,
+    *,
+    reused: Evaluation | None,
+    staged_at: float | None,
+) -> tuple[Evaluation, int] | JSONDoc:
+    """The evaluation this task makes and the cases it ran, or a shard's reply.
+
+    Reused (fleet cache): no case run. A nursery stage reuses the stored lower
+    stage's cases (shard 0 runs it whole). A split evaluation: this task runs
+    its share; the one that stores the last share gets the merged evaluation.
+    """
+    if reused is not None:
+        return reused, 0
+    if staged_at is not None:
+        if request.shards > 1 and request.shard > 0:
+            # A nursery evaluation reuses a stage's cases: shard 0 runs it whole.
+            return {"shard": request.shard, "shards": request.shards, "skipped": "staged"}
+        try:
+            earlier = staged.earlier_evaluation(store, campaign, genome.id, staged_at)
+            return staged.evaluate_at(campaign, genome, staged_at, earlier, evaluator)
+        except BudgetExceeded as exc:
+            return _refused(campaign, genome, staged_at, exc), 0
+    elif request.shards > 1 and shards.is_splittable(evaluator):
+        part = shards.shard_campaign(campaign, request.shard, request.shards)
+        merged = shards.keep_shard(
+            store,
+            campaign,
+            request.key,
+            _run_evaluator(evaluator, part, genome),
+            shard=request.shard,
+            shards=request.shards,
+        )
+        if merged is None:  # the other shards' tasks finish the evaluation
+            return {"shard": request.shard, "shards": request.shards}
+        return merged, len(merged.cases)
+    elif request.shards > 1 and request.shard > 0:
+        # An evaluator that cannot be split: shard 0 runs the whole evaluation.
+        return {"shard": request.shard, "shards": request.shards, "skipped": "not splittable"}
+    evaluation = _run_evaluator(evaluator, campaign, genome)
+    return evaluation, len(evaluation.cases)
+
+
+def _run_evaluator(evaluator: GenomeEvaluator, campaign: Campaign, genome: Genome) -> Evaluation:
+    """``evaluator(campaign, genome)``; a call the budget refused scores 0 (outcome ``budget``)."""
+    try:
+        return evaluator(campaign, genome)
+    except BudgetExceeded as exc:
+        return _refused(campaign, genome, campaign.spec.fidelity, exc)
+
+
+def _refused(
+    campaign: Campaign, genome: Genome, fidelity: float, exc: BudgetExceeded
+) -> Evaluation:
+    """The evaluation of a genome whose call the budget refused: 0, outcome ``budget``."""
+    return invalid_evaluation(
+        suite_id=campaign.suite_id,
+        fidelity=fidelity,
+        reason=str(exc),
+        genome_id=genome.id,
+        outcome="budget",
+    )
 
 
 def _shared_evaluation(shared: EvaluationCache | None, key: str | None) -> Evaluation | None:
@@ -433,7 +501,7 @@ def in_process_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             sample=campaign.sample,
         )
 
-    return run
+    return shards.splittable(run)
 
 
 #: Evaluators a worker can be configured with by name.
@@ -536,7 +604,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             sample=campaign.sample,
         )
 
-    return run
+    return shards.splittable(run)
 
 
 _judges: dict[str, Provider] = {}

@@ -19,7 +19,8 @@ def _run(seed: int, *, breeding: Breeding) -> tuple[MemoryStore, str, ThreadDisp
     store = MemoryStore()
     cid = control.submit(store, _spec(generations=4), seed=seed)
     dispatcher = ThreadDispatcher(store, farm_eval, workers=3)
-    options = SchedulerOptions(wait_s=0.2, breeding=breeding, batch_size=4)
+    # Unsplit evaluations: the task counts below are one task per evaluation.
+    options = SchedulerOptions(wait_s=0.2, breeding=breeding, batch_size=4, split_cases=0)
     try:
         assert Scheduler(store, dispatcher, cid, options=options).run().status == "completed"
     finally:
