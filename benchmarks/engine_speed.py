@@ -42,7 +42,7 @@ from evofarm.evolution.engine import (
     to_evaluate,
 )
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.pipeline.loader import load_pipeline
 from evofarm.testing import synthetic_eval
 

@@ -57,7 +57,7 @@ from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.session import Farm, connect_farm
-from evofarm.fitness.evaluate import select_cases
+from evofarm.fitness.runner import select_cases
 from evofarm.testing.synthetic_eval import LATENCY_DIST_ENV, case_latency
 
 DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "campaigns" / "demo.yaml"

@@ -51,7 +51,7 @@ from evofarm.farm.dispatch import CeleryDispatcher
 from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.redis_server import RedisServer
 from evofarm.farm.session import Farm, connect_farm
-from evofarm.fitness.evaluate import select_cases
+from evofarm.fitness.runner import select_cases
 from evofarm.store.base import PopulationStore
 from evofarm.testing.synthetic_eval import LATENCY_DIST_ENV, case_latency
 

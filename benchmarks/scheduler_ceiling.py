@@ -58,7 +58,7 @@ from evofarm.evolution.genome import Genome
 from evofarm.farm.app import make_celery_app
 from evofarm.farm.dispatch import CeleryDispatcher
 from evofarm.farm.redis_server import RedisServer
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.settings import Settings
 from evofarm.store.redis import RedisStore
 from evofarm.testing import synthetic_eval

@@ -39,8 +39,8 @@ from evofarm.agent.workflows import (
 from evofarm.errors import Location, UserInputError
 from evofarm.evolution.examples import examples_of
 from evofarm.evolution.proposals import evidence_of
-from evofarm.fitness.evaluate import evaluate_pipeline, per_case_runtimes
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
+from evofarm.fitness.runner import evaluate_pipeline, per_case_runtimes
 from evofarm.fitness.scoring import Band, FitnessConfig
 from evofarm.fitness.suite import TaskSuite
 from evofarm.pipeline.loader import dump_pipeline, load_pipeline, pipeline_to_data

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 
 SPARKS = "▁▂▃▄▅▆▇█"
 

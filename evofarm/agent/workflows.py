@@ -30,7 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evofarm.errors import Location, UserInputError
-from evofarm.fitness.evaluation import CaseResult, Evaluation
+from evofarm.fitness.records import CaseResult, Evaluation
 from evofarm.fitness.scoring import Band
 from evofarm.pipeline.yaml_source import parse_yaml, read_text
 

@@ -24,8 +24,8 @@ from typing import Annotated, Any
 import typer
 
 from evofarm.cli.output import friendly_errors
-from evofarm.fitness.evaluate import evaluate_pipeline, per_case_runtimes
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
+from evofarm.fitness.runner import evaluate_pipeline, per_case_runtimes
 from evofarm.fitness.suite import load_suite
 from evofarm.pipeline.loader import load_pipeline
 from evofarm.pipeline.runtime import Runtime

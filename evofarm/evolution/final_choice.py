@@ -30,7 +30,7 @@ from evofarm.evolution.engine import EvolutionState
 from evofarm.evolution.genome import Genome, MutationRecord
 from evofarm.evolution.selection.base import Member
 from evofarm.evolution.simplify import simplify
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.pipeline.loader import pipeline_from_data
 from evofarm.pipeline.validate import validate_pipeline
 

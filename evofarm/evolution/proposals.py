@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from evofarm.evolution.examples import Example
 from evofarm.evolution.genome import Genome, MutationRecord
-from evofarm.fitness.evaluation import EXCERPT_CHARS, Evaluation
+from evofarm.fitness.records import EXCERPT_CHARS, Evaluation
 from evofarm.pipeline.schema import Pipeline
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class CaseEvidence(BaseModel):
         case_id: The case.
         inputs: Its inputs, as text.
         actual: The parent's final output (capped at
-            :data:`~evofarm.fitness.evaluation.EXCERPT_CHARS`).
+            :data:`~evofarm.fitness.records.EXCERPT_CHARS`).
         expected: The exact output the case asks for, if it states one.
         passed: Whether every check of the case passed.
         truncated: ``actual`` was cut, so it is not the whole output.

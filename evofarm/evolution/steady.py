@@ -39,7 +39,7 @@ from evofarm.evolution.errors import EngineInputError
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.outcomes import tally
 from evofarm.evolution.rng import rng_for
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 
 __all__ = ["SteadyMemo", "birth_slot", "close_generation", "plan_birth", "tell_birth"]
 

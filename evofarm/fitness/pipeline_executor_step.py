@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from evofarm.errors import Location, StepFailed, SuiteError, UserInputError
-from evofarm.fitness.evaluate import evaluate_pipeline, per_case_runtimes
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
+from evofarm.fitness.runner import evaluate_pipeline, per_case_runtimes
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.fitness.suite import TaskSuite, load_suite, resolve_suite
 from evofarm.pipeline.context import StepContext

@@ -28,8 +28,8 @@ from evofarm.campaign.spec import CampaignSpec
 from evofarm.campaign.worker.shards import splittable
 from evofarm.campaign.worker.work import GenomeEvaluator
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluate import select_cases
-from evofarm.fitness.evaluation import CaseResult, Evaluation, aggregate
+from evofarm.fitness.records import CaseResult, Evaluation, aggregate
+from evofarm.fitness.runner import select_cases
 from evofarm.fitness.suite import TaskSuite
 
 LATENCY_ENV = "EVOFARM_SYNTHETIC_LATENCY_S"

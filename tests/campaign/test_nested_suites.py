@@ -7,7 +7,7 @@ from pathlib import Path
 
 from evofarm.campaign.candidate_runtime import runtime_factory, suites_dir_for
 from evofarm.campaign.spec import load_campaign
-from evofarm.fitness.evaluate import evaluate_pipeline
+from evofarm.fitness.runner import evaluate_pipeline
 from evofarm.settings import Settings
 
 META = """\

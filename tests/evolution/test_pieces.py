@@ -13,8 +13,8 @@ from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.pieces import cased_piece
 from evofarm.evolution.proposals import evidence_of
 from evofarm.evolution.repair import apply_operator
-from evofarm.fitness.evaluate import evaluate_pipeline
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
+from evofarm.fitness.runner import evaluate_pipeline
 from evofarm.fitness.suite import TaskSuite
 from evofarm.pipeline.runtime import Runtime
 from evofarm.providers.registry import ProviderSet

@@ -13,8 +13,8 @@ from evofarm.evolution.operators.op_factory import INSERTABLE, random_op, valid
 from evofarm.evolution.proposals import evidence_of
 from evofarm.evolution.repair import apply_operator
 from evofarm.evolution.synthesis import assumption_cost, run_op, synthesize
-from evofarm.fitness.evaluate import evaluate_pipeline
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
+from evofarm.fitness.runner import evaluate_pipeline
 from evofarm.fitness.suite import TaskSuite
 from evofarm.pipeline.loader import pipeline_from_data
 from evofarm.pipeline.runtime import Runtime

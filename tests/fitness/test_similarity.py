@@ -8,7 +8,7 @@ from evofarm.evolution.engine import case_similarity, member_of
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.selection.base import by_fitness
 from evofarm.fitness.checks import CheckContext, EqualsCheck, SimilarityCheck, run_check
-from evofarm.fitness.evaluation import CaseResult, Evaluation
+from evofarm.fitness.records import CaseResult, Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.fitness.similarity import edit_distance, similarity, token_similarity
 from evofarm.fitness.suite import TaskSuite

@@ -14,7 +14,7 @@ from evofarm.campaign.reports import anomaly_events
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
 from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.store.registry import open_shared_store
 from evofarm.testing import synthetic_eval
 

@@ -16,8 +16,8 @@ from typing import Protocol
 from evofarm.campaign.candidate_runtime import judge_provider, runtime_factory
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluate import evaluate_pipeline
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
+from evofarm.fitness.runner import evaluate_pipeline
 from evofarm.fitness.suite import TaskSuite
 
 Evaluator = Callable[[Genome], Evaluation]

@@ -71,9 +71,8 @@ from evofarm.evolution.llm.attempts import attempts_of
 from evofarm.evolution.llm.runtime import Attempt
 from evofarm.evolution.material import Material, material_of
 from evofarm.evolution.steady import close_generation, plan_birth, tell_birth
-from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
-from evofarm.fitness.records import invalid_evaluation
+from evofarm.fitness.records import Evaluation, invalid_evaluation
 from evofarm.providers.ledger import BudgetLedger
 from evofarm.store.collective import CollectiveMemory
 

@@ -42,8 +42,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evofarm.evolution.engine import EvolutionState
 from evofarm.evolution.llm.usage import RoleTotal
-from evofarm.fitness.evaluation import Evaluation
 from evofarm.fitness.metrics import GenerationMetrics
+from evofarm.fitness.records import Evaluation
 from evofarm.pipeline.loader import dump_pipeline
 from evofarm.pipeline.schema import Pipeline
 

@@ -39,7 +39,7 @@ from evofarm.evolution.engine import (
 from evofarm.evolution.examples import Example, examples_of
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.material import Material
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.store.base import EvalKey, PopulationStore
 
 Breeding = Literal["auto", "scheduler", "batch", "tasks"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from evofarm.campaign.reports.outputs import HistoryRow
 from evofarm.evolution.engine import EvolutionState
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.store.base import PopulationStore
 
 #: Info fields the scheduler keeps up to date for watchers.

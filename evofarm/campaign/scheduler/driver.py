@@ -112,7 +112,7 @@ from evofarm.evolution.engine import (
 )
 from evofarm.evolution.final_choice import SplitName, choose_final, finalists
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.store.base import COUNTER_CASE_RUNS, EvalKey, PopulationStore
 
 log = logging.getLogger(__name__)

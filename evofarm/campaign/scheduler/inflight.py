@@ -20,8 +20,8 @@ from evofarm.campaign.worker import work
 from evofarm.errors import StoreError
 from evofarm.evolution.engine import BreedResult, BreedTask, to_evaluate
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluate import select_cases
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
+from evofarm.fitness.runner import select_cases
 from evofarm.store.base import EvalKey, PopulationStore
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from evofarm.campaign import memory
 from evofarm.campaign.bundle import Campaign
 from evofarm.campaign.reports import final
 from evofarm.campaign.worker.work import load_genomes
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.store.base import PopulationStore
 
 #: Info field set once the campaign was mined into the collective memory.

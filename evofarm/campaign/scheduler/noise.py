@@ -36,7 +36,7 @@ from evofarm.errors import StoreError
 from evofarm.evolution.engine import EvolutionState
 from evofarm.evolution.noise import NoiseConfig, NoiseMemo, averaged
 from evofarm.evolution.noise_settle import crown, sample_plan, targets
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.store.base import EvalKey, PopulationStore
 
 #: Makes a tracker's waiter (the driver's lease, liveness checks and timings).

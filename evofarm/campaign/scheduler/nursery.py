@@ -31,7 +31,7 @@ from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.waiting import Waiter
 from evofarm.evolution.engine import member_of
 from evofarm.evolution.nursery import NurseryConfig, culled, promoted
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 
 #: Builds the waiter of a tracker (the driver's lease, liveness checks and timings).
 WaiterFor = Callable[[WorkTracker], Waiter]

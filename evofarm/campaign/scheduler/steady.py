@@ -33,7 +33,7 @@ from evofarm.campaign.worker import work
 from evofarm.evolution.engine import BreedResult, BreedTask, EvolutionState, SteadyMemo
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.steady import birth_slot, close_generation, plan_birth, tell_birth
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.store.base import JSONDoc, PopulationStore
 
 #: Per-generation task-result kind holding each birth's breed task (by slot).

@@ -27,7 +27,6 @@ from typing import Any
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.campaign.worker.relay_meter import NOTHING, relay_meter
 from evofarm.errors import UserInputError
-from evofarm.fitness.evaluate import CaseFailed, evaluate_pipeline, select_cases
 from evofarm.fitness.metered import CaseMeter
 from evofarm.fitness.pipeline_executor_step import (
     MAX_NESTING,
@@ -35,6 +34,7 @@ from evofarm.fitness.pipeline_executor_step import (
     result_of,
     with_inputs,
 )
+from evofarm.fitness.runner import CaseFailed, evaluate_pipeline, select_cases
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.fitness.suite import TaskSuite, load_suite, resolve_suite
 from evofarm.pipeline.loader import pipeline_from_data

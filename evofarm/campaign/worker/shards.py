@@ -38,9 +38,8 @@ from pydantic import ValidationError
 
 from evofarm.campaign.bundle import Campaign
 from evofarm.errors import StoreError
-from evofarm.fitness.evaluate import select_cases
-from evofarm.fitness.evaluation import Evaluation
-from evofarm.fitness.records import aggregate, invalid_evaluation
+from evofarm.fitness.records import Evaluation, aggregate, invalid_evaluation
+from evofarm.fitness.runner import select_cases
 from evofarm.store.base import EvalKey, PopulationStore
 
 #: Generation under which shard results are kept (the evaluation is generation-free).

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from evofarm.campaign.bundle import Campaign, fidelity_key
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation, aggregate
+from evofarm.fitness.records import Evaluation, aggregate
 from evofarm.fitness.runner import select_cases
 from evofarm.store.base import EvalKey, PopulationStore
 

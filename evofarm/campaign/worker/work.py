@@ -39,9 +39,8 @@ from evofarm.evolution.genome import Genome
 from evofarm.evolution.llm.attempts import attempts_of
 from evofarm.evolution.llm.runtime import Attempt
 from evofarm.evolution.operators.base import OperatorContext
-from evofarm.fitness.evaluate import evaluate_pipeline
-from evofarm.fitness.evaluation import Evaluation
-from evofarm.fitness.records import invalid_evaluation
+from evofarm.fitness.records import Evaluation, invalid_evaluation
+from evofarm.fitness.runner import evaluate_pipeline
 from evofarm.providers.base import Provider
 from evofarm.store.base import EvalKey, JSONDoc, PopulationStore
 
@@ -529,7 +528,7 @@ def sandbox_evaluator(max_workers: int = 1) -> GenomeEvaluator:
     from evofarm.campaign.pipeline_files import pipeline_files  # noqa: PLC0415
     from evofarm.campaign.worker.nested import nested_scorer  # noqa: PLC0415
     from evofarm.campaign.worker.relay_meter import NOTHING, relay_meter  # noqa: PLC0415
-    from evofarm.fitness.evaluate import CaseFailed, select_cases  # noqa: PLC0415
+    from evofarm.fitness.runner import CaseFailed, select_cases  # noqa: PLC0415
     from evofarm.providers.registry import ProviderSet  # noqa: PLC0415
     from evofarm.sandbox.parent.batch import CaseReport, run_pipeline_batch_sandboxed  # noqa: PLC0415
     from evofarm.sandbox.wire.outcome import Outcome  # noqa: PLC0415

@@ -10,7 +10,7 @@ from typing import Any
 from evofarm.campaign.local.loop import Progress, run_in_process
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import CaseResult, Evaluation, aggregate
+from evofarm.fitness.records import CaseResult, Evaluation, aggregate
 from evofarm.fitness.scoring import FitnessConfig
 from evofarm.fitness.suite import Budgets
 from evofarm.pipeline.loader import load_pipeline

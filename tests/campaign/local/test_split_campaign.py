@@ -9,7 +9,7 @@ from evofarm.campaign.local.evaluator import make_evaluator
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO = ROOT / "pipelines" / "campaigns" / "demo.yaml"

@@ -22,7 +22,7 @@ from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.errors import CampaignStateError
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.fitness.suite import TaskSuite
 from evofarm.store.memory import MemoryStore
 

@@ -12,7 +12,7 @@ from evofarm.campaign.bundle import Campaign, CampaignCache
 from evofarm.campaign.scheduler import memory_hook
 from evofarm.campaign.spec import load_campaign
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation, invalid_evaluation
+from evofarm.fitness.records import Evaluation, invalid_evaluation
 from evofarm.store.base import EvalKey, JSONDoc
 from evofarm.store.collective import RedisCollective
 from evofarm.store.redis import RedisStore

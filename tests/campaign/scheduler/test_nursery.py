@@ -29,7 +29,7 @@ from evofarm.campaign.worker import work
 from evofarm.evolution.config import EvolutionConfig
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.nursery import NurseryConfig
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.store.memory import MemoryStore
 from evofarm.testing import synthetic_eval
 

@@ -13,7 +13,7 @@ from evofarm.campaign.bundle import Campaign, CampaignCache
 from evofarm.campaign.spec import load_campaign
 from evofarm.campaign.worker import work
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.sandbox.parent import batch
 from evofarm.store.base import EvalKey
 from evofarm.store.memory import MemoryStore

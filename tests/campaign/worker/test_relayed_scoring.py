@@ -17,7 +17,7 @@ from evofarm.campaign.bundle import Campaign
 from evofarm.campaign.spec import load_campaign
 from evofarm.campaign.worker.work import in_process_evaluator, sandbox_evaluator
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
 from evofarm.fitness.suite_models import Budgets
 from evofarm.pipeline.loader import load_pipeline_text
 

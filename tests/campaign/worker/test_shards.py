@@ -13,8 +13,8 @@ from evofarm.campaign.spec import load_campaign
 from evofarm.campaign.worker import shards, work
 from evofarm.errors import BudgetExceeded, StoreError
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluate import select_cases
-from evofarm.fitness.evaluation import Evaluation
+from evofarm.fitness.records import Evaluation
+from evofarm.fitness.runner import select_cases
 from evofarm.store.memory import MemoryStore
 from evofarm.testing import synthetic_eval
 

@@ -13,7 +13,7 @@ from evofarm.campaign.worker import work
 from evofarm.errors import StoreError, UserInputError
 from evofarm.evolution.engine import EvolutionState, plan_generation, seed_state
 from evofarm.evolution.genome import Genome
-from evofarm.fitness.evaluation import Evaluation, invalid_evaluation
+from evofarm.fitness.records import Evaluation, invalid_evaluation
 from evofarm.store.base import EvalKey
 from evofarm.store.memory import MemoryStore
 from evofarm.testing import synthetic_eval
