@@ -104,7 +104,7 @@ def run_one(
     spec = campaign(args.population, args.generations, args.fidelity, mode)
     case_ids = [c.id for c in select_cases(spec.load_suite(), spec.fidelity)]
     campaign_id = control.submit(store, spec, seed=args.seed)
-    options = SchedulerOptions(breeding=breeding)  # type: ignore[arg-type]
+    options = SchedulerOptions(breeding=breeding, spread=args.spread)  # type: ignore[arg-type]
     scheduler = Scheduler(store, farm.dispatcher(), campaign_id, options=options)
     redis_pid = processes.redis.pid
     workers = [p for p in processes.all_pids() if p != redis_pid]
@@ -172,6 +172,9 @@ def main() -> None:
     parser.add_argument("--case-concurrency", type=int, default=2)
     parser.add_argument("--fidelity", type=float, default=1.0, help="share of the 24 cases")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--spread", type=int, default=SchedulerOptions().spread, help="SchedulerOptions.spread"
+    )
     parser.add_argument("--mode", default="generational", choices=["generational", "steady"])
     parser.add_argument(
         "--breeding", default="auto", choices=["auto", "scheduler", "batch", "tasks"]
