@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from evofarm.campaign.local import loop as loop_module
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.scheduler import breeding as breeding_module
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
-from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
+from evofarm.campaign.scheduler.driver import Outcome, Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.campaign.worker import work
 from evofarm.errors import CampaignSpecError
@@ -112,22 +113,31 @@ def _random_search_spec() -> CampaignSpec:
     return spec.model_copy(update={"evolution": evolution, "budgets": budgets})
 
 
-def test_farm_scheduler_finds_the_same_best_as_the_loop() -> None:
-    spec = _random_search_spec()
-    suite = spec.load_suite()
-    result = run_in_process(spec, seed=4, evaluator=lambda g: _synthetic(g, suite, spec.fidelity))
+def _run_on_farm(
+    spec: CampaignSpec, options: SchedulerOptions
+) -> tuple[MemoryStore, str, Outcome, dict[str, Any]]:
+    """Submit ``spec`` (seed 4) to a memory store and run it to the end on two threads with the
+    synthetic evaluator; returns the store, campaign id, outcome and final checkpoint state."""
     store = MemoryStore()
     cid = control.submit(store, spec, seed=4)
     dispatcher = ThreadDispatcher(
         store, lambda c, g: _synthetic(g, c.suite, c.spec.fidelity), workers=2
     )
     try:
-        outcome = Scheduler(store, dispatcher, cid, options=SchedulerOptions(wait_s=0.2)).run()
+        outcome = Scheduler(store, dispatcher, cid, options=options).run()
     finally:
         dispatcher.close()
     checkpoint = store.load_checkpoint(cid)
     assert checkpoint is not None
-    top = checkpoint.state["archive"][0]
+    return store, cid, outcome, checkpoint.state
+
+
+def test_farm_scheduler_finds_the_same_best_as_the_loop() -> None:
+    spec = _random_search_spec()
+    suite = spec.load_suite()
+    result = run_in_process(spec, seed=4, evaluator=lambda g: _synthetic(g, suite, spec.fidelity))
+    store, cid, outcome, state = _run_on_farm(spec, SchedulerOptions(wait_s=0.2))
+    top = state["archive"][0]
     assert (outcome.status, outcome.reason) == ("completed", result.summary.reason)
     assert (top["id"], top["fitness"]) == (result.summary.best.genome, result.summary.best.fitness)
     assert store.counters(cid)["evaluations"] == result.summary.evaluations
@@ -270,24 +280,14 @@ def test_loop_and_farm_give_operators_the_same_evidence_and_best(
     result = run_in_process(spec, seed=4, evaluator=lambda g: _synthetic(g, suite, spec.fidelity))
     _spy(monkeypatch, work, farm_seen)
     _spy(monkeypatch, breeding_module, farm_seen)
-    store = MemoryStore()
-    cid = control.submit(store, spec, seed=4)
-    dispatcher = ThreadDispatcher(
-        store, lambda c, g: _synthetic(g, c.suite, c.spec.fidelity), workers=2
-    )
     options = SchedulerOptions(wait_s=0.2, breeding=breeding)  # type: ignore[arg-type]
-    try:
-        outcome = Scheduler(store, dispatcher, cid, options=options).run()
-    finally:
-        dispatcher.close()
-    checkpoint = store.load_checkpoint(cid)
-    assert checkpoint is not None
-    top = checkpoint.state["archive"][0]
+    _, _, outcome, state = _run_on_farm(spec, options)
+    top = state["archive"][0]
     assert (outcome.status, outcome.reason) == ("completed", result.summary.reason)
     assert (top["id"], top["fitness"]) == (result.summary.best.genome, result.summary.best.fitness)
     assert loop_seen and sorted(farm_seen) == sorted(loop_seen)
     # Blind: no task was planned with feedback and no operator saw evidence.
     # With feedback: every (mutate) task saw its seed's evidence.
     assert {(f, e) for f, e, _ in loop_seen} == {(feedback, feedback)}
-    stats = checkpoint.state["operator_stats"]
+    stats = state["operator_stats"]
     assert ("reflective_mutation" in stats) is feedback
