@@ -24,7 +24,7 @@ from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
 from evofarm.testing import synthetic_eval
-from tests.integration.conftest import FARM_ENV, small_demo
+from tests.integration.conftest import FARM_ENV, small_demo, started_farm
 from tests.integration.test_farm_campaigns import FAST, _daemon
 
 pytestmark = pytest.mark.integration
@@ -43,13 +43,8 @@ def farm_processes(
 ) -> Iterator[EmbeddedFarm]:
     """The conftest's farm, its workers logging every case run."""
     env = {**FARM_ENV, synthetic_eval.RUN_LOG_ENV: str(run_log)}
-    farm = EmbeddedFarm(tmp_path_factory.mktemp("farm"), workers=2, concurrency=2, env=env)
-    farm.start()
-    try:
-        farm.wait_ready(timeout=90)
+    with started_farm(tmp_path_factory.mktemp("farm"), env) as farm:
         yield farm
-    finally:
-        farm.stop()
 
 
 def nursery(generations: int) -> CampaignSpec:
