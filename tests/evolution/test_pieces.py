@@ -6,14 +6,10 @@ import dataclasses
 import random
 from pathlib import Path
 
-from evofarm.evolution.examples import examples_of
-from evofarm.evolution.material import material_of
-from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.pieces import cased_piece
-from evofarm.evolution.proposals import evidence_of
 from evofarm.evolution.repair import apply_operator
 
-from .text_tasks import identity_genome, mock_evaluate, text_suite
+from .text_tasks import feedback_context, identity_genome, mock_evaluate, text_suite
 
 
 def test_the_piece_is_the_run_of_recased_words_next_to_kept_ones() -> None:
@@ -38,13 +34,7 @@ def test_reflective_mutation_recases_one_field_in_a_step_of_its_own(tmp_path: Pa
     held_out = [("city: Bern | code de", "BERN [de]"), ("city: Riga | code lv", "RIGA [lv]")]
     suite = text_suite(train)
     parent = identity_genome()
-    evaluation = mock_evaluate(parent, suite, tmp_path)
-    examples = examples_of(suite)
-    context = OperatorContext(
-        generation=1,
-        material=material_of(examples, [parent.pipeline]),
-        evidence=evidence_of(evaluation, examples),
-    )
+    context = feedback_context(parent, suite, tmp_path)
     child, outcome = apply_operator("reflective_mutation", parent, random.Random(0), context)
     assert outcome == "applied" and child is not None
     names = [s["name"] for s in child.pipeline["steps"]]

@@ -17,7 +17,7 @@ from evofarm.evolution.synthesis import assumption_cost, run_op, synthesize
 from evofarm.fitness.suite import TaskSuite
 from evofarm.pipeline.loader import pipeline_from_data
 
-from .text_tasks import identity_genome, mock_evaluate, text_suite
+from .text_tasks import feedback_context, identity_genome, mock_evaluate, text_suite
 
 
 def _apply(ops: list[dict[str, object]], text: str) -> object:
@@ -106,13 +106,7 @@ def test_evidence_holds_training_cases_only(tmp_path: Path) -> None:
 def test_reflective_mutation_fixes_failing_cases(tmp_path: Path) -> None:
     suite = text_suite([("John Smith", "Smith, John"), ("Ada Lovelace", "Lovelace, Ada")])
     parent = identity_genome()
-    evaluation = mock_evaluate(parent, suite, tmp_path)
-    examples = examples_of(suite)
-    context = OperatorContext(
-        generation=1,
-        material=material_of(examples, [parent.pipeline]),
-        evidence=evidence_of(evaluation, examples),
-    )
+    context = feedback_context(parent, suite, tmp_path)
     child, outcome = apply_operator("reflective_mutation", parent, random.Random(0), context)
     assert outcome == "applied" and child is not None
     assert child.mutations[-1].operator == "reflective_mutation"

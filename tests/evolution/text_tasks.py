@@ -1,11 +1,15 @@
 """Shared test material for one-field string tasks: suites from pairs, the identity genome,
-evaluation with the mock provider."""
+evaluation with the mock provider, the context a feedback operator gets."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from evofarm.evolution.examples import examples_of
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.material import material_of
+from evofarm.evolution.operators.base import OperatorContext
+from evofarm.evolution.proposals import evidence_of
 from evofarm.fitness.records import Evaluation
 from evofarm.fitness.runner import evaluate_pipeline
 from evofarm.fitness.suite import TaskSuite
@@ -51,3 +55,15 @@ def mock_evaluate(genome: Genome, suite: TaskSuite, workspace: Path) -> Evaluati
     """Evaluate ``genome`` on ``suite`` with the mock provider, working in ``workspace``."""
     runtime = Runtime(providers=ProviderSet.for_provider("mock"), workspace=workspace)
     return evaluate_pipeline(genome.to_pipeline(), suite, runtime_factory=lambda _c: runtime)
+
+
+def feedback_context(parent: Genome, suite: TaskSuite, workspace: Path) -> OperatorContext:
+    """Generation 1's context for mutating ``parent``: material from ``suite``'s examples and
+    the parent, evidence from the parent's mock evaluation on ``suite``."""
+    evaluation = mock_evaluate(parent, suite, workspace)
+    examples = examples_of(suite)
+    return OperatorContext(
+        generation=1,
+        material=material_of(examples, [parent.pipeline]),
+        evidence=evidence_of(evaluation, examples),
+    )
