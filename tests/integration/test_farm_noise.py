@@ -104,13 +104,18 @@ def test_the_farm_crowns_what_in_process_crowns_and_not_a_lucky_genome(
     _assert_like_in_process(farm, campaign, loop)
 
 
+def _twins(farm: Farm, tmp_path: Path, seed: int) -> tuple[CampaignResult, str]:
+    """The noise-aware 6-generation campaign run in-process, and submitted (not run) to ``farm``."""
+    spec = _spec(tmp_path / "aware", NOISE, generations=6)
+    loop = run_in_process(spec, seed=seed)
+    return loop, control.submit(farm.store, spec, seed=seed)
+
+
 @pytest.mark.slow
 def test_a_scheduler_sigkilled_mid_campaign_resumes_to_the_same_crown(
     farm: Farm, tmp_path: Path
 ) -> None:
-    spec = _spec(tmp_path / "aware", NOISE, generations=6)
-    loop = run_in_process(spec, seed=2)
-    campaign = control.submit(farm.store, spec, seed=2)
+    loop, campaign = _twins(farm, tmp_path, seed=2)
     assert farm.embedded is not None
     scheduler = _daemon(campaign, farm.embedded.redis_url, ENV)
     _wait_generation(farm, campaign, 2, timeout=120)
@@ -126,9 +131,7 @@ def test_a_scheduler_sigkilled_mid_campaign_resumes_to_the_same_crown(
 def test_a_worker_sigkilled_while_resampling_loses_and_double_counts_no_sample(
     farm: Farm, tmp_path: Path
 ) -> None:
-    spec = _spec(tmp_path / "aware", NOISE, generations=6)
-    loop = run_in_process(spec, seed=3)
-    campaign = control.submit(farm.store, spec, seed=3)
+    loop, campaign = _twins(farm, tmp_path, seed=3)
     assert farm.embedded is not None
     victim = farm.embedded.processes[0]
     killed: list[int] = []
