@@ -23,10 +23,9 @@ from evofarm.evolution.selection.islands import (
 )
 from evofarm.store.memory import MemoryStore
 
+from .helpers import DEMO, demo_campaign_text
 from .test_engine import drive, spec_with
 from .test_random_search import _synthetic
-
-DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "campaigns" / "demo.yaml"
 
 
 def _m(gid: str, fitness: float, genes: tuple[str, ...] = ()) -> Member:
@@ -98,10 +97,8 @@ def test_a_specialist_colony_breeds_with_its_own_operators() -> None:
 
 
 def test_island_options_are_validated_with_a_location(tmp_path: Path) -> None:
-    spec = load_campaign(DEMO)
-    body = (
-        f"name: isl\nseeds: [{spec.seed_paths[0]}]\nsuite: {spec.suite_path}\n"
-        "evolution:\n  selection: islands\n  selection_options: {count: 2, topologie: ring}\n"
+    body = demo_campaign_text(
+        "isl", "  selection: islands\n  selection_options: {count: 2, topologie: ring}\n"
     )
     bad = tmp_path / "c.yaml"
     bad.write_text(body)

@@ -40,9 +40,8 @@ from evofarm.fitness.suite import TaskSuite
 from evofarm.pipeline.loader import load_pipeline
 from evofarm.store.memory import MemoryStore
 
+from .helpers import DEMO, demo_campaign_text
 from .test_engine import drive, fake_evaluate, spec_with
-
-DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "campaigns" / "demo.yaml"
 
 
 def test_offspring_are_mutated_seeds_and_nothing_is_selected() -> None:
@@ -71,10 +70,8 @@ def test_offspring_are_mutated_seeds_and_nothing_is_selected() -> None:
 
 def test_random_search_options_are_validated_with_a_location(tmp_path: Path) -> None:
     bad = tmp_path / "c.yaml"
-    spec = load_campaign(DEMO)
-    body = (
-        f"name: rs\nseeds: [{spec.seed_paths[0]}]\nsuite: {spec.suite_path}\n"
-        "evolution:\n  selection: random_search\n  selection_options: {max_operatorz: 2}\n"
+    body = demo_campaign_text(
+        "rs", "  selection: random_search\n  selection_options: {max_operatorz: 2}\n"
     )
     bad.write_text(body)
     with pytest.raises(CampaignSpecError) as info:
@@ -233,11 +230,10 @@ def test_blind_donors_are_chosen_by_id_not_by_fitness() -> None:
 
 
 def test_blind_random_search_without_a_blind_operator_is_refused(tmp_path: Path) -> None:
-    spec = load_campaign(DEMO)
-    body = (
-        f"name: rs\nseeds: [{spec.seed_paths[0]}]\nsuite: {spec.suite_path}\n"
-        "evolution:\n  operators: {reflective_mutation: 0.5, step_mutation: 0.0}\n"
-        "  selection: random_search\n  selection_options: {max_operators: 2}\n"
+    body = demo_campaign_text(
+        "rs",
+        "  operators: {reflective_mutation: 0.5, step_mutation: 0.0}\n"
+        "  selection: random_search\n  selection_options: {max_operators: 2}\n",
     )
     bad = tmp_path / "c.yaml"
     bad.write_text(body)
