@@ -6,9 +6,11 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import strategies as st
 
 from evofarm.campaign.spec import load_campaign
+from evofarm.errors import CampaignSpecError
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.operators import library
 from evofarm.evolution.operators.base import ModelChoice, OperatorContext
@@ -156,3 +158,11 @@ def demo_campaign_text(name: str, evolution: str) -> str:
         f"name: {name}\nseeds: [{spec.seed_paths[0]}]\nsuite: {spec.suite_path}\n"
         f"evolution:\n{evolution}"
     )
+
+
+def refused(path: Path, text: str) -> CampaignSpecError:
+    """Write ``text`` to ``path`` and return the error loading it raises; fails if it loads."""
+    path.write_text(text)
+    with pytest.raises(CampaignSpecError) as info:
+        load_campaign(path)
+    return info.value
