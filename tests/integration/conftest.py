@@ -32,11 +32,14 @@ FARM_ENV = {
 
 
 @contextlib.contextmanager
-def started_farm(directory: Path, env: dict[str, str]) -> Iterator[EmbeddedFarm]:
-    """Private Redis + 2 worker processes (2 children each) with ``env``, ready; stopped on exit.
+def started_farm(
+    directory: Path, env: dict[str, str], workers: int = 2, concurrency: int = 2
+) -> Iterator[EmbeddedFarm]:
+    """Private Redis + ``workers`` worker processes (``concurrency`` children each) with
+    ``env``, in ``directory``; yielded once ready (90 s at most), stopped on exit.
 
     A module that needs other worker settings overrides ``farm_processes`` with this."""
-    farm = EmbeddedFarm(directory, workers=2, concurrency=2, env=env)
+    farm = EmbeddedFarm(directory, workers=workers, concurrency=concurrency, env=env)
     farm.start()
     try:
         farm.wait_ready(timeout=90)
