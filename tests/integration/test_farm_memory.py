@@ -28,7 +28,8 @@ from evofarm.farm.session import Farm
 from evofarm.store.collective import RedisCollective
 from evofarm.store.redis import RedisStore
 from evofarm.testing.synthetic_eval import loop_evaluator
-from tests.integration.test_farm_campaigns import FAST, Demo, _wait_generation, assert_exact_counts
+from tests.integration.schedulers import FAST, wait_generation
+from tests.integration.test_farm_campaigns import Demo, assert_exact_counts
 
 pytestmark = pytest.mark.integration
 
@@ -149,7 +150,7 @@ def test_a_resumed_campaign_keeps_its_frozen_offer(farm: Farm, demo: Demo) -> No
     handed: list[Outcome] = []
     thread = threading.Thread(target=lambda: handed.append(scheduler.run()))
     thread.start()
-    _wait_generation(farm, campaign, 1)
+    wait_generation(farm, campaign, 1)
     scheduler.step_back()
     thread.join(60)
     assert handed and handed[0].reason == "handed back"

@@ -30,7 +30,7 @@ from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
 from evofarm.testing.noisy_campaign import write_noisy_campaign
 from tests.integration.conftest import FARM_ENV, started_farm
-from tests.integration.test_farm_campaigns import FAST, _daemon, _wait_generation
+from tests.integration.schedulers import FAST, scheduler_daemon, wait_generation
 
 pytestmark = pytest.mark.integration
 
@@ -117,8 +117,8 @@ def test_a_scheduler_sigkilled_mid_campaign_resumes_to_the_same_crown(
 ) -> None:
     loop, campaign = _twins(farm, tmp_path, seed=2)
     assert farm.embedded is not None
-    scheduler = _daemon(campaign, farm.embedded.redis_url, ENV)
-    _wait_generation(farm, campaign, 2, timeout=120)
+    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, ENV)
+    wait_generation(farm, campaign, 2, timeout=120)
     scheduler.send_signal(signal.SIGKILL)
     scheduler.wait(10)
     assert readback.snapshot(farm.store, campaign).status == "running"

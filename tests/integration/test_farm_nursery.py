@@ -25,7 +25,7 @@ from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
 from evofarm.testing import synthetic_eval
 from tests.integration.conftest import FARM_ENV, small_demo, started_farm
-from tests.integration.test_farm_campaigns import FAST, _daemon
+from tests.integration.schedulers import FAST, scheduler_daemon
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +124,7 @@ def test_a_scheduler_killed_mid_nursery_resumes_without_running_a_case_twice(
     def partials() -> int:
         return sum(1 for k in farm.store.evaluation_keys(campaign) if k.fidelity == stage2)
 
-    scheduler = _daemon(campaign, farm.embedded.redis_url, farm_env)
+    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, farm_env)
     # Generation 1 is checkpointed; then wait for generation 2's first stage-2 result.
     _wait(lambda: (c := farm.store.load_checkpoint(campaign)) is not None and c.generation >= 1)
     before = partials()
