@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import strategies as st
 
+from evofarm.campaign.spec import load_campaign
+from evofarm.errors import CampaignSpecError
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.operators import library
 from evofarm.evolution.operators.base import ModelChoice, OperatorContext
@@ -141,3 +145,24 @@ def synthetic_evaluation(genome: Genome, passed: list[int], total: int = 4) -> E
         fidelity=1.0,
         genome_id=genome.id,
     )
+
+
+DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "campaigns" / "demo.yaml"
+
+
+def demo_campaign_text(name: str, evolution: str) -> str:
+    """A campaign file's text: ``name``, the demo's seed and suite (lines 2-3), then
+    ``evolution:`` (line 4) followed by ``evolution``, its lines already indented."""
+    spec = load_campaign(DEMO)
+    return (
+        f"name: {name}\nseeds: [{spec.seed_paths[0]}]\nsuite: {spec.suite_path}\n"
+        f"evolution:\n{evolution}"
+    )
+
+
+def refused(path: Path, text: str) -> CampaignSpecError:
+    """Write ``text`` to ``path`` and return the error loading it raises; fails if it loads."""
+    path.write_text(text)
+    with pytest.raises(CampaignSpecError) as info:
+        load_campaign(path)
+    return info.value

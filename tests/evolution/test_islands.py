@@ -23,10 +23,9 @@ from evofarm.evolution.selection.islands import (
 )
 from evofarm.store.memory import MemoryStore
 
+from .helpers import DEMO, demo_campaign_text, refused
 from .test_engine import drive, spec_with
 from .test_random_search import _synthetic
-
-DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "campaigns" / "demo.yaml"
 
 
 def _m(gid: str, fitness: float, genes: tuple[str, ...] = ()) -> Member:
@@ -98,17 +97,13 @@ def test_a_specialist_colony_breeds_with_its_own_operators() -> None:
 
 
 def test_island_options_are_validated_with_a_location(tmp_path: Path) -> None:
-    spec = load_campaign(DEMO)
-    body = (
-        f"name: isl\nseeds: [{spec.seed_paths[0]}]\nsuite: {spec.suite_path}\n"
-        "evolution:\n  selection: islands\n  selection_options: {count: 2, topologie: ring}\n"
+    body = demo_campaign_text(
+        "isl", "  selection: islands\n  selection_options: {count: 2, topologie: ring}\n"
     )
     bad = tmp_path / "c.yaml"
-    bad.write_text(body)
-    with pytest.raises(CampaignSpecError) as info:
-        load_campaign(bad)
-    assert info.value.location.line == 6
-    assert "islands option 'topologie': unknown key" in str(info.value)
+    error = refused(bad, body)
+    assert error.location.line == 6
+    assert "islands option 'topologie': unknown key" in str(error)
     bad.write_text(body.replace("topologie: ring", "colonies: [{}, {}, {}]"))
     with pytest.raises(CampaignSpecError, match="3 colonies for 2 islands"):
         load_campaign(bad)

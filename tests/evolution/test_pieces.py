@@ -6,18 +6,10 @@ import dataclasses
 import random
 from pathlib import Path
 
-from evofarm.evolution.examples import examples_of
-from evofarm.evolution.genome import Genome
-from evofarm.evolution.material import material_of
-from evofarm.evolution.operators.base import OperatorContext
 from evofarm.evolution.pieces import cased_piece
-from evofarm.evolution.proposals import evidence_of
 from evofarm.evolution.repair import apply_operator
-from evofarm.fitness.records import Evaluation
-from evofarm.fitness.runner import evaluate_pipeline
-from evofarm.fitness.suite import TaskSuite
-from evofarm.pipeline.runtime import Runtime
-from evofarm.providers.registry import ProviderSet
+
+from .text_tasks import feedback_context, identity_genome, mock_evaluate, text_suite
 
 
 def test_the_piece_is_the_run_of_recased_words_next_to_kept_ones() -> None:
@@ -32,40 +24,6 @@ def test_no_piece_when_one_case_operation_would_do_or_words_are_new() -> None:
     assert cased_piece("Tom", "TOM 42 [x]") is None  # digits and new words are not kept
 
 
-def _suite(pairs: list[tuple[str, str]]) -> TaskSuite:
-    return TaskSuite.model_validate(
-        {
-            "name": "t",
-            "cases": [
-                {
-                    "id": f"c{i}",
-                    "inputs": {"text": x},
-                    "checks": [{"type": "equals", "value": y, "required": True}],
-                }
-                for i, (x, y) in enumerate(pairs)
-            ],
-        }
-    )
-
-
-def _evaluate(genome: Genome, suite: TaskSuite, tmp: Path) -> Evaluation:
-    runtime = Runtime(providers=ProviderSet.for_provider("mock"), workspace=tmp)
-    return evaluate_pipeline(genome.to_pipeline(), suite, runtime_factory=lambda _c: runtime)
-
-
-_IDENTITY = {
-    "name": "id",
-    "steps": [
-        {
-            "name": "out",
-            "type": "transform",
-            "input": "{{inputs.text}}",
-            "operations": [{"op": "slice"}],
-        }
-    ],
-}
-
-
 def test_reflective_mutation_recases_one_field_in_a_step_of_its_own(tmp_path: Path) -> None:
     train = [
         ("city: Oslo | code nb", "OSLO [nb]"),
@@ -74,21 +32,15 @@ def test_reflective_mutation_recases_one_field_in_a_step_of_its_own(tmp_path: Pa
         ("city: Quito | code qu", "QUITO [qu]"),
     ]
     held_out = [("city: Bern | code de", "BERN [de]"), ("city: Riga | code lv", "RIGA [lv]")]
-    suite = _suite(train)
-    parent = Genome.from_data(_IDENTITY)
-    evaluation = _evaluate(parent, suite, tmp_path)
-    examples = examples_of(suite)
-    context = OperatorContext(
-        generation=1,
-        material=material_of(examples, [parent.pipeline]),
-        evidence=evidence_of(evaluation, examples),
-    )
+    suite = text_suite(train)
+    parent = identity_genome()
+    context = feedback_context(parent, suite, tmp_path)
     child, outcome = apply_operator("reflective_mutation", parent, random.Random(0), context)
     assert outcome == "applied" and child is not None
     names = [s["name"] for s in child.pipeline["steps"]]
     assert len(names) == 3 and names[1] == "out"  # the re-cased part, the output, both combined
-    assert _evaluate(child, suite, tmp_path).test_rate == 1.0
-    assert _evaluate(child, _suite(held_out), tmp_path).test_rate == 1.0
+    assert mock_evaluate(child, suite, tmp_path).test_rate == 1.0
+    assert mock_evaluate(child, text_suite(held_out), tmp_path).test_rate == 1.0
     # With no room for two more steps the single-list proposal is made instead.
     tight = dataclasses.replace(context, max_steps=2)
     single, _ = apply_operator("reflective_mutation", parent, random.Random(0), tight)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,10 +13,9 @@ from evofarm.campaign.local import loop as loop_module
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.scheduler import breeding as breeding_module
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
-from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
+from evofarm.campaign.scheduler.driver import Outcome, Scheduler, SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.campaign.worker import work
-from evofarm.errors import CampaignSpecError
 from evofarm.evolution.engine import (
     BreedTask,
     Offspring,
@@ -39,9 +39,8 @@ from evofarm.fitness.suite import TaskSuite
 from evofarm.pipeline.loader import load_pipeline
 from evofarm.store.memory import MemoryStore
 
+from .helpers import DEMO, demo_campaign_text, refused
 from .test_engine import drive, fake_evaluate, spec_with
-
-DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "campaigns" / "demo.yaml"
 
 
 def test_offspring_are_mutated_seeds_and_nothing_is_selected() -> None:
@@ -70,22 +69,16 @@ def test_offspring_are_mutated_seeds_and_nothing_is_selected() -> None:
 
 def test_random_search_options_are_validated_with_a_location(tmp_path: Path) -> None:
     bad = tmp_path / "c.yaml"
-    spec = load_campaign(DEMO)
-    body = (
-        f"name: rs\nseeds: [{spec.seed_paths[0]}]\nsuite: {spec.suite_path}\n"
-        "evolution:\n  selection: random_search\n  selection_options: {max_operatorz: 2}\n"
+    body = demo_campaign_text(
+        "rs", "  selection: random_search\n  selection_options: {max_operatorz: 2}\n"
     )
-    bad.write_text(body)
-    with pytest.raises(CampaignSpecError) as info:
-        load_campaign(bad)
-    assert info.value.location.line == 6
-    assert "random_search option 'max_operatorz': unknown key" in str(info.value)
-    bad.write_text(body.replace("selection: random_search", "selection: random_serch"))
-    with pytest.raises(CampaignSpecError) as info:
-        load_campaign(bad)
-    assert info.value.location.line == 5
-    assert "unknown selection strategy 'random_serch'" in str(info.value)
-    assert "did you mean 'random_search'" in str(info.value)
+    error = refused(bad, body)
+    assert error.location.line == 6
+    assert "random_search option 'max_operatorz': unknown key" in str(error)
+    error = refused(bad, body.replace("selection: random_search", "selection: random_serch"))
+    assert error.location.line == 5
+    assert "unknown selection strategy 'random_serch'" in str(error)
+    assert "did you mean 'random_search'" in str(error)
 
 
 def _synthetic(genome: Genome, suite: TaskSuite, fidelity: float) -> Evaluation:
@@ -112,22 +105,31 @@ def _random_search_spec() -> CampaignSpec:
     return spec.model_copy(update={"evolution": evolution, "budgets": budgets})
 
 
-def test_farm_scheduler_finds_the_same_best_as_the_loop() -> None:
-    spec = _random_search_spec()
-    suite = spec.load_suite()
-    result = run_in_process(spec, seed=4, evaluator=lambda g: _synthetic(g, suite, spec.fidelity))
+def _run_on_farm(
+    spec: CampaignSpec, options: SchedulerOptions
+) -> tuple[MemoryStore, str, Outcome, dict[str, Any]]:
+    """Submit ``spec`` (seed 4) to a memory store and run it to the end on two threads with the
+    synthetic evaluator; returns the store, campaign id, outcome and final checkpoint state."""
     store = MemoryStore()
     cid = control.submit(store, spec, seed=4)
     dispatcher = ThreadDispatcher(
         store, lambda c, g: _synthetic(g, c.suite, c.spec.fidelity), workers=2
     )
     try:
-        outcome = Scheduler(store, dispatcher, cid, options=SchedulerOptions(wait_s=0.2)).run()
+        outcome = Scheduler(store, dispatcher, cid, options=options).run()
     finally:
         dispatcher.close()
     checkpoint = store.load_checkpoint(cid)
     assert checkpoint is not None
-    top = checkpoint.state["archive"][0]
+    return store, cid, outcome, checkpoint.state
+
+
+def test_farm_scheduler_finds_the_same_best_as_the_loop() -> None:
+    spec = _random_search_spec()
+    suite = spec.load_suite()
+    result = run_in_process(spec, seed=4, evaluator=lambda g: _synthetic(g, suite, spec.fidelity))
+    store, cid, outcome, state = _run_on_farm(spec, SchedulerOptions(wait_s=0.2))
+    top = state["archive"][0]
     assert (outcome.status, outcome.reason) == ("completed", result.summary.reason)
     assert (top["id"], top["fitness"]) == (result.summary.best.genome, result.summary.best.fitness)
     assert store.counters(cid)["evaluations"] == result.summary.evaluations
@@ -223,19 +225,16 @@ def test_blind_donors_are_chosen_by_id_not_by_fitness() -> None:
 
 
 def test_blind_random_search_without_a_blind_operator_is_refused(tmp_path: Path) -> None:
-    spec = load_campaign(DEMO)
-    body = (
-        f"name: rs\nseeds: [{spec.seed_paths[0]}]\nsuite: {spec.suite_path}\n"
-        "evolution:\n  operators: {reflective_mutation: 0.5, step_mutation: 0.0}\n"
-        "  selection: random_search\n  selection_options: {max_operators: 2}\n"
+    body = demo_campaign_text(
+        "rs",
+        "  operators: {reflective_mutation: 0.5, step_mutation: 0.0}\n"
+        "  selection: random_search\n  selection_options: {max_operators: 2}\n",
     )
     bad = tmp_path / "c.yaml"
-    bad.write_text(body)
-    with pytest.raises(CampaignSpecError) as info:
-        load_campaign(bad)
-    assert info.value.location.line == 7
-    assert "needs evidence (reflective_mutation)" in str(info.value)
-    assert "feedback: true" in str(info.value)
+    error = refused(bad, body)
+    assert error.location.line == 7
+    assert "needs evidence (reflective_mutation)" in str(error)
+    assert "feedback: true" in str(error)
     bad.write_text(body.replace("{max_operators: 2}", "{max_operators: 2, feedback: true}"))
     assert load_campaign(bad).evolution.selection_options["feedback"] is True
 
@@ -270,24 +269,14 @@ def test_loop_and_farm_give_operators_the_same_evidence_and_best(
     result = run_in_process(spec, seed=4, evaluator=lambda g: _synthetic(g, suite, spec.fidelity))
     _spy(monkeypatch, work, farm_seen)
     _spy(monkeypatch, breeding_module, farm_seen)
-    store = MemoryStore()
-    cid = control.submit(store, spec, seed=4)
-    dispatcher = ThreadDispatcher(
-        store, lambda c, g: _synthetic(g, c.suite, c.spec.fidelity), workers=2
-    )
     options = SchedulerOptions(wait_s=0.2, breeding=breeding)  # type: ignore[arg-type]
-    try:
-        outcome = Scheduler(store, dispatcher, cid, options=options).run()
-    finally:
-        dispatcher.close()
-    checkpoint = store.load_checkpoint(cid)
-    assert checkpoint is not None
-    top = checkpoint.state["archive"][0]
+    _, _, outcome, state = _run_on_farm(spec, options)
+    top = state["archive"][0]
     assert (outcome.status, outcome.reason) == ("completed", result.summary.reason)
     assert (top["id"], top["fitness"]) == (result.summary.best.genome, result.summary.best.fitness)
     assert loop_seen and sorted(farm_seen) == sorted(loop_seen)
     # Blind: no task was planned with feedback and no operator saw evidence.
     # With feedback: every (mutate) task saw its seed's evidence.
     assert {(f, e) for f, e, _ in loop_seen} == {(feedback, feedback)}
-    stats = checkpoint.state["operator_stats"]
+    stats = state["operator_stats"]
     assert ("reflective_mutation" in stats) is feedback

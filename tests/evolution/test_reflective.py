@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from evofarm.evolution.engine import case_similarity
 from evofarm.evolution.examples import Example, examples_of
@@ -13,51 +14,10 @@ from evofarm.evolution.operators.op_factory import INSERTABLE, random_op, valid
 from evofarm.evolution.proposals import evidence_of
 from evofarm.evolution.repair import apply_operator
 from evofarm.evolution.synthesis import assumption_cost, run_op, synthesize
-from evofarm.fitness.records import Evaluation
-from evofarm.fitness.runner import evaluate_pipeline
 from evofarm.fitness.suite import TaskSuite
 from evofarm.pipeline.loader import pipeline_from_data
-from evofarm.pipeline.runtime import Runtime
-from evofarm.providers.registry import ProviderSet
 
-
-def _suite(pairs: list[tuple[str, str]]) -> TaskSuite:
-    return TaskSuite.model_validate(
-        {
-            "name": "t",
-            "cases": [
-                {
-                    "id": f"c{i}",
-                    "inputs": {"text": x},
-                    "checks": [{"type": "equals", "value": y, "required": True}],
-                }
-                for i, (x, y) in enumerate(pairs)
-            ],
-        }
-    )
-
-
-def _identity() -> Genome:
-    return Genome.from_data(
-        {
-            "name": "id",
-            "steps": [
-                {
-                    "name": "out",
-                    "type": "transform",
-                    "input": "{{inputs.text}}",
-                    "operations": [{"op": "slice"}],
-                }
-            ],
-        }
-    )
-
-
-def _evaluate(genome: Genome, suite: TaskSuite, tmp: object) -> Evaluation:
-    from pathlib import Path  # noqa: PLC0415
-
-    runtime = Runtime(providers=ProviderSet.for_provider("mock"), workspace=Path(str(tmp)))
-    return evaluate_pipeline(genome.to_pipeline(), suite, runtime_factory=lambda _c: runtime)
+from .text_tasks import feedback_context, identity_genome, mock_evaluate, text_suite
 
 
 def _apply(ops: list[dict[str, object]], text: str) -> object:
@@ -133,9 +93,9 @@ def test_synthesis_prefers_a_separator_to_a_character_class() -> None:
     )
 
 
-def test_evidence_holds_training_cases_only(tmp_path: object) -> None:
-    suite = _suite([("ADA", "ada"), ("BOB", "bob"), ("CY", "cy")])
-    evaluation = _evaluate(_identity(), suite, tmp_path)
+def test_evidence_holds_training_cases_only(tmp_path: Path) -> None:
+    suite = text_suite([("ADA", "ada"), ("BOB", "bob"), ("CY", "cy")])
+    evaluation = mock_evaluate(identity_genome(), suite, tmp_path)
     training = examples_of(suite, ["c0", "c1"])
     evidence = evidence_of(evaluation, training)
     assert [c.case_id for c in evidence.cases] == ["c0", "c1"]
@@ -143,32 +103,26 @@ def test_evidence_holds_training_cases_only(tmp_path: object) -> None:
     assert evidence.cases[0].reasons and not evidence.cases[0].passed
 
 
-def test_reflective_mutation_fixes_failing_cases(tmp_path: object) -> None:
-    suite = _suite([("John Smith", "Smith, John"), ("Ada Lovelace", "Lovelace, Ada")])
-    parent = _identity()
-    evaluation = _evaluate(parent, suite, tmp_path)
-    examples = examples_of(suite)
-    context = OperatorContext(
-        generation=1,
-        material=material_of(examples, [parent.pipeline]),
-        evidence=evidence_of(evaluation, examples),
-    )
+def test_reflective_mutation_fixes_failing_cases(tmp_path: Path) -> None:
+    suite = text_suite([("John Smith", "Smith, John"), ("Ada Lovelace", "Lovelace, Ada")])
+    parent = identity_genome()
+    context = feedback_context(parent, suite, tmp_path)
     child, outcome = apply_operator("reflective_mutation", parent, random.Random(0), context)
     assert outcome == "applied" and child is not None
     assert child.mutations[-1].operator == "reflective_mutation"
-    assert _evaluate(child, suite, tmp_path).test_rate == 1.0
+    assert mock_evaluate(child, suite, tmp_path).test_rate == 1.0
     again, _ = apply_operator("reflective_mutation", parent, random.Random(0), context)
     assert again == child  # deterministic
 
 
 def test_reflective_mutation_without_evidence_does_nothing() -> None:
     child, outcome = apply_operator(
-        "reflective_mutation", _identity(), random.Random(0), OperatorContext(generation=1)
+        "reflective_mutation", identity_genome(), random.Random(0), OperatorContext(generation=1)
     )
     assert child is None and outcome == "noop"
 
 
-def test_reflective_mutation_fixes_the_step_of_a_record(tmp_path: object) -> None:
+def test_reflective_mutation_fixes_the_step_of_a_record(tmp_path: Path) -> None:
     suite = TaskSuite.model_validate(
         {
             "name": "rec",
@@ -210,10 +164,10 @@ def test_reflective_mutation_fixes_the_step_of_a_record(tmp_path: object) -> Non
     )
     pipeline_from_data(parent.pipeline)
     examples = examples_of(suite)
-    evaluation = _evaluate(parent, suite, tmp_path)
+    evaluation = mock_evaluate(parent, suite, tmp_path)
     context = OperatorContext(generation=1, evidence=evidence_of(evaluation, examples))
     child, _ = apply_operator("reflective_mutation", parent, random.Random(0), context)
     assert child is not None
     # One step was improved in place; the record step is untouched.
     assert [s["name"] for s in child.pipeline["steps"]] == ["n", "c", "line"]
-    assert case_similarity(_evaluate(child, suite, tmp_path)) > case_similarity(evaluation)
+    assert case_similarity(mock_evaluate(child, suite, tmp_path)) > case_similarity(evaluation)

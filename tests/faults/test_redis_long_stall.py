@@ -20,7 +20,7 @@ from evofarm.campaign.reports.readback import best_genome_id
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.session import Farm
-from tests.integration.conftest import FARM_ENV
+from tests.integration.conftest import FARM_ENV, started_farm
 
 from .conftest import assert_exact_counts, in_process_best, wait_until
 from .test_redis_outage import _run
@@ -40,13 +40,8 @@ def farm_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
         "EVOFARM_TASK_TIME_LIMIT_S": "45",
         "EVOFARM_VISIBILITY_TIMEOUT_S": "50",
     }
-    farm = EmbeddedFarm(tmp_path_factory.mktemp("farm"), workers=2, concurrency=2, env=env)
-    farm.start()
-    try:
-        farm.wait_ready(timeout=90)
+    with started_farm(tmp_path_factory.mktemp("farm"), env) as farm:
         yield farm
-    finally:
-        farm.stop()
 
 
 def test_a_20s_redis_stall_is_ridden_out(farm: Farm, demo: Demo) -> None:

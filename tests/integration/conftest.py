@@ -8,6 +8,7 @@ held by a SIGKILLed worker comes back within seconds.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,10 +31,15 @@ FARM_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def farm_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedFarm]:
-    """Private Redis + 2 worker processes (prefork, 2 children each), for a module."""
-    farm = EmbeddedFarm(tmp_path_factory.mktemp("farm"), workers=2, concurrency=2, env=FARM_ENV)
+@contextlib.contextmanager
+def started_farm(
+    directory: Path, env: dict[str, str], workers: int = 2, concurrency: int = 2
+) -> Iterator[EmbeddedFarm]:
+    """Private Redis + ``workers`` worker processes (``concurrency`` children each) with
+    ``env``, in ``directory``; yielded once ready (90 s at most), stopped on exit.
+
+    A module that needs other worker settings overrides ``farm_processes`` with this."""
+    farm = EmbeddedFarm(directory, workers=workers, concurrency=concurrency, env=env)
     farm.start()
     try:
         farm.wait_ready(timeout=90)
@@ -42,15 +48,29 @@ def farm_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
         farm.stop()
 
 
-@pytest.fixture
-def farm(farm_processes: EmbeddedFarm) -> Iterator[Farm]:
-    """A connection (store + Celery app) to the module's farm."""
-    store, app = connect_farm(farm_processes.redis_url, farm_processes.redis_url)
-    connection = Farm(store, app, farm_processes)
+@contextlib.contextmanager
+def connected(embedded: EmbeddedFarm) -> Iterator[Farm]:
+    """A connection (store + Celery app) to ``embedded``, closed on exit."""
+    store, app = connect_farm(embedded.redis_url, embedded.redis_url)
+    connection = Farm(store, app, embedded)
     try:
         yield connection
     finally:
         connection.close()
+
+
+@pytest.fixture(scope="module")
+def farm_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedFarm]:
+    """Private Redis + 2 worker processes (prefork, 2 children each), for a module."""
+    with started_farm(tmp_path_factory.mktemp("farm"), FARM_ENV) as farm:
+        yield farm
+
+
+@pytest.fixture
+def farm(farm_processes: EmbeddedFarm) -> Iterator[Farm]:
+    """A connection (store + Celery app) to the module's farm."""
+    with connected(farm_processes) as connection:
+        yield connection
 
 
 @pytest.fixture(scope="session")

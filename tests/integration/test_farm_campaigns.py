@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,19 +13,16 @@ import pytest
 from evofarm.campaign import control, lifecycle
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.reports.readback import best_genome_id, snapshot
-from evofarm.campaign.scheduler.driver import SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.farm.embedded import group_members
 from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
 from evofarm.testing.synthetic_eval import loop_evaluator
+from tests.integration.schedulers import FAST, scheduler_daemon, wait_generation
 
 pytestmark = pytest.mark.integration
 
 Demo = Callable[..., CampaignSpec]
-
-# As scheduler_options() derives them from the test farm's settings (visibility 6 s).
-FAST = SchedulerOptions(wait_s=0.2, lease_ttl_s=3.0, lease_wait_s=5.0, stall_s=12.0)
 
 
 def in_process(spec: CampaignSpec, seed: int) -> tuple[str | None, str, str]:
@@ -133,28 +128,6 @@ def test_kill_revokes_in_flight_tasks_at_once(farm: Farm, demo: Demo) -> None:
     assert record is not None and record.status == "killed"
 
 
-def _daemon(campaign: str, redis_url: str, farm_env: dict[str, str]) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **farm_env,
-           "EVOFARM_BROKER_URL": redis_url, "EVOFARM_REDIS_URL": redis_url}  # fmt: skip
-    return subprocess.Popen(
-        [sys.executable, "-m", "evofarm.farm.daemon", "--campaign", campaign],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _wait_generation(farm: Farm, campaign: str, generation: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        checkpoint = farm.store.load_checkpoint(campaign)
-        if checkpoint is not None and checkpoint.generation >= generation:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"generation {generation} not reached")
-
-
 @pytest.mark.slow
 def test_scheduler_sigkilled_then_resumed_gives_the_same_best(
     farm: Farm, demo: Demo, farm_env: dict[str, str]
@@ -163,8 +136,8 @@ def test_scheduler_sigkilled_then_resumed_gives_the_same_best(
     best, status, _ = in_process(spec, seed=12)
     campaign = control.submit(farm.store, spec, seed=12)
     assert farm.embedded is not None
-    scheduler = _daemon(campaign, farm.embedded.redis_url, farm_env)
-    _wait_generation(farm, campaign, 2)
+    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, farm_env)
+    wait_generation(farm, campaign, 2)
     scheduler.send_signal(signal.SIGKILL)
     scheduler.wait(10)
     assert snapshot(farm.store, campaign).status == "running"  # it had no chance to say

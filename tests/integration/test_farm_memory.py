@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from dataclasses import replace
 
 import pytest
@@ -29,7 +28,8 @@ from evofarm.farm.session import Farm
 from evofarm.store.collective import RedisCollective
 from evofarm.store.redis import RedisStore
 from evofarm.testing.synthetic_eval import loop_evaluator
-from tests.integration.test_farm_campaigns import FAST, Demo, assert_exact_counts
+from tests.integration.schedulers import FAST, wait_generation
+from tests.integration.test_farm_campaigns import Demo, assert_exact_counts
 
 pytestmark = pytest.mark.integration
 
@@ -135,16 +135,6 @@ def test_a_later_campaign_is_offered_what_an_earlier_one_mined_and_gives_the_in_
     assert_exact_counts(farm, second)
 
 
-def _wait_checkpoint(farm: Farm, campaign: str, generation: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        checkpoint = farm.store.load_checkpoint(campaign)
-        if checkpoint is not None and checkpoint.generation >= generation:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"generation {generation} not reached")
-
-
 def test_a_resumed_campaign_keeps_its_frozen_offer(farm: Farm, demo: Demo) -> None:
     store = _redis(farm)
     memory = RedisCollective(store.client)
@@ -160,7 +150,7 @@ def test_a_resumed_campaign_keeps_its_frozen_offer(farm: Farm, demo: Demo) -> No
     handed: list[Outcome] = []
     thread = threading.Thread(target=lambda: handed.append(scheduler.run()))
     thread.start()
-    _wait_checkpoint(farm, campaign, 1)
+    wait_generation(farm, campaign, 1)
     scheduler.step_back()
     thread.join(60)
     assert handed and handed[0].reason == "handed back"

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,43 +22,31 @@ from evofarm.campaign.bundle import parse_sample
 from evofarm.campaign.local.evaluator import make_evaluator
 from evofarm.campaign.local.loop import CampaignResult, run_in_process
 from evofarm.campaign.reports import readback
-from evofarm.campaign.scheduler.driver import SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.evolution.engine import EvolutionState
 from evofarm.evolution.genome import Genome
 from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.runner import run_scheduler
-from evofarm.farm.session import Farm, connect_farm
+from evofarm.farm.session import Farm
 from evofarm.testing.noisy_campaign import write_noisy_campaign
+from tests.integration.conftest import FARM_ENV, started_farm
+from tests.integration.schedulers import FAST, scheduler_daemon, wait_generation
 
 pytestmark = pytest.mark.integration
 
-FAST = SchedulerOptions(wait_s=0.2, lease_ttl_s=3.0, lease_wait_s=5.0, stall_s=12.0)
 NOISE = {"samples": 5, "elites": 2, "confidence": 0.99}
+# The package's farm settings, with the real evaluator instead of the synthetic one.
 ENV = {
+    **{k: v for k, v in FARM_ENV.items() if not k.startswith("EVOFARM_SYNTHETIC_")},
     "EVOFARM_EVALUATOR": "in_process",
-    "EVOFARM_CASE_CONCURRENCY": "4",
-    "EVOFARM_TASK_SOFT_TIME_LIMIT_S": "4",
-    "EVOFARM_TASK_TIME_LIMIT_S": "5",
-    "EVOFARM_VISIBILITY_TIMEOUT_S": "6",
-    "EVOFARM_SCHEDULER_LEASE_TTL_S": "3",
 }
 
 
 @pytest.fixture(scope="module")
-def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
-    embedded = EmbeddedFarm(tmp_path_factory.mktemp("farm"), workers=2, concurrency=2, env=ENV)
-    embedded.start()
-    try:
-        embedded.wait_ready(timeout=90)
-        store, app = connect_farm(embedded.redis_url, embedded.redis_url)
-        connection = Farm(store, app, embedded)
-        try:
-            yield connection
-        finally:
-            connection.close()
-    finally:
-        embedded.stop()
+def farm_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedFarm]:
+    """The conftest's farm, its workers running the real evaluator."""
+    with started_farm(tmp_path_factory.mktemp("farm"), ENV) as embedded:
+        yield embedded
 
 
 def _spec(directory: Path, noise: dict[str, float] | None, generations: int = 5) -> CampaignSpec:
@@ -118,37 +104,21 @@ def test_the_farm_crowns_what_in_process_crowns_and_not_a_lucky_genome(
     _assert_like_in_process(farm, campaign, loop)
 
 
-def _daemon(campaign: str, redis_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **ENV, "EVOFARM_BROKER_URL": redis_url, "EVOFARM_REDIS_URL": redis_url}
-    return subprocess.Popen(
-        [sys.executable, "-m", "evofarm.farm.daemon", "--campaign", campaign],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _wait_generation(farm: Farm, campaign: str, generation: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        checkpoint = farm.store.load_checkpoint(campaign)
-        if checkpoint is not None and checkpoint.generation >= generation:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"generation {generation} not reached")
+def _twins(farm: Farm, tmp_path: Path, seed: int) -> tuple[CampaignResult, str]:
+    """The noise-aware 6-generation campaign run in-process, and submitted (not run) to ``farm``."""
+    spec = _spec(tmp_path / "aware", NOISE, generations=6)
+    loop = run_in_process(spec, seed=seed)
+    return loop, control.submit(farm.store, spec, seed=seed)
 
 
 @pytest.mark.slow
 def test_a_scheduler_sigkilled_mid_campaign_resumes_to_the_same_crown(
     farm: Farm, tmp_path: Path
 ) -> None:
-    spec = _spec(tmp_path / "aware", NOISE, generations=6)
-    loop = run_in_process(spec, seed=2)
-    campaign = control.submit(farm.store, spec, seed=2)
+    loop, campaign = _twins(farm, tmp_path, seed=2)
     assert farm.embedded is not None
-    scheduler = _daemon(campaign, farm.embedded.redis_url)
-    _wait_generation(farm, campaign, 2)
+    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, ENV)
+    wait_generation(farm, campaign, 2, timeout=120)
     scheduler.send_signal(signal.SIGKILL)
     scheduler.wait(10)
     assert readback.snapshot(farm.store, campaign).status == "running"
@@ -161,9 +131,7 @@ def test_a_scheduler_sigkilled_mid_campaign_resumes_to_the_same_crown(
 def test_a_worker_sigkilled_while_resampling_loses_and_double_counts_no_sample(
     farm: Farm, tmp_path: Path
 ) -> None:
-    spec = _spec(tmp_path / "aware", NOISE, generations=6)
-    loop = run_in_process(spec, seed=3)
-    campaign = control.submit(farm.store, spec, seed=3)
+    loop, campaign = _twins(farm, tmp_path, seed=3)
     assert farm.embedded is not None
     victim = farm.embedded.processes[0]
     killed: list[int] = []

@@ -24,8 +24,8 @@ from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
 from evofarm.testing import synthetic_eval
-from tests.integration.conftest import FARM_ENV, small_demo
-from tests.integration.test_farm_campaigns import FAST, _daemon
+from tests.integration.conftest import FARM_ENV, small_demo, started_farm
+from tests.integration.schedulers import FAST, scheduler_daemon
 
 pytestmark = pytest.mark.integration
 
@@ -43,13 +43,8 @@ def farm_processes(
 ) -> Iterator[EmbeddedFarm]:
     """The conftest's farm, its workers logging every case run."""
     env = {**FARM_ENV, synthetic_eval.RUN_LOG_ENV: str(run_log)}
-    farm = EmbeddedFarm(tmp_path_factory.mktemp("farm"), workers=2, concurrency=2, env=env)
-    farm.start()
-    try:
-        farm.wait_ready(timeout=90)
+    with started_farm(tmp_path_factory.mktemp("farm"), env) as farm:
         yield farm
-    finally:
-        farm.stop()
 
 
 def nursery(generations: int) -> CampaignSpec:
@@ -129,7 +124,7 @@ def test_a_scheduler_killed_mid_nursery_resumes_without_running_a_case_twice(
     def partials() -> int:
         return sum(1 for k in farm.store.evaluation_keys(campaign) if k.fidelity == stage2)
 
-    scheduler = _daemon(campaign, farm.embedded.redis_url, farm_env)
+    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, farm_env)
     # Generation 1 is checkpointed; then wait for generation 2's first stage-2 result.
     _wait(lambda: (c := farm.store.load_checkpoint(campaign)) is not None and c.generation >= 1)
     before = partials()

@@ -14,13 +14,8 @@ from evofarm.campaign.spec import CampaignSpec
 from evofarm.evolution.engine import EvolutionState
 from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
-from tests.integration.test_farm_campaigns import (
-    FAST,
-    Demo,
-    _daemon,
-    _wait_generation,
-    assert_exact_counts,
-)
+from tests.integration.schedulers import FAST, scheduler_daemon, wait_generation
+from tests.integration.test_farm_campaigns import Demo, assert_exact_counts
 
 pytestmark = pytest.mark.integration
 
@@ -66,8 +61,8 @@ def test_steady_scheduler_sigkilled_then_resumed(
 ) -> None:
     campaign = control.submit(farm.store, steady(demo(generations=8)), seed=12)
     assert farm.embedded is not None
-    scheduler = _daemon(campaign, farm.embedded.redis_url, farm_env)
-    _wait_generation(farm, campaign, 2)
+    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, farm_env)
+    wait_generation(farm, campaign, 2)
     scheduler.send_signal(signal.SIGKILL)
     scheduler.wait(10)
     assert snapshot(farm.store, campaign).status == "running"

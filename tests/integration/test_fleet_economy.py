@@ -30,6 +30,7 @@ from evofarm.fleet.ledger import RedisLedger, totals_from_counters
 from evofarm.store.redis import connect
 from evofarm.testing.fake_anthropic import FakeAnthropicServer
 from evofarm.testing.loopback import holders, socket_inodes
+from tests.integration.conftest import started_farm
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -59,13 +60,8 @@ def economy_farm(
         "EVOFARM_VISIBILITY_TIMEOUT_S": "110",
         "EVOFARM_SCHEDULER_LEASE_TTL_S": "3",
     }
-    farm = EmbeddedFarm(tmp_path_factory.mktemp("econ"), workers=2, concurrency=2, env=env)
-    farm.start()
-    try:
-        farm.wait_ready(timeout=90)
+    with started_farm(tmp_path_factory.mktemp("econ"), env) as farm:
         yield farm
-    finally:
-        farm.stop()
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ from evofarm.sandbox.limits import SandboxLimits
 from evofarm.sandbox.parent.runner import run_sandboxed
 from evofarm.sandbox.wire.job import PythonJob
 from evofarm.testing.loopback import loopback_listener
+from tests.integration.conftest import started_farm
 
 from .hostile_farm import (
     CASES,
@@ -151,14 +152,8 @@ def farm_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
     settings.write_text("".join(f"{k}={v}\n" for k, v in SECRET_ENV.items()))
     settings.chmod(0o600)
     env = {**WORKER_ENV, "EVOFARM_STATE_DIR": str(state)}
-    farm = EmbeddedFarm(state, workers=1, concurrency=2, env=env)
-    with child_subreaper():
-        farm.start()
-        try:
-            farm.wait_ready(timeout=90)
-            yield farm
-        finally:
-            farm.stop()
+    with child_subreaper(), started_farm(state, env, workers=1, concurrency=2) as farm:
+        yield farm
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,8 @@ from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.reports.readback import best_genome_id, summary
 from evofarm.campaign.scheduler.driver import SchedulerOptions
 from evofarm.campaign.spec import load_campaign
-from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.runner import run_scheduler
-from evofarm.farm.session import Farm, connect_farm
+from evofarm.farm.session import Farm
 from evofarm.settings import get_settings
 from evofarm.testing.fake_anthropic import FakeAnthropicServer, FakeReply, RecordedRequest
 from evofarm.testing.llm_campaign import (
@@ -26,6 +25,7 @@ from evofarm.testing.llm_campaign import (
     fenced,
     write_campaign,
 )
+from tests.integration.conftest import connected, started_farm
 
 pytestmark = pytest.mark.integration
 
@@ -62,18 +62,8 @@ def env(server: FakeAnthropicServer, cassette: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Iterator[Farm]:
-    embedded = EmbeddedFarm(tmp_path_factory.mktemp("farm"), workers=2, concurrency=2, env=env)
-    embedded.start()
-    try:
-        embedded.wait_ready(timeout=90)
-        store, app = connect_farm(embedded.redis_url, embedded.redis_url)
-        connection = Farm(store, app, embedded)
-        try:
-            yield connection
-        finally:
-            connection.close()
-    finally:
-        embedded.stop()
+    with started_farm(tmp_path_factory.mktemp("farm"), env) as embedded, connected(embedded) as c:
+        yield c
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from evofarm.campaign.lifecycle import EVENTS
 from evofarm.campaign.spec import load_campaign
 from evofarm.campaign.worker.work import EVALUATED, EvalRequest
 from evofarm.farm.embedded import EmbeddedFarm
+from tests.integration.conftest import started_farm
 
 pytestmark = [pytest.mark.integration]
 
@@ -77,15 +78,9 @@ def farm_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
         "EVOFARM_VISIBILITY_TIMEOUT_S": "80",
     }
     state = tmp_path_factory.mktemp("nested-farm")
-    farm = EmbeddedFarm(
-        state, workers=1, concurrency=1, env={**env, "EVOFARM_STATE_DIR": str(state)}
-    )
-    farm.start()
-    try:
-        farm.wait_ready(timeout=90)
+    env["EVOFARM_STATE_DIR"] = str(state)
+    with started_farm(state, env, workers=1, concurrency=1) as farm:
         yield farm
-    finally:
-        farm.stop()
 
 
 def test_a_worker_scores_nested_pipelines_for_its_sandbox(

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 
-from evofarm.campaign import control, lifecycle
+from evofarm.campaign import lifecycle
 from evofarm.campaign.bundle import Campaign, CampaignCache
-from evofarm.campaign.spec import load_campaign
 from evofarm.campaign.worker import shards, work
 from evofarm.errors import BudgetExceeded, StoreError
 from evofarm.evolution.genome import Genome
@@ -17,16 +15,6 @@ from evofarm.fitness.records import Evaluation
 from evofarm.fitness.runner import select_cases
 from evofarm.store.memory import MemoryStore
 from evofarm.testing import synthetic_eval
-
-DEMO = Path(__file__).resolve().parents[3] / "pipelines" / "campaigns" / "demo.yaml"
-
-
-@pytest.fixture
-def farm() -> tuple[MemoryStore, str, CampaignCache]:
-    store = MemoryStore()
-    campaign = control.submit(store, load_campaign(DEMO), seed=2)
-    lifecycle.mark_running(store, campaign)
-    return store, campaign, CampaignCache()
 
 
 def _request(store: MemoryStore, cache: CampaignCache, cid: str, n: int) -> work.EvalRequest:

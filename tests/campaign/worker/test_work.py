@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from evofarm.campaign import control, lifecycle
+from evofarm.campaign import lifecycle
 from evofarm.campaign.bundle import Campaign, CampaignCache
-from evofarm.campaign.spec import load_campaign
 from evofarm.campaign.worker import work
 from evofarm.errors import StoreError, UserInputError
 from evofarm.evolution.engine import EvolutionState, plan_generation, seed_state
@@ -17,16 +14,6 @@ from evofarm.fitness.records import Evaluation, invalid_evaluation
 from evofarm.store.base import EvalKey
 from evofarm.store.memory import MemoryStore
 from evofarm.testing import synthetic_eval
-
-DEMO = Path(__file__).resolve().parents[3] / "pipelines" / "campaigns" / "demo.yaml"
-
-
-@pytest.fixture
-def farm() -> tuple[MemoryStore, str, CampaignCache]:
-    store = MemoryStore()
-    campaign = control.submit(store, load_campaign(DEMO), seed=2)
-    lifecycle.mark_running(store, campaign)
-    return store, campaign, CampaignCache()
 
 
 def _request(store: MemoryStore, cache: CampaignCache, cid: str, gid: str) -> work.EvalRequest:
