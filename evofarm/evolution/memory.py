@@ -158,7 +158,8 @@ def fragment_problem(fragment: JsonValue) -> str | None:
         return "not plain JSON data"
     if size > MAX_PIPELINE_BYTES:
         return f"{size} characters, over the {MAX_PIPELINE_BYTES} a pipeline may have"
-    step = {"name": "pattern", "type": "transform", "input": "{{inputs.text}}"}
+    # A host step for validation only: its input is never run.
+    step = {"name": "pattern", "type": "transform", "input": "{{inputs.fragment}}"}
     data = {"name": "memory-pattern", "steps": [{**step, "operations": fragment}]}
     try:
         pipeline_from_data(data, "memory pattern")

@@ -25,8 +25,8 @@ import json
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 import redis
 from pydantic import ValidationError
@@ -35,6 +35,8 @@ from evofarm import keys
 from evofarm.errors import StoreError
 from evofarm.evolution.memory import Failure, Pattern, failure_key, normalise_reason
 from evofarm.store.redis import connect
+
+_Record = TypeVar("_Record", Pattern, Failure)
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +177,7 @@ class RedisCollective(CollectiveMemory):
             "read patterns", lambda: self._r.hgetall(keys.memory_patterns())
         )
         found: dict[str, Pattern] = {}
-        for key, doc in raw.items():
-            try:
-                pattern = Pattern.model_validate_json(doc)
-            except ValidationError as exc:
-                log.warning("collective memory: pattern %r does not decode; left out: %s", key, exc)
-                continue
+        for key, pattern in _decoded(raw, Pattern, "pattern"):
             if pattern.key == key:
                 found[key] = pattern
             else:
@@ -226,15 +223,20 @@ class RedisCollective(CollectiveMemory):
         counts: dict[str, str] = self._do(
             "read failure counts", lambda: self._r.hgetall(keys.memory_failure_counts())
         )
-        entries = []
-        for key, doc in raw.items():
-            try:
-                entry = Failure.model_validate_json(doc)
-            except ValidationError as exc:
-                log.warning("collective memory: failure %r does not decode; left out: %s", key, exc)
-                continue
-            entries.append(entry.model_copy(update={"count": max(1, _count(counts.get(key), 1))}))
+        entries = [
+            entry.model_copy(update={"count": max(1, _count(counts.get(key), 1))})
+            for key, entry in _decoded(raw, Failure, "failure")
+        ]
         return sorted(entries, key=lambda f: (-f.count, f.key))
+
+
+def _decoded(raw: dict[str, str], model: type[_Record], what: str) -> Iterator[tuple[str, _Record]]:
+    """Each stored record of a hash that decodes; one that does not is logged and left out."""
+    for key, doc in raw.items():
+        try:
+            yield key, model.model_validate_json(doc)
+        except ValidationError as exc:
+            log.warning("collective memory: %s %r does not decode; left out: %s", what, key, exc)
 
 
 def open_collective(url: str | None) -> CollectiveMemory:
