@@ -21,7 +21,8 @@ CLI can turn any of them into one clear line and never show a traceback::
     │   └── ReplayMiss              replay-only mode and no cassette entry
     ├── SandboxError                the sandbox itself could not run (not the candidate)
     ├── StoreError                  the population store failed or is inconsistent
-    │   └── StoreUnreachable        the store or the broker cannot be reached (an outage)
+    │   ├── StoreUnreachable        the store or the broker cannot be reached (an outage)
+    │   └── ServerBusy              another private redis-server serves that data directory
     ├── BudgetExceeded              a campaign budget was crossed (``budget`` says which)
     ├── CampaignStateError          an operation not allowed in the campaign's state
     ├── ExtensionError              a plugin failed to load or a name is taken (registry.py)
@@ -158,6 +159,10 @@ class StoreUnreachable(StoreError):
     The scheduler rides these out (reconnect with backoff, re-read its checkpoint);
     any other ``StoreError`` (an inconsistency) ends its run.
     """
+
+
+class ServerBusy(StoreError):
+    """A private redis-server could not start: another one serves its data directory."""
 
 
 class BudgetExceeded(FarmError):

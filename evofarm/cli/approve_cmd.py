@@ -52,10 +52,12 @@ def decide(campaign: str, decision: Decision) -> Decided:
         return Decided(summary.campaign, summary, best)  # an in-process summary names the run
     # The farm stack is heavy; only farm campaigns need it.
     from evofarm.campaign.decide import decide as farm_decide  # noqa: PLC0415
-    from evofarm.farm.session import campaign_farm  # noqa: PLC0415
+    from evofarm.farm.session import on_campaign_farm  # noqa: PLC0415
 
-    with campaign_farm(settings, campaign) as farm:
-        return farm_decide(farm.store, campaign, decision)
+    # Idempotent: a decision already recorded is refused before anything changes.
+    return on_campaign_farm(
+        settings, campaign, lambda farm: farm_decide(farm.store, campaign, decision)
+    )
 
 
 @friendly_errors

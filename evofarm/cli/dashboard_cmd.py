@@ -66,10 +66,11 @@ def report(
 ) -> None:
     """Write a self-contained HTML report of a campaign (trend, lineage, operators, best)."""
     from evofarm.dashboard.report import render_report  # noqa: PLC0415
-    from evofarm.farm.session import campaign_farm  # noqa: PLC0415
+    from evofarm.farm.session import on_campaign_farm  # noqa: PLC0415
 
-    with campaign_farm(get_settings(), campaign) as farm:
-        html = render_report(farm.store, campaign)
+    html = on_campaign_farm(
+        get_settings(), campaign, lambda farm: render_report(farm.store, campaign)
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html, encoding="utf-8")
     print(f"wrote {output}")
@@ -85,12 +86,13 @@ def outputs(
 ) -> None:
     """Write an ended campaign's output files (summary, best, histories) into a directory."""
     from evofarm.campaign.reports.readback import write_outputs  # noqa: PLC0415
-    from evofarm.farm.session import campaign_farm  # noqa: PLC0415
+    from evofarm.farm.session import on_campaign_farm  # noqa: PLC0415
 
     if output is None:
         raise UserInputError("give the directory to write with -o DIR")
-    with campaign_farm(get_settings(), campaign) as farm:
-        result = write_outputs(farm.store, campaign, output)
+    result = on_campaign_farm(
+        get_settings(), campaign, lambda farm: write_outputs(farm.store, campaign, output)
+    )
     print(f"wrote {output}/ ({result.status}, best {result.best.fitness})")
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +32,7 @@ from evofarm.campaign.reports.readback import (
 )
 from evofarm.campaign.scheduler import liveness
 from evofarm.campaign.scheduler.driver import SchedulerOptions
-from evofarm.campaign.spec import load_campaign
+from evofarm.campaign.spec import CampaignBudgets, load_campaign
 from evofarm.cli import kill_cmd
 from evofarm.cli.farm_progress import ProgressView
 from evofarm.cli.output import friendly_errors
@@ -47,6 +48,7 @@ from evofarm.farm.session import (
     embedded_campaigns,
     embedded_farm,
     is_shared,
+    on_campaign_farm,
     run_dir,
     shared_farm,
 )
@@ -211,10 +213,11 @@ def watch(
 
     Exits 0 when it completed or stopped, 1 when it was killed or failed.
     """
-    with campaign_farm(get_settings(), campaign) as farm:
+    seen: set[str] = set()
+
+    def follow(farm: Farm) -> Snapshot:
         record = lifecycle.require(farm.store, campaign)
         budgets = decode(campaign, record.spec).spec.budgets
-        seen: set[str] = set()
         fleet: Fleet | None = None
         asked = 0.0
         snap = snapshot(farm.store, campaign)
@@ -231,6 +234,10 @@ def watch(
         _print_new(_anomaly_lines(farm.store, campaign, None), seen)
         if out is not None:
             write_outputs(farm.store, campaign, out)
+        return snap
+
+    # The campaign's own farm stops when it ends: the last reads go to its data on disk.
+    snap = on_campaign_farm(get_settings(), campaign, follow)
     print(_finish_line(snap))
     raise typer.Exit(0 if snap.status in {"completed", "stopped"} else 1)
 
@@ -265,12 +272,15 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one campaign's state, figures, budget use and anomalies."""
-    with campaign_farm(get_settings(), campaign) as farm:
+
+    def read(farm: Farm) -> tuple[Snapshot, CampaignBudgets, Fleet | None, list[dict[str, object]]]:
         snap = _shown(farm, snapshot(farm.store, campaign))
         record = lifecycle.require(farm.store, campaign)
         budgets = decode(campaign, record.spec).spec.budgets
         fleet = celery_fleet(farm.app) if snap.status in lifecycle.ACTIVE else None
-        found = _anomaly_lines(farm.store, campaign, fleet)
+        return snap, budgets, fleet, _anomaly_lines(farm.store, campaign, fleet)
+
+    snap, budgets, fleet, found = on_campaign_farm(get_settings(), campaign, read)
     workers = fleet.workers_online if fleet else None
     if as_json:
         doc = _snapshot_dict(snap)
@@ -298,6 +308,10 @@ def status(
         )
 
 
+def _shown_snapshot(campaign: str) -> Callable[[Farm], Snapshot]:
+    return lambda farm: _shown(farm, snapshot(farm.store, campaign))
+
+
 def _all_snapshots() -> list[Snapshot]:
     settings = get_settings()
     if is_shared(settings):
@@ -306,8 +320,7 @@ def _all_snapshots() -> list[Snapshot]:
     found = []
     for campaign in embedded_campaigns(settings):
         try:
-            with campaign_farm(settings, campaign) as farm:
-                found.append(_shown(farm, snapshot(farm.store, campaign)))
+            found.append(on_campaign_farm(settings, campaign, _shown_snapshot(campaign)))
         except FarmError:
             continue  # a run directory whose campaign never got submitted
     return found
@@ -332,8 +345,9 @@ def list_campaigns(
 @friendly_errors
 def stop(campaign: CampaignId) -> None:
     """Stop a campaign after its current generation (it is checkpointed)."""
-    with campaign_farm(get_settings(), campaign) as farm:
-        lifecycle.request_stop(farm.store, campaign)
+    on_campaign_farm(
+        get_settings(), campaign, lambda farm: lifecycle.request_stop(farm.store, campaign)
+    )
     print(f"{campaign}: stop requested; it ends after the current generation")
 
 
@@ -369,8 +383,9 @@ def best(
     ] = None,
 ) -> None:
     """Write the campaign's best pipeline as a pipeline_ex YAML file."""
-    with campaign_farm(get_settings(), campaign) as farm:
-        text = dump_pipeline(best_pipeline(farm.store, campaign))
+    text = on_campaign_farm(
+        get_settings(), campaign, lambda farm: dump_pipeline(best_pipeline(farm.store, campaign))
+    )
     if output is None:
         sys.stdout.write(text)
     else:
@@ -386,8 +401,9 @@ def export_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write.")] = Path(),
 ) -> None:
     """Write the fitness history (JSONL) and the lineage (JSON) of a campaign."""
-    with campaign_farm(get_settings(), campaign) as farm:
-        history, lineage = export(farm.store, campaign, output)
+    history, lineage = on_campaign_farm(
+        get_settings(), campaign, lambda farm: export(farm.store, campaign, output)
+    )
     print(f"wrote {history} and {lineage}")
 
 

@@ -137,8 +137,7 @@ class EmbeddedSource:
 
     def __init__(self, settings: Any) -> None:
         self._settings = settings
-        self._stack = contextlib.ExitStack()
-        self._farms: dict[str, Any] = {}
+        self._farms: dict[str, tuple[Any, contextlib.ExitStack]] = {}
         self._lock = threading.Lock()
         self._starter = ThreadPoolExecutor(1, thread_name_prefix="evofarm-dashboard-redis")
 
@@ -147,12 +146,18 @@ class EmbeddedSource:
         from evofarm.farm.session import campaign_farm  # noqa: PLC0415
 
         with self._lock:
-            if campaign not in self._farms:
+            held = self._farms.get(campaign)
+            if held is not None and not held[0].answers():
+                # A running campaign's own farm stopped when it ended: read its data now.
+                del self._farms[campaign]
+                self._starter.submit(held[1].close).result()
+                held = None
+            if held is None:
+                stack = contextlib.ExitStack()
                 opening = campaign_farm(self._settings, campaign)
-                self._farms[campaign] = self._starter.submit(
-                    self._stack.enter_context, opening
-                ).result()
-            return self._farms[campaign]
+                farm = self._starter.submit(stack.enter_context, opening).result()
+                held = self._farms[campaign] = (farm, stack)
+            return held[0]
 
     def campaign_ids(self) -> list[str]:
         from evofarm.farm.session import embedded_campaigns  # noqa: PLC0415
@@ -181,9 +186,11 @@ class EmbeddedSource:
 
     def close(self) -> None:
         with self._lock:
+            stacks = [stack for _, stack in self._farms.values()]
             self._farms.clear()
             try:
-                self._starter.submit(self._stack.close).result()
+                for stack in stacks:
+                    self._starter.submit(stack.close).result()
             finally:
                 self._starter.shutdown()
 

@@ -10,6 +10,11 @@ Nothing is left behind: every worker runs in its own process group and is tied
 to this process with ``PR_SET_PDEATHSIG``; :meth:`EmbeddedFarm.stop` sends
 SIGTERM to each group (a warm shutdown puts unacknowledged tasks back on their
 queue), then SIGKILL to whatever is still there, then stops Redis.
+
+A worker that exits on its own (a crash, an unrecoverable broker error while
+Redis restarts) is started again by a supervising thread, at most
+``RESPAWNS_PER_MINUTE`` times a minute per worker, so a campaign never ends up
+with no one to run it while its scheduler waits.
 :func:`signals_raise_interrupt` makes SIGTERM/SIGHUP unwind like Ctrl-C, so
 ``with EmbeddedFarm(...)`` cleans up on those too.
 """
@@ -17,12 +22,15 @@ queue), then SIGKILL to whatever is still there, then stops Redis.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -37,6 +45,16 @@ from evofarm.store.redis import connect
 
 #: Seconds a worker gets for a warm shutdown before its group is SIGKILLed.
 SHUTDOWN_GRACE_S = 10.0
+#: The lock-file role of a farm's own Redis (see ``redis_server.LOCK``).
+FARM = "farm"
+#: How long a starting farm waits for a reader's Redis on its data to stop.
+READER_WAIT_S = 30.0
+#: How often the supervisor looks for workers that exited on their own.
+SUPERVISE_EVERY_S = 0.5
+#: Respawns of one worker within a minute before it is left down (a crash loop).
+RESPAWNS_PER_MINUTE = 6
+
+log = logging.getLogger(__name__)
 
 
 def default_workers() -> int:
@@ -83,7 +101,7 @@ def signals_raise_interrupt() -> Iterator[None]:
 class EmbeddedFarm:
     """A private Redis plus local Celery workers, started and stopped together.
 
-    Not thread-safe; use from the main thread (signal handling requires it).
+    Start and stop it from one thread, the main one (signal handling requires it).
 
     Args:
         state_dir: the run's state directory; Redis lives in ``state_dir/farm``.
@@ -95,6 +113,7 @@ class EmbeddedFarm:
         app: the Celery app module for ``celery -A``.
         broker_url: a broker other than the private Redis (e.g. ``amqp://`` for
             RabbitMQ); the private Redis stays the store and result backend.
+        respawn: start a worker again when it exits on its own (see the module).
     """
 
     def __init__(
@@ -108,6 +127,7 @@ class EmbeddedFarm:
         env: Mapping[str, str] | None = None,
         app: str = "workers",
         broker_url: str | None = None,
+        respawn: bool = True,
     ) -> None:
         if workers is not None and workers < 0:
             raise FarmError(f"workers must be >= 0, not {workers}")
@@ -120,9 +140,15 @@ class EmbeddedFarm:
         self.env = dict(env or {})
         self.app = app
         self._broker_url = broker_url
-        self.redis = RedisServer(self.farm_dir, persist=True)
+        self.redis = RedisServer(self.farm_dir, persist=True, role=FARM)
         self._procs: list[subprocess.Popen[bytes]] = []
         self._tag = uuid.uuid4().hex[:8]
+        self._respawn = respawn
+        self._procs_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        #: Workers started again after they exited on their own.
+        self.respawns = 0
 
     @property
     def redis_url(self) -> str:
@@ -163,7 +189,8 @@ class EmbeddedFarm:
     def start(self) -> None:
         """Start Redis, then the workers (which connect as soon as they are up)."""
         self.farm_dir.mkdir(parents=True, exist_ok=True)
-        self.redis.start()
+        # A command reading the stopped farm may hold its Redis for a moment.
+        self.redis.start(lock_wait_s=READER_WAIT_S)
         try:
             self._migrate_keys()
             for index in range(self.workers):
@@ -171,6 +198,42 @@ class EmbeddedFarm:
         except BaseException:
             self.stop()
             raise
+        if self._respawn and self.workers:
+            self._stopping.clear()
+            self._supervisor = threading.Thread(
+                target=self._supervise, name="evofarm-worker-supervisor", daemon=True
+            )
+            self._supervisor.start()
+
+    def _supervise(self) -> None:
+        """Start again, in place, each worker that exited while the farm runs.
+
+        Runs on its own thread for the farm's life: respawned workers die with
+        it (``PR_SET_PDEATHSIG``), which happens only once :meth:`stop` began.
+        """
+        recent: dict[int, deque[float]] = {}
+        while not self._stopping.wait(SUPERVISE_EVERY_S):
+            with self._procs_lock:
+                if self._stopping.is_set():
+                    return
+                for index, proc in enumerate(self._procs):
+                    if proc.poll() is None:
+                        continue
+                    starts = recent.setdefault(index, deque(maxlen=RESPAWNS_PER_MINUTE))
+                    now = time.monotonic()
+                    if len(starts) == RESPAWNS_PER_MINUTE and now - starts[0] < 60.0:
+                        continue  # a crash loop: leave it down, its log says why
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)  # orphaned pool children
+                    starts.append(now)
+                    log.warning(
+                        "worker %d exited with code %s; starting it again (see %s)",
+                        index,
+                        proc.returncode,
+                        self.farm_dir / f"worker-{index}.log",
+                    )
+                    self._procs[index] = self._spawn(index)
+                    self.respawns += 1
 
     def _migrate_keys(self) -> None:
         """Give a Redis kept from before the hash-tagged key layout today's names.
@@ -186,8 +249,13 @@ class EmbeddedFarm:
 
     def add_worker(self, index: int | None = None) -> subprocess.Popen[bytes]:
         """Start one more worker process; returns it."""
-        index = len(self._procs) if index is None else index
-        proc = subprocess.Popen(
+        with self._procs_lock:
+            proc = self._spawn(len(self._procs) if index is None else index)
+            self._procs.append(proc)
+        return proc
+
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             self._worker_command(index),
             env=self.worker_env(),
             stdin=subprocess.DEVNULL,
@@ -196,8 +264,6 @@ class EmbeddedFarm:
             start_new_session=True,  # its own group: Ctrl-C reaches us, we stop it in order
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only calls prctl
         )
-        self._procs.append(proc)
-        return proc
 
     @property
     def processes(self) -> list[subprocess.Popen[bytes]]:
@@ -238,6 +304,9 @@ class EmbeddedFarm:
 
     def stop(self, grace: float = SHUTDOWN_GRACE_S) -> None:
         """Stop every worker group, then Redis. Idempotent; never leaves a process."""
+        self._stopping.set()
+        with self._procs_lock:  # the supervisor starts nothing from here on
+            pass
         for proc in self._procs:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -253,6 +322,9 @@ class EmbeddedFarm:
             proc.wait()
             self._wait_group_gone(proc.pid)
         self._procs.clear()
+        if self._supervisor is not None:
+            self._supervisor.join()
+            self._supervisor = None
         self.redis.stop()
 
     @staticmethod

@@ -9,12 +9,19 @@ No process is left behind: the server runs in its own process group, is asked to
 die with its parent (Linux ``PR_SET_PDEATHSIG``, so even a SIGKILLed parent does
 not leave it orphaned), and :meth:`RedisServer.stop` escalates from SIGTERM to
 SIGKILL.
+
+One server per directory: whoever starts one holds an exclusive ``flock`` on
+``DIRECTORY/redis.lock``, and so does the server process itself (it inherits
+the descriptor), so the directory's data files never have two writers, not
+even while a server whose starter was SIGKILLed is still flushing on its way
+out. The lock file names the holder's role (``farm``, ``reader``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import importlib
 import os
 import shutil
@@ -27,7 +34,7 @@ from types import TracebackType
 
 import redis
 
-from evofarm.errors import StoreError
+from evofarm.errors import ServerBusy, StoreError
 
 #: Longest unix socket path the kernel accepts (sun_path is 108 bytes with NUL).
 _MAX_SOCKET_PATH = 100
@@ -61,6 +68,34 @@ def find_redis_server() -> str:
 
 #: In a server's directory, names the socket when it had to live elsewhere.
 POINTER = "redis.sock.path"
+#: In a server's directory: held (flock) while a server runs there; names its role.
+LOCK = "redis.lock"
+
+
+def lock_holder(directory: Path) -> str:
+    """The role written by the last holder of ``directory``'s lock ("" if none ever did).
+
+    Only meaningful while the lock is held (see :func:`directory_served`).
+    """
+    try:
+        return (Path(directory) / LOCK).read_text(encoding="utf-8").split(" ")[0]
+    except OSError:
+        return ""
+
+
+def directory_served(directory: Path) -> bool:
+    """Whether a server holds ``directory``'s lock right now (starting, up or stopping)."""
+    try:
+        fd = os.open(Path(directory) / LOCK, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def locate_socket(directory: Path) -> Path:
@@ -121,15 +156,26 @@ class RedisServer:
         persist: keep data across restarts (append-only file in ``directory``);
             off for tests, on for the embedded farm so ``resume`` works.
         binary: the redis-server to run; found with :func:`find_redis_server` if None.
+        role: written in the directory's lock file for others to read
+            (:func:`lock_holder`), e.g. ``farm`` or ``reader``.
     """
 
-    def __init__(self, directory: Path, *, persist: bool = False, binary: str | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        persist: bool = False,
+        binary: str | None = None,
+        role: str = "server",
+    ):
         self.directory = Path(directory).resolve()
         self.persist = persist
         self.binary = binary or find_redis_server()
+        self.role = role
         self._socket_dir: Path | None = None
         self.socket_path = self._choose_socket_path()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lock_fd: int | None = None
 
     def _choose_socket_path(self) -> Path:
         candidate = self.directory / "redis.sock"
@@ -182,15 +228,52 @@ class RedisServer:
             cmd += ["--appendonly", "no", "--save", ""]
         return cmd
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the server and wait until it answers PING.
+    def _lock(self, wait_s: float) -> None:
+        """Take the directory's lock, polling up to ``wait_s``.
 
         Raises:
+            ServerBusy: another server holds it after ``wait_s``.
+        """
+        if self._lock_fd is not None:
+            return  # still ours: a restart after the server died
+        fd = os.open(self.directory / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise ServerBusy(
+                        f"another redis-server ({lock_holder(self.directory) or 'unknown'}) "
+                        f"serves {self.directory}"
+                    ) from None
+                time.sleep(0.02)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{self.role} {os.getpid()}".encode(), 0)
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # the server, if it still ran, would keep it held
+            self._lock_fd = None
+
+    def start(self, timeout: float = 10.0, *, lock_wait_s: float = 0.0) -> None:
+        """Take the directory's lock, start the server and wait until it answers PING.
+
+        Args:
+            timeout: how long the server may take to answer.
+            lock_wait_s: how long to wait for another server of the directory to go.
+
+        Raises:
+            ServerBusy: another server still serves the directory after ``lock_wait_s``.
             StoreError: it exited early or did not answer within ``timeout``.
         """
         if self.running():
             return
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock(lock_wait_s)
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
         if self._socket_dir is not None:
             (self.directory / POINTER).write_text(str(self.socket_path), encoding="utf-8")
@@ -203,6 +286,7 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C goes to the parent, which stops us in order.
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only calls prctl
+            pass_fds=(self._lock_fd,) if self._lock_fd is not None else (),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -231,6 +315,7 @@ class RedisServer:
                         proc.kill()
                     proc.wait()
             self._proc = None
+        self._unlock()
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         if self._socket_dir is not None:

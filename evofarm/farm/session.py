@@ -12,18 +12,27 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import redis
 from celery import Celery
 
 from evofarm.campaign.scheduler.reaping import Reaper
-from evofarm.errors import CampaignStateError
+from evofarm.errors import CampaignStateError, ServerBusy, StoreUnreachable
 from evofarm.farm.app import make_celery_app
 from evofarm.farm.dispatch import CeleryDispatcher
 from evofarm.farm.embedded import EmbeddedFarm, signals_raise_interrupt
-from evofarm.farm.redis_server import RedisServer, answers_ping, locate_socket, socket_url
+from evofarm.farm.redis_server import (
+    RedisServer,
+    answers_ping,
+    locate_socket,
+    lock_holder,
+    socket_url,
+)
 from evofarm.fleet.services import ledger_reaper
 from evofarm.keys import check_campaign_id
 from evofarm.settings import Settings
@@ -31,7 +40,15 @@ from evofarm.store.base import SharedStore
 from evofarm.store.redis import RedisStore
 from evofarm.store.registry import open_shared_store
 
+T = TypeVar("T")
+
 RUNS = "runs"
+#: The lock-file role of a Redis started just to read a stopped farm.
+READER = "reader"
+#: How long a reader waits for a farm that is starting or stopping to settle.
+SETTLE_WAIT_S = 30.0
+#: How many times :func:`on_campaign_farm` runs a body whose farm went away.
+ATTEMPTS = 3
 
 
 @dataclass
@@ -49,6 +66,15 @@ class Farm:
     def reaper(self) -> Reaper | None:
         """What charges dead workers' ledger reservations (None: a store without a ledger)."""
         return ledger_reaper(self.store.client) if isinstance(self.store, RedisStore) else None
+
+    def answers(self) -> bool:
+        """Whether the store still answers (a running embedded farm stops with its campaign)."""
+        if not isinstance(self.store, RedisStore):
+            return True
+        try:
+            return bool(self.store.client.ping())
+        except redis.RedisError:
+            return False
 
     def close(self) -> None:
         """Close the connections (not the processes: their owner stops them)."""
@@ -117,7 +143,9 @@ def embedded_farm(
         CampaignStateError: that campaign's farm is already up.
     """
     directory = run_dir(settings, campaign)
-    if answers_ping(locate_socket(directory / "farm"), timeout_s=2.0):
+    farm_dir = directory / "farm"
+    # A reader's short-lived Redis is not a running farm: starting waits for it.
+    if answers_ping(locate_socket(farm_dir), timeout_s=2.0) and lock_holder(farm_dir) != READER:
         raise CampaignStateError(
             f"campaign {campaign!r} is already running here (its farm is up): "
             "use `evofarm watch`, `stop` or `kill`"
@@ -138,10 +166,14 @@ def embedded_farm(
 def campaign_farm(settings: Settings, campaign: str) -> Iterator[Farm]:
     """The farm holding ``campaign``: shared, a running embedded one, or a stopped one.
 
-    A stopped embedded farm's Redis is started just for the block (no workers).
+    A stopped embedded farm's Redis is started just for the block (no workers);
+    a farm that is starting or stopping is waited for (up to ``SETTLE_WAIT_S``).
+    A running farm can stop inside the block (its campaign ended): commands that
+    may outlive it go through :func:`on_campaign_farm`.
 
     Raises:
         CampaignStateError: no embedded campaign with this id in the state dir.
+        ServerBusy: the farm kept starting or stopping for ``SETTLE_WAIT_S``.
     """
     if is_shared(settings):
         with shared_farm(settings) as farm:
@@ -153,18 +185,53 @@ def campaign_farm(settings: Settings, campaign: str) -> Iterator[Farm]:
             f"no campaign {campaign!r} in {Path(settings.state_dir) / RUNS} "
             "(set EVOFARM_BROKER_URL for a shared farm)"
         )
-    server: RedisServer | None = None
-    sock = locate_socket(farm_dir)
-    if not answers_ping(sock, timeout_s=2.0):
-        server = RedisServer(farm_dir, persist=True)
-        server.start()
-        sock = server.socket_path
+    sock, server = _running_or_started(farm_dir)
     url = socket_url(sock)
-    store, app = connect_farm(url, url)
-    farm = Farm(store, app)
     try:
-        yield farm
+        store, app = connect_farm(url, url)
+        farm = Farm(store, app)
+        try:
+            yield farm
+        finally:
+            farm.close()
     finally:
-        farm.close()
         if server is not None:
             server.stop()
+
+
+def _running_or_started(farm_dir: Path) -> tuple[Path, RedisServer | None]:
+    """The socket of the Redis serving ``farm_dir`` and, if this call started it, the server."""
+    deadline = time.monotonic() + SETTLE_WAIT_S
+    while True:
+        sock = locate_socket(farm_dir)
+        if answers_ping(sock, timeout_s=2.0):
+            return sock, None
+        server = RedisServer(farm_dir, persist=True, role=READER)
+        try:
+            server.start()
+            return server.socket_path, server
+        except ServerBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)  # its owner is starting or stopping it
+
+
+def on_campaign_farm(settings: Settings, campaign: str, body: Callable[[Farm], T]) -> T:
+    """``body`` on :func:`campaign_farm`, run again if the Redis it reached went away.
+
+    A running embedded farm stops when its campaign ends, and a command that
+    reached it just before then loses its Redis mid-way; the data stays on disk,
+    so ``body`` runs again on the stopped farm. ``body`` must be safe to repeat
+    (reads, idempotent requests).
+
+    Raises:
+        StoreUnreachable: the store failed on every one of ``ATTEMPTS`` tries.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with campaign_farm(settings, campaign) as farm:
+                return body(farm)
+        except StoreUnreachable:
+            if is_shared(settings) or attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

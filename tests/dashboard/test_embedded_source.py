@@ -206,3 +206,17 @@ def test_the_cli_and_the_dashboard_share_one_decision(
             source.close()
     finally:
         get_settings.cache_clear()
+
+
+def test_a_running_farm_that_stops_is_read_from_its_data(state: Path) -> None:
+    live = RedisServer(state / RUNS / "auto-run" / "farm", persist=True, role="farm")
+    live.start()
+    source = EmbeddedSource(Settings(state_dir=state, broker_url=None, redis_url=None))
+    try:
+        assert source.store("auto-run").get_status("auto-run") == "completed"
+        live.stop()  # the campaign's own farm stops when it ends
+        assert source.store("auto-run").get_status("auto-run") == "completed"
+    finally:
+        source.close()
+        live.stop()
+    assert not answers_ping(locate_socket(state / RUNS / "auto-run" / "farm"), timeout_s=1.0)

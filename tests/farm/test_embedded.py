@@ -119,3 +119,21 @@ def test_a_redis_kept_from_before_the_tagged_keys_is_migrated_at_start(tmp_path:
         assert not client.exists(old_meta)
         assert client.hget(keys.campaign_meta("camp-1"), "status") == "running"
         client.close()
+
+
+@pytest.mark.slow
+def test_a_worker_that_exits_on_its_own_is_started_again(tmp_path: Path) -> None:
+    with EmbeddedFarm(tmp_path, workers=1, concurrency=1, pool="threads") as farm:
+        farm.wait_ready(timeout=60)
+        victim = farm.processes[0]
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait(10)
+        deadline = time.monotonic() + 30
+        while farm.respawns == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert farm.respawns == 1
+        (replacement,) = farm.processes
+        assert replacement.pid != victim.pid
+        farm.wait_ready(timeout=60)  # the same node name answers again
+        pids = farm.all_pids()
+    assert _gone(pids) == []

@@ -13,8 +13,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from evofarm.errors import StoreError
-from evofarm.farm.redis_server import RedisServer, find_redis_server, locate_socket
+from evofarm.errors import ServerBusy, StoreError
+from evofarm.farm.redis_server import (
+    RedisServer,
+    directory_served,
+    find_redis_server,
+    locate_socket,
+    lock_holder,
+)
 
 
 def _alive(pid: int) -> bool:
@@ -106,3 +112,86 @@ def test_server_dies_with_its_parent(tmp_path: Path, sig: signal.Signals) -> Non
     parent.send_signal(sig)
     parent.wait(10)
     assert _wait_gone(server_pid)
+
+
+def test_one_server_per_directory_and_the_lock_names_its_role(tmp_path: Path) -> None:
+    assert not directory_served(tmp_path)
+    with RedisServer(tmp_path, persist=True, role="farm") as first:
+        assert directory_served(tmp_path) and lock_holder(tmp_path) == "farm"
+        second = RedisServer(tmp_path, persist=True, role="reader")
+        with pytest.raises(ServerBusy, match="farm"):
+            second.start(lock_wait_s=0.2)
+        assert not second.running()
+        assert redis.Redis(unix_socket_path=str(first.socket_path)).ping()
+    assert not directory_served(tmp_path)
+    with RedisServer(tmp_path, persist=True, role="reader"):
+        assert lock_holder(tmp_path) == "reader"
+
+
+def test_a_waiting_server_starts_once_the_other_stops(tmp_path: Path) -> None:
+    first = RedisServer(tmp_path, persist=True)
+    first.start()
+    script = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from evofarm.farm.redis_server import RedisServer
+        s = RedisServer(Path({str(tmp_path)!r}), persist=True, role="next")
+        s.start(lock_wait_s=20)
+        print("up", flush=True)
+        s.stop()
+        """
+    )
+    waiting = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    assert waiting.poll() is None  # still waiting for the lock
+    first.stop()
+    out, _ = waiting.communicate(timeout=30)
+    assert out.strip() == "up"
+
+
+def test_the_lock_lives_as_long_as_the_server_process(tmp_path: Path) -> None:
+    # A SIGKILLed starter leaves its server flushing for a moment: nobody may start another.
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from evofarm.farm.redis_server import RedisServer
+        s = RedisServer(Path({str(tmp_path)!r}), persist=True)
+        s.start()
+        print(s.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert parent.stdout is not None
+    server_pid = int(parent.stdout.readline())
+    os.kill(server_pid, signal.SIGSTOP)  # keep it from dying with its parent for now
+    parent.kill()
+    parent.wait(10)
+    try:
+        assert directory_served(tmp_path)  # the stopped server still holds it
+    finally:
+        os.kill(server_pid, signal.SIGKILL)
+    assert _wait_gone(server_pid)
+    assert not directory_served(tmp_path)
+
+
+def test_a_restart_after_the_server_died_keeps_the_lock(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, persist=True)
+    server.start()
+    try:
+        pid = server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while server.running() and time.monotonic() < deadline:
+            time.sleep(0.02)  # reaped once all its threads are gone
+        assert not server.running()
+        assert directory_served(tmp_path)  # ours still: nobody else takes the data
+        server.start()
+        assert server.running() and redis.Redis(unix_socket_path=str(server.socket_path)).ping()
+    finally:
+        server.stop()
+    assert not directory_served(tmp_path)
