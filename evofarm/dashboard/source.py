@@ -143,12 +143,14 @@ class EmbeddedSource:
 
     def _farm(self, campaign: str) -> Any:
         # Imported here: the farm stack is heavy and a StoreSource needs none of it.
-        from evofarm.farm.session import campaign_farm  # noqa: PLC0415
+        from evofarm.farm.session import campaign_farm, farm_wanted, run_dir  # noqa: PLC0415
 
         with self._lock:
             held = self._farms.get(campaign)
-            if held is not None and not held[0].answers():
-                # A running campaign's own farm stopped when it ended: read its data now.
+            farm_dir = run_dir(self._settings, campaign) / "farm"
+            if held is not None and (farm_wanted(farm_dir) or not held[0].answers()):
+                # A running campaign's own farm stopped when it ended, or a resumed one
+                # waits for the Redis this source started: let it go, read the farm's.
                 del self._farms[campaign]
                 self._starter.submit(held[1].close).result()
                 held = None

@@ -49,6 +49,10 @@ READER = "reader"
 SETTLE_WAIT_S = 30.0
 #: How many times :func:`on_campaign_farm` runs a body whose farm went away.
 ATTEMPTS = 3
+#: In a farm directory while its farm waits to start: readers hand the Redis over.
+WANTED = "redis.wanted"
+#: A mark older than this was left by a farm that died starting; readers ignore it.
+WANTED_STALE_S = 120.0
 
 
 @dataclass
@@ -150,10 +154,15 @@ def embedded_farm(
             f"campaign {campaign!r} is already running here (its farm is up): "
             "use `evofarm watch`, `stop` or `kill`"
         )
+    wanted = farm_dir / WANTED
+    farm_dir.mkdir(parents=True, exist_ok=True)
+    wanted.touch()
     with (
         signals_raise_interrupt(),
+        _unmarked_when_up(wanted),
         EmbeddedFarm(directory, workers=workers, concurrency=concurrency) as processes,
     ):
+        wanted.unlink(missing_ok=True)
         store, app = connect_farm(processes.redis_url, processes.redis_url)
         farm = Farm(store, app, processes)
         try:
@@ -199,6 +208,24 @@ def campaign_farm(settings: Settings, campaign: str) -> Iterator[Farm]:
             server.stop()
 
 
+@contextlib.contextmanager
+def _unmarked_when_up(wanted: Path) -> Iterator[None]:
+    """Remove the farm's start mark however its start ends (it is removed once up, too)."""
+    try:
+        yield
+    finally:
+        wanted.unlink(missing_ok=True)
+
+
+def farm_wanted(farm_dir: Path) -> bool:
+    """Whether the farm of ``farm_dir`` waits to start: a reader should let its Redis go."""
+    try:
+        age = time.time() - (farm_dir / WANTED).stat().st_mtime
+    except OSError:
+        return False
+    return age < WANTED_STALE_S
+
+
 def _running_or_started(farm_dir: Path) -> tuple[Path, RedisServer | None]:
     """The socket of the Redis serving ``farm_dir`` and, if this call started it, the server."""
     deadline = time.monotonic() + SETTLE_WAIT_S
@@ -206,14 +233,16 @@ def _running_or_started(farm_dir: Path) -> tuple[Path, RedisServer | None]:
         sock = locate_socket(farm_dir)
         if answers_ping(sock, timeout_s=2.0):
             return sock, None
-        server = RedisServer(farm_dir, persist=True, role=READER)
-        try:
-            server.start()
-            return server.socket_path, server
-        except ServerBusy:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.05)  # its owner is starting or stopping it
+        if not farm_wanted(farm_dir):  # else its farm is about to serve it
+            server = RedisServer(farm_dir, persist=True, role=READER)
+            try:
+                server.start()
+                return server.socket_path, server
+            except ServerBusy:
+                pass  # its owner is starting or stopping it
+        if time.monotonic() >= deadline:
+            raise ServerBusy(f"the farm of {farm_dir} kept starting or stopping")
+        time.sleep(0.05)
 
 
 def on_campaign_farm(settings: Settings, campaign: str, body: Callable[[Farm], T]) -> T:

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -33,7 +34,7 @@ from evofarm.cli.approve_cmd import registry
 from evofarm.dashboard.app import create_app
 from evofarm.dashboard.source import EmbeddedSource
 from evofarm.farm.redis_server import RedisServer, answers_ping, locate_socket
-from evofarm.farm.session import RUNS, connect_farm
+from evofarm.farm.session import RUNS, connect_farm, embedded_farm
 from evofarm.settings import Settings, get_settings
 from evofarm.testing import synthetic_eval
 
@@ -220,3 +221,32 @@ def test_a_running_farm_that_stops_is_read_from_its_data(state: Path) -> None:
         source.close()
         live.stop()
     assert not answers_ping(locate_socket(state / RUNS / "auto-run" / "farm"), timeout_s=1.0)
+
+
+def test_a_resumed_farm_takes_over_the_redis_the_source_reads(state: Path) -> None:
+    settings = Settings(state_dir=state, broker_url=None, redis_url=None)
+    source = EmbeddedSource(settings)
+    statuses: list[str | None] = []
+    done = threading.Event()
+
+    def poll() -> None:  # the page's requests keep coming while the campaign resumes
+        while not done.is_set():
+            statuses.append(source.store("auto-run").get_status("auto-run"))
+            time.sleep(0.1)
+
+    try:
+        assert source.store("auto-run").get_status("auto-run") == "completed"
+        poller = threading.Thread(target=poll)
+        poller.start()
+        started = time.monotonic()
+        with embedded_farm(settings, "auto-run", workers=0) as farm:
+            waited = time.monotonic() - started
+            assert farm.store.get_status("auto-run") == "completed"
+            time.sleep(0.5)
+        done.set()
+        poller.join(30)
+    finally:
+        done.set()
+        source.close()
+    assert waited < 10  # handed over, not timed out
+    assert statuses and set(statuses) == {"completed"}
