@@ -177,9 +177,6 @@ class EvolutionConfig(BaseModel):
                 f"mode: steady needs selection {' or '.join(STEADY_SELECTIONS)} "
                 f"(each child joins the population and the worst leaves), not {self.selection!r}"
             )
-        for name in ("nursery", "noise"):
-            if getattr(self, name) is not None:
-                raise ValueError(f"mode: steady does not combine with {name!r} yet")
         return self
 
     @property

@@ -72,6 +72,8 @@ def tell_birth(
     result: BreedResult,
     spec: EngineSpec,
     child: tuple[Genome, Evaluation] | None,
+    *,
+    culled: bool = False,
 ) -> EvolutionState:
     """Tell the engine one birth's outcome; return the new state (generation unchanged).
 
@@ -82,6 +84,9 @@ def tell_birth(
         child: The child and its full evaluation; None when the birth was
             discarded (``result.genome`` None) or is a duplicate of a member of
             the population or of a child still in flight (counted, not selected).
+        culled: The nursery stopped the child before full evaluation
+            (:mod:`~evofarm.evolution.steady_nursery`; ``child`` is then None):
+            counted in ``Counters.culled``, never selected.
     """
     config = spec.evolution
     memo = state.steady or SteadyMemo()
@@ -89,6 +94,8 @@ def tell_birth(
     population, archive = list(state.population), list(state.archive)
     if result.genome is None:
         counters.discarded += 1
+    elif culled:
+        counters.culled += 1
     elif child is None or child[0].id in {m.id for m in population}:
         counters.duplicates += 1
     else:
