@@ -16,6 +16,12 @@ time, so acceptance is decided as the children come:
    births), then :func:`settle_samples` re-ranks by means and crowns by the
    configured test with :func:`~evofarm.evolution.noise_settle.crown`: the
    challenger's first sample, the one that made it lead, is not evidence.
+   One job at a time (:func:`next_job`): a challenger's before the elites'.
+
+In process, a birth's job (and any it leads to) is drawn before the next
+birth; a reporting generation closes after its last birth's, then the elites'
+job runs. The farm does the same when nothing else is in flight (one slot),
+and otherwise writes a generation's checkpoint while a job is out.
 
 The counts and the champion are in the checkpoint (``EvolutionState.noise``).
 Pure: no I/O.
@@ -34,7 +40,7 @@ from evofarm.evolution.selection.base import by_fitness
 from evofarm.fitness.records import Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 
-__all__ = ["hold_crown", "settle_samples", "wanted_samples"]
+__all__ = ["hold_crown", "next_job", "settle_samples", "wanted_samples"]
 
 
 def hold_crown(before: EvolutionState, after: EvolutionState, archive_size: int) -> EvolutionState:
@@ -73,6 +79,19 @@ def wanted_samples(state: EvolutionState, config: NoiseConfig, *, elites: bool) 
             if memo.champion is not None:
                 steps.append((memo.champion, config.samples))
     return {g: n for g, n in targets(steps, memo).items() if n > memo.count(g)}
+
+
+def next_job(
+    state: EvolutionState, config: NoiseConfig, *, elites_due: bool
+) -> tuple[dict[str, int], bool]:
+    """The next resample job and whether the elites are still due after it.
+
+    A challenger's job comes first; the elites' (when due) once none is left.
+    """
+    wanted = wanted_samples(state, config, elites=False)
+    if wanted or not elites_due:
+        return wanted, elites_due
+    return wanted_samples(state, config, elites=True), False
 
 
 def settle_samples(

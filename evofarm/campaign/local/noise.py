@@ -23,7 +23,7 @@ from evofarm.evolution.engine import EvolutionState
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.noise import NoiseConfig, NoiseMemo, averaged
 from evofarm.evolution.noise_settle import crown, sample_plan
-from evofarm.evolution.steady_noise import settle_samples, wanted_samples
+from evofarm.evolution.steady_noise import next_job, settle_samples
 from evofarm.fitness.records import Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 
@@ -106,7 +106,8 @@ class NoisyAcceptance:
         elites: bool,
         allowed: Callable[[int], bool] = lambda _: True,
     ) -> EvolutionState:
-        """Steady state: draw the resamples due, crown; repeat until none is due.
+        """Steady state: draw the resamples due, crown; repeat until none is due (see
+        :func:`~evofarm.evolution.steady_noise.next_job`).
 
         Args:
             state: The state just told a birth (its champion held,
@@ -115,8 +116,10 @@ class NoisyAcceptance:
             allowed: Whether that many more evaluations may run (the cap); when
                 not, nothing more is drawn and ``state`` is returned as it is.
         """
-        while wanted := wanted_samples(state, self.config, elites=elites):
-            elites = False
+        while True:
+            wanted, elites = next_job(state, self.config, elites_due=elites)
+            if not wanted:
+                return state
             if not allowed(sum(n - len(self.samples.get(g, ())) for g, n in wanted.items())):
                 return state
             for gid, count in wanted.items():
@@ -129,4 +132,3 @@ class NoisyAcceptance:
             )  # fmt: skip
             assert state.noise is not None  # crown always sets it
             self.champion = state.noise.champion
-        return state

@@ -15,24 +15,55 @@ restarted scheduler finishes those (reusing any breed result and evaluation
 the store holds) and re-plans nothing it already planned. Killed, nothing more
 is sent; every stored evaluation still gets its history row (the driver's
 ending does that).
+
+With ``evolution.nursery`` a birth's child goes through the stages as evaluate
+tasks at each stage's fidelity, one tracker per stage; as each stage result
+arrives :func:`~evofarm.evolution.steady_nursery.stage_verdict` promotes the
+child to the next stage (the full evaluation after the last) or culls it, which
+tells the birth and frees its slot at once. Workers run only the cases a lower
+stage did not (:mod:`~evofarm.campaign.worker.staged`) and count the case runs.
+
+With ``evolution.noise`` every tell keeps the champion crowned
+(:func:`~evofarm.evolution.steady_noise.hold_crown`); the resamples
+:func:`~evofarm.evolution.steady_noise.wanted_samples` names (a would-be
+champion and the champion, the elites at each checkpoint) go out as resample
+tasks (sample ``k`` keyed ``1.0+sK``, one tracker per index) that hold slots
+like births; once all are stored
+:func:`~evofarm.evolution.steady_noise.settle_samples` crowns. One such job is
+out at a time. Resumed, the checkpoint's counts and champion stand; a job cut
+off is asked for again and only its unstored samples are sent.
+
+The decisions are the in-process loop's pure functions, so given the same
+completion order both decide alike; on a farm that order is timing's, so a
+steady campaign is not reproducible run to run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from evofarm.campaign import budgets, lifecycle
-from evofarm.campaign.bundle import Campaign
+from evofarm.campaign.bundle import Campaign, fidelity_key
 from evofarm.campaign.lifecycle import Status
 from evofarm.campaign.scheduler.breeding import Breeding, LocalBreeder, partition
 from evofarm.campaign.scheduler.checkpoints import Checkpointer
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
+from evofarm.campaign.scheduler.noise import FarmNoise
 from evofarm.campaign.scheduler.waiting import WAKE_UPS, Ended, Waiter
 from evofarm.campaign.worker import work
-from evofarm.evolution.engine import BreedResult, BreedTask, EvolutionState, SteadyMemo
+from evofarm.evolution.engine import (
+    BreedResult,
+    BreedTask,
+    EvolutionState,
+    SteadyMemo,
+    member_of,
+)
 from evofarm.evolution.genome import Genome
+from evofarm.evolution.noise import NoiseMemo
 from evofarm.evolution.steady import birth_slot, close_generation, plan_birth, tell_birth
+from evofarm.evolution.steady_noise import hold_crown, next_job, settle_samples
+from evofarm.evolution.steady_nursery import stage_verdict
 from evofarm.fitness.records import Evaluation
 from evofarm.store.base import JSONDoc, PopulationStore
 
@@ -41,6 +72,8 @@ STEADY = "steady"
 
 #: Decides, from a checkpointed state, whether (and how) the campaign ends.
 Ending = Callable[[EvolutionState], tuple[Status, str] | None]
+#: Makes the tracker of a campaign view (a nursery stage's fidelity, a sample index).
+TrackerFor = Callable[[Campaign], WorkTracker]
 
 
 @dataclass
@@ -49,6 +82,16 @@ class _Open:
 
     task: BreedTask
     result: BreedResult | None = None
+
+
+@dataclass
+class _Level:
+    """The evaluations of one fidelity key besides the campaign's own (a stage, a sample)."""
+
+    tracker: WorkTracker
+    pending: Pending = field(default_factory=Pending)
+    #: Genome id -> the birth waiting for its evaluation (stages only).
+    waiting: dict[str, int] = field(default_factory=dict)
 
 
 class SteadyRun:
@@ -68,6 +111,9 @@ class SteadyRun:
         shards: tasks per evaluation when only that many evaluations share the farm.
         spread: about how many evaluate tasks the farm runs at once: the last
             ``spread`` births are split (the farm drains instead of idling).
+        tracker_for: makes the tracker of a campaign view (nursery stages, samples);
+            needed with ``evolution.nursery`` or ``evolution.noise``.
+        noise: the campaign's noise-aware acceptance (``evolution.noise``), or None.
     """
 
     def __init__(
@@ -85,6 +131,8 @@ class SteadyRun:
         on_state: Callable[[EvolutionState], None],
         shards: Callable[[int], int] = lambda _: 1,
         spread: int = 0,
+        tracker_for: TrackerFor | None = None,
+        noise: FarmNoise | None = None,
     ) -> None:
         self.store = store
         self.campaign = campaign
@@ -110,6 +158,25 @@ class SteadyRun:
         self._stored: dict[int, dict[int, BreedTask]] = {}
         # Births whose task was planned by an earlier run (their breed result may be stored).
         self._restored: set[int] = set()
+        spec = campaign.spec
+        nursery = spec.evolution.nursery
+        if (nursery is not None or noise is not None) and tracker_for is None:
+            raise ValueError("a steady campaign with a nursery or noise needs tracker_for")
+        self.tracker_for = tracker_for
+        #: One level per nursery stage, lowest fidelity first.
+        self.stages: list[_Level] = []
+        if nursery is not None and tracker_for is not None:
+            for fidelity in nursery.fidelities(spec.fidelity):
+                view = replace(campaign, fidelity=fidelity_key(fidelity))
+                self.stages.append(_Level(tracker_for(view)))
+        self.noise = noise
+        #: Sample index -> its level (made when first needed).
+        self.samples: dict[int, _Level] = {}
+        #: The resamples out now (genome id -> samples wanted), at most one job.
+        self.job: dict[str, int] | None = None
+        self._elites_due = False
+        # The evaluation cap forbade a job's resamples: the campaign stops.
+        self._capped: str | None = None
         #: The latest state (the driver reads it when the campaign ends mid-way).
         self.state: EvolutionState | None = None
 
@@ -129,28 +196,34 @@ class SteadyRun:
         self.births = memo.births
         total = self.total
         self._start([self._stored_task(b) for b in memo.open], restored=True)
+        self._noise_check()  # a job a previous run left unfinished
         stop: tuple[Status, str] | None = None
         capped: str | None = None
         while True:
             planned: list[BreedTask] = []
-            while stop is None and len(self.open) + len(planned) < self.lam and self.births < total:
+            while stop is None and self._busy() + len(planned) < self.lam and self.births < total:
                 # Every open birth may still send one evaluation (breeding ones
-                # too), so they all count against the hard cap.
-                capped = self._cap(len(self.open) + len(planned) + 1)
+                # too), so they all count against the hard cap, as resamples out do.
+                capped = self._cap(self._busy() + len(planned) + 1)
                 if capped is not None:
                     stop = (Status.STOPPED, capped)
                     break
                 planned.append(self._plan())
             self._start(planned)
-            if not self.open:
+            if self._capped is not None and stop is None:
+                capped = self._capped
+                stop = (Status.STOPPED, capped)
+            if not self.open and self.job is None:
                 break
             self._wait_one()
-            if self.since >= self.lam:
+            # With no birth open only the job's samples can arrive: the contest
+            # they decide belongs to this generation (as in the loop).
+            if self.since >= self.lam and (self.job is None or self.open):
                 stop = self._checkpoint() or stop
             elif stop is None and self._target_reached():
                 stop = (Status.COMPLETED, "target reached")
         if self.since:
-            self._checkpoint()
+            self._checkpoint(closing=True)
         if capped is not None:
             raise Ended(Status.STOPPED, capped)
         return self.state
@@ -165,16 +238,32 @@ class SteadyRun:
             return None
         return budgets.evaluations_exceeded(self.store, self.cid, self.campaign.spec.budgets, more)
 
-    def _checkpoint(self) -> tuple[Status, str] | None:
-        """Checkpoint the births told so far; then whether the campaign ends."""
+    def _busy(self) -> int:
+        """Slots taken: open births and resample tasks out."""
+        return len(self.open) + sum(len(level.pending.evals) for level in self.samples.values())
+
+    def _levels(self) -> list[_Level]:
+        return [*self.stages, *self.samples.values()]
+
+    def _checkpoint(self, *, closing: bool = False) -> tuple[Status, str] | None:
+        """Checkpoint the births told so far; then whether the campaign ends.
+
+        Args:
+            closing: the run is over (no elites' resample is started after it).
+        """
         assert self.state is not None
         evaluations = self.tracker.evaluations(self.new_ids)
         self.state = close_generation(self.state, self.births, list(self.open))
         self.checkpoints.write(self.state, self.new_ids, evaluations)
         self.new_ids, self.since = [], 0
         self.tracker.clear_caches()
+        for level in self._levels():
+            level.tracker.clear_caches()
         self.on_state(self.state)
-        return self.ending(self.state)
+        ending = self.ending(self.state)
+        if ending is None and not closing:
+            self._noise_check(elites=True)
+        return ending
 
     # ---- births -------------------------------------------------------------------
 
@@ -242,15 +331,48 @@ class SteadyRun:
         entry = self.open[birth]
         entry.result = result
         gid = result.genome
-        if gid is None or gid in self.waiting or gid in {m.id for m in self.state.population}:
+        if gid is None or self._in_flight(gid) or gid in {m.id for m in self.state.population}:
             self._tell(birth, None)
         elif gid in self.tracker.known:
             self._evaluated(gid, birth)
         else:
+            self._to_stage(birth, gid, 0)
+
+    def _in_flight(self, gid: str) -> bool:
+        """Whether a child still in flight is ``gid`` (at any stage)."""
+        return gid in self.waiting or any(gid in level.waiting for level in self.stages)
+
+    def _to_stage(self, birth: int, gid: str, stage: int) -> None:
+        """Send ``gid``'s evaluation at nursery stage ``stage`` (past the last: the full one)."""
+        generation = self.open[birth].task.generation
+        if stage == len(self.stages):
             self.waiting[gid] = birth
-            generation = entry.task.generation
             shards = self._tail_shards(birth)
             self.tracker.send_evaluations(self.evals, [gid], generation, shards=shards)
+            return
+        level = self.stages[stage]
+        if gid in level.tracker.known:  # stored by an earlier run, or bred before
+            self._staged(birth, gid, stage)
+            return
+        level.waiting[gid] = birth
+        level.tracker.send_evaluations(level.pending, [gid], generation)
+
+    def _staged(self, birth: int, gid: str, stage: int) -> None:
+        """``gid``'s stage result is stored: promote it a stage, or cull it (its slot frees)."""
+        assert self.state is not None
+        nursery = self.campaign.spec.evolution.nursery
+        assert nursery is not None  # there are stages
+        evaluation = self.stages[stage].tracker.evaluations([gid])[gid]
+        genome = self.tracker.genomes([gid])[gid]
+        member = member_of(genome, evaluation, self.campaign.spec.fitness, genes=False)
+        memo = self.state.steady or SteadyMemo()
+        promote = nursery.stages[stage].promote
+        promoted, memo = stage_verdict(memo, stage, member, promote, self.lam)
+        self.state = self.state.model_copy(update={"steady": memo})
+        if promoted:
+            self._to_stage(birth, gid, stage + 1)
+        else:
+            self._tell(birth, None, culled=True)
 
     def _tail_shards(self, birth: int) -> int:
         """Tasks for birth ``birth``'s evaluation: split among the campaign's last ``spread``.
@@ -266,15 +388,77 @@ class SteadyRun:
         evaluation = self.tracker.evaluations([gid])[gid]
         self._tell(birth, (genome, evaluation))
 
-    def _tell(self, birth: int, child: tuple[Genome, Evaluation] | None) -> None:
+    def _tell(
+        self, birth: int, child: tuple[Genome, Evaluation] | None, *, culled: bool = False
+    ) -> None:
         assert self.state is not None
         entry = self.open.pop(birth)
         assert entry.result is not None
-        self.state = tell_birth(self.state, entry.result, self.campaign.spec, child)
+        before = self.state
+        spec = self.campaign.spec
+        self.state = tell_birth(self.state, entry.result, spec, child, culled=culled)
+        if self.noise is not None:
+            self.state = hold_crown(before, self.state, spec.evolution.archive_size)
         if child is not None and child[0].id not in self.checkpoints.in_history:
             self.new_ids.append(child[0].id)
         self.since += 1
         self.on_state(self.state)
+        self._noise_check()
+
+    # ---- resamples (evolution.noise) ----------------------------------------------
+
+    def _sample_level(self, sample: int) -> _Level:
+        if sample not in self.samples:
+            assert self.tracker_for is not None  # checked in __init__
+            self.samples[sample] = _Level(self.tracker_for(self.campaign.for_sample(sample)))
+        return self.samples[sample]
+
+    def _noise_check(self, *, elites: bool = False) -> None:
+        """Start the resample job due now, if any and none is out (see the module docs)."""
+        if self.noise is None or self.state is None:
+            return
+        self._elites_due = self._elites_due or elites
+        if self.job is not None or self._capped is not None:
+            return
+        wanted, self._elites_due = next_job(
+            self.state, self.noise.config, elites_due=self._elites_due
+        )
+        if not wanted:
+            return
+        memo = self.state.noise or NoiseMemo()
+        capped = self._cap(self._busy() + sum(n - memo.count(g) for g, n in wanted.items()))
+        if capped is not None:
+            self._capped = capped
+            return
+        self.job = wanted
+        generation = self.state.generation + 1
+        for k in range(1, max(wanted.values())):
+            ids = sorted(g for g, n in wanted.items() if memo.count(g) <= k < n)
+            level = self._sample_level(k)
+            level.tracker.send_evaluations(level.pending, ids, generation)
+        self._job_done()
+
+    def _job_done(self) -> None:
+        """Once every resample of the job is stored: re-rank and crown, then look again."""
+        if self.job is None or any(level.pending.evals for level in self.samples.values()):
+            return
+        assert self.state is not None and self.noise is not None
+        wanted, self.job = self.job, None
+        memo = self.state.noise or NoiseMemo()
+        ids = sorted({*wanted, *([memo.champion] if memo.champion else [])})
+        samples = self.noise.samples(ids, {**memo.samples, **wanted})
+        spec = self.campaign.spec
+        self.state = settle_samples(
+            self.state,
+            samples,
+            self.tracker.genomes(ids),
+            wanted,
+            config=self.noise.config,
+            evolution=spec.evolution,
+            fitness=spec.fitness,
+        )
+        self.on_state(self.state)
+        self._noise_check()
 
     # ---- waiting ------------------------------------------------------------------
 
@@ -306,6 +490,9 @@ class SteadyRun:
             tracker.on_evaluated_event(self.evals, event)
             if isinstance(gid, str) and gid in self.waiting and gid not in self.evals.evals:
                 self._evaluated(gid, self.waiting.pop(gid))
+            for level in self._levels():
+                level.tracker.on_evaluated_event(level.pending, event)
+            self._settle_levels()
         elif kind == work.TASK_FAILED:
             raise Ended(Status.FAILED, f"{event.get('task')}: {event.get('error')}")
         elif kind in WAKE_UPS:
@@ -321,6 +508,9 @@ class SteadyRun:
         tracker.reconcile(self.evals, 0, pipelined=False)
         for gid in [g for g in self.waiting if g not in self.evals.evals]:
             self._evaluated(gid, self.waiting.pop(gid))
+        for level in self._levels():
+            level.tracker.reconcile(level.pending, 0, pipelined=False)
+        self._settle_levels()
         unbred = [e.task for e in self.open.values() if e.result is None]
         for generation in sorted({t.generation for t in unbred}):
             stored = self.store.task_results(self.cid, generation, work.BREED)
@@ -330,4 +520,13 @@ class SteadyRun:
         quiet_s = tracker.clock() - tracker.last_progress
         if waiter.stall_s is not None and quiet_s > waiter.stall_s:
             tracker.resend(self.evals)
+            for level in self._levels():
+                level.tracker.resend(level.pending)
             tracker.send_breeds([e.task for e in self.open.values() if e.result is None])
+
+    def _settle_levels(self) -> None:
+        """Act on stage results and resamples now stored."""
+        for stage, level in enumerate(self.stages):
+            for gid in [g for g in level.waiting if g not in level.pending.evals]:
+                self._staged(level.waiting.pop(gid), gid, stage)
+        self._job_done()
