@@ -54,9 +54,7 @@ def test_the_window_keeps_the_last_lambda_results_per_stage_and_a_genome_once() 
 
 def _state(population: list[Member], archive: list[Member], champion: str | None) -> EvolutionState:
     noise = NoiseMemo(champion=champion) if champion else None
-    return EvolutionState(
-        campaign="c", seed=1, population=population, archive=archive, noise=noise
-    )
+    return EvolutionState(campaign="c", seed=1, population=population, archive=archive, noise=noise)
 
 
 def test_a_lucky_child_joins_the_archive_behind_the_champion() -> None:
@@ -73,9 +71,7 @@ def test_a_lucky_child_joins_the_archive_behind_the_champion() -> None:
     assert hold_crown(_state([champ], [champ], None), after, 10) is after  # no champion yet
 
 
-def test_a_would_be_champion_and_the_champion_are_resampled_the_elites_once_a_generation() -> (
-    None
-):
+def test_a_would_be_champion_and_the_champion_are_resampled_the_elites_once_a_generation() -> None:
     config = NoiseConfig(samples=4, elites=2)
     champ, lucky, other = _m("champ", 0.6), _m("lucky", 0.9), _m("other", 0.5)
     state = _state([lucky, champ, other], [champ, lucky, other], "champ")
