@@ -183,3 +183,22 @@ def test_nursery_and_noise_together_resume_after_an_interruption(tmp_path: Path)
     state = _accounted(store, cid)
     assert state.counters.tasks == 6 * 6 and state.counters.culled > 0
     assert state.noise is not None and state.noise.samples
+
+
+@pytest.mark.parametrize("cap", [25, 40])
+def test_resamples_count_against_the_evaluation_cap(tmp_path: Path, cap: int) -> None:
+    noisy = _noisy(tmp_path, lam=6, generations=30)
+    spec = noisy.model_copy(
+        update={"budgets": noisy.budgets.model_copy(update={"max_evaluations": cap})}
+    )
+    loop = run_in_process(spec, seed=2)
+    assert loop.summary.reason.startswith("budget exceeded: evaluations")
+    store = MemoryStore()
+    cid = control.submit(store, spec, seed=2)
+    outcome, _ = _run(store, ThreadDispatcher(store, work.in_process_evaluator(), workers=3), cid)
+    assert outcome.status == "stopped" and outcome.reason.startswith("budget exceeded: evaluations")
+    state = _accounted(store, cid)
+    assert state.noise is not None and state.noise.samples
+    # The final phase's evaluations (finalists, a simplified winner) come on top, as README says.
+    for evaluations in (loop.summary.evaluations, readback.summary(store, cid).evaluations):
+        assert evaluations <= cap + 5
