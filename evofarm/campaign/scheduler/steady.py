@@ -24,14 +24,12 @@ tells the birth and frees its slot at once. Workers run only the cases a lower
 stage did not (:mod:`~evofarm.campaign.worker.staged`) and count the case runs.
 
 With ``evolution.noise`` every tell keeps the champion crowned
-(:func:`~evofarm.evolution.steady_noise.hold_crown`); the resamples
-:func:`~evofarm.evolution.steady_noise.wanted_samples` names (a would-be
-champion and the champion, the elites at each checkpoint) go out as resample
-tasks (sample ``k`` keyed ``1.0+sK``, one tracker per index) that hold slots
-like births; once all are stored
-:func:`~evofarm.evolution.steady_noise.settle_samples` crowns. One such job is
-out at a time. Resumed, the checkpoint's counts and champion stand; a job cut
-off is asked for again and only its unstored samples are sent.
+(:func:`~evofarm.evolution.steady_noise.hold_crown`), and the resample jobs due
+(a would-be champion and the champion after a tell, the elites at each
+checkpoint) go out as tasks that hold slots like births
+(:mod:`~evofarm.campaign.scheduler.steady_resamples`). A generation's
+checkpoint waits for a job only when no birth is open (then the job's contest
+belongs to it, as in the loop).
 
 The decisions are the in-process loop's pure functions, so given the same
 completion order both decide alike; on a farm that order is timing's, so a
@@ -41,7 +39,7 @@ steady campaign is not reproducible run to run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from evofarm.campaign import budgets, lifecycle
 from evofarm.campaign.bundle import Campaign, fidelity_key
@@ -50,6 +48,7 @@ from evofarm.campaign.scheduler.breeding import Breeding, LocalBreeder, partitio
 from evofarm.campaign.scheduler.checkpoints import Checkpointer
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.noise import FarmNoise
+from evofarm.campaign.scheduler.steady_resamples import Level, Resamples, TrackerFor
 from evofarm.campaign.scheduler.waiting import WAKE_UPS, Ended, Waiter
 from evofarm.campaign.worker import work
 from evofarm.evolution.engine import (
@@ -60,9 +59,8 @@ from evofarm.evolution.engine import (
     member_of,
 )
 from evofarm.evolution.genome import Genome
-from evofarm.evolution.noise import NoiseMemo
 from evofarm.evolution.steady import birth_slot, close_generation, plan_birth, tell_birth
-from evofarm.evolution.steady_noise import hold_crown, next_job, settle_samples
+from evofarm.evolution.steady_noise import hold_crown
 from evofarm.evolution.steady_nursery import stage_verdict
 from evofarm.fitness.records import Evaluation
 from evofarm.store.base import JSONDoc, PopulationStore
@@ -72,8 +70,6 @@ STEADY = "steady"
 
 #: Decides, from a checkpointed state, whether (and how) the campaign ends.
 Ending = Callable[[EvolutionState], tuple[Status, str] | None]
-#: Makes the tracker of a campaign view (a nursery stage's fidelity, a sample index).
-TrackerFor = Callable[[Campaign], WorkTracker]
 
 
 @dataclass
@@ -82,16 +78,6 @@ class _Open:
 
     task: BreedTask
     result: BreedResult | None = None
-
-
-@dataclass
-class _Level:
-    """The evaluations of one fidelity key besides the campaign's own (a stage, a sample)."""
-
-    tracker: WorkTracker
-    pending: Pending = field(default_factory=Pending)
-    #: Genome id -> the birth waiting for its evaluation (stages only).
-    waiting: dict[str, int] = field(default_factory=dict)
 
 
 class SteadyRun:
@@ -162,21 +148,16 @@ class SteadyRun:
         nursery = spec.evolution.nursery
         if (nursery is not None or noise is not None) and tracker_for is None:
             raise ValueError("a steady campaign with a nursery or noise needs tracker_for")
-        self.tracker_for = tracker_for
         #: One level per nursery stage, lowest fidelity first.
-        self.stages: list[_Level] = []
+        self.stages: list[Level] = []
         if nursery is not None and tracker_for is not None:
             for fidelity in nursery.fidelities(spec.fidelity):
                 view = replace(campaign, fidelity=fidelity_key(fidelity))
-                self.stages.append(_Level(tracker_for(view)))
-        self.noise = noise
-        #: Sample index -> its level (made when first needed).
-        self.samples: dict[int, _Level] = {}
-        #: The resamples out now (genome id -> samples wanted), at most one job.
-        self.job: dict[str, int] | None = None
-        self._elites_due = False
-        # The evaluation cap forbade a job's resamples: the campaign stops.
-        self._capped: str | None = None
+                self.stages.append(Level(tracker_for(view)))
+        #: Resample jobs (``evolution.noise``), or None.
+        self.resamples: Resamples | None = None
+        if noise is not None and tracker_for is not None:
+            self.resamples = Resamples(noise, campaign, tracker_for, tracker.genomes)
         #: The latest state (the driver reads it when the campaign ends mid-way).
         self.state: EvolutionState | None = None
 
@@ -210,15 +191,15 @@ class SteadyRun:
                     break
                 planned.append(self._plan())
             self._start(planned)
-            if self._capped is not None and stop is None:
-                capped = self._capped
+            if self.resamples is not None and self.resamples.capped and stop is None:
+                capped = self.resamples.capped
                 stop = (Status.STOPPED, capped)
-            if not self.open and self.job is None:
+            if not self.open and self._job() is None:
                 break
             self._wait_one()
             # With no birth open only the job's samples can arrive: the contest
             # they decide belongs to this generation (as in the loop).
-            if self.since >= self.lam and (self.job is None or self.open):
+            if self.since >= self.lam and (self._job() is None or self.open):
                 stop = self._checkpoint() or stop
             elif stop is None and self._target_reached():
                 stop = (Status.COMPLETED, "target reached")
@@ -240,10 +221,14 @@ class SteadyRun:
 
     def _busy(self) -> int:
         """Slots taken: open births and resample tasks out."""
-        return len(self.open) + sum(len(level.pending.evals) for level in self.samples.values())
+        return len(self.open) + (self.resamples.busy if self.resamples is not None else 0)
 
-    def _levels(self) -> list[_Level]:
-        return [*self.stages, *self.samples.values()]
+    def _job(self) -> dict[str, int] | None:
+        return self.resamples.job if self.resamples is not None else None
+
+    def _levels(self) -> list[Level]:
+        samples = self.resamples.levels.values() if self.resamples is not None else ()
+        return [*self.stages, *samples]
 
     def _checkpoint(self, *, closing: bool = False) -> tuple[Status, str] | None:
         """Checkpoint the births told so far; then whether the campaign ends.
@@ -397,7 +382,7 @@ class SteadyRun:
         before = self.state
         spec = self.campaign.spec
         self.state = tell_birth(self.state, entry.result, spec, child, culled=culled)
-        if self.noise is not None:
+        if self.resamples is not None:
             self.state = hold_crown(before, self.state, spec.evolution.archive_size)
         if child is not None and child[0].id not in self.checkpoints.in_history:
             self.new_ids.append(child[0].id)
@@ -407,58 +392,22 @@ class SteadyRun:
 
     # ---- resamples (evolution.noise) ----------------------------------------------
 
-    def _sample_level(self, sample: int) -> _Level:
-        if sample not in self.samples:
-            assert self.tracker_for is not None  # checked in __init__
-            self.samples[sample] = _Level(self.tracker_for(self.campaign.for_sample(sample)))
-        return self.samples[sample]
-
     def _noise_check(self, *, elites: bool = False) -> None:
-        """Start the resample job due now, if any and none is out (see the module docs)."""
-        if self.noise is None or self.state is None:
+        """Start the resample job due now (:mod:`~evofarm.campaign.scheduler.steady_resamples`)."""
+        if self.resamples is None or self.state is None:
             return
-        self._elites_due = self._elites_due or elites
-        if self.job is not None or self._capped is not None:
-            return
-        wanted, self._elites_due = next_job(
-            self.state, self.noise.config, elites_due=self._elites_due
-        )
-        if not wanted:
-            return
-        memo = self.state.noise or NoiseMemo()
-        capped = self._cap(self._busy() + sum(n - memo.count(g) for g, n in wanted.items()))
-        if capped is not None:
-            self._capped = capped
-            return
-        self.job = wanted
-        generation = self.state.generation + 1
-        for k in range(1, max(wanted.values())):
-            ids = sorted(g for g, n in wanted.items() if memo.count(g) <= k < n)
-            level = self._sample_level(k)
-            level.tracker.send_evaluations(level.pending, ids, generation)
+        self.resamples.start(self.state, lambda more: self._cap(self._busy() + more), elites=elites)
         self._job_done()
 
     def _job_done(self) -> None:
-        """Once every resample of the job is stored: re-rank and crown, then look again."""
-        if self.job is None or any(level.pending.evals for level in self.samples.values()):
+        """Once the job's samples are all stored: take the crowned state, then look again."""
+        if self.resamples is None or self.state is None:
             return
-        assert self.state is not None and self.noise is not None
-        wanted, self.job = self.job, None
-        memo = self.state.noise or NoiseMemo()
-        ids = sorted({*wanted, *([memo.champion] if memo.champion else [])})
-        samples = self.noise.samples(ids, {**memo.samples, **wanted})
-        spec = self.campaign.spec
-        self.state = settle_samples(
-            self.state,
-            samples,
-            self.tracker.genomes(ids),
-            wanted,
-            config=self.noise.config,
-            evolution=spec.evolution,
-            fitness=spec.fitness,
-        )
-        self.on_state(self.state)
-        self._noise_check()
+        settled = self.resamples.finish(self.state)
+        if settled is not None:
+            self.state = settled
+            self.on_state(settled)
+            self._noise_check()
 
     # ---- waiting ------------------------------------------------------------------
 
