@@ -384,7 +384,8 @@ class SteadyRun:
         self.state = tell_birth(self.state, entry.result, spec, child, culled=culled)
         if self.resamples is not None:
             self.state = hold_crown(before, self.state, spec.evolution.archive_size)
-        if child is not None and child[0].id not in self.checkpoints.in_history:
+        # One row per genome, even if it is bred (and told) again before the checkpoint.
+        if child is not None and child[0].id not in {*self.checkpoints.in_history, *self.new_ids}:
             self.new_ids.append(child[0].id)
         self.since += 1
         self.on_state(self.state)
