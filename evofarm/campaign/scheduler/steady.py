@@ -384,9 +384,10 @@ class SteadyRun:
         self.state = tell_birth(self.state, entry.result, spec, child, culled=culled)
         if self.resamples is not None:
             self.state = hold_crown(before, self.state, spec.evolution.archive_size)
+        gid = child[0].id if child is not None else None
         # One row per genome, even if it is bred (and told) again before the checkpoint.
-        if child is not None and child[0].id not in {*self.checkpoints.in_history, *self.new_ids}:
-            self.new_ids.append(child[0].id)
+        if gid is not None and gid not in self.checkpoints.in_history and gid not in self.new_ids:
+            self.new_ids.append(gid)
         self.since += 1
         self.on_state(self.state)
         self._noise_check()
