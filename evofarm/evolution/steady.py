@@ -14,6 +14,11 @@ keys its breed result in the store. The generation counter is for reporting:
 a checkpoint is written every ``lambda`` births told (and one for a final
 partial share), with a fitness-history row per child evaluated since the last.
 
+With ``evolution.nursery`` a birth's child is promoted or culled stage by
+stage on its own (:mod:`~evofarm.evolution.steady_nursery`; a culled birth is
+told with ``culled=True``); with ``evolution.noise`` a would-be champion is
+resampled before it is crowned (:mod:`~evofarm.evolution.steady_noise`).
+
 Reproducibility: every function here is pure and deterministic; what a
 campaign does depends on the *order* in which evaluations complete, which on a
 farm depends on timing. So a steady campaign is reproducible only when its
