@@ -25,10 +25,15 @@ generation (its checkpoints), not per evaluation, so its ``case_runs_ratio``
 counts up to the end of the generation that first reached the full best: an
 upper bound of the in-process figure's kind.
 
+With ``--mode steady`` both campaigns run in steady state (each birth
+promoted or culled on its own against its stage's last ``lambda`` results,
+:mod:`evofarm.evolution.steady_nursery`); on the farm they are then not
+reproducible run to run, so ``matches_in_process`` is expected false there.
+
 Usage::
 
     python benchmarks/nursery.py [--seeds 1 2 3] [--generations 25]
-        [--stages 0.2:0.5 0.5:0.5] [--farm [--workers 2]]
+        [--stages 0.2:0.5 0.5:0.5] [--mode steady] [--farm [--workers 2]]
 """
 
 from __future__ import annotations
@@ -58,10 +63,14 @@ from evofarm.store.base import EvalKey
 DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "campaigns" / "demo.yaml"
 
 
+#: ``evolution.mode`` of both campaigns (``--mode``).
+MODE = {"mode": "generational"}
+
+
 def _spec(generations: int, nursery: NurseryConfig | None) -> CampaignSpec:
     spec = load_campaign(DEMO)
     evolution = spec.evolution.model_copy(
-        update={"generations": generations, "target_fitness": None, "nursery": nursery}
+        update={"generations": generations, "target_fitness": None, "nursery": nursery, **MODE}
     )
     budgets = spec.budgets.model_copy(update={"max_evaluations": None, "max_wall_s": None})
     return spec.model_copy(update={"evolution": evolution, "budgets": budgets})
@@ -160,7 +169,10 @@ def _by_generation(farm: Farm, campaign: str, last: int) -> list[tuple[float, in
         checkpoint = store.load_checkpoint(campaign, generation)
         assert checkpoint is not None
         if generation > 0:
-            runs = int(store.task_results(campaign, generation, TIMING)[0]["case_runs"])
+            timing = store.task_results(campaign, generation, TIMING)
+            if 0 not in timing:
+                continue  # steady state keeps no per-generation timing: the total stands
+            runs = int(timing[0]["case_runs"])
         rows.append((float(checkpoint.state["archive"][0]["fitness"]), runs))
     return rows
 
@@ -218,7 +230,9 @@ def main() -> None:
     parser.add_argument("--stages", nargs="+", default=["0.2:0.5", "0.5:0.5"])
     parser.add_argument("--farm", action="store_true", help="also run on an embedded farm")
     parser.add_argument("--workers", type=int, default=2, help="farm worker processes")
+    parser.add_argument("--mode", choices=["generational", "steady"], default="generational")
     args = parser.parse_args()
+    MODE["mode"] = args.mode
     stages = [NurseryStage(fraction=float(a), promote=float(b)) for a, b in
               (s.split(":") for s in args.stages)]  # fmt: skip
     nursery = NurseryConfig(stages=stages)
@@ -251,6 +265,7 @@ def main() -> None:
             {
                 "benchmark": "nursery",
                 "campaign": "demo",
+                "mode": args.mode,
                 "generations": args.generations,
                 "stages": [s.model_dump() for s in stages],
                 "runs": rows,

@@ -68,16 +68,20 @@ class EvolutionConfig(BaseModel):
         target_fitness: Stop once the best fitness reaches this (None: never).
         archive_size: Size of the hall of fame kept in the checkpoint.
         nursery: Staged evaluation of new offspring before full evaluation
-            (:mod:`~evofarm.evolution.nursery`); None: every child is fully
-            evaluated. Left out of the JSON when None.
+            (:mod:`~evofarm.evolution.nursery`; in steady state each birth is
+            promoted or culled on its own, :mod:`~evofarm.evolution.steady_nursery`);
+            None: every child is fully evaluated. Left out of the JSON when None.
         noise: Noise-aware acceptance for stochastic evaluators
-            (:mod:`~evofarm.evolution.noise`); None: one evaluation per genome
-            is trusted. Left out of the JSON when None.
+            (:mod:`~evofarm.evolution.noise`; in steady state a would-be
+            champion is resampled before it is crowned,
+            :mod:`~evofarm.evolution.steady_noise`); None: one evaluation per
+            genome is trusted. Left out of the JSON when None.
         mode: ``generational`` (a barrier per generation; bit-reproducible) or
             ``steady`` (no barrier: each finished evaluation frees a slot that a
             new child, bred from the population as it is then, fills at once;
             reproducible only up to the order evaluations complete in; see
-            :mod:`~evofarm.evolution.steady`). Left out of the JSON when
+            :mod:`~evofarm.evolution.steady`; needs ``mu_plus_lambda``;
+            combines with ``nursery`` and ``noise``). Left out of the JSON when
             generational, so existing campaigns' bundles are unchanged.
     """
 
@@ -177,9 +181,6 @@ class EvolutionConfig(BaseModel):
                 f"mode: steady needs selection {' or '.join(STEADY_SELECTIONS)} "
                 f"(each child joins the population and the worst leaves), not {self.selection!r}"
             )
-        for name in ("nursery", "noise"):
-            if getattr(self, name) is not None:
-                raise ValueError(f"mode: steady does not combine with {name!r} yet")
         return self
 
     @property

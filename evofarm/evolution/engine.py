@@ -172,6 +172,10 @@ class SteadyMemo(BaseModel):
         births: Births planned so far (the next birth's number).
         told: Births whose outcome the state includes.
         open: Births planned and not yet told when the checkpoint was written.
+        stages: With ``evolution.nursery``, per stage the latest stage results
+            a birth's promotion is ranked against, oldest first
+            (:mod:`~evofarm.evolution.steady_nursery`); left out of the JSON
+            when empty, so other checkpoints are unchanged.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -179,6 +183,7 @@ class SteadyMemo(BaseModel):
     births: int = Field(default=0, ge=0)
     told: int = Field(default=0, ge=0)
     open: list[int] = Field(default_factory=list)
+    stages: list[list[Member]] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 class EvolutionState(BaseModel):

@@ -111,8 +111,9 @@ def crown(
             or (
                 leader != champion
                 # The sample that made the leader lead is biased (the winner's
-                # curse): only its fresh samples are evidence.
-                and beats(samples[leader][1:], samples[champion], config)
+                # curse): only its fresh samples are evidence. A leader with no
+                # samples given (steady state, mid-generation) has none.
+                and beats(list(samples.get(leader, ()))[1:], samples[champion], config)
             )
         ):
             champion = leader

@@ -14,6 +14,11 @@ keys its breed result in the store. The generation counter is for reporting:
 a checkpoint is written every ``lambda`` births told (and one for a final
 partial share), with a fitness-history row per child evaluated since the last.
 
+With ``evolution.nursery`` a birth's child is promoted or culled stage by
+stage on its own (:mod:`~evofarm.evolution.steady_nursery`; a culled birth is
+told with ``culled=True``); with ``evolution.noise`` a would-be champion is
+resampled before it is crowned (:mod:`~evofarm.evolution.steady_noise`).
+
 Reproducibility: every function here is pure and deterministic; what a
 campaign does depends on the *order* in which evaluations complete, which on a
 farm depends on timing. So a steady campaign is reproducible only when its
@@ -72,6 +77,8 @@ def tell_birth(
     result: BreedResult,
     spec: EngineSpec,
     child: tuple[Genome, Evaluation] | None,
+    *,
+    culled: bool = False,
 ) -> EvolutionState:
     """Tell the engine one birth's outcome; return the new state (generation unchanged).
 
@@ -82,6 +89,9 @@ def tell_birth(
         child: The child and its full evaluation; None when the birth was
             discarded (``result.genome`` None) or is a duplicate of a member of
             the population or of a child still in flight (counted, not selected).
+        culled: The nursery stopped the child before full evaluation
+            (:mod:`~evofarm.evolution.steady_nursery`; ``child`` is then None):
+            counted in ``Counters.culled``, never selected.
     """
     config = spec.evolution
     memo = state.steady or SteadyMemo()
@@ -89,6 +99,8 @@ def tell_birth(
     population, archive = list(state.population), list(state.archive)
     if result.genome is None:
         counters.discarded += 1
+    elif culled:
+        counters.culled += 1
     elif child is None or child[0].id in {m.id for m in population}:
         counters.duplicates += 1
     else:

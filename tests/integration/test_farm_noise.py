@@ -158,3 +158,63 @@ def test_a_worker_sigkilled_while_resampling_loses_and_double_counts_no_sample(
     assert killed, "no moment with resamples and work in flight"
     assert (outcome.status, outcome.reason) == (loop.summary.status, loop.summary.reason)
     _assert_like_in_process(farm, campaign, loop)
+
+
+def _steady(spec: CampaignSpec) -> CampaignSpec:
+    return spec.model_copy(
+        update={"evolution": spec.evolution.model_copy(update={"mode": "steady"})}
+    )
+
+
+def _assert_steady_crown(
+    farm: Farm, campaign: str, spec: CampaignSpec, births: int, *, resumed: bool = False
+) -> None:
+    """The honest seed crowned; each sample stored and counted once; resamples rowless.
+
+    ``resumed``: a job the killed scheduler had out may have stored samples the
+    resumed one, its state moved on, never asks for (stored and counted all the same)."""
+    true = _true_mean(spec)
+    summary = readback.summary(farm.store, campaign)
+    assert summary.best.genome == _seed_id(spec)
+    assert summary.best.fitness is not None and abs(summary.best.fitness - true) < 0.04
+    counters = farm.store.counters(campaign)
+    keys = farm.store.evaluation_keys(campaign)
+    assert counters["evaluations"] == len(keys) == summary.evaluations
+    samples = [k for k in keys if parse_sample(k.fidelity)[1] > 0]
+    assert samples and len(farm.store.read_history(campaign)) == len(keys) - len(samples)
+    checkpoint = farm.store.load_checkpoint(campaign)
+    assert checkpoint is not None
+    state = EvolutionState.model_validate(checkpoint.state)
+    assert state.steady is not None and state.steady.told == state.counters.tasks == births
+    assert state.noise is not None and state.noise.champion == _seed_id(spec)
+    # The checkpoint counts the samples stored (all of them unless a job was cut off).
+    counted = sum(n - 1 for n in state.noise.samples.values())
+    assert counted <= len(samples) if resumed else counted == len(samples)
+    assert farm.store.inflight(campaign) == set()
+
+
+def test_a_steady_noisy_campaign_on_the_farm_crowns_the_honest_seed(
+    farm: Farm, tmp_path: Path
+) -> None:
+    spec = _steady(_spec(tmp_path / "steady", NOISE))
+    campaign = control.submit(farm.store, spec, seed=4)
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert (outcome.status, outcome.reason) == ("completed", "ran 5 generations")
+    _assert_steady_crown(farm, campaign, spec, births=5 * spec.evolution.lam)
+
+
+@pytest.mark.slow
+def test_a_steady_noisy_scheduler_sigkilled_resumes_to_an_honest_crown(
+    farm: Farm, tmp_path: Path
+) -> None:
+    spec = _steady(_spec(tmp_path / "steady-kill", NOISE, generations=6))
+    campaign = control.submit(farm.store, spec, seed=5)
+    assert farm.embedded is not None
+    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, ENV)
+    wait_generation(farm, campaign, 2, timeout=120)
+    scheduler.send_signal(signal.SIGKILL)
+    scheduler.wait(10)
+    assert readback.snapshot(farm.store, campaign).status == "running"
+    outcome = run_scheduler(farm, campaign, options=FAST)  # waits out the dead lease
+    assert (outcome.status, outcome.reason) == ("completed", "ran 6 generations")
+    _assert_steady_crown(farm, campaign, spec, births=6 * spec.evolution.lam, resumed=True)

@@ -1,5 +1,8 @@
 """The nursery on a real farm: same best and culled as in-process, no case run twice, resume.
 
+Generational and steady state (``mode: steady``: each birth promoted or culled
+on its own, so not reproducible run to run: the counts and case runs are checked).
+
 The workers log every case they run (``EVOFARM_SYNTHETIC_RUN_LOG``), so case
 runs are counted where they happen, independently of the store's counter.
 """
@@ -19,13 +22,14 @@ from evofarm.campaign.bundle import fidelity_key
 from evofarm.campaign.local.loop import CampaignResult, run_in_process
 from evofarm.campaign.reports.readback import summary
 from evofarm.campaign.spec import CampaignSpec
+from evofarm.evolution.engine import EvolutionState
 from evofarm.evolution.nursery import NurseryConfig
 from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
 from evofarm.testing import synthetic_eval
 from tests.integration.conftest import FARM_ENV, small_demo, started_farm
-from tests.integration.schedulers import FAST, scheduler_daemon
+from tests.integration.schedulers import FAST, scheduler_daemon, wait_generation
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +151,70 @@ def test_a_scheduler_killed_mid_nursery_resumes_without_running_a_case_twice(
     assert max(runs.values()) == 1
     assert ended.case_runs == sum(runs.values()) == local.case_runs
     assert ended.evaluations == local.summary.evaluations
+
+
+def steady(spec: CampaignSpec) -> CampaignSpec:
+    return spec.model_copy(
+        update={"evolution": spec.evolution.model_copy(update={"mode": "steady"})}
+    )
+
+
+def _steady_state(farm: Farm, campaign: str) -> EvolutionState:
+    checkpoint = farm.store.load_checkpoint(campaign)
+    assert checkpoint is not None
+    return EvolutionState.model_validate(checkpoint.state)
+
+
+def _assert_steady_nursery(farm: Farm, campaign: str, run_log: Path, births: int) -> None:
+    """Every birth told, culled ones too; each case run once and counted; full ones have rows."""
+    state = _steady_state(farm, campaign)
+    assert state.steady is not None and state.steady.open == []
+    counters = state.counters
+    told = counters.offspring + counters.duplicates + counters.discarded + counters.culled
+    assert told == counters.tasks == state.steady.told == births and counters.culled > 0
+    runs = case_runs(run_log, campaign)
+    assert runs and max(runs.values()) == 1  # partial evaluations reused, never repeated
+    ended = summary(farm.store, campaign)
+    assert ended.case_runs == sum(runs.values())
+    full = [k for k in farm.store.evaluation_keys(campaign) if k.fidelity == fidelity_key(1.0)]
+    assert ended.evaluations == farm.store.counters(campaign)["evaluations"] == len(full)
+    assert len(farm.store.read_history(campaign)) == len(full)  # culled: no row
+    assert farm.store.inflight(campaign) == set()
+
+
+def test_a_steady_nursery_on_the_farm_culls_per_birth_and_spends_fewer_case_runs(
+    farm: Farm, run_log: Path
+) -> None:
+    spec = steady(nursery(generations=4))
+    plain_spec = spec.model_copy(
+        update={"evolution": spec.evolution.model_copy(update={"nursery": None})}
+    )
+    plain = in_process(plain_spec, seed=13)
+    campaign = control.submit(farm.store, spec, seed=13)
+    outcome = run_scheduler(farm, campaign, options=FAST)
+    assert (outcome.status, outcome.reason) == ("completed", "ran 4 generations")
+    _assert_steady_nursery(farm, campaign, run_log, births=4 * 8)
+    ended = summary(farm.store, campaign)
+    assert ended.case_runs < 0.75 * plain.case_runs
+    assert ended.best.fitness is not None and plain.summary.best.fitness is not None
+    assert ended.best.fitness >= plain.summary.best.fitness - 0.1
+
+
+@pytest.mark.slow
+def test_a_steady_nursery_scheduler_sigkilled_resumes_without_running_a_case_twice(
+    farm: Farm, farm_env: dict[str, str], run_log: Path
+) -> None:
+    spec = steady(nursery(generations=8))
+    campaign = control.submit(farm.store, spec, seed=14)
+    assert farm.embedded is not None
+    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, farm_env)
+    wait_generation(farm, campaign, 2)
+    scheduler.send_signal(signal.SIGKILL)
+    scheduler.wait(10)
+    state = _steady_state(farm, campaign)
+    assert state.steady is not None and state.steady.told < 8 * 8
+    # As above: let the dead scheduler's tasks finish before their births are re-sent.
+    _wait(lambda: not farm.store.inflight(campaign), timeout=15, required=False)
+    outcome = run_scheduler(farm, campaign, options=FAST)  # waits out the dead lease
+    assert (outcome.status, outcome.reason) == ("completed", "ran 8 generations")
+    _assert_steady_nursery(farm, campaign, run_log, births=8 * 8)

@@ -41,7 +41,7 @@ from evofarm.campaign.local.evaluator import (
     make_staged_evaluator,
 )
 from evofarm.campaign.local.noise import NoisyAcceptance, Sampler
-from evofarm.campaign.local.nursery import run_nursery
+from evofarm.campaign.local.nursery import nurse_birth, run_nursery
 from evofarm.campaign.proposer import CampaignProposer
 from evofarm.campaign.provider_stack import ledger_limits, new_process_ledger
 from evofarm.campaign.reports import final, outputs
@@ -70,7 +70,10 @@ from evofarm.evolution.genome import Genome
 from evofarm.evolution.llm.attempts import attempts_of
 from evofarm.evolution.llm.runtime import Attempt
 from evofarm.evolution.material import Material, material_of
+from evofarm.evolution.selection.base import Member
 from evofarm.evolution.steady import close_generation, plan_birth, tell_birth
+from evofarm.evolution.steady_noise import hold_crown
+from evofarm.evolution.steady_nursery import stage_verdict
 from evofarm.fitness.metrics import LineageSample, generation_metrics, signatures
 from evofarm.fitness.records import Evaluation, invalid_evaluation
 from evofarm.providers.ledger import BudgetLedger
@@ -358,6 +361,10 @@ def _steady_generation(
     In process, evaluations complete in birth order, so this is reproducible;
     the farm's completion order is timing's (:mod:`~evofarm.evolution.steady`).
     A birth the evaluation cap forbids ends the generation early, with the cap's reason.
+    With ``evolution.nursery`` a birth goes through the stages first
+    (:mod:`~evofarm.evolution.steady_nursery`); with ``evolution.noise`` the
+    resamples due after each tell, and the elites' when the generation closes,
+    are drawn before the next birth (:mod:`~evofarm.evolution.steady_noise`).
     """
     started = run.clock()
     known_before = [g.pipeline for g in run.genomes.values()]
@@ -367,25 +374,93 @@ def _steady_generation(
     for _ in range(run.spec.evolution.lam):
         result = _breed(run, plan_birth(state, run.spec, births))
         gid = result.genome
-        child = None
+        child, culled = None, False
         if gid is not None and gid not in {m.id for m in state.population}:
             if gid not in run.evaluations:
                 stop = run.evaluations_exceeded(1)
                 if stop is not None:
                     break
-                run.evaluate([gid], state.generation + 1)
-                new_ids.append(gid)
-            child = (run.genomes[gid], run.evaluations[gid])
+                state, culled = _evaluate_birth(run, state, gid)
+                if not culled:
+                    new_ids.append(gid)
+            if not culled:
+                child = (run.genomes[gid], run.evaluations[gid])
         births += 1
         results.append(result)
-        state = tell_birth(state, result, run.spec, child)
+        told = tell_birth(state, result, run.spec, child, culled=culled)
+        state, stop = _settle_birth(run, hold_crown(state, told, run.spec.evolution.archive_size))
+        if stop is not None:
+            break
     if not results:
         return None, stop
     state = close_generation(state, births, [])
+    if stop is None and not _last_generation(run.spec, state):
+        state, stop = _settle_birth(run, state, elites=True)
     _generation_row(
         run, state, new_ids, results=results, known_before=known_before, started=started
     )
     return state, stop
+
+
+def _evaluate_birth(run: _Run, state: EvolutionState, gid: str) -> tuple[EvolutionState, bool]:
+    """Evaluate a steady birth's new child (through the nursery); return the state and
+    whether the nursery culled it."""
+    generation = state.generation + 1
+    nursery = run.spec.evolution.nursery
+    if nursery is None:
+        run.evaluate([gid], generation)
+        return state, False
+    assert run.staged is not None  # run_in_process makes it for a nursery
+    steady = state.steady or SteadyMemo()
+
+    def verdict(stage: int, member: Member) -> bool:
+        nonlocal steady
+        promote = nursery.stages[stage].promote
+        promoted, steady = stage_verdict(steady, stage, member, promote, run.spec.evolution.lam)
+        return promoted
+
+    full, case_runs = nurse_birth(
+        run.genomes[gid],
+        nursery,
+        full_fidelity=run.spec.fidelity,
+        fitness=run.spec.fitness,
+        evaluate=run.staged,
+        partials=run.partials,
+        verdict=verdict,
+    )
+    run.case_runs += case_runs
+    if full is not None:
+        run.record({gid: full}, generation)
+    return state.model_copy(update={"steady": steady}), full is None
+
+
+def _settle_birth(
+    run: _Run, state: EvolutionState, *, elites: bool = False
+) -> tuple[EvolutionState, str | None]:
+    """Noise-aware acceptance after a steady tell (identity without ``evolution.noise``)."""
+    if run.noise is None:
+        return state, None
+    stop: str | None = None
+
+    def allowed(more: int) -> bool:
+        nonlocal stop
+        stop = run.evaluations_exceeded(more)
+        return stop is None
+
+    before = run.noise.case_runs
+    spec = run.spec
+    state = run.noise.settle_birth(
+        state, run.genomes, spec.evolution, spec.fitness, elites=elites, allowed=allowed
+    )
+    run.case_runs += run.noise.case_runs - before
+    for gid in run.noise.samples:
+        run.evaluations[gid] = run.noise.mean(gid)
+    return state, stop
+
+
+def _last_generation(spec: CampaignSpec, state: EvolutionState) -> bool:
+    """Whether the campaign ends at ``state`` (no elites' resample after it)."""
+    return state.generation >= spec.evolution.generations or _target_reached(spec, state)
 
 
 def _breed(run: _Run, task: BreedTask) -> BreedResult:

@@ -6,7 +6,9 @@ draws the samples :func:`~evofarm.evolution.noise_settle.sample_plan` asks for
 and lets :func:`~evofarm.evolution.noise_settle.crown` re-rank and crown (the
 farm's scheduler does the same with evaluate tasks:
 :mod:`evofarm.campaign.scheduler.noise`). ``archive[0]`` of the settled state is
-the crowned genome: the campaign's reported best.
+the crowned genome: the campaign's reported best. In steady state,
+:meth:`NoisyAcceptance.settle_birth` does it per birth told
+(:mod:`~evofarm.evolution.steady_noise`).
 
 Thread safety: none (one loop owns it).
 """
@@ -21,6 +23,7 @@ from evofarm.evolution.engine import EvolutionState
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.noise import NoiseConfig, NoiseMemo, averaged
 from evofarm.evolution.noise_settle import crown, sample_plan
+from evofarm.evolution.steady_noise import next_job, settle_samples
 from evofarm.fitness.records import Evaluation
 from evofarm.fitness.scoring import FitnessConfig
 
@@ -92,3 +95,40 @@ class NoisyAcceptance:
         assert settled.noise is not None  # crown always sets it
         self.champion = settled.noise.champion
         return settled
+
+    def settle_birth(
+        self,
+        state: EvolutionState,
+        genomes: Mapping[str, Genome],
+        evolution: EvolutionConfig,
+        fitness: FitnessConfig,
+        *,
+        elites: bool,
+        allowed: Callable[[int], bool] = lambda _: True,
+    ) -> EvolutionState:
+        """Steady state: draw the resamples due, crown; repeat until none is due (see
+        :func:`~evofarm.evolution.steady_noise.next_job`).
+
+        Args:
+            state: The state just told a birth (its champion held,
+                :func:`~evofarm.evolution.steady_noise.hold_crown`), or closed.
+            elites: Whether the elites are due one more sample (a generation closed).
+            allowed: Whether that many more evaluations may run (the cap); when
+                not, nothing more is drawn and ``state`` is returned as it is.
+        """
+        while True:
+            wanted, elites = next_job(state, self.config, elites_due=elites)
+            if not wanted:
+                return state
+            if not allowed(sum(n - len(self.samples.get(g, ())) for g, n in wanted.items())):
+                return state
+            for gid, count in wanted.items():
+                self._top_up(genomes[gid], count)
+            # The drawn genomes' and the champion's samples, as the farm reads them back.
+            drawn = {*wanted, *([self.champion] if self.champion else [])}
+            state = settle_samples(
+                state, {g: self.samples[g] for g in drawn}, genomes, wanted,
+                config=self.config, evolution=evolution, fitness=fitness,
+            )  # fmt: skip
+            assert state.noise is not None  # crown always sets it
+            self.champion = state.noise.champion

@@ -29,7 +29,8 @@ With ``evolution.nursery``, step 3 is staged: once the generation is bred,
 its new children go through the nursery's stages as evaluate tasks at each
 stage's fidelity, and only the promoted ones are fully evaluated
 (:mod:`~evofarm.campaign.scheduler.nursery`); the culled ones are told to
-``select`` as the loop tells them.
+``select`` as the loop tells them. (In steady state each birth goes through the
+stages on its own: :mod:`~evofarm.campaign.scheduler.steady`.)
 
 A ``request:`` campaign first has its genesis run on a breed worker
 (:mod:`~evofarm.campaign.scheduler.genesis_phase`); generation 0 starts from
@@ -444,19 +445,11 @@ class _Driver:
         return FarmNoise(self.store, self.campaign, tracker_for, waiter_for)
 
     def _nursery(self) -> FarmNursery | None:
-        """The farm's nursery, for a campaign with ``evolution.nursery``."""
-        if self.campaign.spec.evolution.nursery is None:
-            return None
+        """The farm's nursery, for a generational campaign with ``evolution.nursery``."""
+        evolution = self.campaign.spec.evolution
+        if evolution.nursery is None or evolution.mode == "steady":
+            return None  # steady state stages each birth itself
         scheduler, options = self.scheduler, self.scheduler.options
-
-        def tracker_for(campaign: Campaign) -> WorkTracker:
-            return WorkTracker(
-                self.store,
-                scheduler.dispatcher,
-                campaign,
-                scheduler.clock,
-                sent_ids=scheduler.sent_ids,
-            )
 
         def waiter_for(tracker: WorkTracker) -> Waiter:
             return Waiter(
@@ -468,7 +461,9 @@ class _Driver:
                 on_quiet=self.reap,
             )
 
-        return FarmNursery(self.campaign, (self.tracker, self.waiter), tracker_for, waiter_for)
+        return FarmNursery(
+            self.campaign, (self.tracker, self.waiter), self._tracker_for, waiter_for
+        )
 
     def _steady(self) -> SteadyRun | None:
         """The steady-state driver, for a ``mode: steady`` campaign."""
@@ -491,6 +486,15 @@ class _Driver:
             on_state=on_state,
             shards=lambda evaluations: self._shards(self.tracker, evaluations),
             spread=self.scheduler.options.spread,
+            tracker_for=self._tracker_for,
+            noise=self.noise,
+        )
+
+    def _tracker_for(self, view: Campaign) -> WorkTracker:
+        """A tracker of ``view`` (a nursery stage, a sample index) sharing the sent ids."""
+        scheduler = self.scheduler
+        return WorkTracker(
+            self.store, scheduler.dispatcher, view, scheduler.clock, sent_ids=scheduler.sent_ids
         )
 
     def _final_phase(self, state: EvolutionState, status: Status, reason: str) -> None:

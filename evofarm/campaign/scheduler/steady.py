@@ -15,24 +15,53 @@ restarted scheduler finishes those (reusing any breed result and evaluation
 the store holds) and re-plans nothing it already planned. Killed, nothing more
 is sent; every stored evaluation still gets its history row (the driver's
 ending does that).
+
+With ``evolution.nursery`` a birth's child goes through the stages as evaluate
+tasks at each stage's fidelity, one tracker per stage; as each stage result
+arrives :func:`~evofarm.evolution.steady_nursery.stage_verdict` promotes the
+child to the next stage (the full evaluation after the last) or culls it, which
+tells the birth and frees its slot at once. Workers run only the cases a lower
+stage did not (:mod:`~evofarm.campaign.worker.staged`) and count the case runs.
+
+With ``evolution.noise`` every tell keeps the champion crowned
+(:func:`~evofarm.evolution.steady_noise.hold_crown`), and the resample jobs due
+(a would-be champion and the champion after a tell, the elites at each
+checkpoint) go out as tasks that hold slots like births
+(:mod:`~evofarm.campaign.scheduler.steady_resamples`). A generation's
+checkpoint waits for a job only when no birth is open (then the job's contest
+belongs to it, as in the loop).
+
+The decisions are the in-process loop's pure functions, so given the same
+completion order both decide alike; on a farm that order is timing's, so a
+steady campaign is not reproducible run to run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from evofarm.campaign import budgets, lifecycle
-from evofarm.campaign.bundle import Campaign
+from evofarm.campaign.bundle import Campaign, fidelity_key
 from evofarm.campaign.lifecycle import Status
 from evofarm.campaign.scheduler.breeding import Breeding, LocalBreeder, partition
 from evofarm.campaign.scheduler.checkpoints import Checkpointer
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
+from evofarm.campaign.scheduler.noise import FarmNoise
+from evofarm.campaign.scheduler.steady_resamples import Level, Resamples, TrackerFor
 from evofarm.campaign.scheduler.waiting import WAKE_UPS, Ended, Waiter
 from evofarm.campaign.worker import work
-from evofarm.evolution.engine import BreedResult, BreedTask, EvolutionState, SteadyMemo
+from evofarm.evolution.engine import (
+    BreedResult,
+    BreedTask,
+    EvolutionState,
+    SteadyMemo,
+    member_of,
+)
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.steady import birth_slot, close_generation, plan_birth, tell_birth
+from evofarm.evolution.steady_noise import hold_crown
+from evofarm.evolution.steady_nursery import stage_verdict
 from evofarm.fitness.records import Evaluation
 from evofarm.store.base import JSONDoc, PopulationStore
 
@@ -68,6 +97,9 @@ class SteadyRun:
         shards: tasks per evaluation when only that many evaluations share the farm.
         spread: about how many evaluate tasks the farm runs at once: the last
             ``spread`` births are split (the farm drains instead of idling).
+        tracker_for: makes the tracker of a campaign view (nursery stages, samples);
+            needed with ``evolution.nursery`` or ``evolution.noise``.
+        noise: the campaign's noise-aware acceptance (``evolution.noise``), or None.
     """
 
     def __init__(
@@ -85,6 +117,8 @@ class SteadyRun:
         on_state: Callable[[EvolutionState], None],
         shards: Callable[[int], int] = lambda _: 1,
         spread: int = 0,
+        tracker_for: TrackerFor | None = None,
+        noise: FarmNoise | None = None,
     ) -> None:
         self.store = store
         self.campaign = campaign
@@ -110,6 +144,20 @@ class SteadyRun:
         self._stored: dict[int, dict[int, BreedTask]] = {}
         # Births whose task was planned by an earlier run (their breed result may be stored).
         self._restored: set[int] = set()
+        spec = campaign.spec
+        nursery = spec.evolution.nursery
+        if (nursery is not None or noise is not None) and tracker_for is None:
+            raise ValueError("a steady campaign with a nursery or noise needs tracker_for")
+        #: One level per nursery stage, lowest fidelity first.
+        self.stages: list[Level] = []
+        if nursery is not None and tracker_for is not None:
+            for fidelity in nursery.fidelities(spec.fidelity):
+                view = replace(campaign, fidelity=fidelity_key(fidelity))
+                self.stages.append(Level(tracker_for(view)))
+        #: Resample jobs (``evolution.noise``), or None.
+        self.resamples: Resamples | None = None
+        if noise is not None and tracker_for is not None:
+            self.resamples = Resamples(noise, campaign, tracker_for, tracker.genomes)
         #: The latest state (the driver reads it when the campaign ends mid-way).
         self.state: EvolutionState | None = None
 
@@ -129,28 +177,34 @@ class SteadyRun:
         self.births = memo.births
         total = self.total
         self._start([self._stored_task(b) for b in memo.open], restored=True)
+        self._noise_check()  # a job a previous run left unfinished
         stop: tuple[Status, str] | None = None
         capped: str | None = None
         while True:
             planned: list[BreedTask] = []
-            while stop is None and len(self.open) + len(planned) < self.lam and self.births < total:
+            while stop is None and self._busy() + len(planned) < self.lam and self.births < total:
                 # Every open birth may still send one evaluation (breeding ones
-                # too), so they all count against the hard cap.
-                capped = self._cap(len(self.open) + len(planned) + 1)
+                # too), so they all count against the hard cap, as resamples out do.
+                capped = self._cap(self._busy() + len(planned) + 1)
                 if capped is not None:
                     stop = (Status.STOPPED, capped)
                     break
                 planned.append(self._plan())
             self._start(planned)
-            if not self.open:
+            if self.resamples is not None and self.resamples.capped and stop is None:
+                capped = self.resamples.capped
+                stop = (Status.STOPPED, capped)
+            if not self.open and self._job() is None:
                 break
             self._wait_one()
-            if self.since >= self.lam:
+            # With no birth open only the job's samples can arrive: the contest
+            # they decide belongs to this generation (as in the loop).
+            if self.since >= self.lam and (self._job() is None or self.open):
                 stop = self._checkpoint() or stop
             elif stop is None and self._target_reached():
                 stop = (Status.COMPLETED, "target reached")
         if self.since:
-            self._checkpoint()
+            self._checkpoint(closing=True)
         if capped is not None:
             raise Ended(Status.STOPPED, capped)
         return self.state
@@ -165,16 +219,36 @@ class SteadyRun:
             return None
         return budgets.evaluations_exceeded(self.store, self.cid, self.campaign.spec.budgets, more)
 
-    def _checkpoint(self) -> tuple[Status, str] | None:
-        """Checkpoint the births told so far; then whether the campaign ends."""
+    def _busy(self) -> int:
+        """Slots taken: open births and resample tasks out."""
+        return len(self.open) + (self.resamples.busy if self.resamples is not None else 0)
+
+    def _job(self) -> dict[str, int] | None:
+        return self.resamples.job if self.resamples is not None else None
+
+    def _levels(self) -> list[Level]:
+        samples = self.resamples.levels.values() if self.resamples is not None else ()
+        return [*self.stages, *samples]
+
+    def _checkpoint(self, *, closing: bool = False) -> tuple[Status, str] | None:
+        """Checkpoint the births told so far; then whether the campaign ends.
+
+        Args:
+            closing: the run is over (no elites' resample is started after it).
+        """
         assert self.state is not None
         evaluations = self.tracker.evaluations(self.new_ids)
         self.state = close_generation(self.state, self.births, list(self.open))
         self.checkpoints.write(self.state, self.new_ids, evaluations)
         self.new_ids, self.since = [], 0
         self.tracker.clear_caches()
+        for level in self._levels():
+            level.tracker.clear_caches()
         self.on_state(self.state)
-        return self.ending(self.state)
+        ending = self.ending(self.state)
+        if ending is None and not closing:
+            self._noise_check(elites=True)
+        return ending
 
     # ---- births -------------------------------------------------------------------
 
@@ -242,15 +316,48 @@ class SteadyRun:
         entry = self.open[birth]
         entry.result = result
         gid = result.genome
-        if gid is None or gid in self.waiting or gid in {m.id for m in self.state.population}:
+        if gid is None or self._in_flight(gid) or gid in {m.id for m in self.state.population}:
             self._tell(birth, None)
         elif gid in self.tracker.known:
             self._evaluated(gid, birth)
         else:
+            self._to_stage(birth, gid, 0)
+
+    def _in_flight(self, gid: str) -> bool:
+        """Whether a child still in flight is ``gid`` (at any stage)."""
+        return gid in self.waiting or any(gid in level.waiting for level in self.stages)
+
+    def _to_stage(self, birth: int, gid: str, stage: int) -> None:
+        """Send ``gid``'s evaluation at nursery stage ``stage`` (past the last: the full one)."""
+        generation = self.open[birth].task.generation
+        if stage == len(self.stages):
             self.waiting[gid] = birth
-            generation = entry.task.generation
             shards = self._tail_shards(birth)
             self.tracker.send_evaluations(self.evals, [gid], generation, shards=shards)
+            return
+        level = self.stages[stage]
+        if gid in level.tracker.known:  # stored by an earlier run, or bred before
+            self._staged(birth, gid, stage)
+            return
+        level.waiting[gid] = birth
+        level.tracker.send_evaluations(level.pending, [gid], generation)
+
+    def _staged(self, birth: int, gid: str, stage: int) -> None:
+        """``gid``'s stage result is stored: promote it a stage, or cull it (its slot frees)."""
+        assert self.state is not None
+        nursery = self.campaign.spec.evolution.nursery
+        assert nursery is not None  # there are stages
+        evaluation = self.stages[stage].tracker.evaluations([gid])[gid]
+        genome = self.tracker.genomes([gid])[gid]
+        member = member_of(genome, evaluation, self.campaign.spec.fitness, genes=False)
+        memo = self.state.steady or SteadyMemo()
+        promote = nursery.stages[stage].promote
+        promoted, memo = stage_verdict(memo, stage, member, promote, self.lam)
+        self.state = self.state.model_copy(update={"steady": memo})
+        if promoted:
+            self._to_stage(birth, gid, stage + 1)
+        else:
+            self._tell(birth, None, culled=True)
 
     def _tail_shards(self, birth: int) -> int:
         """Tasks for birth ``birth``'s evaluation: split among the campaign's last ``spread``.
@@ -266,15 +373,43 @@ class SteadyRun:
         evaluation = self.tracker.evaluations([gid])[gid]
         self._tell(birth, (genome, evaluation))
 
-    def _tell(self, birth: int, child: tuple[Genome, Evaluation] | None) -> None:
+    def _tell(
+        self, birth: int, child: tuple[Genome, Evaluation] | None, *, culled: bool = False
+    ) -> None:
         assert self.state is not None
         entry = self.open.pop(birth)
         assert entry.result is not None
-        self.state = tell_birth(self.state, entry.result, self.campaign.spec, child)
-        if child is not None and child[0].id not in self.checkpoints.in_history:
-            self.new_ids.append(child[0].id)
+        before = self.state
+        spec = self.campaign.spec
+        self.state = tell_birth(self.state, entry.result, spec, child, culled=culled)
+        if self.resamples is not None:
+            self.state = hold_crown(before, self.state, spec.evolution.archive_size)
+        gid = child[0].id if child is not None else None
+        # One row per genome, even if it is bred (and told) again before the checkpoint.
+        if gid is not None and gid not in self.checkpoints.in_history and gid not in self.new_ids:
+            self.new_ids.append(gid)
         self.since += 1
         self.on_state(self.state)
+        self._noise_check()
+
+    # ---- resamples (evolution.noise) ----------------------------------------------
+
+    def _noise_check(self, *, elites: bool = False) -> None:
+        """Start the resample job due now (:mod:`~evofarm.campaign.scheduler.steady_resamples`)."""
+        if self.resamples is None or self.state is None:
+            return
+        self.resamples.start(self.state, lambda more: self._cap(self._busy() + more), elites=elites)
+        self._job_done()
+
+    def _job_done(self) -> None:
+        """Once the job's samples are all stored: take the crowned state, then look again."""
+        if self.resamples is None or self.state is None:
+            return
+        settled = self.resamples.finish(self.state)
+        if settled is not None:
+            self.state = settled
+            self.on_state(settled)
+            self._noise_check()
 
     # ---- waiting ------------------------------------------------------------------
 
@@ -306,6 +441,9 @@ class SteadyRun:
             tracker.on_evaluated_event(self.evals, event)
             if isinstance(gid, str) and gid in self.waiting and gid not in self.evals.evals:
                 self._evaluated(gid, self.waiting.pop(gid))
+            for level in self._levels():
+                level.tracker.on_evaluated_event(level.pending, event)
+            self._settle_levels()
         elif kind == work.TASK_FAILED:
             raise Ended(Status.FAILED, f"{event.get('task')}: {event.get('error')}")
         elif kind in WAKE_UPS:
@@ -321,6 +459,9 @@ class SteadyRun:
         tracker.reconcile(self.evals, 0, pipelined=False)
         for gid in [g for g in self.waiting if g not in self.evals.evals]:
             self._evaluated(gid, self.waiting.pop(gid))
+        for level in self._levels():
+            level.tracker.reconcile(level.pending, 0, pipelined=False)
+        self._settle_levels()
         unbred = [e.task for e in self.open.values() if e.result is None]
         for generation in sorted({t.generation for t in unbred}):
             stored = self.store.task_results(self.cid, generation, work.BREED)
@@ -330,4 +471,13 @@ class SteadyRun:
         quiet_s = tracker.clock() - tracker.last_progress
         if waiter.stall_s is not None and quiet_s > waiter.stall_s:
             tracker.resend(self.evals)
+            for level in self._levels():
+                level.tracker.resend(level.pending)
             tracker.send_breeds([e.task for e in self.open.values() if e.result is None])
+
+    def _settle_levels(self) -> None:
+        """Act on stage results and resamples now stored."""
+        for stage, level in enumerate(self.stages):
+            for gid in [g for g in level.waiting if g not in level.pending.evals]:
+                self._staged(level.waiting.pop(gid), gid, stage)
+        self._job_done()

@@ -153,12 +153,12 @@ def test_samples_are_keyed_apart_from_the_first_evaluation() -> None:
         parse_sample("1.0+sx")
 
 
-def test_the_farm_accepts_a_noise_campaign_but_not_a_steady_one(tmp_path: Path) -> None:
+def test_the_farm_accepts_a_noise_campaign_in_either_mode(tmp_path: Path) -> None:
     spec = _noisy_spec(tmp_path, {"samples": 3})
     store = MemoryStore()
     campaign = control.submit(store, spec, seed=1)
     assert store.get_status(campaign) == "submitted"
-    with pytest.raises(ValueError, match="does not combine with 'noise'"):
-        spec.evolution.model_validate(
-            {**spec.evolution.model_dump(), "mode": "steady", "selection": "mu_plus_lambda"}
-        )
+    steady = spec.evolution.model_validate(
+        {**spec.evolution.model_dump(), "mode": "steady", "selection": "mu_plus_lambda"}
+    )
+    assert steady.noise is not None and steady.mode == "steady"

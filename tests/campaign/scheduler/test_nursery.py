@@ -208,14 +208,14 @@ def test_a_scheduler_stepping_back_mid_nursery_is_resumed_re_sending_only_what_i
     assert checkpoint.state["counters"]["culled"] == local.state.counters.culled
 
 
-def test_the_farm_takes_a_nursery_campaign_but_not_in_steady_state() -> None:
+def test_the_farm_takes_a_nursery_campaign_in_either_mode() -> None:
     store = MemoryStore()
     campaign = control.submit(store, nursery_spec())
     assert CampaignCache().get(store, campaign).spec.evolution.nursery is not None
-    with pytest.raises(ValueError, match="mode: steady does not combine with 'nursery' yet"):
-        EvolutionConfig.model_validate(
-            {"mode": "steady", "selection": "mu_plus_lambda", "nursery": STAGES}
-        )
+    config = EvolutionConfig.model_validate(
+        {"mode": "steady", "selection": "mu_plus_lambda", "nursery": STAGES}
+    )
+    assert config.nursery is not None and config.mode == "steady"
 
 
 def test_the_evaluation_cap_counts_every_new_child_as_the_loop_does() -> None:
