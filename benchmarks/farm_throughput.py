@@ -29,6 +29,10 @@ Definitions:
   steady state.
 * ``cpu_s``: CPU seconds of the scheduler (this process), the workers and Redis
   over the run (from /proc), and ``cpu_s_per_evaluation`` their sum over evaluations.
+* ``--case-pool worker,evaluation``: one farm per ``EVOFARM_CASE_POOL`` setting
+  (a worker's case threads shared by its evaluations, or each evaluation its
+  own), every ``--compare`` run on each, interleaved; ``--rounds``: the whole
+  set again with the next seed, figures averaged per run in ``means``.
 
 The defaults (24 cases per evaluation, 2 at a time: 1.2 s of simulated latency
 per evaluation task) keep the farm latency-bound. The seed generation (one
@@ -38,7 +42,8 @@ Targets: efficiency >= 0.85; turnaround <= 50 ms at population 256. Usage::
 
     python benchmarks/farm_throughput.py [--population 256] [--generations 3] \
         [--latency uniform|lognormal] [--mode generational|steady] \
-        [--breeding auto|scheduler|batch|tasks] [--compare MODE:BREEDING,...]
+        [--breeding auto|scheduler|batch|tasks] [--compare MODE:BREEDING,...] \
+        [--case-pool worker[,evaluation]] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from evofarm.campaign import control
@@ -97,13 +104,18 @@ def campaign(
 
 
 def run_one(
-    processes: EmbeddedFarm, farm: Farm, args: argparse.Namespace, mode: str, breeding: str
+    processes: EmbeddedFarm,
+    farm: Farm,
+    args: argparse.Namespace,
+    mode: str,
+    breeding: str,
+    seed: int,
 ) -> dict[str, object]:
     """One campaign on the running farm; its figures."""
     store = farm.store
     spec = campaign(args.population, args.generations, args.fidelity, mode)
     case_ids = [c.id for c in select_cases(spec.load_suite(), spec.fidelity)]
-    campaign_id = control.submit(store, spec, seed=args.seed)
+    campaign_id = control.submit(store, spec, seed=seed)
     options = SchedulerOptions(breeding=breeding, spread=args.spread)  # type: ignore[arg-type]
     scheduler = Scheduler(store, farm.dispatcher(), campaign_id, options=options)
     redis_pid = processes.redis.pid
@@ -136,6 +148,7 @@ def run_one(
     return {
         "mode": mode,
         "breeding": breeding,
+        "seed": seed,
         "status": outcome.status,
         "efficiency": round(ideal_s / actual_s, 4),
         "per_task_overhead_ms": round((actual_s - ideal_s) * slots / max(1, tasks) * 1000, 3),
@@ -151,6 +164,29 @@ def run_one(
         "breed_tasks": breed_tasks,
         "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
         "cpu_s_per_evaluation": round(sum(cpu.values()) / max(1, evaluations), 4),
+    }
+
+
+def _means(results: list[dict[str, object]]) -> dict[str, dict[str, float]]:
+    """Per ``mode:breeding[:case_pool]``: mean efficiency, evaluations/s, CPU s/evaluation."""
+    grouped: dict[str, list[dict[str, object]]] = {}
+    for r in results:
+        key = f"{r['mode']}:{r['breeding']}:{r['case_pool']}"
+        grouped.setdefault(key, []).append(r)
+
+    def mean(rs: list[dict[str, object]], f: Callable[[dict[str, object]], float]) -> float:
+        return round(statistics.fmean(f(r) for r in rs), 4)
+
+    return {
+        key: {
+            "rounds": len(rs),
+            "efficiency": mean(rs, lambda r: float(str(r["efficiency"]))),
+            "evaluations_per_s": mean(
+                rs, lambda r: float(str(r["evaluations"])) / float(str(r["actual_s"]))
+            ),
+            "cpu_s_per_evaluation": mean(rs, lambda r: float(str(r["cpu_s_per_evaluation"]))),
+        }
+        for key, rs in grouped.items()
     }
 
 
@@ -186,6 +222,12 @@ def main() -> None:
         "(e.g. generational:tasks,generational:scheduler,steady:scheduler); "
         "overrides --mode/--breeding",
     )
+    parser.add_argument(
+        "--case-pool",
+        default="worker",
+        help="comma-separated EVOFARM_CASE_POOL settings: one farm each, runs interleaved",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="the runs again, next seed")
     args = parser.parse_args()
     runs = [tuple(item.split(":")) for item in args.compare.split(",") if item] or [
         (args.mode, args.breeding)
@@ -196,29 +238,41 @@ def main() -> None:
         "EVOFARM_CASE_CONCURRENCY": str(args.case_concurrency),
         LATENCY_DIST_ENV: args.latency,
     }
-    with (
-        tempfile.TemporaryDirectory(prefix="evofarm-bench-") as tmp,
-        EmbeddedFarm(
-            Path(tmp), workers=args.workers, concurrency=args.concurrency, pool=args.pool, env=env
-        ) as processes,
-    ):
-        processes.wait_ready(timeout=120)
-        store, app = connect_farm(processes.redis_url, processes.redis_url)
-        farm = Farm(store, app, processes)
-        results = [run_one(processes, farm, args, mode, breeding) for mode, breeding in runs]
-        farm.close()
+    pools = [p for p in args.case_pool.split(",") if p]
+    results: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="evofarm-bench-") as tmp, ExitStack() as stack:
+        farms = {}
+        for pool in pools:
+            processes = stack.enter_context(
+                EmbeddedFarm(
+                    Path(tmp) / pool,
+                    workers=args.workers,
+                    concurrency=args.concurrency,
+                    pool=args.pool,
+                    env=env | {"EVOFARM_CASE_POOL": pool},
+                )
+            )
+            processes.wait_ready(timeout=120)
+            store, app = connect_farm(processes.redis_url, processes.redis_url)
+            farms[pool] = (processes, Farm(store, app, processes))
+        for round_ in range(args.rounds):
+            for mode, breeding in runs:
+                for pool, (processes, farm) in farms.items():
+                    run = run_one(processes, farm, args, mode, breeding, args.seed + round_)
+                    results.append({**run, "case_pool": pool})
+        for _, farm in farms.values():
+            farm.close()
     first = results[0]
     doc: dict[str, object] = {
         "benchmark": "farm_throughput",
         **(first if len(results) == 1 else {"runs": results}),
     }
     if len(results) > 1:
-        base_rate = float(str(first["evaluations"])) / float(str(first["actual_s"]))
+        means = _means(results)
+        base = next(iter(means.values()))["evaluations_per_s"]
+        doc["means"] = means
         doc["throughput_vs_first"] = {
-            f"{r['mode']}:{r['breeding']}": round(
-                float(str(r["evaluations"])) / float(str(r["actual_s"])) / base_rate, 3
-            )
-            for r in results
+            k: round(m["evaluations_per_s"] / base, 3) for k, m in means.items()
         }
     doc["params"] = {
         "population": args.population,

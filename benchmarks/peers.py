@@ -12,7 +12,10 @@ keyed by genome and case), 32 waits at once (16 evaluations x 2 cases).
   barrier), then keeps the best 64 (plus selection);
 * **evofarm**: the farm (embedded Redis, 2 worker processes x 8 threads, 2
   cases at a time per evaluation), the synthetic evaluator, in ``--mode
-  generational`` (default) or ``steady`` (no barrier).
+  generational`` (default) or ``steady`` (no barrier); ``--case-pool
+  worker,evaluation`` runs one farm per ``EVOFARM_CASE_POOL`` setting (the
+  worker's 16 case threads shared by its evaluations, or 2 per evaluation),
+  each interleaved with the peers (runs ``evofarm`` and ``evofarm:<setting>``).
 
 The three run interleaved (``--rounds`` rounds of evofarm, DEAP, Celery).
 Efficiency = ideal time (the sum of every evaluated case's wait / 32) over the
@@ -21,7 +24,7 @@ Prints one JSON object with each run, each one's mean efficiency and the
 ratios evofarm/peer. Usage::
 
     python benchmarks/peers.py [--latency uniform|lognormal] [--rounds 1] \
-        [--mode generational|steady] [--timeline]
+        [--mode generational|steady] [--timeline] [--case-pool worker[,evaluation]]
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, cast
 
@@ -59,6 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peer_celery_app import app, evaluate  # a sibling script, not a package
 
 HERE = Path(__file__).resolve().parent
+CASE_POOL_ENV = "EVOFARM_CASE_POOL"
 DEMO = HERE.parent / "pipelines" / "campaigns" / "demo.yaml"
 POPULATION, GENERATIONS, CASES, CASE_CONCURRENCY, EVALS_AT_ONCE = 64, 4, 24, 2, 16
 SLOTS = CASE_CONCURRENCY * EVALS_AT_ONCE
@@ -227,6 +232,16 @@ def run_evofarm(
     return run
 
 
+def _farm(farms: ExitStack, directory: Path, env: dict[str, str]) -> Farm:
+    """An embedded farm of the workload (2 workers x 8 threads) with ``env``, ready."""
+    processes = farms.enter_context(
+        EmbeddedFarm(directory, workers=2, concurrency=8, pool="threads", env=env)
+    )
+    processes.wait_ready(timeout=120)
+    store, app = connect_farm(processes.redis_url, processes.redis_url)
+    return Farm(store, app, processes)
+
+
 def _efficiency(run: dict[str, Any]) -> float:
     return round(run["ideal_s"] / run["wall_s"], 4)
 
@@ -245,6 +260,11 @@ def main() -> None:
         help="add each evofarm run's timeline: first task sent, first and last evaluation "
         "back, the end, evaluations in flight every 0.5 s (16 slots)",
     )
+    parser.add_argument(
+        "--case-pool",
+        default="worker",
+        help="comma-separated EVOFARM_CASE_POOL settings, one farm each (the first: 'evofarm')",
+    )
     args = parser.parse_args()
     median_s = args.latency_ms / 1000
     env = {
@@ -253,8 +273,11 @@ def main() -> None:
         "EVOFARM_CASE_CONCURRENCY": str(CASE_CONCURRENCY),
         LATENCY_DIST_ENV: args.latency,
     }
-    runs: dict[str, list[dict[str, Any]]] = {"evofarm": [], "deap": [], "celery": []}
-    with tempfile.TemporaryDirectory(prefix="evofarm-peers-") as tmp:
+    pools = [p for p in args.case_pool.split(",") if p]
+    names = {p: "evofarm" if i == 0 else f"evofarm:{p}" for i, p in enumerate(pools)}
+    runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names.values()}
+    runs |= {"deap": [], "celery": []}
+    with tempfile.TemporaryDirectory(prefix="evofarm-peers-") as tmp, ExitStack() as farms:
         redis_server = RedisServer(Path(tmp) / "peer-redis")
         redis_server.start()
         paths = [str(HERE), os.environ.get("PYTHONPATH", "")]
@@ -269,23 +292,22 @@ def main() -> None:
             env=worker_env, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            with EmbeddedFarm(Path(tmp) / "farm", workers=2, concurrency=8, pool="threads",
-                              env=env) as processes:  # fmt: skip
-                processes.wait_ready(timeout=120)
-                store, app = connect_farm(processes.redis_url, processes.redis_url)
-                farm = Farm(store, app, processes)
-                time.sleep(2)  # the peer worker connects meanwhile
-                for round_ in range(args.rounds):
-                    seed = args.seed + round_
-                    runs["evofarm"].append(
+            started = {p: _farm(farms, Path(tmp) / f"farm-{p}", env | {CASE_POOL_ENV: p})
+                       for p in pools}  # fmt: skip
+            time.sleep(2)  # the peer worker connects meanwhile
+            for round_ in range(args.rounds):
+                seed = args.seed + round_
+                for p, farm in started.items():
+                    runs[names[p]].append(
                         run_evofarm(
                             farm, median_s, args.latency, seed, args.mode, timeline=args.timeline
                         )
                     )
-                    runs["deap"].append(run_deap(median_s, args.latency, seed))
-                    runs["celery"].append(
-                        run_celery(redis_server.celery_url, median_s, args.latency, seed)
-                    )
+                runs["deap"].append(run_deap(median_s, args.latency, seed))
+                runs["celery"].append(
+                    run_celery(redis_server.celery_url, median_s, args.latency, seed)
+                )
+            for farm in started.values():
                 farm.close()
         finally:
             worker.terminate()
@@ -305,9 +327,13 @@ def main() -> None:
                     "cases": CASES,
                     "slots": SLOTS,
                 },
+                "case_pools": pools,
                 "efficiency": {k: round(v, 4) for k, v in means.items()},
-                "ratio_evofarm_over_deap": round(means["evofarm"] / means["deap"], 4),
-                "ratio_evofarm_over_celery": round(means["evofarm"] / means["celery"], 4),
+                **{
+                    f"ratio_{n}_over_{peer}".replace(":", "_"): round(means[n] / means[peer], 4)
+                    for n in names.values()
+                    for peer in ("deap", "celery")
+                },
                 "runs": {
                     k: [{**r, "efficiency": _efficiency(r)} for r in rs] for k, rs in runs.items()
                 },

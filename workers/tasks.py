@@ -26,7 +26,7 @@ from celery import Task, signals
 
 from evofarm.campaign.bundle import CampaignCache
 from evofarm.campaign.provider_stack import Services
-from evofarm.campaign.worker import batch, work
+from evofarm.campaign.worker import batch, case_pool, work
 from evofarm.campaign.worker import genesis as genesis_work
 from evofarm.errors import ProviderUnavailable, SandboxError, StoreError
 from evofarm.farm import heartbeat, names
@@ -42,8 +42,15 @@ log = logging.getLogger(__name__)
 
 
 @signals.worker_init.connect  # type: ignore[untyped-decorator]
-def _warm_up(**_: Any) -> None:
-    """Before the pool forks: every child then starts warm (see :mod:`workers.warmup`)."""
+def _warm_up(sender: Any = None, **_: Any) -> None:
+    """Before the pool forks: every child then starts warm (see :mod:`workers.warmup`).
+
+    Also notes how many tasks each process runs at once, which sizes the case pool.
+    """
+    global _task_slots  # noqa: PLW0603 - set once, before any task (children inherit it)
+    _task_slots = case_pool.task_slots(
+        getattr(sender, "pool_cls", None), getattr(sender, "concurrency", None)
+    )
     warm_up()
 
 
@@ -83,6 +90,8 @@ _store: SharedStore | None = None
 _services: Services | None = None
 _cache = CampaignCache()
 _evaluator: work.GenomeEvaluator | None = None
+#: Tasks this process runs at once (a threads pool's size; 1 in a prefork child).
+_task_slots = 1
 
 
 def store() -> SharedStore:
@@ -106,11 +115,18 @@ def store() -> SharedStore:
 
 
 def evaluator() -> work.GenomeEvaluator:
-    """This process's evaluator (``EVOFARM_EVALUATOR``, cases ``EVOFARM_CASE_CONCURRENCY``)."""
+    """This process's evaluator (``EVOFARM_EVALUATOR``, cases ``EVOFARM_CASE_CONCURRENCY``).
+
+    With ``EVOFARM_CASE_POOL=worker`` its cases run on the process's shared case
+    pool: ``EVOFARM_CASE_CONCURRENCY`` threads per task the process runs at once.
+    """
     global _evaluator  # noqa: PLW0603 - built once per process, on first use
     if _evaluator is None:
         farm = load_farm_settings()
-        _evaluator = work.resolve_evaluator(farm.evaluator, farm.case_concurrency)
+        pool = None
+        if farm.case_pool == "worker" and farm.evaluator != work.SANDBOX:
+            pool = case_pool.shared(_task_slots * farm.case_concurrency)
+        _evaluator = work.resolve_evaluator(farm.evaluator, farm.case_concurrency, pool)
     return _evaluator
 
 
@@ -236,9 +252,11 @@ def evaluate(  # noqa: PLR0917 - Celery passes task arguments positionally
 
 @app.task(name=names.TASK_PING, ignore_result=False)  # type: ignore[untyped-decorator]
 def ping(payload: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Echo ``payload`` with who answered and when: health checks and overhead benchmarks."""
+    """Echo ``payload`` with who answered, when, and the threads of its case pool (None:
+    evaluations use threads of their own): health checks and overhead benchmarks."""
     return {
         "payload": payload or {},
         "worker": f"{socket.gethostname()}:{os.getpid()}",
         "at": time.time(),
+        "case_threads": case_pool.size(),
     }

@@ -34,7 +34,14 @@ from evofarm.evolution.genome import Genome
 from evofarm.evolution.operators.common import fresh_name, is_transform
 from evofarm.evolution.pieces import cased_piece
 from evofarm.evolution.proposals import CaseEvidence, Evidence
-from evofarm.evolution.synthesis import GENERIC, Op, literal_candidates, run_op, synthesize
+from evofarm.evolution.synthesis import (
+    GENERIC,
+    Op,
+    literal_candidates,
+    run_op,
+    run_op_on_each,
+    synthesize,
+)
 from evofarm.pipeline.loader import pipeline_from_data
 from evofarm.pipeline.schema import Pipeline
 
@@ -107,7 +114,7 @@ def _improve_step(
     for _ in range(STEP_DEPTH):
         top: tuple[tuple[int, int], Op, list[Any]] | None = None
         for op in candidates:
-            new_values = [run_op(v, op) for v in values]
+            new_values = run_op_on_each(values, op)
             if any(v is None for v in new_values):
                 continue
             score = _contained(new_values, cases)

@@ -72,8 +72,17 @@ def run_op(value: Any, op: Op) -> Any:
     """``op`` applied to ``value``; ``None`` when it is invalid or fails."""
     if value is None:
         return None
+    return _apply(value, _model(json.dumps(op, sort_keys=True)))
+
+
+def run_op_on_each(values: Sequence[Any], op: Op) -> list[Any]:
+    """``[run_op(v, op) for v in values]``, the operation parsed once for all of them."""
     model = _model(json.dumps(op, sort_keys=True))
-    if model is None:
+    return [_apply(v, model) for v in values]
+
+
+def _apply(value: Any, model: BaseModel | None) -> Any:
+    if value is None or model is None:
         return None
     try:
         return apply_operation(value, model)
@@ -492,7 +501,7 @@ def synthesize(
                 if isinstance(v, str) and v != e
             ][:SOURCE_PAIRS]
             for op in candidates(sources):
-                new_values = [run_op(v, op) for v in values]
+                new_values = run_op_on_each(values, op)
                 if any(not isinstance(v, str) for v in new_values):
                     continue
                 new_score = _score(new_values, expected)

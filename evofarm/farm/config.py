@@ -15,6 +15,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from evofarm.campaign.worker.case_pool import CasePool
 from evofarm.errors import Location, UserInputError
 
 #: Slack between the hard time limit and the visibility timeout: covers the time
@@ -50,6 +51,13 @@ class FarmSettings(BaseSettings):
     worker_concurrency: int | None = Field(default=None, gt=0)
     #: Cases of one genome a worker evaluates at once (their LLM calls overlap).
     case_concurrency: int = Field(default=8, gt=0)
+    #: ``worker``: the evaluations of one worker process share one pool of
+    #: (tasks it runs at once x case_concurrency) case threads, so a thread one
+    #: evaluation leaves idle runs another's case; ``evaluation``: each
+    #: evaluation its own case_concurrency threads. The ``sandbox`` evaluator
+    #: always runs an evaluation's cases in its own child
+    #: (:mod:`evofarm.campaign.worker.case_pool`).
+    case_pool: CasePool = "worker"
     #: How workers evaluate: ``sandbox`` (each case in a fresh sandbox: no network,
     #: no secrets, resource limits), ``in_process`` (no isolation, for trusted
     #: candidates) or ``package.module:factory``.

@@ -32,7 +32,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ from evofarm.fitness.checks import CheckContext, CheckResult, LlmJudgeCheck, run
 from evofarm.fitness.errors import BadTrace, FitnessInputError
 from evofarm.fitness.llm_judge import as_text
 from evofarm.fitness.metered import CaseMeter
+from evofarm.fitness.parallel import map_in_order
 from evofarm.fitness.records import (
     EXCERPT_CHARS,
     MAX_STEP_OUTPUTS,
@@ -359,6 +360,7 @@ def evaluate_pipeline(
     reuse: Sequence[CaseResult] = (),
     meter: CaseMeter | None = None,
     sample: int = 0,
+    pool: Executor | None = None,
 ) -> Evaluation:
     """Evaluate ``pipeline`` on ``suite`` at ``fidelity``.
 
@@ -370,6 +372,10 @@ def evaluate_pipeline(
         fidelity: share of cases to run, in (0, 1] (see module docs).
         case_runner: runs one case elsewhere (e.g. in the sandbox).
         max_workers: cases run at once on a thread pool (1: sequentially).
+        pool: a shared executor the cases are queued on instead of a pool of
+            ``max_workers`` threads made for this call (its threads serve other
+            evaluations too; :func:`~evofarm.fitness.parallel.map_in_order`).
+            The result is the same either way.
         config: the fitness config; default :class:`FitnessConfig`.
         genome_id: recorded in the evaluation.
         judge: provider for ``llm_judge`` checks (their default model is
@@ -429,12 +435,7 @@ def evaluate_pipeline(
 
     done = {r.case_id: r for r in reuse}
     todo = [c for c in cases if c.id not in done]
-    if max_workers == 1 or len(todo) <= 1:
-        fresh = [one(c) for c in todo]
-    else:
-        with ThreadPoolExecutor(max_workers=min(max_workers, len(todo))) as pool:
-            # map() yields in submission order, i.e. case-id order.
-            fresh = list(pool.map(one, todo))
+    fresh = map_in_order(one, todo, max_workers=max_workers, pool=pool)
     ran = {r.case_id: r for r in fresh}
     results = [done[c.id] if c.id in done else ran[c.id] for c in cases]
     return aggregate(

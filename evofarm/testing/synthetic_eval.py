@@ -19,7 +19,7 @@ import hashlib
 import math
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from statistics import NormalDist
 
 from evofarm.campaign.bundle import Campaign
@@ -28,6 +28,7 @@ from evofarm.campaign.spec import CampaignSpec
 from evofarm.campaign.worker.shards import splittable
 from evofarm.campaign.worker.work import GenomeEvaluator
 from evofarm.evolution.genome import Genome
+from evofarm.fitness.parallel import map_in_order
 from evofarm.fitness.records import CaseResult, Evaluation, aggregate
 from evofarm.fitness.runner import select_cases
 from evofarm.fitness.suite import TaskSuite
@@ -90,14 +91,17 @@ def evaluate(
     *,
     latency_s: float = 0.0,
     max_workers: int = 1,
+    pool: Executor | None = None,
 ) -> Evaluation:
-    """The synthetic evaluation of ``genome`` (deterministic; waits ``latency_s`` per case)."""
+    """The synthetic evaluation of ``genome`` (deterministic; waits ``latency_s`` per case).
+
+    Its cases wait on ``max_workers`` threads of their own, or on ``pool`` (a
+    worker's shared case pool), as the farm's real evaluators do.
+    """
     cases = select_cases(suite, spec.fidelity)
-    if max_workers > 1 and len(cases) > 1:
-        with ThreadPoolExecutor(max_workers=min(max_workers, len(cases))) as pool:
-            results = list(pool.map(lambda c: _case(genome.id, c.id, latency_s), cases))
-    else:
-        results = [_case(genome.id, c.id, latency_s) for c in cases]
+    results = map_in_order(
+        lambda c: _case(genome.id, c.id, latency_s), cases, max_workers=max_workers, pool=pool
+    )
     return aggregate(
         results,
         suite_id=suite.id,
@@ -113,14 +117,23 @@ def configured_latency() -> float:
     return float(os.environ.get(LATENCY_ENV, "0") or 0)
 
 
-def factory(max_workers: int) -> GenomeEvaluator:
-    """The farm-side evaluator (``EVOFARM_EVALUATOR=...synthetic_eval:factory``)."""
+def factory(max_workers: int, case_pool: Executor | None = None) -> GenomeEvaluator:
+    """The farm-side evaluator (``EVOFARM_EVALUATOR=...synthetic_eval:factory``).
+
+    ``case_pool``: the worker's shared case pool, if it has one (cases then wait
+    on its threads; :func:`~evofarm.campaign.worker.work.resolve_evaluator`).
+    """
     latency = configured_latency()
     run_log = os.environ.get(RUN_LOG_ENV) or None
 
     def run(campaign: Campaign, genome: Genome) -> Evaluation:
         evaluation = evaluate(
-            genome, campaign.spec, campaign.suite, latency_s=latency, max_workers=max_workers
+            genome,
+            campaign.spec,
+            campaign.suite,
+            latency_s=latency,
+            max_workers=max_workers,
+            pool=case_pool,
         )
         if run_log is not None:
             _log_runs(run_log, campaign.id, genome.id, [c.case_id for c in evaluation.cases])

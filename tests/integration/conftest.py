@@ -33,13 +33,18 @@ FARM_ENV = {
 
 @contextlib.contextmanager
 def started_farm(
-    directory: Path, env: dict[str, str], workers: int = 2, concurrency: int = 2
+    directory: Path,
+    env: dict[str, str],
+    workers: int = 2,
+    concurrency: int = 2,
+    pool: str = "prefork",
 ) -> Iterator[EmbeddedFarm]:
-    """Private Redis + ``workers`` worker processes (``concurrency`` children each) with
-    ``env``, in ``directory``; yielded once ready (90 s at most), stopped on exit.
+    """Private Redis + ``workers`` worker processes (``concurrency`` children or threads
+    each, as Celery ``pool`` says) with ``env``, in ``directory``; yielded once ready
+    (90 s at most), stopped on exit.
 
     A module that needs other worker settings overrides ``farm_processes`` with this."""
-    farm = EmbeddedFarm(directory, workers=workers, concurrency=concurrency, env=env)
+    farm = EmbeddedFarm(directory, workers=workers, concurrency=concurrency, env=env, pool=pool)
     farm.start()
     try:
         farm.wait_ready(timeout=90)

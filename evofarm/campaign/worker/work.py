@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -473,12 +475,16 @@ def signal_failure(store: PopulationStore, campaign: str, what: str, error: str)
     store.push_event(campaign, EVENTS, {"type": TASK_FAILED, "task": what, "error": error})
 
 
-def in_process_evaluator(max_workers: int = 1) -> GenomeEvaluator:
+def in_process_evaluator(
+    max_workers: int = 1, case_pool: Executor | None = None
+) -> GenomeEvaluator:
     """Evaluate with the campaign's runtime in this process, cases on ``max_workers`` threads.
 
     The same call as the in-process loop's evaluator
     (:func:`evofarm.campaign.local.evaluator.make_evaluator`), plus concurrency across
     cases, which does not change the result (cases are scored in case-id order).
+    With ``case_pool`` (the worker's, :mod:`~evofarm.campaign.worker.case_pool`) the
+    cases run on its shared threads instead of ``max_workers`` of their own.
     """
     from evofarm.campaign.candidate_runtime import runtime_factory  # noqa: PLC0415 - heavy import
 
@@ -498,6 +504,7 @@ def in_process_evaluator(max_workers: int = 1) -> GenomeEvaluator:
             max_workers=max_workers,
             judge=_judge_for(campaign),
             sample=campaign.sample,
+            pool=case_pool,
         )
 
     return shards.splittable(run)
@@ -629,7 +636,9 @@ def _judge_for(campaign: Campaign) -> Provider | None:
         return judge
 
 
-def resolve_evaluator(name: str, max_workers: int) -> GenomeEvaluator:
+def resolve_evaluator(
+    name: str, max_workers: int, case_pool: Executor | None = None
+) -> GenomeEvaluator:
     """The evaluator called ``name``: ``sandbox``, ``in_process`` or ``package.module:factory``.
 
     A factory is called with ``max_workers`` and returns a :data:`GenomeEvaluator`
@@ -637,11 +646,16 @@ def resolve_evaluator(name: str, max_workers: int) -> GenomeEvaluator:
     ``evolution.noise`` resample the campaign it gets says which sample to draw
     (``Campaign.sample``; the built-in evaluators pass it to the checks).
 
+    ``case_pool``, the worker's shared case threads
+    (:mod:`~evofarm.campaign.worker.case_pool`), goes to ``in_process`` and to a
+    factory with a ``case_pool`` parameter; ``sandbox`` runs each evaluation's
+    cases in its own child and ignores it.
+
     Raises:
         UserInputError: the factory cannot be imported (names EVOFARM_EVALUATOR).
     """
     if name == IN_PROCESS:
-        return in_process_evaluator(max_workers)
+        return in_process_evaluator(max_workers, case_pool)
     if name == SANDBOX:
         return sandbox_evaluator(max_workers)
     module_name, _, attr = name.partition(":")
@@ -653,5 +667,15 @@ def resolve_evaluator(name: str, max_workers: int) -> GenomeEvaluator:
             "'package.module:factory'",
             Location(key="EVOFARM_EVALUATOR"),
         ) from None
-    evaluator: GenomeEvaluator = factory(max_workers)
+    if case_pool is not None and _takes_case_pool(factory):
+        evaluator: GenomeEvaluator = factory(max_workers, case_pool=case_pool)
+    else:
+        evaluator = factory(max_workers)
     return evaluator
+
+
+def _takes_case_pool(factory: Callable[..., object]) -> bool:
+    try:
+        return "case_pool" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no signature to read: called as before
+        return False
