@@ -385,7 +385,10 @@ class SteadyRun:
         if self.resamples is not None:
             self.state = hold_crown(before, self.state, spec.evolution.archive_size)
         gid = child[0].id if child is not None else None
-        # One row per genome, even if it is bred (and told) again before the checkpoint.
+        # One row per stored evaluation: a child rejected at its tell (worse than the
+        # whole population) may be bred by another birth whose result comes later;
+        # that birth is told with the same evaluation (as the loop does), before or
+        # after this window's checkpoint.
         if gid is not None and gid not in self.checkpoints.in_history and gid not in self.new_ids:
             self.new_ids.append(gid)
         self.since += 1
