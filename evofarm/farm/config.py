@@ -56,8 +56,8 @@ class FarmSettings(BaseSettings):
     #: evaluation leaves idle runs another's case; ``evaluation``: each
     #: evaluation its own case_concurrency threads. The ``sandbox`` evaluator
     #: always runs an evaluation's cases in its own child
-    #: (:mod:`evofarm.campaign.worker.case_pool`). Opt-in until its gain is measured.
-    case_pool: CasePool = "evaluation"
+    #: (:mod:`evofarm.campaign.worker.case_pool`; measured in docs/scaling.md).
+    case_pool: CasePool = "worker"
     #: How workers evaluate: ``sandbox`` (each case in a fresh sandbox: no network,
     #: no secrets, resource limits), ``in_process`` (no isolation, for trusted
     #: candidates) or ``package.module:factory``.

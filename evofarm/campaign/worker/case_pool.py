@@ -4,7 +4,7 @@ Each evaluation runs its cases ``case_concurrency`` at a time. On threads of
 its own, an evaluation whose last case is slow holds its other threads idle
 (under long-tailed LLM latency one thread often waits for the other), and so
 does every slot of a task between its evaluation and the next. With the
-shared pool (``EVOFARM_CASE_POOL=worker``, opt-in for now) a process running
+shared pool (``EVOFARM_CASE_POOL=worker``, the default) a process running
 ``slots`` evaluate tasks at once keeps ``slots x case_concurrency`` case
 threads, the same number of simultaneous waits; every evaluation queues its
 cases on them, first in, first out, so a thread freed by one evaluation takes

@@ -153,10 +153,10 @@ def plain_factory(max_workers: int) -> work.GenomeEvaluator:
     return synthetic_eval.factory(max_workers)
 
 
-def test_the_shared_pool_is_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert FarmSettings().case_pool == "evaluation"
-    monkeypatch.setenv("EVOFARM_CASE_POOL", "worker")
+def test_the_setting_defaults_to_the_worker_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     assert FarmSettings().case_pool == "worker"
+    monkeypatch.setenv("EVOFARM_CASE_POOL", "evaluation")
+    assert FarmSettings().case_pool == "evaluation"
     monkeypatch.setenv("EVOFARM_CASE_POOL", "nope")
     with pytest.raises(ValueError, match="case_pool"):
         FarmSettings()
