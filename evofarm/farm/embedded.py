@@ -304,9 +304,8 @@ class EmbeddedFarm:
 
     def stop(self, grace: float = SHUTDOWN_GRACE_S) -> None:
         """Stop every worker group, then Redis. Idempotent; never leaves a process."""
-        self._stopping.set()
-        with self._procs_lock:  # the supervisor starts nothing from here on
-            pass
+        with self._procs_lock:  # after a respawn in progress; the supervisor starts none after
+            self._stopping.set()
         for proc in self._procs:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
