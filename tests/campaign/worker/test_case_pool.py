@@ -27,11 +27,12 @@ class PeakPool(ThreadPoolExecutor):
     def __init__(self, threads: int) -> None:
         super().__init__(max_workers=threads)
         self._lock = threading.Lock()
-        self.running = self.peak = 0
+        self.running = self.peak = self.calls = 0
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         def counted() -> Any:
             with self._lock:
+                self.calls += 1
                 self.running += 1
                 self.peak = max(self.peak, self.running)
             try:
@@ -127,7 +128,8 @@ def test_in_process_on_the_pool_scores_as_on_its_own_threads(farm: Farm) -> None
     with PeakPool(6) as pool:
         evaluator = work.resolve_evaluator(work.IN_PROCESS, 2, pool)
         shared = evaluator(campaign, genome)
-    assert pool.peak > 2
+    # Every case ran on the shared pool (instant cases rarely overlap: no peak claim here).
+    assert pool.calls == len(own.cases) > 2
     # Latencies are wall times (they differ run to run); what the checks say does not.
     assert (shared.test_rate, shared.gates, shared.outcome) == (
         own.test_rate,
