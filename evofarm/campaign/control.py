@@ -120,8 +120,7 @@ def drop_leftovers(store: PopulationStore, campaign: str, revoke: Revoke, *, str
             if strict:
                 raise
         # Revoked tasks never finish, so they would never clear their own ids.
-        for task_id in sorted(inflight):
-            store.remove_inflight(campaign, task_id)
+        store.remove_inflight(campaign, sorted(inflight))
 
 
 def kill_all(

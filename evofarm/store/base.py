@@ -367,8 +367,8 @@ class PopulationStore(Protocol):
         """Remember enqueued task ids (so a kill can revoke them)."""
         ...
 
-    def remove_inflight(self, campaign: str, task_id: str) -> None:
-        """Forget a finished task id."""
+    def remove_inflight(self, campaign: str, task_ids: Iterable[str]) -> None:
+        """Forget finished task ids (unknown ids are ignored; one round trip for all)."""
         ...
 
     def inflight(self, campaign: str) -> set[str]:

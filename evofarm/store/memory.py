@@ -361,9 +361,9 @@ class MemoryStore:
         with self._lock:
             self._get(campaign).inflight.update(task_ids)
 
-    def remove_inflight(self, campaign: str, task_id: str) -> None:
+    def remove_inflight(self, campaign: str, task_ids: Iterable[str]) -> None:
         with self._lock:
-            self._get(campaign).inflight.discard(task_id)
+            self._get(campaign).inflight.difference_update(task_ids)
 
     def inflight(self, campaign: str) -> set[str]:
         with self._lock:

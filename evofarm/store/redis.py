@@ -479,9 +479,11 @@ class RedisStore:
             key = keys.inflight(campaign)
             self._call("add in-flight", lambda: self._r.sadd(key, *ids))
 
-    def remove_inflight(self, campaign: str, task_id: str) -> None:
-        key = keys.inflight(campaign)
-        self._call("remove in-flight", lambda: self._r.srem(key, task_id))
+    def remove_inflight(self, campaign: str, task_ids: Iterable[str]) -> None:
+        ids = list(task_ids)
+        if ids:
+            key = keys.inflight(campaign)
+            self._call("remove in-flight", lambda: self._r.srem(key, *ids))
 
     def inflight(self, campaign: str) -> set[str]:
         key = keys.inflight(campaign)

@@ -375,9 +375,13 @@ class StoreConformance:
     def test_inflight_tracking(self, store: PopulationStore) -> None:
         store.add_inflight(C, ["t1", "t2", "t3"])
         store.add_inflight(C, [])
-        store.remove_inflight(C, "t2")
-        store.remove_inflight(C, "unknown")
+        store.remove_inflight(C, ["t2"])
+        store.remove_inflight(C, ["unknown"])
+        store.remove_inflight(C, [])
         assert store.inflight(C) == {"t1", "t3"}
+        store.add_inflight(C, ["t4", "t5"])
+        store.remove_inflight(C, ["t1", "t5", "gone"])
+        assert store.inflight(C) == {"t3", "t4"}
 
     def test_events_are_fifo_and_wait_times_out(self, store: PopulationStore) -> None:
         store.push_event(C, "gen-1", {"n": 1})

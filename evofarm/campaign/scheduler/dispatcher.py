@@ -85,7 +85,7 @@ class ThreadDispatcher:
                 work.signal_failure(self.store, campaign, what, str(exc))
                 raise
             finally:
-                self.store.remove_inflight(campaign, task_id)
+                self.store.remove_inflight(campaign, [task_id])
                 with self._lock:
                     self._futures.pop(task_id, None)
 

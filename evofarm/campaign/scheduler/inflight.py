@@ -201,9 +201,8 @@ class WorkTracker:
         ids = set(self.sent_ids)
         if everything:
             ids |= self.store.inflight(self.campaign_id)
-        for task_id in sorted(ids):
-            # A worker clears its own id when it finishes; clearing twice is harmless.
-            self.store.remove_inflight(self.campaign_id, task_id)
+        # A worker clears its own id when it finishes; clearing twice is harmless.
+        self.store.remove_inflight(self.campaign_id, sorted(ids))
         self.sent_ids.clear()
 
     # ---- settling ----------------------------------------------------------------
