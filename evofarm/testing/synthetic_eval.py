@@ -19,7 +19,9 @@ import hashlib
 import math
 import os
 import time
+from collections import Counter
 from concurrent.futures import Executor
+from pathlib import Path
 from statistics import NormalDist
 
 from evofarm.campaign.bundle import Campaign
@@ -150,6 +152,18 @@ def _log_runs(path: str, campaign: str, genome_id: str, case_ids: list[str]) -> 
         os.write(fd, text.encode())
     finally:
         os.close(fd)
+
+
+def logged_case_runs(path: Path, campaign: str) -> Counter[tuple[str, str]]:
+    """How many times each (genome, case) of ``campaign`` was run, as logged to ``path``
+    (:data:`RUN_LOG_ENV`); empty when nothing was logged yet."""
+    runs: Counter[tuple[str, str]] = Counter()
+    if path.exists():
+        for line in path.read_text().splitlines():
+            cid, genome, case = line.rsplit(" ", 2)
+            if cid == campaign:
+                runs[genome, case] += 1
+    return runs
 
 
 def loop_staged_evaluator(

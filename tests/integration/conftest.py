@@ -78,6 +78,13 @@ def farm(farm_processes: EmbeddedFarm) -> Iterator[Farm]:
         yield connection
 
 
+@pytest.fixture(scope="module")
+def run_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A file for a module's workers to log every case they run to
+    (``synthetic_eval.RUN_LOG_ENV`` in the env its ``farm_processes`` gives them)."""
+    return tmp_path_factory.mktemp("runs") / "case-runs.log"
+
+
 @pytest.fixture(scope="session")
 def farm_env() -> dict[str, str]:
     """The environment the farm's workers (and any scheduler process) get."""
@@ -101,3 +108,10 @@ def small_demo(generations: int = 4, **budgets: float) -> CampaignSpec:
         update={"max_evaluations": None, "max_wall_s": None, **budgets}
     )
     return spec.model_copy(update={"evolution": evolution, "budgets": limits})
+
+
+def steady(spec: CampaignSpec) -> CampaignSpec:
+    """``spec`` in steady state (``evolution.mode: steady``)."""
+    return spec.model_copy(
+        update={"evolution": spec.evolution.model_copy(update={"mode": "steady"})}
+    )

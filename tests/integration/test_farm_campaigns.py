@@ -6,7 +6,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import pytest
 
@@ -18,7 +18,7 @@ from evofarm.farm.embedded import group_members
 from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
 from evofarm.testing.synthetic_eval import loop_evaluator
-from tests.integration.schedulers import FAST, scheduler_daemon, wait_generation
+from tests.integration.schedulers import FAST, run_killed_after, sigkill_scheduler_at
 
 pytestmark = pytest.mark.integration
 
@@ -110,20 +110,13 @@ def test_kill_revokes_in_flight_tasks_at_once(farm: Farm, demo: Demo) -> None:
     campaign = control.submit(farm.store, spec, seed=6)
     revoked: list[str] = []
 
-    def kill() -> None:
-        def revoke(ids: object) -> None:
-            revoked.extend(ids)  # type: ignore[call-overload]
-            farm.dispatcher().revoke(ids)  # type: ignore[arg-type]
+    def revoke(ids: Collection[str]) -> None:
+        revoked.extend(ids)
+        farm.dispatcher().revoke(ids)
 
-        control.kill(farm.store, campaign, revoke)
-
-    timer = threading.Timer(1.5, kill)
-    started = time.monotonic()
-    timer.start()
-    outcome = run_scheduler(farm, campaign, options=FAST)
-    timer.join()
+    outcome, elapsed = run_killed_after(farm, campaign, 1.5, revoke)
     assert outcome.status == "killed"
-    assert time.monotonic() - started < 1.5 + 5
+    assert elapsed < 1.5 + 5
     record = farm.store.get_campaign(campaign)
     assert record is not None and record.status == "killed"
 
@@ -135,11 +128,7 @@ def test_scheduler_sigkilled_then_resumed_gives_the_same_best(
     spec = demo(generations=8)
     best, status, _ = in_process(spec, seed=12)
     campaign = control.submit(farm.store, spec, seed=12)
-    assert farm.embedded is not None
-    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, farm_env)
-    wait_generation(farm, campaign, 2)
-    scheduler.send_signal(signal.SIGKILL)
-    scheduler.wait(10)
+    sigkill_scheduler_at(farm, campaign, farm_env, generation=2)
     assert snapshot(farm.store, campaign).status == "running"  # it had no chance to say
     outcome = run_scheduler(farm, campaign, options=FAST)  # waits out the dead lease
     assert outcome.status == status

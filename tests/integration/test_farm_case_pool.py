@@ -3,7 +3,6 @@ sized to the tasks a process runs at once, and the campaign is the in-process on
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,18 +17,13 @@ from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
 from evofarm.testing import synthetic_eval
-from tests.integration.conftest import FARM_ENV, started_farm
+from tests.integration.conftest import FARM_ENV, started_farm, steady
 from tests.integration.schedulers import FAST
 
 pytestmark = pytest.mark.integration
 
 Demo = Callable[..., CampaignSpec]
 THREADS, CASES_AT_ONCE = 3, 2
-
-
-@pytest.fixture(scope="module")
-def run_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("runs") / "cases.log"
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +49,6 @@ def test_each_worker_process_has_one_pool_for_its_task_threads(farm: Farm) -> No
     assert {r["case_threads"] for r in replies} == {THREADS * CASES_AT_ONCE}
 
 
-def _case_runs(run_log: Path, campaign: str) -> Counter[tuple[str, ...]]:
-    lines = (line.split() for line in run_log.read_text().splitlines())
-    return Counter(tuple(fields[1:]) for fields in lines if fields[0] == campaign)
-
-
 def test_a_campaign_on_shared_case_threads_is_the_in_process_one(
     farm: Farm, demo: Demo, run_log: Path
 ) -> None:
@@ -74,20 +63,18 @@ def test_a_campaign_on_shared_case_threads_is_the_in_process_one(
     assert farm_summary.best == loop.best
     assert (farm_summary.evaluations, farm_summary.case_runs) == (loop.evaluations, loop.case_runs)
     # Every case of every evaluation ran once, on the worker, split evaluations included.
-    runs = _case_runs(run_log, campaign)
+    runs = synthetic_eval.logged_case_runs(run_log, campaign)
     assert set(runs.values()) == {1} and len(runs) == loop.case_runs
 
 
 def test_a_steady_campaign_counts_every_evaluation_once(
     farm: Farm, demo: Demo, run_log: Path
 ) -> None:
-    spec = demo(generations=3)
-    steady = spec.evolution.model_copy(update={"mode": "steady"})
-    campaign = control.submit(farm.store, spec.model_copy(update={"evolution": steady}), seed=4)
+    campaign = control.submit(farm.store, steady(demo(generations=3)), seed=4)
     outcome = run_scheduler(farm, campaign, options=FAST)
     assert outcome.status == "completed"
     counters = farm.store.counters(campaign)
     assert counters["evaluations"] == len(farm.store.evaluation_keys(campaign))
     assert len(farm.store.read_history(campaign)) == counters["evaluations"]
-    runs = _case_runs(run_log, campaign)
+    runs = synthetic_eval.logged_case_runs(run_log, campaign)
     assert set(runs.values()) == {1} and len(runs) == summary(farm.store, campaign).case_runs

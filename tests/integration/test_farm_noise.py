@@ -30,7 +30,8 @@ from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
 from evofarm.testing.noisy_campaign import write_noisy_campaign
 from tests.integration.conftest import FARM_ENV, started_farm
-from tests.integration.schedulers import FAST, scheduler_daemon, wait_generation
+from tests.integration.conftest import steady as _steady
+from tests.integration.schedulers import FAST, sigkill_scheduler_at
 
 pytestmark = pytest.mark.integration
 
@@ -116,11 +117,7 @@ def test_a_scheduler_sigkilled_mid_campaign_resumes_to_the_same_crown(
     farm: Farm, tmp_path: Path
 ) -> None:
     loop, campaign = _twins(farm, tmp_path, seed=2)
-    assert farm.embedded is not None
-    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, ENV)
-    wait_generation(farm, campaign, 2, timeout=120)
-    scheduler.send_signal(signal.SIGKILL)
-    scheduler.wait(10)
+    sigkill_scheduler_at(farm, campaign, ENV, generation=2, timeout=120)
     assert readback.snapshot(farm.store, campaign).status == "running"
     outcome = run_scheduler(farm, campaign, options=FAST)  # waits out the dead lease
     assert (outcome.status, outcome.reason) == (loop.summary.status, loop.summary.reason)
@@ -158,12 +155,6 @@ def test_a_worker_sigkilled_while_resampling_loses_and_double_counts_no_sample(
     assert killed, "no moment with resamples and work in flight"
     assert (outcome.status, outcome.reason) == (loop.summary.status, loop.summary.reason)
     _assert_like_in_process(farm, campaign, loop)
-
-
-def _steady(spec: CampaignSpec) -> CampaignSpec:
-    return spec.model_copy(
-        update={"evolution": spec.evolution.model_copy(update={"mode": "steady"})}
-    )
 
 
 def _assert_steady_crown(
@@ -209,11 +200,7 @@ def test_a_steady_noisy_scheduler_sigkilled_resumes_to_an_honest_crown(
 ) -> None:
     spec = _steady(_spec(tmp_path / "steady-kill", NOISE, generations=6))
     campaign = control.submit(farm.store, spec, seed=5)
-    assert farm.embedded is not None
-    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, ENV)
-    wait_generation(farm, campaign, 2, timeout=120)
-    scheduler.send_signal(signal.SIGKILL)
-    scheduler.wait(10)
+    sigkill_scheduler_at(farm, campaign, ENV, generation=2, timeout=120)
     assert readback.snapshot(farm.store, campaign).status == "running"
     outcome = run_scheduler(farm, campaign, options=FAST)  # waits out the dead lease
     assert (outcome.status, outcome.reason) == ("completed", "ran 6 generations")

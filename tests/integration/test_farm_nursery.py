@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,23 +21,22 @@ from evofarm.campaign.bundle import fidelity_key
 from evofarm.campaign.local.loop import CampaignResult, run_in_process
 from evofarm.campaign.reports.readback import summary
 from evofarm.campaign.spec import CampaignSpec
-from evofarm.evolution.engine import EvolutionState
 from evofarm.evolution.nursery import NurseryConfig
 from evofarm.farm.embedded import EmbeddedFarm
 from evofarm.farm.runner import run_scheduler
 from evofarm.farm.session import Farm
 from evofarm.testing import synthetic_eval
-from tests.integration.conftest import FARM_ENV, small_demo, started_farm
-from tests.integration.schedulers import FAST, scheduler_daemon, wait_generation
+from tests.integration.conftest import FARM_ENV, small_demo, started_farm, steady
+from tests.integration.schedulers import (
+    FAST,
+    checkpoint_state,
+    scheduler_daemon,
+    sigkill_scheduler_at,
+)
 
 pytestmark = pytest.mark.integration
 
 STAGES = {"stages": [{"fraction": 0.2, "promote": 0.5}, {"fraction": 0.5, "promote": 0.5}]}
-
-
-@pytest.fixture(scope="module")
-def run_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("runs") / "case-runs.log"
 
 
 @pytest.fixture(scope="module")
@@ -69,21 +67,8 @@ def in_process(spec: CampaignSpec, seed: int) -> CampaignResult:
     )
 
 
-def case_runs(run_log: Path, campaign: str) -> Counter[tuple[str, str]]:
-    """(genome, case) -> times a worker ran it, for ``campaign``."""
-    runs: Counter[tuple[str, str]] = Counter()
-    if run_log.exists():
-        for line in run_log.read_text().splitlines():
-            cid, genome, case = line.rsplit(" ", 2)
-            if cid == campaign:
-                runs[genome, case] += 1
-    return runs
-
-
 def culled(farm: Farm, campaign: str) -> int:
-    checkpoint = farm.store.load_checkpoint(campaign)
-    assert checkpoint is not None
-    return int(checkpoint.state["counters"].get("culled", 0))
+    return checkpoint_state(farm, campaign).counters.culled
 
 
 def test_the_farm_nursery_gives_the_in_process_best_and_runs_each_case_once(
@@ -97,7 +82,7 @@ def test_the_farm_nursery_gives_the_in_process_best_and_runs_each_case_once(
     ended = summary(farm.store, campaign)
     assert ended.best == local.summary.best
     assert local.state is not None and culled(farm, campaign) == local.state.counters.culled > 0
-    runs = case_runs(run_log, campaign)
+    runs = synthetic_eval.logged_case_runs(run_log, campaign)
     assert runs and max(runs.values()) == 1  # reused, never repeated
     assert ended.case_runs == sum(runs.values()) == local.case_runs
     assert ended.evaluations == local.summary.evaluations
@@ -147,32 +132,20 @@ def test_a_scheduler_killed_mid_nursery_resumes_without_running_a_case_twice(
     ended = summary(farm.store, campaign)
     assert ended.best == local.summary.best
     assert local.state is not None and culled(farm, campaign) == local.state.counters.culled
-    runs = case_runs(run_log, campaign)
+    runs = synthetic_eval.logged_case_runs(run_log, campaign)
     assert max(runs.values()) == 1
     assert ended.case_runs == sum(runs.values()) == local.case_runs
     assert ended.evaluations == local.summary.evaluations
 
 
-def steady(spec: CampaignSpec) -> CampaignSpec:
-    return spec.model_copy(
-        update={"evolution": spec.evolution.model_copy(update={"mode": "steady"})}
-    )
-
-
-def _steady_state(farm: Farm, campaign: str) -> EvolutionState:
-    checkpoint = farm.store.load_checkpoint(campaign)
-    assert checkpoint is not None
-    return EvolutionState.model_validate(checkpoint.state)
-
-
 def _assert_steady_nursery(farm: Farm, campaign: str, run_log: Path, births: int) -> None:
     """Every birth told, culled ones too; each case run once and counted; full ones have rows."""
-    state = _steady_state(farm, campaign)
+    state = checkpoint_state(farm, campaign)
     assert state.steady is not None and state.steady.open == []
     counters = state.counters
     told = counters.offspring + counters.duplicates + counters.discarded + counters.culled
     assert told == counters.tasks == state.steady.told == births and counters.culled > 0
-    runs = case_runs(run_log, campaign)
+    runs = synthetic_eval.logged_case_runs(run_log, campaign)
     assert runs and max(runs.values()) == 1  # partial evaluations reused, never repeated
     ended = summary(farm.store, campaign)
     assert ended.case_runs == sum(runs.values())
@@ -206,12 +179,8 @@ def test_a_steady_nursery_scheduler_sigkilled_resumes_without_running_a_case_twi
 ) -> None:
     spec = steady(nursery(generations=8))
     campaign = control.submit(farm.store, spec, seed=14)
-    assert farm.embedded is not None
-    scheduler = scheduler_daemon(campaign, farm.embedded.redis_url, farm_env)
-    wait_generation(farm, campaign, 2)
-    scheduler.send_signal(signal.SIGKILL)
-    scheduler.wait(10)
-    state = _steady_state(farm, campaign)
+    sigkill_scheduler_at(farm, campaign, farm_env, generation=2)
+    state = checkpoint_state(farm, campaign)
     assert state.steady is not None and state.steady.told < 8 * 8
     # As above: let the dead scheduler's tasks finish before their births are re-sent.
     _wait(lambda: not farm.store.inflight(campaign), timeout=15, required=False)

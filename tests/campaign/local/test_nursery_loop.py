@@ -8,18 +8,13 @@ from typing import Any
 
 import pytest
 
-from evofarm.campaign.candidate_runtime import runtime_factory
 from evofarm.campaign.local.evaluator import make_evaluator
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.errors import CampaignSpecError
 from evofarm.evolution.errors import EngineInputError
-from evofarm.evolution.genome import Genome
 from evofarm.evolution.nursery import NurseryConfig
-from evofarm.fitness.records import Evaluation
-from evofarm.fitness.runner import default_case_runner, evaluate_pipeline
-from evofarm.fitness.suite_models import Case
-from evofarm.pipeline.schema import Pipeline
+from tests.campaign.local.helpers import counting_staged
 
 DEMO = Path(__file__).resolve().parents[3] / "pipelines" / "campaigns" / "demo.yaml"
 STAGES = {"stages": [{"fraction": 0.2, "promote": 0.5}, {"fraction": 0.5, "promote": 0.5}]}
@@ -42,19 +37,7 @@ def test_a_nursery_campaign_runs_each_case_of_a_genome_once_and_culls() -> None:
     spec = _spec(STAGES)
     suite = spec.load_suite()
     runs: Counter[tuple[str, str]] = Counter()
-    inner = default_case_runner(runtime_factory(spec))
-
-    def staged(genome: Genome, fidelity: float, earlier: Evaluation | None) -> Evaluation:
-        def runner(pipeline: Pipeline, case: Case) -> Any:
-            runs[genome.id, case.id] += 1
-            return inner(pipeline, case)
-
-        return evaluate_pipeline(
-            genome.to_pipeline(), suite, case_runner=runner, fidelity=fidelity,
-            config=spec.fitness, genome_id=genome.id,
-            reuse=earlier.cases if earlier else (),
-        )  # fmt: skip
-
+    staged = counting_staged(spec, suite, runs)
     result = run_in_process(
         spec, seed=2, evaluator=lambda g: staged(g, 1.0, None), staged_evaluator=staged
     )

@@ -5,21 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 from statistics import fmean
-from typing import Any
 
 import pytest
 
-from evofarm.campaign.candidate_runtime import runtime_factory
 from evofarm.campaign.local.evaluator import make_evaluator
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.evolution.genome import Genome
 from evofarm.evolution.noise import NoiseConfig
-from evofarm.fitness.records import Evaluation
-from evofarm.fitness.runner import default_case_runner, evaluate_pipeline
-from evofarm.fitness.suite_models import Case
-from evofarm.pipeline.schema import Pipeline
 from evofarm.testing.noisy_campaign import write_noisy_campaign
+from tests.campaign.local.helpers import counting_staged
 from tests.campaign.local.test_noise import Noisy
 from tests.campaign.local.test_noise import _spec as noise_demo
 from tests.campaign.local.test_nursery_loop import STAGES
@@ -32,31 +27,12 @@ def steady(spec: CampaignSpec) -> CampaignSpec:
     )
 
 
-def _counting(spec: CampaignSpec, runs: Counter[tuple[str, str]]) -> Any:
-    """The default staged evaluator, counting every case it runs."""
-    suite = spec.load_suite().training()
-    inner = default_case_runner(runtime_factory(spec))
-
-    def staged(genome: Genome, fidelity: float, earlier: Evaluation | None) -> Evaluation:
-        def runner(pipeline: Pipeline, case: Case) -> Any:
-            runs[genome.id, case.id] += 1
-            return inner(pipeline, case)
-
-        return evaluate_pipeline(
-            genome.to_pipeline(), suite, case_runner=runner, fidelity=fidelity,
-            config=spec.fitness, genome_id=genome.id,
-            reuse=earlier.cases if earlier else (),
-        )  # fmt: skip
-
-    return staged
-
-
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_steady_nursery_spends_fewer_case_runs_and_finds_a_comparable_best(seed: int) -> None:
     plain, nursery = steady(nursery_demo(None)), steady(nursery_demo(STAGES))
     full = run_in_process(plain, seed=seed, evaluator=make_evaluator(plain, plain.load_suite()))
     runs: Counter[tuple[str, str]] = Counter()
-    staged = _counting(nursery, runs)
+    staged = counting_staged(nursery, nursery.load_suite().training(), runs)
     result = run_in_process(
         nursery, seed=seed, evaluator=lambda g: staged(g, 1.0, None), staged_evaluator=staged
     )

@@ -25,6 +25,7 @@ from evofarm.evolution.genome import Genome
 from evofarm.fitness.records import Evaluation
 from evofarm.fitness.suite import TaskSuite
 from evofarm.store.memory import MemoryStore
+from tests.campaign.scheduler.helpers import run_closing, run_interrupted
 
 DEMO = Path(__file__).resolve().parents[3] / "pipelines" / "campaigns" / "demo.yaml"
 
@@ -74,10 +75,7 @@ def _in_process_best(spec: CampaignSpec, seed: int) -> tuple[str | None, float |
 
 def _farm(store: MemoryStore, campaign: str, workers: int = 4) -> tuple[str, str, object]:
     dispatcher = ThreadDispatcher(store, farm_eval, workers=workers)
-    try:
-        outcome = Scheduler(store, dispatcher, campaign, options=SchedulerOptions(wait_s=0.2)).run()
-    finally:
-        dispatcher.close()
+    outcome, _ = run_closing(store, dispatcher, campaign, SchedulerOptions(wait_s=0.2))
     checkpoint = store.load_checkpoint(campaign)
     assert checkpoint is not None
     return outcome.status, outcome.reason, checkpoint.state["archive"][0]
@@ -127,21 +125,9 @@ def test_resume_after_an_interruption_gives_the_same_best() -> None:
     store = MemoryStore()
     cid = control.submit(store, spec, seed=4)
     dispatcher = ThreadDispatcher(store, farm_eval, workers=2)
-    scheduler = Scheduler(store, dispatcher, cid, options=SchedulerOptions(wait_s=0.05))
     # Interrupt as soon as generation 2 is checkpointed.
-    original = store.save_checkpoint
-
-    def save_then_cancel(*args: object, **kwargs: object) -> bool:
-        written = original(*args, **kwargs)  # type: ignore[arg-type]
-        if args[1] == 2:
-            scheduler.cancel()
-        return written
-
-    store.save_checkpoint = save_then_cancel  # type: ignore[method-assign]
-    outcome = scheduler.run()
-    dispatcher.close()
+    outcome = run_interrupted(store, dispatcher, cid, SchedulerOptions(wait_s=0.05), generation=2)
     assert (outcome.status, outcome.reason) == ("stopped", "interrupted")
-    store.save_checkpoint = original  # type: ignore[method-assign]
     status, _, top = _farm(store, cid)
     assert status == "completed"
     assert (top["id"], top["fitness"]) == (best, fitness)

@@ -23,9 +23,9 @@ from evofarm.campaign.scheduler.driver import Outcome, Scheduler, SchedulerOptio
 from evofarm.campaign.spec import CampaignSpec, load_campaign
 from evofarm.campaign.worker import work
 from evofarm.errors import StoreUnreachable
-from evofarm.evolution.engine import EvolutionState
 from evofarm.store.memory import MemoryStore
 from evofarm.testing.noisy_campaign import write_noisy_campaign
+from tests.campaign.scheduler.helpers import checkpoint_state, run_closing
 
 NOISE = {"samples": 4, "elites": 2, "confidence": 0.99}
 OPTIONS = SchedulerOptions(wait_s=0.1)
@@ -58,11 +58,7 @@ def _spec(tmp_path: Path, generations: int = 4, **budgets: Any) -> CampaignSpec:
 
 
 def _run(store: MemoryStore, dispatcher: ThreadDispatcher, cid: str) -> tuple[Outcome, Scheduler]:
-    scheduler = Scheduler(store, dispatcher, cid, options=OPTIONS)
-    try:
-        return scheduler.run(), scheduler
-    finally:
-        dispatcher.close()
+    return run_closing(store, dispatcher, cid, OPTIONS)
 
 
 def _assert_like(store: MemoryStore, cid: str, loop: CampaignResult, outcome: Outcome) -> None:
@@ -71,9 +67,8 @@ def _assert_like(store: MemoryStore, cid: str, loop: CampaignResult, outcome: Ou
     assert summary.best == loop.summary.best
     assert summary.evaluations == loop.summary.evaluations
     assert store.counters(cid)["evaluations"] == len(store.evaluation_keys(cid))
-    checkpoint = store.load_checkpoint(cid)
-    assert checkpoint is not None and loop.state is not None
-    assert EvolutionState.model_validate(checkpoint.state).noise == loop.state.noise
+    assert loop.state is not None
+    assert checkpoint_state(store, cid).noise == loop.state.noise
 
 
 def test_redelivered_samples_count_once_and_crown_as_in_process(tmp_path: Path) -> None:

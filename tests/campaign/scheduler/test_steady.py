@@ -10,11 +10,12 @@ from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.reports import final
 from evofarm.campaign.scheduler.breeding import Breeding
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
-from evofarm.campaign.scheduler.driver import Scheduler, SchedulerOptions
+from evofarm.campaign.scheduler.driver import SchedulerOptions
 from evofarm.campaign.spec import CampaignSpec
 from evofarm.evolution.config import EvolutionConfig
 from evofarm.evolution.engine import EvolutionState
 from evofarm.store.memory import MemoryStore
+from tests.campaign.scheduler.helpers import checkpoint_state, run_closing, run_interrupted
 from tests.campaign.scheduler.test_driver import _spec, farm_eval, synthetic
 
 
@@ -30,13 +31,8 @@ def _run(
 ) -> tuple[str, str, EvolutionState]:
     dispatcher = ThreadDispatcher(store, farm_eval, workers=workers)
     options = SchedulerOptions(wait_s=0.1, breeding=breeding, batch_size=4)
-    try:
-        outcome = Scheduler(store, dispatcher, cid, options=options).run()
-    finally:
-        dispatcher.close()
-    checkpoint = store.load_checkpoint(cid)
-    assert checkpoint is not None
-    return outcome.status, outcome.reason, EvolutionState.model_validate(checkpoint.state)
+    outcome, _ = run_closing(store, dispatcher, cid, options)
+    return outcome.status, outcome.reason, checkpoint_state(store, cid)
 
 
 def _consistent(store: MemoryStore, cid: str) -> int:
@@ -119,19 +115,7 @@ def test_steady_resumes_after_an_interruption() -> None:
     store = MemoryStore()
     cid = control.submit(store, _steady(generations=6), seed=4)
     dispatcher = ThreadDispatcher(store, farm_eval, workers=2)
-    scheduler = Scheduler(store, dispatcher, cid, options=SchedulerOptions(wait_s=0.05))
-    original = store.save_checkpoint
-
-    def save_then_cancel(*args: object, **kwargs: object) -> bool:
-        written = original(*args, **kwargs)  # type: ignore[arg-type]
-        if args[1] == 2:
-            scheduler.cancel()
-        return written
-
-    store.save_checkpoint = save_then_cancel  # type: ignore[method-assign]
-    outcome = scheduler.run()
-    dispatcher.close()
-    store.save_checkpoint = original  # type: ignore[method-assign]
+    outcome = run_interrupted(store, dispatcher, cid, SchedulerOptions(wait_s=0.05), generation=2)
     assert (outcome.status, outcome.reason) == ("stopped", "interrupted")
     checkpoint = store.load_checkpoint(cid)
     assert checkpoint is not None and checkpoint.generation >= 2

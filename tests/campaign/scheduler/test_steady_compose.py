@@ -30,6 +30,8 @@ from evofarm.fitness.records import Evaluation
 from evofarm.store.memory import MemoryStore
 from evofarm.testing import synthetic_eval
 from evofarm.testing.noisy_campaign import write_noisy_campaign
+from tests.campaign.scheduler.helpers import checkpoint_state as _state
+from tests.campaign.scheduler.helpers import run_closing, run_interrupted
 from tests.campaign.scheduler.test_nursery import in_process, nursery_spec
 
 OPTIONS = SchedulerOptions(wait_s=0.05)
@@ -58,17 +60,7 @@ class Counting(ThreadDispatcher):
 
 
 def _run(store: MemoryStore, dispatcher: ThreadDispatcher, cid: str) -> tuple[Outcome, Scheduler]:
-    scheduler = Scheduler(store, dispatcher, cid, options=OPTIONS)
-    try:
-        return scheduler.run(), scheduler
-    finally:
-        dispatcher.close()
-
-
-def _state(store: MemoryStore, cid: str) -> EvolutionState:
-    checkpoint = store.load_checkpoint(cid)
-    assert checkpoint is not None
-    return EvolutionState.model_validate(checkpoint.state)
+    return run_closing(store, dispatcher, cid, OPTIONS)
 
 
 def test_one_slot_nursery_decides_as_the_loop() -> None:
@@ -164,19 +156,7 @@ def test_nursery_and_noise_together_resume_after_an_interruption(tmp_path: Path)
     store = MemoryStore()
     cid = control.submit(store, spec, seed=5)
     dispatcher = ThreadDispatcher(store, work.in_process_evaluator(), workers=3)
-    scheduler = Scheduler(store, dispatcher, cid, options=OPTIONS)
-    original = store.save_checkpoint
-
-    def save_then_cancel(*args: object, **kwargs: object) -> bool:
-        written = original(*args, **kwargs)  # type: ignore[arg-type]
-        if args[1] == 2:
-            scheduler.cancel()
-        return written
-
-    store.save_checkpoint = save_then_cancel  # type: ignore[method-assign]
-    first = scheduler.run()
-    dispatcher.close()
-    store.save_checkpoint = original  # type: ignore[method-assign]
+    first = run_interrupted(store, dispatcher, cid, OPTIONS, generation=2)
     assert (first.status, first.reason) == ("stopped", "interrupted")
     outcome, _ = _run(store, ThreadDispatcher(store, work.in_process_evaluator(), workers=3), cid)
     assert (outcome.status, outcome.reason) == ("completed", "ran 6 generations")
