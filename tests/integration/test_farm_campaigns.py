@@ -119,6 +119,10 @@ def test_kill_revokes_in_flight_tasks_at_once(farm: Farm, demo: Demo) -> None:
     assert elapsed < 1.5 + 5
     record = farm.store.get_campaign(campaign)
     assert record is not None and record.status == "killed"
+    # 1.5 s into a 500-generation campaign some tasks were out: they were the
+    # ones revoked, and the in-flight set was emptied with them.
+    assert revoked and len(set(revoked)) == len(revoked)
+    assert farm.store.inflight(campaign) == set()
 
 
 @pytest.mark.slow
