@@ -19,11 +19,8 @@ there were and however often the scheduler was interrupted:
 4. ``select`` gives the next state, checkpointed with that generation's
    fitness-history rows in one atomic step.
 5. When the search ends (completed, or stopped by a budget) the final phase
-   (:mod:`evofarm.evolution.final_choice`) sends the finalists' validation
-   evaluations and the simplified winner's as ordinary evaluate tasks, records
-   its decision in the campaign info (:data:`~evofarm.campaign.reports.final.INFO_FINAL`)
-   and its history rows (marked ``split``); a resumed scheduler that finds the
-   decision does not redo it.
+   (:mod:`~evofarm.campaign.scheduler.final_phase`) chooses the winner on the
+   held-out cases with ordinary evaluate tasks, once per campaign.
 
 With ``evolution.nursery``, step 3 is staged: once the generation is bred,
 its new children go through the nursery's stages as evaluate tasks at each
@@ -53,9 +50,12 @@ own one concern:
 :mod:`~evofarm.campaign.scheduler.waiting` (blocking on completions),
 :mod:`~evofarm.campaign.scheduler.checkpoints` (checkpoints and watcher info),
 :mod:`~evofarm.campaign.scheduler.lease` (one scheduler per campaign),
-:mod:`~evofarm.campaign.scheduler.recovery` (outages) and
+:mod:`~evofarm.campaign.scheduler.recovery` (outages),
 :mod:`~evofarm.campaign.scheduler.noise` (``evolution.noise``: resampling after
-the seeds and after every generation, then the crown).
+the seeds and after every generation, then the crown),
+:mod:`~evofarm.campaign.scheduler.final_phase` and
+:mod:`~evofarm.campaign.scheduler.ending` (what an ending settles); its
+options and outcome are :mod:`~evofarm.campaign.scheduler.options`.
 """
 
 from __future__ import annotations
@@ -64,18 +64,15 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
 from evofarm.campaign import budgets, lifecycle
 from evofarm.campaign.bundle import Campaign, decode
 from evofarm.campaign.lifecycle import Status
-from evofarm.campaign.reports import anomaly_events, final
-from evofarm.campaign.reports.outputs import HistoryRow
+from evofarm.campaign.reports import anomaly_events
 from evofarm.campaign.scheduler.breeding import (
-    Breeding,
     LocalBreeder,
     partition,
     resolve_breeding,
@@ -89,14 +86,17 @@ from evofarm.campaign.scheduler.checkpoints import (
     Checkpointer,
 )
 from evofarm.campaign.scheduler.dispatcher import Dispatcher
+from evofarm.campaign.scheduler.ending import history_of_interrupted, wait_revoked
+from evofarm.campaign.scheduler.final_phase import FarmFinalPhase
 from evofarm.campaign.scheduler.genesis_phase import await_genesis
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.lease import Lease
 from evofarm.campaign.scheduler.memory_hook import contribute_on_end
 from evofarm.campaign.scheduler.noise import FarmNoise
 from evofarm.campaign.scheduler.nursery import FarmNursery
+from evofarm.campaign.scheduler.options import Outcome, SchedulerOptions
 from evofarm.campaign.scheduler.reaping import PeriodicReap, Reaper
-from evofarm.campaign.scheduler.recovery import Backoff, LeaseLost, wait_until_reachable
+from evofarm.campaign.scheduler.recovery import LeaseLost, wait_until_reachable
 from evofarm.campaign.scheduler.steady import SteadyRun
 from evofarm.campaign.scheduler.waiting import Ended, Waiter
 from evofarm.campaign.scheduler.wallclock import WallClock
@@ -111,10 +111,8 @@ from evofarm.evolution.engine import (
     select,
     to_evaluate,
 )
-from evofarm.evolution.final_choice import SplitName, choose_final, finalists
-from evofarm.evolution.genome import Genome
 from evofarm.fitness.records import Evaluation
-from evofarm.store.base import COUNTER_CASE_RUNS, EvalKey, PopulationStore
+from evofarm.store.base import COUNTER_CASE_RUNS, PopulationStore
 
 log = logging.getLogger(__name__)
 
@@ -131,64 +129,6 @@ __all__ = [
     "Scheduler",
     "SchedulerOptions",
 ]
-
-
-@dataclass(frozen=True)
-class SchedulerOptions:
-    """Timing of the scheduler's waits.
-
-    Attributes:
-        wait_s: longest single block on the event list; after it the scheduler
-            renews its lease, rechecks the store and honours cancellation.
-        lease_ttl_s: the lease expires this long after the last renewal (a
-            SIGKILLed scheduler's campaign can be resumed after it).
-        stall_s: with no progress for this long, missing work is sent again
-            (e.g. messages lost with a broker); None: never.
-        lease_wait_s: how long ``run`` waits for another scheduler's lease.
-        outage_s: the longest store/broker outage ridden out (then the run
-            raises ``StoreUnreachable`` and the campaign is left to be adopted);
-            None: ride out any outage.
-        backoff: delays between reconnection attempts.
-        breeding: where the children that need no LLM are made
-            (:mod:`~evofarm.campaign.scheduler.breeding`): ``scheduler`` (here,
-            no task), ``batch`` (``batch_size`` children per breed task),
-            ``tasks`` (one breed task each, as before); ``auto``: batches in
-            generational mode, the scheduler in steady state (a freed slot's
-            child without a queue's round trip). LLM children are always one
-            breed task each.
-        batch_size: children per batch task.
-        reap_after_s: a ledger reservation older than this belongs to a dead
-            worker and is charged (:mod:`~evofarm.campaign.scheduler.reaping`).
-        reap_every_s: how often the scheduler looks for such reservations.
-        spread: about how many evaluate tasks the farm runs at once. Evaluations
-            that would leave slots idle (the seed generation, the final phase,
-            the last births of a steady campaign) are split so that about this
-            many tasks share them (:mod:`~evofarm.campaign.worker.shards`).
-        split_cases: the fewest cases one task of a split evaluation runs; 0:
-            never split.
-    """
-
-    wait_s: float = 1.0
-    lease_ttl_s: float = 30.0
-    stall_s: float | None = None
-    lease_wait_s: float = 0.0
-    outage_s: float | None = 600.0
-    backoff: Backoff = field(default_factory=Backoff)
-    breeding: Breeding = "auto"
-    batch_size: int = 8
-    reap_after_s: float = 900.0
-    reap_every_s: float = 10.0
-    spread: int = 16
-    split_cases: int = 2
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a scheduler run ended: the final status, its reason, the last generation."""
-
-    status: str
-    reason: str
-    generation: int
 
 
 class Scheduler:
@@ -391,6 +331,18 @@ class _Driver:
         self.noise = self._noise()
         #: Staged evaluation of new children (``evolution.nursery`` only).
         self.nursery = self._nursery()
+        #: The winner's choice on held-out cases, once the search ends.
+        self.final = FarmFinalPhase(
+            self.store,
+            campaign,
+            (self.tracker, self.waiter),
+            self.checkpoints,
+            tracker_for=self._split_tracker,
+            waiter_for=self._split_waiter,
+            shards=self._shards,
+            means=self._means,
+            release_wall=scheduler.wall.release,
+        )
 
     def run(self) -> Outcome:
         if self.campaign.genesis_pending:
@@ -431,18 +383,19 @@ class _Driver:
         """Resampling and crowning by test, for a campaign with ``evolution.noise``."""
         if self.campaign.spec.evolution.noise is None:
             return None
+        return FarmNoise(self.store, self.campaign, self._split_tracker, self._split_waiter)
+
+    def _split_tracker(self, view: Campaign) -> WorkTracker:
+        """A tracker of its own for ``view`` (a sample index, the validation split)."""
         scheduler = self.scheduler
-        options = scheduler.options
+        return WorkTracker(self.store, scheduler.dispatcher, view, scheduler.clock)
 
-        def tracker_for(view: Campaign) -> WorkTracker:
-            return WorkTracker(self.store, scheduler.dispatcher, view, scheduler.clock)
-
-        def waiter_for(tracker: WorkTracker) -> Waiter:
-            return Waiter(
-                tracker, scheduler.lease, scheduler.check_waiting, options.wait_s, options.stall_s
-            )
-
-        return FarmNoise(self.store, self.campaign, tracker_for, waiter_for)
+    def _split_waiter(self, tracker: WorkTracker) -> Waiter:
+        """A waiter on ``tracker`` (as the generation's, without the reaping)."""
+        scheduler, options = self.scheduler, self.scheduler.options
+        return Waiter(
+            tracker, scheduler.lease, scheduler.check_waiting, options.wait_s, options.stall_s
+        )
 
     def _nursery(self) -> FarmNursery | None:
         """The farm's nursery, for a generational campaign with ``evolution.nursery``."""
@@ -498,66 +451,12 @@ class _Driver:
         )
 
     def _final_phase(self, state: EvolutionState, status: Status, reason: str) -> None:
-        """Choose the winner on the held-out cases and simplify it, on the farm.
-
-        Runs on the endings the in-process loop runs it on (completed, or a
-        budget stop); done once per campaign (the decision is kept in the info).
+        """The final phase on the farm (:mod:`~evofarm.campaign.scheduler.final_phase`).
 
         Raises:
             Ended: the campaign was killed or cancelled meanwhile.
         """
-        if not final.runs_final_phase(str(status), reason):
-            return
-        if final.decode(self.store.get_info(self.campaign_id, final.INFO_FINAL)) is not None:
-            return
-        self.checkpoints.flush()
-        campaign, scheduler = self.campaign, self.scheduler
-        scheduler.wall.release()  # it finishes what a spent budget ended
-        held_out = campaign.held_out is not None
-        trackers: dict[SplitName, WorkTracker] = {"train": self.tracker}
-        waiters: dict[SplitName, Waiter] = {"train": self.waiter}
-        if held_out:
-            tracker = WorkTracker(
-                self.store, scheduler.dispatcher, campaign.for_split("validation"), scheduler.clock
-            )
-            options = scheduler.options
-            trackers["validation"] = tracker
-            waiters["validation"] = Waiter(
-                tracker, scheduler.lease, scheduler.check_waiting, options.wait_s, options.stall_s
-            )
-
-        def evaluate(genomes: Sequence[Genome], split: SplitName) -> dict[str, Evaluation]:
-            for genome in genomes:
-                self.store.put_genome(self.campaign_id, genome.model_dump(mode="json"))
-            ids = [g.id for g in genomes]
-            pending = Pending()
-            shards = self._shards(trackers[split], len(ids))
-            trackers[split].send_evaluations(pending, ids, state.generation, shards=shards)
-            waiters[split].wait(pending, state.generation, pipelined=True)
-            found = trackers[split].evaluations(ids)
-            return self._means(found, state) if split == "train" else found
-
-        ids = [m.id for m in finalists(state, held_out)]
-        choice = choose_final(
-            state,
-            self.tracker.genomes(ids),
-            self._means(self.tracker.evaluations(ids), state),
-            evaluate,
-            held_out=held_out,
-        )
-        if choice is None:
-            return
-        recorded = {
-            (str(row.get("genome")), str(row.get("split", "train")))
-            for row in self.store.read_history(self.campaign_id)
-        }
-        rows = final.history_rows(self.campaign_id, state.generation, choice, time.time(), recorded)
-        self.store.append_history(self.campaign_id, [r.model_dump(mode="json") for r in rows])
-        # Its training rows are history too: the ending's sweep must not write them again.
-        self.checkpoints.in_history.update(r.genome for r in rows if r.split == "train")
-        self.store.update_info(
-            self.campaign_id, {final.INFO_FINAL: final.encode(final.final_doc(choice))}
-        )
+        self.final.run(state, status, reason)
 
     def _means(
         self, evaluations: dict[str, Evaluation], state: EvolutionState
@@ -709,11 +608,11 @@ class _Driver:
             # The kill's caller revokes what is in flight and then clears the set:
             # wait for that, so an evaluation recorded just before its task was
             # revoked still gets its history row below.
-            self._wait_revoked()
+            wait_revoked(self.store, self.campaign_id, self.scheduler.clock, REVOKE_WAIT_S)
         else:
             # Nothing is pending any more: what is left in the set was lost or re-sent.
             self.tracker.clear_inflight(everything=True)
-        self._history_of_interrupted(generation + 1)
+        history_of_interrupted(self.store, self.campaign, self.checkpoints, generation + 1)
         with contextlib.suppress(StoreError):
             self.store.update_info(self.campaign_id, {INFO_WALL: repr(self.scheduler.wall_s())})
         try:
@@ -722,35 +621,3 @@ class _Driver:
         except StoreError as exc:  # the memory is a bonus: never fail an ending over it
             log.warning("campaign %s: not mined into the memory: %s", self.campaign_id, exc)
         return Outcome(status=str(status), reason=reason, generation=generation)
-
-    def _wait_revoked(self) -> None:
-        """Wait (at most :data:`REVOKE_WAIT_S`) until a kill has cleared the in-flight set."""
-        deadline = self.scheduler.clock() + REVOKE_WAIT_S
-        while self.store.inflight(self.campaign_id) and self.scheduler.clock() < deadline:
-            time.sleep(0.05)
-
-    def _history_of_interrupted(self, generation: int) -> None:
-        """History rows for evaluations stored but never checkpointed (an ending mid-generation).
-
-        Every stored evaluation is counted, so each gets its row: the campaign's
-        evaluation count and its history always agree, however it ended.
-        """
-        campaign = self.campaign
-        missing = sorted(
-            key.genome_id
-            for key in self.store.evaluation_keys(self.campaign_id)
-            if (key.suite_id, key.fidelity) == (campaign.suite_id, campaign.fidelity)
-            and key.genome_id not in self.checkpoints.in_history
-        )
-        if not missing:
-            return
-        keys = [EvalKey(g, campaign.suite_id, campaign.fidelity) for g in missing]
-        docs = self.store.get_evaluations(self.campaign_id, keys)
-        now = time.time()
-        rows = [
-            HistoryRow.of(self.campaign_id, generation, gid, Evaluation.model_validate(doc), now)
-            for gid, doc in zip(missing, docs, strict=True)
-            if doc is not None
-        ]
-        self.store.append_history(self.campaign_id, [r.model_dump(mode="json") for r in rows])
-        self.checkpoints.in_history.update(r.genome for r in rows)
