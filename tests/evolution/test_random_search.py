@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from evofarm.campaign import control
-from evofarm.campaign.local import loop as loop_module
+from evofarm.campaign.local import run as local_run
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.scheduler import breeding as breeding_module
 from evofarm.campaign.scheduler.dispatcher import ThreadDispatcher
@@ -265,7 +265,7 @@ def test_loop_and_farm_give_operators_the_same_evidence_and_best(
     suite = spec.load_suite()
     loop_seen: Seen = []
     farm_seen: Seen = []
-    _spy(monkeypatch, loop_module, loop_seen)
+    _spy(monkeypatch, local_run, loop_seen)
     result = run_in_process(spec, seed=4, evaluator=lambda g: _synthetic(g, suite, spec.fidelity))
     _spy(monkeypatch, work, farm_seen)
     _spy(monkeypatch, breeding_module, farm_seen)
