@@ -12,9 +12,10 @@ result (:mod:`evofarm.campaign.reports.anomaly_events`).
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -197,8 +198,89 @@ def _operator_counts(state: EvolutionState | None) -> dict[str, tuple[int, int]]
     return {n: (s.attempts, s.applied + s.repaired) for n, s in state.operator_stats.items()}
 
 
+@dataclass
+class _Generation:
+    """One generation's history figures (what its rows said), summed up on demand."""
+
+    fitness: list[float] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    costs: list[float | None] = field(default_factory=list)
+    summary: tuple[float | None, float | None, float | None, float | None] | None = None
+
+    def summed(self) -> tuple[float | None, float | None, float | None, float | None]:
+        """Best and median fitness, mean tokens and mean cost per evaluation (None: no figure)."""
+        if self.summary is None:
+            cost = None
+            if self.costs and None not in self.costs:
+                cost = statistics.fmean(float(x) for x in self.costs if x is not None)
+            self.summary = (
+                max(self.fitness) if self.fitness else None,
+                statistics.median(self.fitness) if self.fitness else None,
+                statistics.fmean(self.tokens) if self.tokens else None,
+                cost,
+            )
+        return self.summary
+
+
+@dataclass
+class HistoryDigest:
+    """What :func:`signals_of` needs of a fitness history, kept up to date as rows arrive.
+
+    Reading a whole history at every generation costs time in its length (a
+    500-generation campaign's 32,000 rows took 0.2 s to read back from Redis
+    each time); a digest takes each row once: a store reader asks for the tail
+    from :attr:`rows` (``read_history(campaign, start=digest.rows)``).
+
+    Attributes:
+        rows: rows taken so far.
+        last_ts: the latest row's timestamp (None: no row).
+    """
+
+    rows: int = 0
+    last_ts: float | None = None
+    _generations: dict[int, _Generation] = field(default_factory=lambda: defaultdict(_Generation))
+    _times_s: list[float] = field(default_factory=list)  # kept sorted, for the median
+
+    @classmethod
+    def of(cls, history: Iterable[Mapping[str, Any]]) -> HistoryDigest:
+        """The digest of ``history`` (rows ``generation, fitness, tokens, time_ms, ts``
+        and ``cost_usd`` when kept)."""
+        digest = cls()
+        digest.extend(history)
+        return digest
+
+    def extend(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Take more rows, in append order."""
+        for row in rows:
+            figures = self._generations[int(row["generation"])]
+            figures.fitness.append(float(row["fitness"]))
+            figures.tokens.append(int(row["tokens"]))
+            # Rows written before cost was kept have none: such a generation has no cost figure.
+            figures.costs.append(row.get("cost_usd"))
+            figures.summary = None
+            bisect.insort(self._times_s, float(row["time_ms"]) / 1000)
+            ts = float(row["ts"])
+            self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)
+            self.rows += 1
+
+    def per_generation(
+        self, generation: int
+    ) -> list[tuple[float | None, float | None, float | None, float | None]]:
+        """:meth:`_Generation.summed` of generations 0 to ``generation``."""
+        empty = (None, None, None, None)
+        found = self._generations
+        return [found[g].summed() if g in found else empty for g in range(generation + 1)]
+
+    def median_eval_s(self) -> float | None:
+        """The median evaluation time over every row (None: no row)."""
+        times, n = self._times_s, len(self._times_s)
+        if not n:
+            return None
+        return times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
+
+
 def signals_of(
-    history: Sequence[Mapping[str, Any]],
+    history: HistoryDigest,
     state: EvolutionState,
     before: EvolutionState | None,
     steps_of: Callable[[str], Sequence[Mapping[str, Any]]],
@@ -210,41 +292,28 @@ def signals_of(
     """The signals after ``state``'s generation.
 
     Args:
-        history: fitness-history rows (``generation, fitness, tokens, time_ms, ts``,
-            and ``cost_usd`` when kept).
+        history: the fitness history so far (:meth:`HistoryDigest.of` rows).
         state: the generation's checkpoint; ``before`` the previous one.
         steps_of: a population member's top-level steps, by genome id.
         workers_online, queued: what the broker says, if asked.
         now: the wall clock (seconds since the epoch) for the idle time.
     """
     generation = state.generation
-    by_generation: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
-    for row in history:
-        by_generation[int(row["generation"])].append(row)
-    span = range(generation + 1)
-    scores = [[float(r["fitness"]) for r in by_generation.get(g, [])] for g in span]
-    tokens = [[int(r["tokens"]) for r in by_generation.get(g, [])] for g in span]
-    # Rows written before cost was kept have none: such a generation has no cost figure.
-    costs = [[r.get("cost_usd") for r in by_generation.get(g, [])] for g in span]
-    cost_per_eval = [
-        statistics.fmean(float(x) for x in c if x is not None) if c and None not in c else None
-        for c in costs
-    ]
+    best, median, tokens, costs = zip(*history.per_generation(generation), strict=True)
     members = [m.id for m in state.population]
-    times = [float(r["time_ms"]) / 1000 for r in history]
-    last = max((float(r["ts"]) for r in history), default=None)
+    last = history.last_ts
     return Signals(
         generation=generation,
-        generation_best=[max(s) if s else None for s in scores],
-        median=[statistics.median(s) if s else None for s in scores],
+        generation_best=list(best),
+        median=list(median),
         population=members,
         population_genes=[[step_gene(s) for s in steps_of(m)] for m in members],
         operators_before=_operator_counts(before),
         operators_now=_operator_counts(state),
-        tokens_per_eval=[statistics.fmean(t) if t else None for t in tokens],
-        cost_per_eval=cost_per_eval,
+        tokens_per_eval=list(tokens),
+        cost_per_eval=list(costs),
         idle_s=None if last is None or now is None else max(0.0, now - last),
-        median_eval_s=statistics.median(times) if times else None,
+        median_eval_s=history.median_eval_s(),
         workers_online=workers_online,
         queued=dict(queued or {}),
     )

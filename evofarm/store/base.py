@@ -296,8 +296,11 @@ class PopulationStore(Protocol):
         """Append fitness-history entries."""
         ...
 
-    def read_history(self, campaign: str) -> list[JSONDoc]:
-        """Every fitness-history entry, in append order."""
+    def read_history(self, campaign: str, start: int = 0) -> list[JSONDoc]:
+        """The fitness-history entries from index ``start`` on (0: all), in append order.
+
+        A reader that keeps what it read asks for the tail: ``start`` = entries it has.
+        """
         ...
 
     def add_to_museum(self, campaign: str, entry_id: str, doc: JSONDoc) -> bool:

@@ -273,9 +273,9 @@ class MemoryStore:
         with self._lock:
             self._get(campaign).history.extend(texts)
 
-    def read_history(self, campaign: str) -> list[JSONDoc]:
+    def read_history(self, campaign: str, start: int = 0) -> list[JSONDoc]:
         with self._lock:
-            texts = list(self._get(campaign).history)
+            texts = list(self._get(campaign).history)[max(0, start) :]
         return [decode_object(t, "history entry") for t in texts]
 
     def add_to_museum(self, campaign: str, entry_id: str, doc: JSONDoc) -> bool:

@@ -369,9 +369,9 @@ class RedisStore:
             key = keys.fitness_history(campaign)
             self._call("append history", lambda: self._r.rpush(key, *texts))
 
-    def read_history(self, campaign: str) -> list[JSONDoc]:
-        key = keys.fitness_history(campaign)
-        texts: list[str] = self._call("read history", lambda: self._r.lrange(key, 0, -1))
+    def read_history(self, campaign: str, start: int = 0) -> list[JSONDoc]:
+        key, first = keys.fitness_history(campaign), max(0, int(start))
+        texts: list[str] = self._call("read history", lambda: self._r.lrange(key, first, -1))
         return [_require(t, "history entry") for t in texts]
 
     def add_to_museum(self, campaign: str, entry_id: str, doc: JSONDoc) -> bool:

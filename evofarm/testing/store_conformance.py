@@ -352,6 +352,13 @@ class StoreConformance:
         store.append_history(C, [{"i": 3}])
         assert [e["i"] for e in store.read_history(C)] == [1, 2, 3]
 
+    def test_history_tail_from_an_index(self, store: PopulationStore) -> None:
+        store.append_history(C, [{"i": 1}, {"i": 2}, {"i": 3}])
+        assert [e["i"] for e in store.read_history(C, start=2)] == [3]
+        assert store.read_history(C, start=3) == []
+        assert store.read_history(C, start=9) == []
+        assert [e["i"] for e in store.read_history(C, start=0)] == [1, 2, 3]
+
     def test_museum_entries_are_unique_by_id(self, store: PopulationStore) -> None:
         assert store.add_to_museum(C, "g2|s|1", {"reason": "timeout"})
         assert store.add_to_museum(C, "g1|s|1", {"reason": "bad output"})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 from evofarm.campaign import control
-from evofarm.campaign.anomalies import KINDS, Signals, Thresholds, detect
+from evofarm.campaign.anomalies import KINDS, HistoryDigest, Signals, Thresholds, detect
 from evofarm.campaign.local.loop import run_in_process
 from evofarm.campaign.reports import anomaly_events
 from evofarm.campaign.reports.anomaly_events import ANOMALIES
@@ -140,3 +141,65 @@ def test_the_loop_hook_runs_every_generation(tmp_path: Path) -> None:
     rows = [json.loads(x) for x in written.read_text().splitlines()] if written.exists() else []
     assert rows == result.anomalies
     assert all(r["kind"] in KINDS for r in rows)
+
+
+def _row(gen: int, fitness: float, tokens: int, ms: float, ts: float, **more: object) -> dict:
+    return {
+        "generation": gen,
+        "fitness": fitness,
+        "tokens": tokens,
+        "time_ms": ms,
+        "ts": ts,
+        **more,
+    }
+
+
+def test_a_history_digest_sums_each_generation_as_its_rows_say() -> None:
+    rows = [
+        _row(0, 0.2, 10, 1000, 5.0, cost_usd=0.01),
+        _row(1, 0.4, 20, 3000, 7.0, cost_usd=0.02),
+        _row(1, 0.8, 40, 2000, 6.0, cost_usd=0.04),
+        _row(1, 0.6, 30, 4000, 8.0, cost_usd=0.03),
+        _row(3, 0.9, 50, 5000, 9.0),  # no cost kept: generation 3 has no cost figure
+        _row(4, 1.0, 60, 6000, 10.0, cost_usd=0.01),  # after the generation asked about
+    ]
+    digest = HistoryDigest.of(rows[:2])
+    digest.extend(rows[2:])  # in pieces or at once: the same digest
+    assert digest.rows == 6 and digest.last_ts == 10.0
+    assert digest.per_generation(3) == [
+        (0.2, 0.2, 10.0, 0.01),
+        (0.8, 0.6, 30.0, 0.03),
+        (None, None, None, None),
+        (0.9, 0.9, 50.0, None),
+    ]
+    assert digest.median_eval_s() == 3.5  # every row's time, even ones after generation 3
+    assert HistoryDigest().median_eval_s() is None
+    assert HistoryDigest.of(rows).per_generation(3) == digest.per_generation(3)
+
+
+class _TailCountingStore(MemoryStore):
+    """A memory store noting where each history read starts and how many rows it returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[int, int]] = []
+
+    def read_history(self, campaign: str, start: int = 0) -> list[dict]:  # type: ignore[override]
+        rows = super().read_history(campaign, start)
+        self.reads.append((start, len(rows)))
+        return rows
+
+
+def test_the_scheduler_hook_reads_each_history_row_once() -> None:
+    store = _TailCountingStore()
+    campaign = control.submit(store, _spec(6), seed=4)
+    dispatcher = ThreadDispatcher(store, synthetic_eval.factory(1), workers=2)
+    Scheduler(store, dispatcher, campaign, options=SchedulerOptions(wait_s=0.1)).run()
+    dispatcher.close()
+    total = len(store.read_history(campaign))
+    hook_reads = [r for r in store.reads if r[0] > 0]  # the tails after the first checkpoint
+    assert len(hook_reads) >= 5
+    # Every tail starts where the one before ended: no row is read twice by the hook.
+    for (start, count), (next_start, _) in itertools.pairwise(hook_reads):
+        assert next_start == start + count
+    assert hook_reads[-1][0] + hook_reads[-1][1] <= total

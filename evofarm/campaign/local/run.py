@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evofarm.campaign.anomalies import LIVE_KINDS, detect, signals_of
+from evofarm.campaign.anomalies import LIVE_KINDS, HistoryDigest, detect, signals_of
 from evofarm.campaign.local.evaluator import Evaluator, StagedEvaluator
 from evofarm.campaign.local.noise import NoisyAcceptance
 from evofarm.campaign.local.nursery import run_nursery
@@ -103,7 +103,7 @@ class Run:
     partials: dict[str, Evaluation] = field(default_factory=dict)
     case_runs: int = 0
     noise: NoisyAcceptance | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: HistoryDigest = field(default_factory=HistoryDigest)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     proposer: CampaignProposer | None = None
 

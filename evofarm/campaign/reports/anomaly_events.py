@@ -18,6 +18,7 @@ from typing import Any
 from evofarm.campaign.anomalies import (
     LIVE_KINDS,
     Anomaly,
+    HistoryDigest,
     Signals,
     Thresholds,
     detect,
@@ -45,17 +46,26 @@ def signals(
     workers_online: int | None = None,
     queued: Mapping[str, int] | None = None,
     now: float | None = None,
+    digest: HistoryDigest | None = None,
 ) -> Signals | None:
-    """The detector's input after ``generation``, read from the store (None: no checkpoint)."""
+    """The detector's input after ``generation``, read from the store (None: no checkpoint).
+
+    Args:
+        digest: the history read so far, brought up to date with the rows added
+            since (None: the whole history is read).
+    """
     state = _state(store, campaign, generation)
     if state is None:
         return None
+    if digest is None:
+        digest = HistoryDigest()
+    digest.extend(store.read_history(campaign, start=digest.rows))
     before = _state(store, campaign, generation - 1) if generation > 0 else None
     members = sorted({m.id for m in state.population})
     docs = store.get_genomes(campaign, members)
     steps = {str(d["id"]): list(d["pipeline"].get("steps", [])) for d in docs if d}
     return signals_of(
-        store.read_history(campaign),
+        digest,
         state,
         before,
         lambda gid: steps.get(gid, []),
@@ -66,14 +76,21 @@ def signals(
 
 
 def check_generation(
-    store: PopulationStore, campaign: str, generation: int, thresholds: Thresholds | None = None
+    store: PopulationStore,
+    campaign: str,
+    generation: int,
+    thresholds: Thresholds | None = None,
+    *,
+    digest: HistoryDigest | None = None,
 ) -> list[Anomaly]:
     """The scheduler's hook: detect after ``generation`` and store the findings.
+
+    ``digest``: the scheduler's running digest of the history (see :func:`signals`).
 
     Raises:
         StoreError: the store failed (the caller decides whether that matters).
     """
-    found_signals = signals(store, campaign, generation)
+    found_signals = signals(store, campaign, generation, digest=digest)
     if found_signals is None:
         return []
     # stalls and idle queues are live conditions: see :func:`live`

@@ -69,6 +69,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from evofarm.campaign import budgets, lifecycle
+from evofarm.campaign.anomalies import HistoryDigest
 from evofarm.campaign.bundle import Campaign, decode
 from evofarm.campaign.lifecycle import Status
 from evofarm.campaign.reports import anomaly_events
@@ -302,7 +303,10 @@ class _Driver:
             turnarounds_ms=scheduler.turnarounds_ms,
             sent_ids=scheduler.sent_ids,
         )
-        in_history = {str(row.get("genome")) for row in self.store.read_history(self.campaign_id)}
+        history = self.store.read_history(self.campaign_id)
+        in_history = {str(row.get("genome")) for row in history}
+        #: The fitness history as the anomaly hook has read it (each row read once).
+        self.history_digest = HistoryDigest.of(history)
         self.checkpoints = Checkpointer(
             self.store, self.campaign_id, scheduler.wall_s, in_history, self._anomalies
         )
@@ -473,7 +477,9 @@ class _Driver:
     def _anomalies(self, generation: int) -> None:
         """The per-generation anomaly hook: detect and store (never fails the campaign)."""
         with contextlib.suppress(StoreError):
-            anomaly_events.check_generation(self.store, self.campaign_id, generation)
+            anomaly_events.check_generation(
+                self.store, self.campaign_id, generation, digest=self.history_digest
+            )
 
     def _between_generations(self, state: EvolutionState) -> tuple[Status, str] | None:
         """Whether (and how) the campaign ends before the next generation.
