@@ -155,6 +155,7 @@ class Resamples:
             if min(stored, most) > max(memo.count(gid), job.get(gid, 0)):
                 job[gid] = min(stored, most)
         if job:
+            # Any gap below a stored sample is one the cut-off run sent (past the cap) too.
             self.job = job
             self._send(clean, job)  # sends nothing stored or already out
         return clean
