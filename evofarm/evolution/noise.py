@@ -58,12 +58,23 @@ class NoiseMemo(BaseModel):
         samples: Samples per genome, for genomes with more than one (every
             evaluated genome has its first); genomes no longer in the
             population or the archive stay, as they may be bred again.
+        job: Steady state on the farm: the resample job out when the
+            checkpoint was written (genome id -> samples it will have), which
+            ``samples`` does not count yet; a resumed scheduler sends it again
+            (:mod:`~evofarm.campaign.scheduler.steady_resamples`).
+        elites_due: Steady state on the farm: the elites' once-a-generation
+            resample was not drawn yet when the checkpoint was written.
+
+    ``job`` and ``elites_due`` are left out of the JSON when unset, so other
+    checkpoints (and those written before they existed) are unchanged.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     champion: str | None = None
     samples: dict[str, int] = Field(default_factory=dict)
+    job: dict[str, int] | None = Field(default=None, exclude_if=lambda v: not v)
+    elites_due: bool = Field(default=False, exclude_if=lambda v: not v)
 
     def count(self, genome_id: str) -> int:
         """Samples of ``genome_id`` so far (1 for any evaluated genome not listed)."""

@@ -23,7 +23,9 @@ birth; a reporting generation closes after its last birth's, then the elites'
 job runs. The farm does the same when nothing else is in flight (one slot),
 and otherwise writes a generation's checkpoint while a job is out.
 
-The counts and the champion are in the checkpoint (``EvolutionState.noise``).
+The counts and the champion are in the checkpoint (``EvolutionState.noise``);
+on the farm so are the job out and whether the elites are due
+(:class:`~evofarm.evolution.noise.NoiseMemo`), for a restarted scheduler.
 Pure: no I/O.
 """
 

@@ -128,3 +128,14 @@ def test_settling_crowns_a_challenger_only_on_fresh_evidence() -> None:
     assert kept.best_history == [0.1]  # a steady generation records its best when it closes
     won = settled(good_g, good)
     assert won.noise is not None and won.noise.champion == good_g.id == won.archive[0].id
+
+
+def test_the_memo_keeps_the_job_out_and_the_elites_due_and_old_checkpoints_load() -> None:
+    memo = NoiseMemo(champion="champ", samples={"champ": 4}, job={"lucky": 4}, elites_due=True)
+    assert NoiseMemo.model_validate(memo.model_dump(mode="json")) == memo
+    # Unset, both are left out of the JSON: checkpoints without them are unchanged...
+    plain = NoiseMemo(champion="champ", samples={"champ": 4})
+    assert plain.model_dump(mode="json") == {"champion": "champ", "samples": {"champ": 4}}
+    # ... and one written before they existed loads with nothing out and nothing due.
+    old = NoiseMemo.model_validate({"champion": "champ", "samples": {"champ": 4}})
+    assert old == plain and old.job is None and not old.elites_due

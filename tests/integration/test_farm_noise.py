@@ -157,13 +157,11 @@ def test_a_worker_sigkilled_while_resampling_loses_and_double_counts_no_sample(
     _assert_like_in_process(farm, campaign, loop)
 
 
-def _assert_steady_crown(
-    farm: Farm, campaign: str, spec: CampaignSpec, births: int, *, resumed: bool = False
-) -> None:
+def _assert_steady_crown(farm: Farm, campaign: str, spec: CampaignSpec, births: int) -> None:
     """The honest seed crowned; each sample stored and counted once; resamples rowless.
 
-    ``resumed``: a job the killed scheduler had out may have stored samples the
-    resumed one, its state moved on, never asks for (stored and counted all the same)."""
+    After a resume too: the killed scheduler's job is in its checkpoint, and the
+    resumed one adopts any sample stored beyond it."""
     true = _true_mean(spec)
     summary = readback.summary(farm.store, campaign)
     assert summary.best.genome == _seed_id(spec)
@@ -178,9 +176,9 @@ def _assert_steady_crown(
     state = EvolutionState.model_validate(checkpoint.state)
     assert state.steady is not None and state.steady.told == state.counters.tasks == births
     assert state.noise is not None and state.noise.champion == _seed_id(spec)
-    # The checkpoint counts the samples stored (all of them unless a job was cut off).
-    counted = sum(n - 1 for n in state.noise.samples.values())
-    assert counted <= len(samples) if resumed else counted == len(samples)
+    # The checkpoint counts every sample stored.
+    assert state.noise.job is None
+    assert sum(n - 1 for n in state.noise.samples.values()) == len(samples)
     assert farm.store.inflight(campaign) == set()
 
 
@@ -204,4 +202,4 @@ def test_a_steady_noisy_scheduler_sigkilled_resumes_to_an_honest_crown(
     assert readback.snapshot(farm.store, campaign).status == "running"
     outcome = run_scheduler(farm, campaign, options=FAST)  # waits out the dead lease
     assert (outcome.status, outcome.reason) == ("completed", "ran 6 generations")
-    _assert_steady_crown(farm, campaign, spec, births=6 * spec.evolution.lam, resumed=True)
+    _assert_steady_crown(farm, campaign, spec, births=6 * spec.evolution.lam)

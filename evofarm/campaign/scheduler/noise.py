@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from evofarm.campaign.bundle import Campaign, sample_fidelity
+from evofarm.campaign.bundle import Campaign, parse_sample, sample_fidelity
 from evofarm.campaign.scheduler.inflight import Pending, WorkTracker
 from evofarm.campaign.scheduler.waiting import Waiter
 from evofarm.campaign.worker import work
@@ -138,6 +138,22 @@ class FarmNoise:
             if doc is None:
                 raise StoreError(f"campaign {campaign.id!r}: no sample {k} of {gid}")
             found.setdefault(gid, []).append(Evaluation.model_validate(doc))
+        return found
+
+    def stored_counts(self) -> dict[str, int]:
+        """Genome id -> one more than its highest sample index stored (genomes with samples).
+
+        What resamples have stored, whatever asked for them: the trusted
+        record a resumed steady scheduler reconciles its checkpoint with.
+        """
+        campaign = self.campaign
+        found: dict[str, int] = {}
+        for key in self.store.evaluation_keys(campaign.id):
+            if key.suite_id != campaign.suite_id:
+                continue
+            base, sample = parse_sample(key.fidelity)
+            if sample and base == campaign.fidelity:
+                found[key.genome_id] = max(found.get(key.genome_id, 1), sample + 1)
         return found
 
     def _draw(self, wanted: Mapping[str, int], generation: int) -> None:

@@ -29,7 +29,8 @@ With ``evolution.noise`` every tell keeps the champion crowned
 checkpoint) go out as tasks that hold slots like births
 (:mod:`~evofarm.campaign.scheduler.steady_resamples`). A generation's
 checkpoint waits for a job only when no birth is open (then the job's contest
-belongs to it, as in the loop).
+belongs to it, as in the loop); otherwise it records the job out, and whether
+the elites are due, so a restarted scheduler takes both up.
 
 The decisions are the in-process loop's pure functions, so given the same
 completion order both decide alike; on a farm that order is timing's, so a
@@ -176,8 +177,16 @@ class SteadyRun:
         self.state = state.model_copy(update={"steady": memo})
         self.births = memo.births
         total = self.total
+        if self.resamples is not None:
+            # The checkpoint's job (or the one due right after it) before any birth is told,
+            # as the run that wrote it had it; its open births count against the cap.
+            cap = len(memo.open)
+            self.state = self.resamples.resume(
+                self.state, lambda more: self._cap(cap + self._busy() + more)
+            )
+            self._job_done()
         self._start([self._stored_task(b) for b in memo.open], restored=True)
-        self._noise_check()  # a job a previous run left unfinished
+        self._noise_check()
         stop: tuple[Status, str] | None = None
         capped: str | None = None
         while True:
@@ -214,6 +223,12 @@ class SteadyRun:
         best = self.state.best if self.state else None
         return target is not None and best is not None and best.fitness >= target
 
+    def _last_generation(self) -> bool:
+        """Whether the campaign ends at the current state (no elites' resample after it)."""
+        assert self.state is not None
+        generations = self.campaign.spec.evolution.generations
+        return self.state.generation >= generations or self._target_reached()
+
     def _cap(self, more: int) -> str | None:
         if self.campaign.spec.budgets.max_evaluations is None:
             return None
@@ -239,7 +254,12 @@ class SteadyRun:
         assert self.state is not None
         evaluations = self.tracker.evaluations(self.new_ids)
         self.state = close_generation(self.state, self.births, list(self.open))
-        self.checkpoints.write(self.state, self.new_ids, evaluations)
+        written = self.state
+        if self.resamples is not None:
+            # The job out and the elites due go in the checkpoint (none after the last generation).
+            due = not closing and not self._last_generation()
+            written = self.resamples.recorded(self.state, elites=due)
+        self.checkpoints.write(written, self.new_ids, evaluations)
         self.new_ids, self.since = [], 0
         self.tracker.clear_caches()
         for level in self._levels():

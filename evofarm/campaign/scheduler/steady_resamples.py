@@ -10,9 +10,12 @@ recorded and counted once by the worker). Its tasks hold slots like births
 re-ranks and crowns (:func:`~evofarm.evolution.steady_noise.settle_samples`).
 One job is out at a time.
 
-Resume: the counts and the champion are in the checkpoint; a job cut off by a
-restart is named again by the same decision and sends only what is not stored
-(trackers skip stored evaluations).
+Resume: the counts and the champion are in the checkpoint, and so are the job
+out when it was written and whether the elites were due
+(:meth:`Resamples.recorded`). A resumed scheduler sends that job again, or
+starts the one due at the checkpoint, before it tells any birth, and adopts
+any sample the store holds beyond them (:meth:`Resamples.resume`); trackers
+skip stored evaluations, so only what is missing goes out.
 
 Thread safety: none (the steady run's thread drives it).
 """
@@ -99,10 +102,63 @@ class Resamples:
         if self.capped is not None:
             return
         self.job = wanted
-        for k in range(1, max(wanted.values())):
-            ids = sorted(g for g, n in wanted.items() if memo.count(g) <= k < n)
-            level = self._level(k)
-            level.tracker.send_evaluations(level.pending, ids, state.generation + 1)
+        self._send(state, wanted)
+
+    def recorded(self, state: EvolutionState, *, elites: bool) -> EvolutionState:
+        """``state`` with the job out and whether the elites are due in its memo: a checkpoint.
+
+        Args:
+            state: the state a generation's checkpoint writes.
+            elites: the generation it closes makes the elites due (not the last one).
+        """
+        due = self.elites_due or elites
+        if state.noise is None and self.job is None and not due:
+            return state
+        memo = (state.noise or NoiseMemo()).model_copy(
+            update={"job": dict(self.job) if self.job else None, "elites_due": due}
+        )
+        return state.model_copy(update={"noise": memo})
+
+    def resume(self, state: EvolutionState, cap: Callable[[int], str | None]) -> EvolutionState:
+        """Take up a checkpoint's job and due elites; count every sample the store holds.
+
+        The job ``state`` records (out when it was written) is sent again, only
+        its samples not stored going out. Without one, the job due at the
+        checkpoint is started as :meth:`start` does (the elites' when they are
+        due): what the cut-off run sent, or was about to, right after writing it.
+        Samples stored beyond both (a job the cut-off run started after the
+        checkpoint) join the job, its missing samples sent, so that once it
+        settles the memo counts every sample stored, each once (a sample's
+        count is its index, not a tally, so sending again counts nothing twice).
+
+        Args:
+            state: the checkpoint the run resumes from (before any birth is told).
+            cap: as for :meth:`start`.
+
+        Returns:
+            ``state`` without that bookkeeping (held here from now on).
+        """
+        memo = state.noise or NoiseMemo()
+        clean = state
+        if state.noise is not None:
+            plain = memo.model_copy(update={"job": None, "elites_due": False})
+            clean = state.model_copy(update={"noise": plain})
+        self.elites_due = memo.elites_due
+        if memo.job:
+            self.job = dict(memo.job)  # the cut-off run passed it through the cap
+        else:
+            self.start(clean, cap)
+        if self.capped is not None:
+            return clean
+        job, most = dict(self.job or {}), self.noise.config.samples
+        for gid, stored in self.noise.stored_counts().items():
+            if min(stored, most) > max(memo.count(gid), job.get(gid, 0)):
+                job[gid] = min(stored, most)
+        if job:
+            # Any gap below a stored sample is one the cut-off run sent (past the cap) too.
+            self.job = job
+            self._send(clean, job)  # sends nothing stored or already out
+        return clean
 
     def finish(self, state: EvolutionState) -> EvolutionState | None:
         """The state settled by the job once all its samples are stored; None until then."""
@@ -122,6 +178,14 @@ class Resamples:
             evolution=spec.evolution,
             fitness=spec.fitness,
         )
+
+    def _send(self, state: EvolutionState, job: dict[str, int]) -> None:
+        """Send the samples of ``job`` that are neither stored nor out."""
+        memo = state.noise or NoiseMemo()
+        for k in range(1, max(job.values())):
+            ids = sorted(g for g, n in job.items() if memo.count(g) <= k < n)
+            level = self._level(k)
+            level.tracker.send_evaluations(level.pending, ids, state.generation + 1)
 
     def _level(self, sample: int) -> Level:
         if sample not in self.levels:
