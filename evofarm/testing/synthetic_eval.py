@@ -71,11 +71,7 @@ def configured_distribution() -> str:
 def _case(genome_id: str, case_id: str, latency_s: float) -> CaseResult:
     latency_s = case_latency(genome_id, case_id, latency_s, configured_distribution())
     if latency_s > 0:
-        _t0 = time.time()
         time.sleep(latency_s)  # the simulated LLM call
-        if os.environ.get("TRACE_CASES"):
-            with open(f"/tmp/trace/{os.getpid()}.txt", "a") as f:
-                f.write(f"{_t0} {time.time()}\n")
     digest = int(hashlib.sha256(f"{genome_id}|{case_id}".encode()).hexdigest()[:8], 16)
     passed = digest % (CHECKS + 1)
     return CaseResult(
