@@ -13,6 +13,7 @@ result (:mod:`evofarm.campaign.reports.anomaly_events`).
 from __future__ import annotations
 
 import bisect
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -121,9 +122,9 @@ def _collapse(name: str, values: Sequence[float | None], s: Signals, t: Threshol
     return []
 
 
-def _similarity(a: Sequence[str], b: Sequence[str]) -> float:
-    sa, sb = set(a), set(b)
-    return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
+def _similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 1.0
 
 
 def _diversity(s: Signals, t: Thresholds) -> list[str]:
@@ -133,10 +134,14 @@ def _diversity(s: Signals, t: Thresholds) -> list[str]:
     distinct = len(set(s.population))
     if distinct / size < t.min_diversity:
         return [f"{distinct} distinct genomes in a population of {size}"]
-    genes = [tuple(g) for g in s.population_genes]
+    genes = [frozenset(g) for g in s.population_genes]  # each member's once, not per pair
     if len(genes) >= 4:
-        pairs = [(i, j) for i in range(len(genes)) for j in range(i + 1, len(genes))]
-        mean = statistics.fmean(_similarity(genes[i], genes[j]) for i, j in pairs)
+        similarities = [
+            _similarity(genes[i], genes[j])
+            for i in range(len(genes))
+            for j in range(i + 1, len(genes))
+        ]
+        mean = math.fsum(similarities) / len(similarities)
         if mean >= 0.95:
             return [f"population converged: mean step similarity {mean:.2f} over {size} genomes"]
     return []

@@ -199,6 +199,9 @@ class SteadyRun:
                     stop = (Status.STOPPED, capped)
                     break
                 planned.append(self._plan())
+                if self._start_now(planned[-1]):
+                    self._start(planned)
+                    planned = []
             self._start(planned)
             if self.resamples is not None and self.resamples.capped and stop is None:
                 capped = self.resamples.capped
@@ -294,6 +297,16 @@ class SteadyRun:
             self.store.put_task_result(self.cid, generation, STEADY, slot, doc)
         self.births += 1
         return task
+
+    def _start_now(self, task: BreedTask) -> bool:
+        """Whether a just-planned birth opens at once rather than with the rest of the fill.
+
+        A child made here goes out before the next birth is planned: the first
+        fill of a campaign (``lambda`` births) would otherwise keep every slot
+        waiting on all of its planning. Breed tasks are sent together (batches
+        stay full), and so are restored births (one read of their stored results).
+        """
+        return self.breeder is not None and self._birth(task) not in self._restored
 
     def _birth(self, task: BreedTask) -> int:
         return (task.generation - 1) * self.lam + task.slot
