@@ -64,7 +64,7 @@ def _spec(
     task: str, seed: int, evaluations: int, use: bool, contribute: bool = True
 ) -> CampaignSpec:
     body = {
-        "name": f"mem-{task}",
+        "name": f"mem-{task.replace('/', '-')}",
         "seeds": [str(SEED)],
         "suite": str(TASKS / f"{task}.yaml"),
         "evolution": {"seed": seed, "generations": 100_000, "target_fitness": 1.0},

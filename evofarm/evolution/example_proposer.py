@@ -164,7 +164,7 @@ class ExampleProposer:
         context: OperatorContext,
     ) -> list[dict[str, Any]] | None:
         pairs = [(c.actual, c.expected or "") for c in cases]
-        ops = synthesize(pairs, rng)
+        ops = synthesize(pairs, rng, known=context.material.patterns)
         fitted = _fits(ops, pairs)
         if fitted < len(pairs) and len(steps) + 2 <= context.max_steps:
             split = _with_cased_piece(steps, pairs, rng)
@@ -203,7 +203,8 @@ class ExampleProposer:
     ) -> list[dict[str, Any]] | None:
         if len(steps) >= context.max_steps:
             return None
-        ops = synthesize([(c.actual, c.expected or "") for c in cases], rng)
+        pairs = [(c.actual, c.expected or "") for c in cases]
+        ops = synthesize(pairs, rng, known=context.material.patterns)
         if not ops:
             return None
         last = str(steps[-1].get("name"))
