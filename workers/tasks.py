@@ -146,7 +146,7 @@ def _run(task: Task, campaign: str, what: str, fn: Callable[[], Any]) -> Any:
     except Exception as exc:
         _give_up(campaign, task_id, what, exc)
         raise
-    store().remove_inflight(campaign, task_id)
+    store().remove_inflight(campaign, [task_id])
     return result
 
 
@@ -169,7 +169,7 @@ def _give_up(campaign: str, task_id: str, what: str, exc: BaseException) -> None
     log.error("%s failed for good: %s", what, exc)
     try:
         work.signal_failure(store(), campaign, what, f"{type(exc).__name__}: {exc}")
-        store().remove_inflight(campaign, task_id)
+        store().remove_inflight(campaign, [task_id])
     except StoreError:
         log.exception("could not report the failure of %s", what)
 

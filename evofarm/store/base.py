@@ -130,6 +130,17 @@ def decode_json(text: str | bytes, what: str) -> Any:
         raise StoreError(f"corrupt {what} in the store: {exc}") from exc
 
 
+def task_id_list(task_ids: Iterable[str]) -> list[str]:
+    """``task_ids`` as a list; a lone id (a ``str`` is iterable too) is a caller's bug.
+
+    Raises:
+        TypeError: ``task_ids`` is a single string.
+    """
+    if isinstance(task_ids, str):
+        raise TypeError(f"expected task ids, got the string {task_ids!r} (wrap one id in a list)")
+    return list(task_ids)
+
+
 def decode_object(text: str | bytes, what: str) -> JSONDoc:
     """Parse a stored JSON object (every stored document is one).
 

@@ -32,6 +32,7 @@ from evofarm.store.base import (
     canonical_json,
     decode_object,
     genome_id_of,
+    task_id_list,
 )
 from evofarm.store.registry import StoreBackend, register_store
 
@@ -359,11 +360,11 @@ class MemoryStore:
 
     def add_inflight(self, campaign: str, task_ids: Iterable[str]) -> None:
         with self._lock:
-            self._get(campaign).inflight.update(task_ids)
+            self._get(campaign).inflight.update(task_id_list(task_ids))
 
     def remove_inflight(self, campaign: str, task_ids: Iterable[str]) -> None:
         with self._lock:
-            self._get(campaign).inflight.difference_update(task_ids)
+            self._get(campaign).inflight.difference_update(task_id_list(task_ids))
 
     def inflight(self, campaign: str) -> set[str]:
         with self._lock:

@@ -32,6 +32,7 @@ from evofarm.store.base import (
     canonical_json,
     decode_object,
     genome_id_of,
+    task_id_list,
 )
 from evofarm.store.registry import StoreBackend, register_store
 
@@ -474,13 +475,13 @@ class RedisStore:
     # ---- in-flight tasks, events, lease -----------------------------------
 
     def add_inflight(self, campaign: str, task_ids: Iterable[str]) -> None:
-        ids = list(task_ids)
+        ids = task_id_list(task_ids)
         if ids:
             key = keys.inflight(campaign)
             self._call("add in-flight", lambda: self._r.sadd(key, *ids))
 
     def remove_inflight(self, campaign: str, task_ids: Iterable[str]) -> None:
-        ids = list(task_ids)
+        ids = task_id_list(task_ids)
         if ids:
             key = keys.inflight(campaign)
             self._call("remove in-flight", lambda: self._r.srem(key, *ids))

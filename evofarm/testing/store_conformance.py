@@ -389,6 +389,12 @@ class StoreConformance:
         store.add_inflight(C, ["t4", "t5"])
         store.remove_inflight(C, ["t1", "t5", "gone"])
         assert store.inflight(C) == {"t3", "t4"}
+        # A lone id is a caller's bug (its characters would be taken as ids): refused.
+        with pytest.raises(TypeError):
+            store.remove_inflight(C, "t3")
+        with pytest.raises(TypeError):
+            store.add_inflight(C, "t9")
+        assert store.inflight(C) == {"t3", "t4"}
 
     def test_events_are_fifo_and_wait_times_out(self, store: PopulationStore) -> None:
         store.push_event(C, "gen-1", {"n": 1})
