@@ -164,7 +164,7 @@ class ExampleProposer:
         context: OperatorContext,
     ) -> list[dict[str, Any]] | None:
         pairs = [(c.actual, c.expected or "") for c in cases]
-        ops = synthesize(pairs, rng, known=context.material.patterns)
+        ops = synthesize(pairs, rng)
         fitted = _fits(ops, pairs)
         if fitted < len(pairs) and len(steps) + 2 <= context.max_steps:
             split = _with_cased_piece(steps, pairs, rng)
@@ -203,8 +203,7 @@ class ExampleProposer:
     ) -> list[dict[str, Any]] | None:
         if len(steps) >= context.max_steps:
             return None
-        pairs = [(c.actual, c.expected or "") for c in cases]
-        ops = synthesize(pairs, rng, known=context.material.patterns)
+        ops = synthesize([(c.actual, c.expected or "") for c in cases], rng)
         if not ops:
             return None
         last = str(steps[-1].get("name"))

@@ -472,36 +472,12 @@ def assumption_cost(ops: Sequence[Op]) -> int:
     return cost
 
 
-def _known_starts(
-    known: Sequence[Sequence[Any]],
-    start: list[Any],
-    expected: list[str],
-    baseline: tuple[int, float],
-) -> list[tuple[tuple[int, float], list[Op], list[Any]]]:
-    """The known operation lists that run on every actual and improve on it, best first."""
-    found = []
-    for fragment in known:
-        ops = [dict(op) for op in fragment if isinstance(op, dict)]
-        if not ops:
-            continue
-        values = start
-        for op in ops:
-            values = run_op_on_each(values, op)
-        if all(isinstance(v, str) for v in values):
-            score = _score(values, expected)
-            if score > baseline:
-                found.append((score, ops, values))
-    found.sort(key=lambda g: (-g[0][0], -g[0][1], len(g[1]), json.dumps(g[1], sort_keys=True)))
-    return found
-
-
 def synthesize(
     pairs: Sequence[tuple[str, str]],
     rng: random.Random,
     *,
     max_depth: int = MAX_DEPTH,
     beam: int = BEAM,
-    known: Sequence[Sequence[Any]] = (),
 ) -> list[Op]:
     """Operations that bring the actuals closest to the expected outputs (maybe none).
 
@@ -509,19 +485,11 @@ def synthesize(
     so far by every candidate derived from their still-failing pairs. Returns
     the best list found (shortest among equals), or the empty list when no
     candidate improves on the actuals.
-
-    ``known``: operation lists to start from besides the empty one (fragments
-    remembered from earlier campaigns' winners); the ``beam`` that improve most
-    on the actuals join the first depth. With none, the search is unchanged.
     """
     expected = [e for _, e in pairs]
     start: list[Any] = [a for a, _ in pairs]
     best_score, best_ops = _score(start, expected), []
     frontier: list[tuple[tuple[int, float], list[Op], list[Any]]] = [(best_score, [], start)]
-    for score, ops, values in _known_starts(known, start, expected, best_score)[:beam]:
-        frontier.append((score, ops, values))
-        if score > best_score:
-            best_score, best_ops = score, ops
     for _ in range(max_depth):
         grown: list[tuple[tuple[int, float], list[Op], list[Any]]] = []
         for score, ops, values in frontier:

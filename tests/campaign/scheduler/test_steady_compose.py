@@ -283,7 +283,7 @@ class HeldSamples(ThreadDispatcher):
     def send_evaluate(self, request: work.EvalRequest, task_id: str) -> None:
         if parse_sample(request.fidelity)[1] and request.generation > 0:
             self.held.append(request)
-            self.store.remove_inflight(request.campaign, task_id)
+            self.store.remove_inflight(request.campaign, [task_id])
         else:
             super().send_evaluate(request, task_id)
 
